@@ -1,0 +1,611 @@
+"""The canonical graph model: pydantic at the boundaries, compact arrays inside.
+
+A loader speaks to a :class:`GraphBuilder` (``add_node``, ``add_edge``, ``add_equivalence``); the builder
+joins identities across sources and freezes everything into a :class:`Graph`, whose nodes and edges are
+numpy arrays and interned string tables. :class:`Node` and :class:`Edge` are what a caller gets back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+logger = logging.getLogger(__name__)
+
+# Node categories in the order their id ranges are laid out: every category is one contiguous range
+# of node indices, so a per-predicate index needs an offset array over its source category only.
+CATEGORIES: tuple[str, ...] = (
+    "biolink:Disease",
+    "biolink:PhenotypicFeature",
+    "biolink:Gene",
+    "biolink:Drug",
+    "biolink:ChemicalEntity",
+    "biolink:OntologyClass",
+    "biolink:AnatomicalEntity",
+    "biolink:BiologicalProcess",
+    "biolink:Pathway",
+    "biolink:NamedThing",
+)
+
+# Prefix normalisation: every source's spelling of a namespace -> the CURIE prefix kgsynth uses.
+PREFIX_ALIASES: dict[str, str] = {
+    "MIM": "OMIM",
+    "OMIM": "OMIM",
+    "ORDO": "ORPHA",
+    "Orphanet": "ORPHA",
+    "ORPHANET": "ORPHA",
+    "ORPHA": "ORPHA",
+    "MESH": "MESH",
+    "MeSH": "MESH",
+    "DOID": "DOID",
+    "MONDO": "MONDO",
+    "HP": "HP",
+    "NCBIGene": "NCBIGene",
+    "DRUGBANK": "DRUGBANK",
+    "UMLS": "UMLS",
+    "UMLS_CUI": "UMLS",
+}
+
+
+def normalize_curie(curie: str) -> str:
+    """Return ``curie`` with its prefix spelled the kgsynth way (``MIM:1`` -> ``OMIM:1``).
+
+    >>> normalize_curie("ORDO:558")
+    'ORPHA:558'
+    """
+    prefix, sep, local = curie.partition(":")
+    if not sep:
+        return curie
+    return f"{PREFIX_ALIASES.get(prefix, prefix)}:{local}"
+
+
+def curie_prefix(curie: str) -> str:
+    return curie.partition(":")[0]
+
+
+class SourceInfo(BaseModel):
+    """Where edges come from, and under which licence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    title: str
+    licence: str
+    commercial_use: bool = True
+    url: str = ""
+    version: str = ""
+
+
+class Node(BaseModel):
+    """A node as callers see it."""
+
+    id: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]*:\S+$")
+    category: str
+    name: str
+    synonyms: list[str] = Field(default_factory=list)
+    layperson: list[str] = Field(default_factory=list)
+    xrefs: list[str] = Field(default_factory=list)
+    source: str
+    rare: bool = False
+
+
+class Edge(BaseModel):
+    """An edge as callers see it: a Biolink predicate with its source, licence and qualifiers."""
+
+    subject: str
+    predicate: str
+    object: str
+    negated: bool = False
+    source: str
+    licence: str
+    qualifiers: dict[str, Any] = Field(default_factory=dict)
+
+
+def relation_key(predicate: str, negated: bool) -> str:
+    """The index key of a predicate: negated edges live in their own relation (``NOT biolink:treats``).
+
+    Negative evidence (HPO ``NOT`` annotations, PharmacotherapyDB non-indications) is kept, not dropped,
+    because it is what lets a distractor be proven wrong rather than merely unannotated.
+    """
+    return f"NOT {predicate}" if negated else predicate
+
+
+@dataclass
+class _NodeDraft:
+    category: str
+    name: str
+    source: str
+    synonyms: list[str] = field(default_factory=list)
+    layperson: list[str] = field(default_factory=list)
+    xrefs: list[str] = field(default_factory=list)
+    rare: bool = False
+
+
+@dataclass
+class StreamReport:
+    """Accounting for one input stream (one file's records): every record read is kept or has a reason."""
+
+    stream: str
+    source: str
+    read: int = 0
+    kept: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "source": self.source,
+            "read": self.read,
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+        }
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.members: dict[str, set[str]] = {}
+
+    def find(self, x: str) -> str:
+        parent = self.parent.setdefault(x, x)
+        if parent != x:
+            root = self.find(parent)
+            self.parent[x] = root
+            return root
+        self.members.setdefault(x, {x})
+        return x
+
+    def prefixes(self, root: str) -> set[str]:
+        return {curie_prefix(m) for m in self.members[root]}
+
+    def union(self, a: str, b: str) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        # One identifier per namespace per entity: two OMIM ids in one clique would conflate diseases.
+        if self.prefixes(ra) & self.prefixes(rb):
+            return False
+        if len(self.members[ra]) < len(self.members[rb]):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.members[ra] |= self.members.pop(rb)
+        return True
+
+
+# Which id of a joined clique becomes the node id, and whose label becomes the name.
+CANONICAL_PRIORITY: tuple[str, ...] = ("MONDO", "ORPHA", "OMIM", "DOID", "MESH")
+
+
+class GraphBuilder:
+    """Collects nodes, edges and identity mappings from loaders, then freezes them into a :class:`Graph`."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, _NodeDraft] = {}
+        self._labels: dict[str, str] = {}  # labels of ids known only through mappings (e.g. MONDO)
+        self._src: list[str] = []
+        self._dst: list[str] = []
+        self._rel: list[int] = []
+        self._source: list[int] = []
+        self._qual: list[int] = []
+        self._stream: list[int] = []
+        self._relations: dict[str, int] = {}
+        self._sources: dict[str, SourceInfo] = {}
+        self._source_ids: dict[str, int] = {}
+        self._quals: dict[tuple[tuple[str, Any], ...], int] = {}
+        self._streams: dict[str, StreamReport] = {}
+        self._stream_ids: dict[str, int] = {}
+        self._equivalences: list[tuple[str, str, str]] = []
+        self.join_report: dict[str, Any] = {}
+
+    # --- sources and accounting -------------------------------------------------------------------
+    def register_source(self, info: SourceInfo) -> None:
+        if info.name not in self._source_ids:
+            self._source_ids[info.name] = len(self._source_ids)
+            self._sources[info.name] = info
+
+    def stream(self, name: str, source: str) -> StreamReport:
+        """The accounting record of one input stream (created on first use)."""
+        if name not in self._streams:
+            self._streams[name] = StreamReport(name, source)
+            self._stream_ids[name] = len(self._stream_ids)
+        return self._streams[name]
+
+    # --- nodes ---------------------------------------------------------------------------------
+    def has_node(self, curie: str) -> bool:
+        return curie in self._nodes
+
+    def add_node(
+        self,
+        curie: str,
+        category: str,
+        name: str,
+        *,
+        source: str,
+        synonyms: Iterable[str] = (),
+        layperson: Iterable[str] = (),
+        xrefs: Iterable[str] = (),
+        rare: bool = False,
+    ) -> None:
+        """Add a node, or merge into an existing one (the first name given wins; lists are unioned)."""
+        draft = self._nodes.get(curie)
+        if draft is None:
+            draft = self._nodes[curie] = _NodeDraft(category=category, name=name or curie, source=source)
+        elif draft.name == curie and name:
+            draft.name = name
+        elif name and name != draft.name and name not in draft.synonyms:
+            draft.synonyms.append(name)
+        for s in synonyms:
+            if s and s != draft.name and s not in draft.synonyms:
+                draft.synonyms.append(s)
+        for s in layperson:
+            if s and s not in draft.layperson:
+                draft.layperson.append(s)
+        for x in xrefs:
+            if x and x != curie and x not in draft.xrefs:
+                draft.xrefs.append(x)
+        draft.rare = draft.rare or rare
+
+    def set_rare(self, curie: str) -> None:
+        if curie in self._nodes:
+            self._nodes[curie].rare = True
+
+    def add_label(self, curie: str, label: str) -> None:
+        """A label for an id that may only ever appear in mappings (used to name joined cliques)."""
+        self._labels.setdefault(curie, label)
+
+    # --- edges ---------------------------------------------------------------------------------
+    def add_edge(
+        self,
+        subject: str,
+        predicate: str,
+        obj: str,
+        *,
+        source: str,
+        stream: str,
+        qualifiers: dict[str, Any] | None = None,
+        negated: bool = False,
+    ) -> None:
+        rel = relation_key(predicate, negated)
+        rel_id = self._relations.setdefault(rel, len(self._relations))
+        if qualifiers:
+            key = tuple(sorted((k, v) for k, v in qualifiers.items() if v not in (None, "")))
+            qual_id = self._quals.setdefault(key, len(self._quals)) if key else -1
+        else:
+            qual_id = -1
+        self._src.append(subject)
+        self._dst.append(obj)
+        self._rel.append(rel_id)
+        self._source.append(self._source_ids[source])
+        self._qual.append(qual_id)
+        self._stream.append(self._stream_ids[stream])
+
+    # --- identity ----------------------------------------------------------------------------------
+    def add_equivalence(self, a: str, b: str, *, source: str) -> None:
+        """Declare that ``a`` and ``b`` name the same entity (joined at :meth:`build`, if unambiguous)."""
+        self._equivalences.append((normalize_curie(a), normalize_curie(b), source))
+
+    def _join_identities(self) -> dict[str, str]:
+        """Map every id to its clique's canonical id, joining only one-to-one mappings.
+
+        A mapping is used only if, within its source, neither side maps to a second id of the other's
+        namespace (DOID's many-to-one xrefs to OMIM phenotypic series would otherwise merge distinct
+        diseases), and only if the joined clique still holds at most one id per namespace.
+        """
+        by_source: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for a, b, src in self._equivalences:
+            if a != b:
+                by_source[src].append((a, b))
+        uf = _UnionFind()
+        used = ambiguous = conflicting = 0
+        for src in sorted(by_source):
+            pairs = sorted(set(by_source[src]))
+            fan: Counter[tuple[str, str]] = Counter()
+            for a, b in pairs:
+                fan[(a, curie_prefix(b))] += 1
+                fan[(b, curie_prefix(a))] += 1
+            for a, b in pairs:
+                if fan[(a, curie_prefix(b))] > 1 or fan[(b, curie_prefix(a))] > 1:
+                    ambiguous += 1
+                    continue
+                if uf.union(a, b):
+                    used += 1
+                else:
+                    conflicting += 1
+        canonical: dict[str, str] = {}
+        joined_cliques = 0
+        multi_source = 0
+        for root, members in uf.members.items():
+            present = [m for m in members if m in self._nodes]
+            if not present:
+                continue
+            rank = {p: i for i, p in enumerate(CANONICAL_PRIORITY)}
+            best = min(members, key=lambda m: (rank.get(curie_prefix(m), len(rank)), m))
+            for m in members:
+                canonical[m] = best
+            if len(present) > 1:
+                joined_cliques += 1
+                if len({self._nodes[m].source for m in present}) > 1:
+                    multi_source += 1
+            del root
+        self.join_report = {
+            "mappings_used": used,
+            "mappings_ambiguous_skipped": ambiguous,
+            "mappings_conflicting_skipped": conflicting,
+            "nodes_joined_into_one": joined_cliques,
+            "joined_across_sources": multi_source,
+        }
+        self._cliques = {
+            best: sorted(m for m, c in canonical.items() if c == best) for best in set(canonical.values())
+        }
+        return canonical
+
+    # --- freezing ----------------------------------------------------------------------------------
+    def build(self, *, name: str = "graph", version: str = "") -> Graph:
+        canonical = self._join_identities()
+        rank = {p: i for i, p in enumerate(CANONICAL_PRIORITY)}
+        merged: dict[str, _NodeDraft] = {}
+        # Merge drafts into their canonical id, in a deterministic order (label priority first).
+        for curie in sorted(self._nodes, key=lambda c: (rank.get(curie_prefix(c), len(rank)), c)):
+            draft = self._nodes[curie]
+            target = canonical.get(curie, curie)
+            into = merged.get(target)
+            if into is None:
+                label = self._labels.get(target) if target != curie else None
+                into = merged[target] = _NodeDraft(
+                    category=draft.category, name=label or draft.name, source=draft.source
+                )
+                if label and draft.name != label:
+                    into.synonyms.append(draft.name)
+            elif draft.name not in (into.name, *into.synonyms):
+                into.synonyms.append(draft.name)
+            into.synonyms.extend(s for s in draft.synonyms if s != into.name and s not in into.synonyms)
+            into.layperson.extend(s for s in draft.layperson if s not in into.layperson)
+            into.rare = into.rare or draft.rare
+            for x in [curie, *draft.xrefs]:
+                x = normalize_curie(x)
+                if x != target and x not in into.xrefs:
+                    into.xrefs.append(x)
+        for target, members in getattr(self, "_cliques", {}).items():
+            if target in merged:
+                node = merged[target]
+                node.xrefs.extend(m for m in members if m != target and m not in node.xrefs)
+
+        cat_rank = {c: i for i, c in enumerate(CATEGORIES)}
+        for draft in merged.values():
+            if draft.category not in cat_rank:
+                cat_rank[draft.category] = len(cat_rank)
+        categories = tuple(sorted(cat_rank, key=cat_rank.__getitem__))
+        order = sorted(merged, key=lambda c: (cat_rank[merged[c].category], c))
+        index = {c: i for i, c in enumerate(order)}
+        sources = list(self._sources.values())
+        source_ix = {s.name: i for i, s in enumerate(sources)}
+
+        # Resolve edge endpoints through the identity map; drop (and account for) what cannot be placed.
+        streams = list(self._streams.values())
+        n = len(self._src)
+        src = np.empty(n, dtype=np.int64)
+        dst = np.empty(n, dtype=np.int64)
+        for i, (s, o) in enumerate(zip(self._src, self._dst, strict=True)):
+            src[i] = index.get(canonical.get(s, s), -1)
+            dst[i] = index.get(canonical.get(o, o), -1)
+        rel_names = sorted(self._relations)
+        rel_remap = np.empty(len(self._relations), dtype=np.int64)
+        for r, i in self._relations.items():
+            rel_remap[i] = rel_names.index(r)
+        rel = rel_remap[np.asarray(self._rel, dtype=np.int64)] if n else np.empty(0, np.int64)
+        srcid = np.asarray(self._source, dtype=np.int64)
+        qual = np.asarray(self._qual, dtype=np.int64)
+        stream = np.asarray(self._stream, dtype=np.int64)
+
+        dangling = (src < 0) | (dst < 0)
+        self_loop = (src == dst) & ~dangling
+        for sid in np.unique(stream[dangling]):
+            streams[sid].dropped["endpoint not a node (unknown or obsolete id)"] += int(
+                np.sum(dangling & (stream == sid))
+            )
+        for sid in np.unique(stream[self_loop]):
+            streams[sid].dropped["self-loop after identity join"] += int(np.sum(self_loop & (stream == sid)))
+        keep = ~(dangling | self_loop)
+        src, dst, rel, srcid, qual, stream = (a[keep] for a in (src, dst, rel, srcid, qual, stream))
+
+        # Sort by (relation, subject, object, source, first-seen) and keep one edge per
+        # (relation, subject, object, source): repeated records (another reference for the same
+        # annotation, or two ids joined into one) are merged and accounted for.
+        seen_order = np.arange(len(src))
+        perm = np.lexsort((seen_order, srcid, dst, src, rel))
+        src, dst, rel, srcid, qual, stream = (a[perm] for a in (src, dst, rel, srcid, qual, stream))
+        if len(src):
+            dup = np.zeros(len(src), dtype=bool)
+            dup[1:] = (
+                (rel[1:] == rel[:-1])
+                & (src[1:] == src[:-1])
+                & (dst[1:] == dst[:-1])
+                & (srcid[1:] == srcid[:-1])
+            )
+            for sid in np.unique(stream[dup]):
+                streams[sid].dropped["merged into an identical edge (same subject, predicate, object)"] += (
+                    int(np.sum(dup & (stream == sid)))
+                )
+            keepd = ~dup
+            src, dst, rel, srcid, qual, stream = (a[keepd] for a in (src, dst, rel, srcid, qual, stream))
+        kept_per_stream = np.bincount(stream, minlength=len(streams))
+        for i, rep in enumerate(streams):
+            rep.kept = int(kept_per_stream[i]) if len(streams) else 0
+
+        quals: list[dict[str, Any]] = [dict(k) for k in sorted(self._quals, key=self._quals.__getitem__)]
+        source_remap = np.array(
+            [source_ix[name] for name in self._source_ids], dtype=np.int64
+        )  # builder source id -> position in `sources`
+        graph = Graph(
+            name=name,
+            version=version,
+            ids=order,
+            categories=categories,
+            category=np.array([cat_rank[merged[c].category] for c in order], dtype=np.uint8),
+            names=[merged[c].name for c in order],
+            synonyms=[merged[c].synonyms for c in order],
+            layperson=[merged[c].layperson for c in order],
+            xrefs=[sorted(merged[c].xrefs) for c in order],
+            node_source=np.array([source_ix[merged[c].source] for c in order], dtype=np.uint8),
+            rare=np.array([merged[c].rare for c in order], dtype=bool),
+            relations=tuple(rel_names),
+            src=src.astype(np.int32),
+            dst=dst.astype(np.int32),
+            rel=rel.astype(np.uint8),
+            edge_source=source_remap[srcid].astype(np.uint8) if len(srcid) else np.empty(0, np.uint8),
+            qual=qual.astype(np.int32),
+            qualifiers=quals,
+            sources=sources,
+            report={
+                "streams": [r.to_dict() for r in streams],
+                "identity_join": self.join_report,
+            },
+        )
+        logger.info("built graph %s: %d nodes, %d edges", name, graph.num_nodes, graph.num_edges)
+        return graph
+
+
+class Graph:
+    """A frozen graph: nodes sorted by (category, id), edges sorted by (relation, subject, object).
+
+    Nodes of one category form one contiguous index range; edges of one relation form one contiguous
+    slice. The per-predicate CSR index (:mod:`kgsynth.store.index`) is built on this layout.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: str,
+        ids: list[str],
+        categories: tuple[str, ...],
+        category: np.ndarray,
+        names: list[str],
+        synonyms: list[list[str]],
+        layperson: list[list[str]],
+        xrefs: list[list[str]],
+        node_source: np.ndarray,
+        rare: np.ndarray,
+        relations: tuple[str, ...],
+        src: np.ndarray,
+        dst: np.ndarray,
+        rel: np.ndarray,
+        edge_source: np.ndarray,
+        qual: np.ndarray,
+        qualifiers: list[dict[str, Any]],
+        sources: list[SourceInfo],
+        report: dict[str, Any],
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.ids = ids
+        self.categories = categories
+        self.category = category
+        self.names = names
+        self.synonyms = synonyms
+        self.layperson = layperson
+        self.xrefs = xrefs
+        self.node_source = node_source
+        self.rare = rare
+        self.relations = relations
+        self.src = src
+        self.dst = dst
+        self.rel = rel
+        self.edge_source = edge_source
+        self.qual = qual
+        self.qualifiers = qualifiers
+        self.sources = sources
+        self.report = report
+        self._index: dict[str, int] | None = None
+        self._xref_index: dict[str, int] | None = None
+
+    # --- sizes and lookups -----------------------------------------------------------------------
+    @property
+    def num_nodes(self) -> int:
+        return len(self.ids)
+
+    @property
+    def num_edges(self) -> int:
+        return len(self.src)
+
+    @property
+    def index(self) -> dict[str, int]:
+        if self._index is None:
+            self._index = {c: i for i, c in enumerate(self.ids)}
+        return self._index
+
+    def resolve(self, curie: str) -> int:
+        """The node index of ``curie``, also when it was joined into another id (an xref)."""
+        curie = normalize_curie(curie)
+        i = self.index.get(curie)
+        if i is not None:
+            return i
+        if self._xref_index is None:
+            self._xref_index = {}
+            for j, xs in enumerate(self.xrefs):
+                for x in xs:
+                    self._xref_index.setdefault(x, j)
+        i = self._xref_index.get(curie)
+        if i is None:
+            raise KeyError(curie)
+        return i
+
+    def category_range(self, category: str) -> tuple[int, int]:
+        """The ``[start, stop)`` node index range of a category (empty if absent)."""
+        if category not in self.categories:
+            return (0, 0)
+        code = self.categories.index(category)
+        lo = int(np.searchsorted(self.category, code, side="left"))
+        hi = int(np.searchsorted(self.category, code, side="right"))
+        return lo, hi
+
+    def relation_slice(self, relation: str) -> slice:
+        if relation not in self.relations:
+            return slice(0, 0)
+        code = self.relations.index(relation)
+        lo = int(np.searchsorted(self.rel, code, side="left"))
+        hi = int(np.searchsorted(self.rel, code, side="right"))
+        return slice(lo, hi)
+
+    def node(self, i: int | str) -> Node:
+        if isinstance(i, str):
+            i = self.resolve(i)
+        return Node(
+            id=self.ids[i],
+            category=self.categories[int(self.category[i])],
+            name=self.names[i],
+            synonyms=list(self.synonyms[i]),
+            layperson=list(self.layperson[i]),
+            xrefs=list(self.xrefs[i]),
+            source=self.sources[int(self.node_source[i])].name,
+            rare=bool(self.rare[i]),
+        )
+
+    def edge(self, e: int) -> Edge:
+        rel = self.relations[int(self.rel[e])]
+        negated = rel.startswith("NOT ")
+        src = self.sources[int(self.edge_source[e])]
+        q = int(self.qual[e])
+        return Edge(
+            subject=self.ids[int(self.src[e])],
+            predicate=rel[4:] if negated else rel,
+            object=self.ids[int(self.dst[e])],
+            negated=negated,
+            source=src.name,
+            licence=src.licence,
+            qualifiers=dict(self.qualifiers[q]) if q >= 0 else {},
+        )
+
+    def iter_edges(self) -> Iterator[Edge]:
+        for e in range(self.num_edges):
+            yield self.edge(e)
+
+    def non_commercial_sources(self) -> list[str]:
+        used = set(np.unique(self.edge_source).tolist()) | set(np.unique(self.node_source).tolist())
+        return sorted(s.name for i, s in enumerate(self.sources) if i in used and not s.commercial_use)
