@@ -1,0 +1,74 @@
+"""The dataset row: the contract between the generator, the teacher and the trainers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+LETTERS = "ABCDEFGH"
+
+
+class Triple(BaseModel):
+    """One edge of an evidence path, with names and provenance."""
+
+    subject: str
+    subject_name: str
+    predicate: str
+    object: str
+    object_name: str
+    source: str
+    licence: str
+
+
+class Option(BaseModel):
+    letter: str
+    curie: str
+    text: str
+
+
+class Answer(BaseModel):
+    letter: str | None = None  # None for short-answer items
+    curie: str
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+class Constraint(BaseModel):
+    """One constraint the question states, and how many candidates survive once it is applied."""
+
+    description: str
+    kind: str  # e.g. "chain_step", "has_phenotype", "category"
+    candidates_after: int
+
+
+class Distractor(BaseModel):
+    curie: str
+    name: str
+    letter: str
+    failed_constraint: int  # index into Item.constraints
+    rule: str  # which rule chose it (negative_evidence, unannotated_organ_system, hard_negative, ...)
+
+
+class Item(BaseModel):
+    """A verifiable question, its proven answer, and the evidence the graph gives for it."""
+
+    id: str
+    question: str
+    options: list[Option] = Field(default_factory=list)
+    answer: Answer
+    type: Literal["chain", "vignette"]
+    format: Literal["mcq", "short"]
+    hops: int
+    path: list[Triple]
+    constraints: list[Constraint]
+    distractors: list[Distractor] = Field(default_factory=list)
+    rarity: float
+    template_id: str
+    kg_version: str
+    seed: int
+    rationale: str
+    licences: list[str]
+    non_commercial: bool = False
+    # Names and synonyms of every entity on the path (for path-faithfulness of chains of thought).
+    entity_aliases: dict[str, list[str]] = Field(default_factory=dict)
