@@ -1,0 +1,41 @@
+"""Where the folders that ship inside the package (`prompts/`, `graph_schemas/`) are at run time.
+
+In an installed wheel they live inside the package (`kgsynth/prompts`, `kgsynth/graph_schemas`, see
+`[tool.hatch.build.targets.wheel.force-include]`); in a source checkout they sit at the top of the
+repository, beside the `kgsynth/` folder.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+_CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shipped_dir(name: str) -> Path:
+    try:
+        inside = Path(str(importlib.resources.files("kgsynth") / name))
+    except (ModuleNotFoundError, TypeError, ValueError):
+        # A namespace package (no __init__.py) has no single location to look in.
+        inside = Path(__file__).resolve().parent / name
+    if inside.is_dir():
+        return inside
+    return _CHECKOUT_ROOT / name
+
+
+def prompts_dir() -> Path:
+    """The folder of Jinja templates (`prompts/`), installed or in a checkout.
+
+    >>> (prompts_dir() / "teacher").is_dir()
+    True
+    """
+    return _shipped_dir("prompts")
+
+
+def schemas_dir() -> Path:
+    """The folder of graph schemas (`graph_schemas/`), installed or in a checkout."""
+    return _shipped_dir("graph_schemas")

@@ -1,0 +1,139 @@
+"""Reward functions for GRPO, in TRL's shape: `f(completions, **columns) -> list[float | None]`.
+
+TRL calls each reward with the sampled `completions` (plain strings, or for a conversational
+dataset lists of messages whose last one is the assistant's) and every other dataset column as a
+keyword argument, one value per completion. `None` means "cannot judge this row". The answer is
+parsed by `kgsynth.answers`, the same parser that verified the teacher's chains of thought.
+
+Dataset columns these rewards read:
+
+- `answer_letter` (`str | None`): the proven option letter of a multiple-choice item; None for a
+  short-answer item.
+- `answer_aliases` (`list[str]`): the proven answer's name and synonyms (short-answer items).
+- `path_intermediates` (`list[list[str]]`): the names of each intermediate entity of the evidence
+  path (see `kgsynth.teacher.faithfulness.intermediate_entities`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from kgsynth.answers import follows_format, is_correct, reasoning_section
+from kgsynth.errors import UnknownNameError
+from kgsynth.teacher.faithfulness import path_faithfulness
+
+logger = logging.getLogger(__name__)
+
+RewardFunction = Callable[..., list[float | None]]
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one completion, whether TRL passes a string or a list of chat messages."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Mapping):
+        return _content_text(completion.get("content"))
+    if isinstance(completion, Sequence):
+        for message in reversed(completion):
+            if isinstance(message, Mapping) and message.get("role", "assistant") == "assistant":
+                return _content_text(message.get("content"))
+    raise TypeError(f"a completion is a string or a list of chat messages, not {type(completion).__name__}")
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    # Multimodal-style content: a list of parts, of which the text parts count.
+    return "".join(part.get("text", "") for part in content if isinstance(part, Mapping))
+
+
+def _column(values: Sequence[Any] | None, size: int) -> Sequence[Any]:
+    return values if values is not None else [None] * size
+
+
+def accuracy_reward(
+    completions: Sequence[Any],
+    answer_letter: Sequence[str | None] | None = None,
+    answer_aliases: Sequence[Sequence[str] | None] | None = None,
+    **_: Any,
+) -> list[float | None]:
+    """1.0 when a completion's final answer is the proven one, 0.0 when not, None without a reference.
+
+    >>> accuracy_reward(["<think>...</think>\\nAnswer: C", "Answer: B"], answer_letter=["C", "C"])
+    [1.0, 0.0]
+    """
+    letters = _column(answer_letter, len(completions))
+    aliases = _column(answer_aliases, len(completions))
+    rewards: list[float | None] = []
+    for completion, letter, names in zip(completions, letters, aliases, strict=True):
+        if letter is None and not names:
+            rewards.append(None)
+            continue
+        correct = is_correct(completion_text(completion), letter=letter, aliases=names or ())
+        rewards.append(1.0 if correct else 0.0)
+    return rewards
+
+
+def format_reward(completions: Sequence[Any], **_: Any) -> list[float | None]:
+    """1.0 when a completion is one `<think>` block then one `Answer:` line, else 0.0.
+
+    >>> format_reward(["<think>FBN1 ...</think>\\nAnswer: C", "C"])
+    [1.0, 0.0]
+    """
+    return [1.0 if follows_format(completion_text(completion)) else 0.0 for completion in completions]
+
+
+def path_faithfulness_reward(
+    completions: Sequence[Any],
+    path_intermediates: Sequence[Sequence[Sequence[str]] | None] | None = None,
+    **_: Any,
+) -> list[float | None]:
+    """The share of the evidence path's intermediate entities the reasoning names; None for none.
+
+    >>> path_faithfulness_reward(["<think>FBN1 causes Marfan syndrome</think>\\nAnswer: A"],
+    ...                          path_intermediates=[[["Marfan syndrome"], ["aortic dilatation"]]])
+    [0.5]
+    """
+    intermediates = _column(path_intermediates, len(completions))
+    return [
+        path_faithfulness(reasoning_section(completion_text(completion)), groups or [])
+        for completion, groups in zip(completions, intermediates, strict=True)
+    ]
+
+
+REWARDS: dict[str, RewardFunction] = {
+    "accuracy": accuracy_reward,
+    "format": format_reward,
+    "path_faithfulness": path_faithfulness_reward,
+}
+
+
+def get_reward(name: str) -> RewardFunction:
+    """The reward function called `name` in `REWARDS`, or one given by a dotted path.
+
+    A dotted path (`package.module.function` or `package.module:function`) lets a recipe use a
+    reward defined outside kgsynth.
+
+    >>> get_reward("accuracy") is accuracy_reward
+    True
+    >>> get_reward("kgsynth.rewards.format_reward") is format_reward
+    True
+    """
+    if name in REWARDS:
+        return REWARDS[name]
+    if "." in name or ":" in name:
+        module_name, _, attribute = name.replace(":", ".").rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+            function = getattr(module, attribute)
+        except (ImportError, AttributeError) as error:
+            logger.debug("cannot import reward %s: %s", name, error)
+        else:
+            if callable(function):
+                return function  # type: ignore[no-any-return]
+    raise UnknownNameError("reward", name, list(REWARDS))

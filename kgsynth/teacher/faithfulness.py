@@ -1,0 +1,64 @@
+"""Path-faithfulness: how much of the evidence path a chain of thought actually walks through.
+
+The intermediate entities of a path are the entities on it other than the one the question starts
+from and the answer (and any other entity the question itself names): the steps a reasoner has to
+find on its own. A chain of thought is scored by the share of them it names, by name or synonym.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from kgsynth.answers import normalise_answer
+from kgsynth.item import Item
+
+
+def intermediate_entities(item: Item) -> dict[str, list[str]]:
+    """The path's intermediate entities of `item`, each CURIE with its names and synonyms, in path order."""
+    names: dict[str, list[str]] = {}
+    for triple in item.path:
+        for curie, name in ((triple.subject, triple.subject_name), (triple.object, triple.object_name)):
+            known = names.setdefault(curie, [])
+            for alias in [name, *item.entity_aliases.get(curie, [])]:
+                if alias and alias not in known:
+                    known.append(alias)
+    if not item.path:
+        return {}
+    given = {item.path[0].subject, item.answer.curie}
+    question = normalise_answer(item.question)
+    return {
+        curie: aliases
+        for curie, aliases in names.items()
+        if curie not in given and not any(_mentions(question, alias) for alias in aliases)
+    }
+
+
+@lru_cache(maxsize=65536)
+def _alias_pattern(alias: str) -> re.Pattern[str] | None:
+    words = normalise_answer(alias)
+    if not words:
+        return None
+    return re.compile(r"(?<!\w)" + re.escape(words) + r"(?!\w)")
+
+
+def _mentions(normalised_text: str, alias: str) -> bool:
+    pattern = _alias_pattern(alias)
+    return pattern is not None and pattern.search(normalised_text) is not None
+
+
+def path_faithfulness(reasoning: str, intermediates: Iterable[Sequence[str]]) -> float | None:
+    """The share of intermediate entities (each given as its names) that `reasoning` names.
+
+    None when there is no intermediate entity to name (a one-hop path).
+
+    >>> path_faithfulness("FBN1 variants cause MFS", [["Marfan syndrome", "MFS"], ["aortic root"]])
+    0.5
+    """
+    groups = [list(aliases) for aliases in intermediates]
+    if not groups:
+        return None
+    text = normalise_answer(reasoning)
+    named = sum(1 for aliases in groups if any(_mentions(text, alias) for alias in aliases))
+    return named / len(groups)
