@@ -148,9 +148,10 @@ class StreamReport:
 
 
 class _UnionFind:
-    def __init__(self) -> None:
+    def __init__(self, categories: dict[str, str]) -> None:
         self.parent: dict[str, str] = {}
         self.members: dict[str, set[str]] = {}
+        self.categories = categories  # the category of every id that is a node
 
     def find(self, x: str) -> str:
         parent = self.parent.setdefault(x, x)
@@ -171,6 +172,10 @@ class _UnionFind:
         # One identifier per namespace per entity: two OMIM ids in one clique would conflate diseases.
         if self.prefixes(ra) & self.prefixes(rb):
             return False
+        # A disease is never the same node as a phenotype, even when a mapping chain says so.
+        cats = {self.categories[m] for m in self.members[ra] | self.members[rb] if m in self.categories}
+        if len(cats) > 1:
+            return False
         if len(self.members[ra]) < len(self.members[rb]):
             ra, rb = rb, ra
         self.parent[rb] = ra
@@ -179,7 +184,7 @@ class _UnionFind:
 
 
 # Which id of a joined clique becomes the node id, and whose label becomes the name.
-CANONICAL_PRIORITY: tuple[str, ...] = ("MONDO", "ORPHA", "OMIM", "DOID", "MESH")
+CANONICAL_PRIORITY: tuple[str, ...] = ("MONDO", "ORPHA", "OMIM", "DOID", "HP", "MESH", "UMLS")
 
 
 class GraphBuilder:
@@ -301,7 +306,7 @@ class GraphBuilder:
         for a, b, src in self._equivalences:
             if a != b:
                 by_source[src].append((a, b))
-        uf = _UnionFind()
+        uf = _UnionFind({c: d.category for c, d in self._nodes.items()})
         used = ambiguous = conflicting = 0
         for src in sorted(by_source):
             pairs = sorted(set(by_source[src]))
@@ -318,30 +323,28 @@ class GraphBuilder:
                 else:
                     conflicting += 1
         canonical: dict[str, str] = {}
+        self._cliques: dict[str, list[str]] = {}
         joined_cliques = 0
         multi_source = 0
-        for root, members in uf.members.items():
+        rank = {p: i for i, p in enumerate(CANONICAL_PRIORITY)}
+        for members in uf.members.values():
             present = [m for m in members if m in self._nodes]
             if not present:
                 continue
-            rank = {p: i for i, p in enumerate(CANONICAL_PRIORITY)}
             best = min(members, key=lambda m: (rank.get(curie_prefix(m), len(rank)), m))
             for m in members:
                 canonical[m] = best
+            self._cliques[best] = sorted(members)
             if len(present) > 1:
                 joined_cliques += 1
                 if len({self._nodes[m].source for m in present}) > 1:
                     multi_source += 1
-            del root
         self.join_report = {
             "mappings_used": used,
             "mappings_ambiguous_skipped": ambiguous,
             "mappings_conflicting_skipped": conflicting,
             "nodes_joined_into_one": joined_cliques,
             "joined_across_sources": multi_source,
-        }
-        self._cliques = {
-            best: sorted(m for m, c in canonical.items() if c == best) for best in set(canonical.values())
         }
         return canonical
 
@@ -371,7 +374,7 @@ class GraphBuilder:
                 x = normalize_curie(x)
                 if x != target and x not in into.xrefs:
                     into.xrefs.append(x)
-        for target, members in getattr(self, "_cliques", {}).items():
+        for target, members in self._cliques.items():
             if target in merged:
                 node = merged[target]
                 node.xrefs.extend(m for m in members if m != target and m not in node.xrefs)
@@ -391,9 +394,12 @@ class GraphBuilder:
         n = len(self._src)
         src = np.empty(n, dtype=np.int64)
         dst = np.empty(n, dtype=np.int64)
+        raw_ids: dict[str, int] = {}
+        raw = np.empty(n, dtype=np.int64)  # the (subject, object) pair as the source spelled it
         for i, (s, o) in enumerate(zip(self._src, self._dst, strict=True)):
             src[i] = index.get(canonical.get(s, s), -1)
             dst[i] = index.get(canonical.get(o, o), -1)
+            raw[i] = raw_ids.setdefault(f"{s}\t{o}", len(raw_ids))
         rel_names = sorted(self._relations)
         rel_remap = np.empty(len(self._relations), dtype=np.int64)
         for r, i in self._relations.items():
@@ -402,6 +408,7 @@ class GraphBuilder:
         srcid = np.asarray(self._source, dtype=np.int64)
         qual = np.asarray(self._qual, dtype=np.int64)
         stream = np.asarray(self._stream, dtype=np.int64)
+        edge_streams = set(np.unique(stream).tolist())
 
         dangling = (src < 0) | (dst < 0)
         self_loop = (src == dst) & ~dangling
@@ -412,14 +419,16 @@ class GraphBuilder:
         for sid in np.unique(stream[self_loop]):
             streams[sid].dropped["self-loop after identity join"] += int(np.sum(self_loop & (stream == sid)))
         keep = ~(dangling | self_loop)
-        src, dst, rel, srcid, qual, stream = (a[keep] for a in (src, dst, rel, srcid, qual, stream))
+        src, dst, rel, srcid, qual, stream, raw = (
+            a[keep] for a in (src, dst, rel, srcid, qual, stream, raw)
+        )
 
         # Sort by (relation, subject, object, source, first-seen) and keep one edge per
         # (relation, subject, object, source): repeated records (another reference for the same
         # annotation, or two ids joined into one) are merged and accounted for.
         seen_order = np.arange(len(src))
         perm = np.lexsort((seen_order, srcid, dst, src, rel))
-        src, dst, rel, srcid, qual, stream = (a[perm] for a in (src, dst, rel, srcid, qual, stream))
+        src, dst, rel, srcid, qual, stream, raw = (a[perm] for a in (src, dst, rel, srcid, qual, stream, raw))
         if len(src):
             dup = np.zeros(len(src), dtype=bool)
             dup[1:] = (
@@ -428,15 +437,20 @@ class GraphBuilder:
                 & (dst[1:] == dst[:-1])
                 & (srcid[1:] == srcid[:-1])
             )
+            joined = np.zeros(len(src), dtype=bool)
+            joined[1:] = raw[1:] != raw[:-1]
             for sid in np.unique(stream[dup]):
-                streams[sid].dropped["merged into an identical edge (same subject, predicate, object)"] += (
-                    int(np.sum(dup & (stream == sid)))
+                in_stream = dup & (stream == sid)
+                streams[sid].dropped["repeated record of an edge already kept (merged)"] += int(
+                    np.sum(in_stream & ~joined)
                 )
+                streams[sid].dropped["same edge once its ids were joined (merged)"] += int(np.sum(in_stream & joined))
             keepd = ~dup
             src, dst, rel, srcid, qual, stream = (a[keepd] for a in (src, dst, rel, srcid, qual, stream))
         kept_per_stream = np.bincount(stream, minlength=len(streams))
         for i, rep in enumerate(streams):
-            rep.kept = int(kept_per_stream[i]) if len(streams) else 0
+            if i in edge_streams:  # node-only streams keep the count their loader set
+                rep.kept = int(kept_per_stream[i])
 
         quals: list[dict[str, Any]] = [dict(k) for k in sorted(self._quals, key=self._quals.__getitem__)]
         source_remap = np.array(

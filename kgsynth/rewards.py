@@ -135,5 +135,5 @@ def get_reward(name: str) -> RewardFunction:
             logger.debug("cannot import reward %s: %s", name, error)
         else:
             if callable(function):
-                return function  # type: ignore[no-any-return]
+                return function
     raise UnknownNameError("reward", name, list(REWARDS))

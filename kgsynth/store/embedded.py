@@ -1,0 +1,118 @@
+"""The embedded store: a graph as numpy arrays plus a JSON string table in a local folder, no server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kgsynth.errors import KgsynthError
+from kgsynth.model import Graph, SourceInfo
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_ARRAYS = ("category", "node_source", "rare", "src", "dst", "rel", "edge_source", "qual")
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("KGSYNTH_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kgsynth"
+
+
+def save_graph(graph: Graph, directory: Path) -> None:
+    """Write ``graph`` to ``directory`` atomically (a reader never sees a half-written graph)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        np.savez(tmp / "arrays.npz", **{k: getattr(graph, k) for k in _ARRAYS})
+        meta = {
+            "format": FORMAT_VERSION,
+            "name": graph.name,
+            "version": graph.version,
+            "ids": graph.ids,
+            "categories": list(graph.categories),
+            "names": graph.names,
+            "synonyms": graph.synonyms,
+            "layperson": graph.layperson,
+            "xrefs": graph.xrefs,
+            "relations": list(graph.relations),
+            "qualifiers": graph.qualifiers,
+            "sources": [s.model_dump() for s in graph.sources],
+            "report": graph.report,
+        }
+        with (tmp / "graph.json").open("w", encoding="utf-8") as fh:
+            json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def read_graph(directory: Path) -> Graph:
+    """Read a graph written by :func:`save_graph`."""
+    meta_path = directory / "graph.json"
+    try:
+        with meta_path.open(encoding="utf-8") as fh:
+            meta: dict[str, Any] = json.load(fh)
+        arrays = np.load(directory / "arrays.npz")
+    except (OSError, ValueError) as exc:
+        raise KgsynthError(
+            f"cannot read the stored graph in {directory}: {exc}",
+            hint="delete that folder (or run with --refresh) to rebuild it from the sources",
+        ) from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise KgsynthError(f"{meta_path}: stored with format {meta.get('format')}, expected {FORMAT_VERSION}",
+                           hint="rebuild it with --refresh")
+    return Graph(
+        name=meta["name"],
+        version=meta["version"],
+        ids=meta["ids"],
+        categories=tuple(meta["categories"]),
+        names=meta["names"],
+        synonyms=meta["synonyms"],
+        layperson=meta["layperson"],
+        xrefs=meta["xrefs"],
+        relations=tuple(meta["relations"]),
+        qualifiers=meta["qualifiers"],
+        sources=[SourceInfo(**s) for s in meta["sources"]],
+        report=meta["report"],
+        **{k: arrays[k] for k in _ARRAYS},
+    )
+
+
+class EmbeddedStore:
+    """The default backend: graphs under ``<root>/graphs/<name>/``, readable without any server."""
+
+    name = "embedded"
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def _dir(self, name: str) -> Path:
+        return self.root / "graphs" / name
+
+    def write(self, graph: Graph) -> dict[str, Any]:
+        save_graph(graph, self._dir(graph.name))
+        return {"nodes": graph.num_nodes, "edges": graph.num_edges, "path": str(self._dir(graph.name))}
+
+    def exists(self, name: str) -> bool:
+        return (self._dir(name) / "graph.json").exists()
+
+    def read(self, name: str) -> Graph:
+        if not self.exists(name):
+            raise KgsynthError(
+                f"no graph named {name!r} in {self.root}",
+                hint=f"run `kgsynth load` first (it writes the default KG as {name!r})",
+            )
+        return read_graph(self._dir(name))

@@ -1,0 +1,706 @@
+"""The Neo4j backend: a :class:`~kgsynth.model.Graph` written to and read back from a Neo4j server over Bolt.
+
+Layout in the database (one database can hold several graphs, told apart by their name):
+
+* ``(:KgsynthGraph {name})``: one per graph, with the graph-level tables as JSON strings (categories,
+  relations, sources, qualifiers, report), its version and content fingerprint, and the load's
+  progress (``nodes_written``, ``edges_written``, ``complete``).
+* ``(:KgNode:<Category> {graph, id, ix, category, name, synonyms, layperson, xrefs, source, licence,
+  rare})``: ``<Category>`` is the Biolink category without its prefix (``biolink:Disease`` ->
+  ``:Disease``); ``(graph, id)`` is unique; ``ix`` is the node's position in the graph.
+* ``(a)-[:<TYPE> {graph, predicate, negated, source, licence, qualifiers}]->(b)``: ``<TYPE>`` is the
+  predicate in Cypher's spelling (``biolink:has_phenotype`` -> ``HAS_PHENOTYPE``); a negated edge has
+  its own type (``NOT_TREATS``), so that a query for ``:TREATS`` never returns negative evidence.
+  ``qualifiers`` is a JSON object string, absent when the edge has none.
+
+Generation does not sample in Cypher: :meth:`Neo4jStore.read` reads the graph back into the same
+arrays the embedded store holds, and the one CSR index and generator run on them (see docs/neo4j.md
+for the measurement behind that choice).
+
+Every value travels as a query parameter. Labels and relationship types cannot be parameters in
+Cypher 5; they are derived from categories and predicates by :func:`node_label` and
+:func:`relationship_type`, which keep only ``[A-Za-z0-9_]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from kgsynth.errors import KgsynthError
+from kgsynth.model import Graph, SourceInfo
+
+if TYPE_CHECKING:
+    import neo4j
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+NODE_LABEL = "KgNode"
+GRAPH_LABEL = "KgsynthGraph"
+DEFAULT_URI = "bolt://127.0.0.1:17687"  # the server scripts/neo4j.sh starts
+DEFAULT_BATCH_SIZE = 10_000
+_RESERVED_LABELS = {NODE_LABEL, GRAPH_LABEL}
+
+ProgressCallback = Callable[[str, int, int], None]
+"""``on_progress(stage, done, total)``, called after every committed batch (stage: "nodes" or "edges")."""
+
+
+# --- errors ----------------------------------------------------------------------------------------
+class Neo4jError(KgsynthError):
+    """A Neo4j backend error a user can act on."""
+
+
+class Neo4jUnavailableError(Neo4jError):
+    """No Neo4j server answers at the URI."""
+
+    def __init__(self, uri: str, detail: str) -> None:
+        super().__init__(
+            f"cannot reach Neo4j at {uri}: {detail}",
+            hint="start it (scripts/neo4j.sh start for the project's own server) or set NEO4J_URI "
+            "to a server that is running, e.g. bolt://localhost:7687 or neo4j+s://<id>.databases.neo4j.io",
+        )
+        self.uri = uri
+
+
+class Neo4jAuthError(Neo4jError):
+    """The server refused the user name or password."""
+
+    def __init__(self, uri: str, user: str) -> None:
+        super().__init__(
+            f"Neo4j at {uri} refused the credentials of user {user!r}",
+            hint="check NEO4J_USER and NEO4J_PASSWORD (the password is read from the environment only)",
+        )
+        self.uri = uri
+
+
+class Neo4jConnectionLostError(Neo4jError):
+    """The connection dropped and did not come back within the retry time."""
+
+    def __init__(self, uri: str, what: str, detail: str) -> None:
+        super().__init__(
+            f"lost the connection to Neo4j at {uri} while {what}, and it did not come back: {detail}",
+            hint="what was committed is kept; run the same command again to resume where it stopped",
+        )
+        self.uri = uri
+
+
+class GraphNotInNeo4jError(Neo4jError):
+    """The graph asked for is not (or not completely) in the database."""
+
+
+# --- names ------------------------------------------------------------------------------------------
+def node_label(category: str) -> str:
+    """The node label of a Biolink category: its local name, restricted to ``[A-Za-z0-9_]``.
+
+    >>> node_label("biolink:PhenotypicFeature")
+    'PhenotypicFeature'
+    """
+    local = category.rpartition(":")[2]
+    label = re.sub(r"[^A-Za-z0-9_]", "_", local).strip("_") or "Category"
+    if label[0].isdigit() or label in _RESERVED_LABELS:
+        label = f"Biolink{label}"
+    return label
+
+
+def relationship_type(relation: str) -> str:
+    """The relationship type of a relation key (``NOT biolink:treats`` -> ``NOT_TREATS``).
+
+    >>> relationship_type("biolink:has_phenotype")
+    'HAS_PHENOTYPE'
+    """
+    negated = relation.startswith("NOT ")
+    predicate = relation[4:] if negated else relation
+    local = predicate.rpartition(":")[2]
+    kind = re.sub(r"[^A-Za-z0-9]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", local)).strip("_").upper()
+    kind = kind or "RELATED_TO"
+    if kind[0].isdigit():
+        kind = f"R_{kind}"
+    return f"NOT_{kind}" if negated else kind
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` without any ``user:password@`` part, fit to print."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparseable NEO4J_URI>"
+    if parts.password is None and parts.username is None:
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def graph_fingerprint(graph: Graph) -> str:
+    """A hash of everything :meth:`Neo4jStore.read` gives back: equal fingerprints, equal graphs."""
+    h = hashlib.blake2b(digest_size=16)
+    for arr in (graph.category, graph.node_source, graph.rare, graph.src, graph.dst, graph.rel):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    for arr in (graph.edge_source, graph.qual):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(json.dumps(_tables(graph), sort_keys=True, ensure_ascii=False).encode())
+    h.update(
+        json.dumps(
+            [graph.ids, graph.names, graph.synonyms, graph.layperson, graph.xrefs], ensure_ascii=False
+        ).encode()
+    )
+    return h.hexdigest()
+
+
+def _tables(graph: Graph) -> dict[str, Any]:
+    return {
+        "categories": list(graph.categories),
+        "relations": list(graph.relations),
+        "sources": [s.model_dump() for s in graph.sources],
+        "qualifiers": graph.qualifiers,
+        "report": graph.report,
+    }
+
+
+def qualifier_json(qualifiers: dict[str, Any]) -> str:
+    """The canonical JSON text of a qualifier dict, as stored on a relationship."""
+    return json.dumps(qualifiers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- Cypher -----------------------------------------------------------------------------------------
+# The progress guard: a batch runs only if the graph's counter still says it has not, and moves the
+# counter in the same transaction. A retried transaction whose first commit did reach the server (the
+# acknowledgement was lost) therefore finds the counter moved on and adds nothing.
+_NODE_BATCH = """
+MATCH (g:KgsynthGraph {name: $graph}) WHERE g.nodes_written = $start
+SET g.nodes_written = $end
+WITH g
+UNWIND $rows AS r
+MERGE (n:KgNode {graph: $graph, id: r[0]})
+SET n:`%s`, n.ix = r[1], n.category = $category, n.name = r[2], n.synonyms = r[3], n.layperson = r[4],
+    n.xrefs = r[5], n.source = r[6], n.licence = r[7], n.rare = r[8]
+RETURN count(n) AS written
+"""
+
+# Endpoints are found by element id (a direct record lookup), and relationships are CREATEd: the
+# progress guard, not a MERGE, is what keeps them unique (MERGE would scan the endpoints' edges).
+_EDGE_BATCH = """
+MATCH (g:KgsynthGraph {name: $graph}) WHERE g.edges_written = $start
+SET g.edges_written = $end
+WITH g
+UNWIND $rows AS r
+MATCH (a) WHERE elementId(a) = r[0]
+MATCH (b) WHERE elementId(b) = r[1]
+CREATE (a)-[e:`%s` {graph: $graph, predicate: $predicate, negated: $negated, source: r[2], licence: r[3],
+                    qualifiers: r[4]}]->(b)
+RETURN count(e) AS written
+"""
+
+_SCHEMA = (
+    f"CREATE CONSTRAINT kgsynth_node_id IF NOT EXISTS FOR (n:{NODE_LABEL}) REQUIRE (n.graph, n.id) IS UNIQUE",
+    f"CREATE CONSTRAINT kgsynth_graph_name IF NOT EXISTS FOR (g:{GRAPH_LABEL}) REQUIRE g.name IS UNIQUE",
+    f"CREATE INDEX kgsynth_node_graph IF NOT EXISTS FOR (n:{NODE_LABEL}) ON (n.graph)",
+)
+
+
+@dataclass(frozen=True)
+class _Meta:
+    name: str
+    version: str
+    fingerprint: str
+    format: int
+    num_nodes: int
+    num_edges: int
+    nodes_written: int
+    edges_written: int
+    complete: bool
+    tables: dict[str, Any]
+
+    @classmethod
+    def from_props(cls, props: dict[str, Any]) -> _Meta:
+        return cls(
+            name=props["name"],
+            version=props.get("version", ""),
+            fingerprint=props.get("fingerprint", ""),
+            format=int(props.get("format", 0)),
+            num_nodes=int(props.get("num_nodes", 0)),
+            num_edges=int(props.get("num_edges", 0)),
+            nodes_written=int(props.get("nodes_written", 0)),
+            edges_written=int(props.get("edges_written", 0)),
+            complete=bool(props.get("complete", False)),
+            tables=json.loads(props.get("tables", "{}")),
+        )
+
+
+def graph_metadata(graph: Graph, *, complete: bool = False) -> dict[str, Any]:
+    """The properties of a graph's ``:KgsynthGraph`` node (also written by the neo4j-admin export)."""
+    return {
+        "name": graph.name,
+        "version": graph.version,
+        "fingerprint": graph_fingerprint(graph),
+        "format": FORMAT_VERSION,
+        "num_nodes": graph.num_nodes,
+        "num_edges": graph.num_edges,
+        "nodes_written": graph.num_nodes if complete else 0,
+        "edges_written": graph.num_edges if complete else 0,
+        "complete": complete,
+        "tables": json.dumps(_tables(graph), ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+def _segments(codes: np.ndarray, start: int, batch_size: int) -> Iterator[tuple[int, int]]:
+    """Ranges ``[lo, hi)`` from ``start`` on, each within one run of equal ``codes``, batch_size at most."""
+    n = len(codes)
+    lo = start
+    while lo < n:
+        run_end = int(np.searchsorted(codes, codes[lo], side="right"))
+        hi = min(run_end, lo + batch_size)
+        yield lo, hi
+        lo = hi
+
+
+# --- the store --------------------------------------------------------------------------------------
+class Neo4jStore:
+    """Write graphs to, and read them back from, a Neo4j database.
+
+    >>> store = Neo4jStore.from_env()  # doctest: +SKIP
+    >>> store.write(graph)  # doctest: +SKIP
+    {'nodes_written': 120, 'edges_written': 900, ...}
+    >>> store.read(graph.name).num_edges  # doctest: +SKIP
+    900
+
+    The password is kept only inside the driver's auth token; it is never logged, printed or put in an
+    error message.
+    """
+
+    name = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        user: str,
+        password: str,
+        *,
+        database: str | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_retry_time: float = 60.0,
+        connection_timeout: float = 10.0,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.uri = uri
+        self.user = user
+        self.database = database
+        self.batch_size = batch_size
+        self.max_retry_time = max_retry_time
+        self.connection_timeout = connection_timeout
+        self.on_progress = on_progress
+        self._auth = (user, password)
+        self._driver: neo4j.Driver | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        uri: str | None = None,
+        user: str | None = None,
+        database: str | None = None,
+        **options: Any,
+    ) -> Neo4jStore:
+        """A store for ``NEO4J_URI``/``NEO4J_USER``/``NEO4J_PASSWORD`` (arguments win over the environment).
+
+        The password comes from ``NEO4J_PASSWORD`` only, never from a command line, where other users of
+        the machine could read it.
+        """
+        uri = uri or os.environ.get("NEO4J_URI") or DEFAULT_URI
+        user = user or os.environ.get("NEO4J_USER") or "neo4j"
+        database = database or os.environ.get("NEO4J_DATABASE") or None
+        password = os.environ.get("NEO4J_PASSWORD")
+        if password is None:
+            raise Neo4jError(
+                f"NEO4J_PASSWORD is not set (needed to connect to {redact_uri(uri)} as {user!r})",
+                hint="export NEO4J_PASSWORD=...; for the project's own server: "
+                'eval "$(scripts/neo4j.sh env)"',
+            )
+        return cls(uri, user, password, database=database, **options)
+
+    def __repr__(self) -> str:
+        return f"Neo4jStore(uri={self.safe_uri!r}, user={self.user!r}, database={self.database!r})"
+
+    @property
+    def safe_uri(self) -> str:
+        return redact_uri(self.uri)
+
+    # --- connection -----------------------------------------------------------------------------
+    @property
+    def driver(self) -> neo4j.Driver:
+        """The driver, created and checked (reachable, credentials accepted) on first use."""
+        if self._driver is None:
+            import neo4j
+            from neo4j.exceptions import AuthError, ConfigurationError, DriverError, Neo4jError
+
+            try:
+                driver = neo4j.GraphDatabase.driver(
+                    self.uri,
+                    auth=self._auth,
+                    max_transaction_retry_time=self.max_retry_time,
+                    connection_timeout=self.connection_timeout,
+                    connection_acquisition_timeout=self.connection_timeout + 5,
+                )
+            except (ConfigurationError, ValueError) as exc:
+                raise Neo4jError(
+                    f"NEO4J_URI {self.safe_uri!r} is not a Neo4j URI: {exc}",
+                    hint="use bolt://host:7687, neo4j://host:7687 or neo4j+s://host (Aura)",
+                ) from None
+            try:
+                driver.verify_connectivity()
+            except AuthError:
+                driver.close()
+                raise Neo4jAuthError(self.safe_uri, self.user) from None
+            except (DriverError, Neo4jError, OSError) as exc:
+                driver.close()
+                raise Neo4jUnavailableError(self.safe_uri, _describe(exc)) from None
+            self._driver = driver
+            logger.info("connected to Neo4j at %s as %s", self.safe_uri, self.user)
+        return self._driver
+
+    def close(self) -> None:
+        if self._driver is not None:
+            self._driver.close()
+            self._driver = None
+
+    def __enter__(self) -> Neo4jStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _session(self) -> neo4j.Session:
+        return self.driver.session(database=self.database)
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn the driver's errors into ones that name the server and say what to do."""
+        from neo4j import exceptions as neo
+
+        try:
+            yield
+        except neo.AuthError:
+            raise Neo4jAuthError(self.safe_uri, self.user) from None
+        except (neo.ServiceUnavailable, neo.SessionExpired) as exc:
+            raise Neo4jConnectionLostError(self.safe_uri, what, _describe(exc)) from None
+        except (neo.DriverError, neo.Neo4jError) as exc:
+            raise Neo4jError(f"Neo4j at {self.safe_uri} failed while {what}: {_describe(exc)}") from None
+
+    # --- metadata ---------------------------------------------------------------------------------
+    def ensure_schema(self) -> None:
+        """Create the constraints and index kgsynth relies on (a no-op when they exist)."""
+        with self._errors("creating constraints"), self._session() as session:
+            for statement in _SCHEMA:
+                session.run(statement).consume()
+
+    def _meta(self, name: str) -> _Meta | None:
+        with self._errors(f"reading graph {name!r}"), self._session() as session:
+            record = session.run(f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) RETURN g", name=name).single()
+        return None if record is None else _Meta.from_props(dict(record["g"]))
+
+    def graphs(self) -> list[str]:
+        """The names of the graphs in the database (complete or not)."""
+        with self._errors("listing graphs"), self._session() as session:
+            return [
+                r["name"] for r in session.run(f"MATCH (g:{GRAPH_LABEL}) RETURN g.name AS name ORDER BY name")
+            ]
+
+    def exists(self, name: str) -> bool:
+        """Whether a complete graph called ``name`` is in the database."""
+        meta = self._meta(name)
+        return meta is not None and meta.complete
+
+    def delete(self, name: str) -> int:
+        """Remove the graph called ``name`` (nodes, relationships, metadata); return the nodes removed."""
+        with self._errors(f"deleting graph {name!r}"), self._session() as session:
+            summary = session.run(
+                f"MATCH (n:{NODE_LABEL} {{graph: $name}}) "
+                "CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+                name=name,
+            ).consume()
+            session.run(f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) DELETE g", name=name).consume()
+        removed = summary.counters.nodes_deleted
+        logger.info("deleted graph %s from %s (%d nodes)", name, self.safe_uri, removed)
+        return removed
+
+    # --- writing ----------------------------------------------------------------------------------
+    def write(self, graph: Graph) -> dict[str, Any]:
+        """Store ``graph``, resuming an interrupted load of the same graph; return what was written.
+
+        Idempotent: a graph already complete in the database, with the same content, is left alone.
+        A graph of the same name but different content is replaced.
+        """
+        started = time.perf_counter()
+        self.ensure_schema()
+        fingerprint = graph_fingerprint(graph)
+        meta = self._meta(graph.name)
+        result: dict[str, Any] = {
+            "backend": self.name,
+            "uri": self.safe_uri,
+            "graph": graph.name,
+            "nodes": graph.num_nodes,
+            "edges": graph.num_edges,
+            "nodes_written": 0,
+            "edges_written": 0,
+            "resumed": False,
+            "replaced": False,
+            "unchanged": False,
+        }
+        if meta is not None and (meta.fingerprint != fingerprint or meta.format != FORMAT_VERSION):
+            logger.info("graph %s in %s has other content; replacing it", graph.name, self.safe_uri)
+            self.delete(graph.name)
+            result["replaced"] = True
+            meta = None
+        if meta is not None and meta.complete:
+            logger.info("graph %s is already complete in %s; nothing to write", graph.name, self.safe_uri)
+            result["unchanged"] = True
+            result["seconds"] = round(time.perf_counter() - started, 3)
+            return result
+        if meta is None:
+            with self._errors(f"creating graph {graph.name!r}"), self._session() as session:
+                session.run(f"CREATE (g:{GRAPH_LABEL}) SET g = $props", props=graph_metadata(graph)).consume()
+            nodes_from = edges_from = 0
+        else:
+            nodes_from, edges_from = meta.nodes_written, meta.edges_written
+            result["resumed"] = True
+            logger.info(
+                "resuming the load of %s: %d/%d nodes and %d/%d edges already written",
+                graph.name, nodes_from, graph.num_nodes, edges_from, graph.num_edges,
+            )  # fmt: skip
+        result["nodes_written"] = self._write_nodes(graph, nodes_from)
+        result["edges_written"] = self._write_edges(graph, edges_from)
+        with self._errors(f"finishing graph {graph.name!r}"), self._session() as session:
+            session.run(
+                f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) "
+                "WHERE g.nodes_written = g.num_nodes AND g.edges_written = g.num_edges SET g.complete = true",
+                name=graph.name,
+            ).consume()
+        result["seconds"] = round(time.perf_counter() - started, 3)
+        logger.info(
+            "wrote graph %s to %s: %d nodes, %d edges in %.1fs",
+            graph.name, self.safe_uri, result["nodes_written"], result["edges_written"], result["seconds"],
+        )  # fmt: skip
+        return result
+
+    def _write_nodes(self, graph: Graph, start: int) -> int:
+        sources = [s.name for s in graph.sources]
+        licences = [s.licence for s in graph.sources]
+        written = 0
+        with self._errors(f"loading the nodes of {graph.name!r}"), self._session() as session:
+            for lo, hi in _segments(graph.category, start, self.batch_size):
+                category = graph.categories[int(graph.category[lo])]
+                rows = [
+                    [
+                        graph.ids[i],
+                        i,
+                        graph.names[i],
+                        graph.synonyms[i],
+                        graph.layperson[i],
+                        graph.xrefs[i],
+                        sources[int(graph.node_source[i])],
+                        licences[int(graph.node_source[i])],
+                        bool(graph.rare[i]),
+                    ]
+                    for i in range(lo, hi)
+                ]
+                query = _NODE_BATCH % node_label(category)
+                session.execute_write(
+                    _run_batch, query, graph=graph.name, start=lo, end=hi, rows=rows, category=category
+                )
+                written += hi - lo
+                self._progress("nodes", hi, graph.num_nodes)
+        return written
+
+    def _element_ids(self, graph: Graph) -> list[str]:
+        """Every node's element id, by node index."""
+        ids: list[str | None] = [None] * graph.num_nodes
+        with self._errors(f"reading the node ids of {graph.name!r}"), self._session() as session:
+            result = session.run(
+                f"MATCH (n:{NODE_LABEL} {{graph: $name}}) RETURN n.ix AS ix, elementId(n) AS eid",
+                name=graph.name,
+            )
+            for ix, eid in result:
+                ids[ix] = eid
+        missing = [graph.ids[i] for i, e in enumerate(ids) if e is None]
+        if missing:
+            raise GraphNotInNeo4jError(
+                f"{len(missing)} nodes of {graph.name!r} are missing from {self.safe_uri} "
+                f"(e.g. {missing[0]!r})",
+                hint=f"the graph was changed outside kgsynth; delete it (MATCH (n:KgNode {{graph: "
+                f"'{graph.name}'}}) DETACH DELETE n, and its :KgsynthGraph node) and load again",
+            )
+        return [e for e in ids if e is not None]
+
+    def _write_edges(self, graph: Graph, start: int) -> int:
+        if start >= graph.num_edges:
+            return 0
+        eids = self._element_ids(graph)
+        sources = [s.name for s in graph.sources]
+        licences = [s.licence for s in graph.sources]
+        quals = [qualifier_json(q) for q in graph.qualifiers]
+        src, dst, esrc, qual = (a.tolist() for a in (graph.src, graph.dst, graph.edge_source, graph.qual))
+        written = 0
+        with self._errors(f"loading the edges of {graph.name!r}"), self._session() as session:
+            for lo, hi in _segments(graph.rel, start, self.batch_size):
+                relation = graph.relations[int(graph.rel[lo])]
+                negated = relation.startswith("NOT ")
+                rows = [
+                    [
+                        eids[src[e]],
+                        eids[dst[e]],
+                        sources[esrc[e]],
+                        licences[esrc[e]],
+                        quals[qual[e]] if qual[e] >= 0 else None,
+                    ]
+                    for e in range(lo, hi)
+                ]
+                session.execute_write(
+                    _run_batch,
+                    _EDGE_BATCH % relationship_type(relation),
+                    graph=graph.name,
+                    start=lo,
+                    end=hi,
+                    rows=rows,
+                    predicate=relation[4:] if negated else relation,
+                    negated=negated,
+                )
+                written += hi - lo
+                self._progress("edges", hi, graph.num_edges)
+        return written
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        logger.debug("%s: %d/%d", stage, done, total)
+        if self.on_progress is not None:
+            self.on_progress(stage, done, total)
+
+    # --- reading ----------------------------------------------------------------------------------
+    def read(self, name: str) -> Graph:
+        """Read the graph called ``name`` back: equal to the graph that was written."""
+        meta = self._meta(name)
+        if meta is None:
+            known = self.graphs()
+            raise GraphNotInNeo4jError(
+                f"no graph {name!r} in Neo4j at {self.safe_uri}",
+                hint=f"graphs there: {', '.join(known)}"
+                if known
+                else "load it: kgsynth load --backend neo4j",
+            )
+        if not meta.complete:
+            raise GraphNotInNeo4jError(
+                f"graph {name!r} in Neo4j at {self.safe_uri} is incomplete "
+                f"({meta.nodes_written}/{meta.num_nodes} nodes, {meta.edges_written}/{meta.num_edges} edges)",
+                hint="its load was interrupted; run kgsynth load --backend neo4j again to resume it",
+            )
+        tables = meta.tables
+        categories: tuple[str, ...] = tuple(tables["categories"])
+        relations: tuple[str, ...] = tuple(tables["relations"])
+        sources = [SourceInfo(**s) for s in tables["sources"]]
+        qualifiers: list[dict[str, Any]] = tables["qualifiers"]
+        cat_code = {c: i for i, c in enumerate(categories)}
+        src_code = {s.name: i for i, s in enumerate(sources)}
+        qual_code = {qualifier_json(q): i for i, q in enumerate(qualifiers)}
+
+        n = meta.num_nodes
+        ids: list[str] = [""] * n
+        names: list[str] = [""] * n
+        synonyms: list[list[str]] = [[] for _ in range(n)]
+        layperson: list[list[str]] = [[] for _ in range(n)]
+        xrefs: list[list[str]] = [[] for _ in range(n)]
+        category = np.zeros(n, dtype=np.uint8)
+        node_source = np.zeros(n, dtype=np.uint8)
+        rare = np.zeros(n, dtype=bool)
+        seen = 0
+        with self._errors(f"reading the nodes of {name!r}"), self._session() as session:
+            result = session.run(
+                f"MATCH (n:{NODE_LABEL} {{graph: $name}}) RETURN n.ix, n.id, n.category, n.name, "
+                "n.synonyms, n.layperson, n.xrefs, n.source, n.rare",
+                name=name,
+            )
+            for ix, nid, cat, nm, syn, lay, xr, source, is_rare in result:
+                ids[ix], names[ix] = nid, nm
+                synonyms[ix], layperson[ix], xrefs[ix] = list(syn or []), list(lay or []), list(xr or [])
+                category[ix] = cat_code[cat]
+                node_source[ix] = src_code[source]
+                rare[ix] = bool(is_rare)
+                seen += 1
+
+        m = meta.num_edges
+        cols: tuple[list[int], list[int], list[int], list[int], list[int]] = ([], [], [], [], [])
+        e_src, e_dst, e_rel, e_source, e_qual = cols
+        with self._errors(f"reading the edges of {name!r}"), self._session() as session:
+            for code, relation in enumerate(relations):
+                negated = relation.startswith("NOT ")
+                result = session.run(
+                    f"MATCH (a:{NODE_LABEL} {{graph: $name}})-[r:`{relationship_type(relation)}`]->(b) "
+                    "WHERE r.graph = $name AND r.predicate = $predicate AND r.negated = $negated "
+                    "RETURN a.ix, b.ix, r.source, r.qualifiers",
+                    name=name,
+                    predicate=relation[4:] if negated else relation,
+                    negated=negated,
+                )
+                for a, b, source, q in result:
+                    e_src.append(a)
+                    e_dst.append(b)
+                    e_rel.append(code)
+                    e_source.append(src_code[source])
+                    e_qual.append(qual_code[q] if q is not None else -1)
+        e = len(e_src)
+        if seen != n or e != m:
+            raise GraphNotInNeo4jError(
+                f"graph {name!r} in Neo4j at {self.safe_uri} has {seen} nodes and {e} edges, "
+                f"its metadata says {n} and {m}",
+                hint="it was changed outside kgsynth; delete it and load it again",
+            )
+        # The order Graph.build gives: by (relation, subject, object, source).
+        src = np.asarray(e_src, dtype=np.int32)
+        dst = np.asarray(e_dst, dtype=np.int32)
+        rel = np.asarray(e_rel, dtype=np.uint8)
+        edge_source = np.asarray(e_source, dtype=np.uint8)
+        qual = np.asarray(e_qual, dtype=np.int32)
+        order = np.lexsort((edge_source, dst, src, rel))
+        graph = Graph(
+            name=meta.name,
+            version=meta.version,
+            ids=ids,
+            categories=categories,
+            category=category,
+            names=names,
+            synonyms=synonyms,
+            layperson=layperson,
+            xrefs=xrefs,
+            node_source=node_source,
+            rare=rare,
+            relations=relations,
+            src=src[order],
+            dst=dst[order],
+            rel=rel[order],
+            edge_source=edge_source[order],
+            qual=qual[order],
+            qualifiers=qualifiers,
+            sources=sources,
+            report=tables["report"],
+        )
+        logger.info("read graph %s from %s: %d nodes, %d edges", name, self.safe_uri, n, m)
+        return graph
+
+
+def _run_batch(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> int:
+    record = tx.run(query, **params).single()
+    return int(record["written"]) if record is not None else 0
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line account of a driver error (driver messages never hold the password)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
