@@ -342,7 +342,7 @@ class Neo4jStore:
         """The driver, created and checked (reachable, credentials accepted) on first use."""
         if self._driver is None:
             import neo4j
-            from neo4j.exceptions import AuthError, ConfigurationError, DriverError, Neo4jError
+            from neo4j import exceptions as neo
 
             try:
                 driver = neo4j.GraphDatabase.driver(
@@ -351,18 +351,21 @@ class Neo4jStore:
                     max_transaction_retry_time=self.max_retry_time,
                     connection_timeout=self.connection_timeout,
                     connection_acquisition_timeout=self.connection_timeout + 5,
+                    # "already exists" notes on every CREATE ... IF NOT EXISTS are noise; warnings stay.
+                    notifications_min_severity="WARNING",
                 )
-            except (ConfigurationError, ValueError) as exc:
+            except (neo.ConfigurationError, ValueError) as exc:
                 raise Neo4jError(
-                    f"NEO4J_URI {self.safe_uri!r} is not a Neo4j URI: {exc}",
+                    f"NEO4J_URI {self.safe_uri!r} is not a Neo4j URI: "
+                    + _describe(exc).replace(self.uri, self.safe_uri),
                     hint="use bolt://host:7687, neo4j://host:7687 or neo4j+s://host (Aura)",
                 ) from None
             try:
                 driver.verify_connectivity()
-            except AuthError:
+            except neo.AuthError:
                 driver.close()
                 raise Neo4jAuthError(self.safe_uri, self.user) from None
-            except (DriverError, Neo4jError, OSError) as exc:
+            except (neo.DriverError, neo.Neo4jError, OSError) as exc:
                 driver.close()
                 raise Neo4jUnavailableError(self.safe_uri, _describe(exc)) from None
             self._driver = driver
@@ -426,7 +429,7 @@ class Neo4jStore:
         with self._errors(f"deleting graph {name!r}"), self._session() as session:
             summary = session.run(
                 f"MATCH (n:{NODE_LABEL} {{graph: $name}}) "
-                "CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+                "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
                 name=name,
             ).consume()
             session.run(f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) DELETE g", name=name).consume()
