@@ -1,0 +1,164 @@
+"""Benchmark the Neo4j backend: load through the driver, load through neo4j-admin import, read back.
+
+    eval "$(scripts/neo4j.sh env)"
+    .venv/bin/python bench/bench_neo4j.py                 # the default KG, if it is assembled
+    .venv/bin/python bench/bench_neo4j.py --synthetic 400000
+
+Prints one JSON object. ``--admin-import`` also times ``neo4j-admin database import`` on the project's
+own server (scripts/neo4j.sh): it stops that server and overwrites its ``neo4j`` database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kgsynth.model import Graph, GraphBuilder, SourceInfo  # noqa: E402
+from kgsynth.store.neo4j import Neo4jStore  # noqa: E402
+
+PREDICATES = {
+    ("biolink:Disease", "biolink:PhenotypicFeature"): "biolink:has_phenotype",
+    ("biolink:Drug", "biolink:Disease"): "biolink:treats",
+    ("biolink:Disease", "biolink:Gene"): "biolink:gene_associated_with_condition",
+    ("biolink:Drug", "biolink:PhenotypicFeature"): "biolink:has_adverse_event",
+    ("biolink:Disease", "biolink:Disease"): "biolink:subclass_of",
+    ("biolink:PhenotypicFeature", "biolink:PhenotypicFeature"): "biolink:subclass_of",
+}
+PREFIX = {
+    "biolink:Disease": "MONDO",
+    "biolink:PhenotypicFeature": "HP",
+    "biolink:Gene": "NCBIGene",
+    "biolink:Drug": "DRUGBANK",
+}
+
+
+def synthetic_graph(num_edges: int, *, seed: int = 0) -> Graph:
+    """A graph shaped like the default KG (a few relation types, hubs, qualifiers, negations)."""
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder()
+    for name, licence in (("hpo", "HPO"), ("doid", "CC0"), ("sider", "CC-BY-NC-SA-4.0")):
+        b.register_source(SourceInfo(name=name, title=name, licence=licence))
+        b.stream(name, name)
+    num_nodes = max(100, num_edges // 7)
+    per_cat = {c: max(10, num_nodes // len(PREFIX)) for c in PREFIX}
+    for cat, count in per_cat.items():
+        for i in range(count):
+            b.add_node(f"{PREFIX[cat]}:{i}", cat, f"{cat[8:]} {i}", source="hpo", synonyms=[f"syn {i}"])
+    pairs = list(PREDICATES.items())
+    for k in range(num_edges):
+        (scat, ocat), pred = pairs[k % len(pairs)]
+        s = int(rng.zipf(1.6)) % per_cat[scat]
+        o = int(rng.integers(per_cat[ocat]))
+        src = ("hpo", "doid", "sider")[k % 3]
+        qual = {"frequency": f"HP:00402{k % 8}"} if pred == "biolink:has_phenotype" else None
+        b.add_edge(
+            f"{PREFIX[scat]}:{s}", pred, f"{PREFIX[ocat]}:{o}",
+            source=src, stream=src, qualifiers=qual, negated=k % 50 == 0,
+        )  # fmt: skip
+    return b.build(name=f"synthetic-{num_edges}", version=f"synthetic-{num_edges}-{seed}")
+
+
+def default_graph() -> Graph | None:
+    try:
+        from kgsynth import assemble
+    except ImportError:
+        return None
+    for fn in ("load_default", "default_graph"):
+        if hasattr(assemble, fn):
+            graph: Graph = getattr(assemble, fn)()
+            return graph
+    return None
+
+
+def bench_driver(store: Neo4jStore, graph: Graph) -> dict[str, Any]:
+    store.delete(graph.name)
+    t = time.perf_counter()
+    result = store.write(graph)
+    load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    again = store.write(graph)
+    t2 = time.perf_counter()
+    back = store.read(graph.name)
+    read_s = time.perf_counter() - t2
+    assert back.num_edges == graph.num_edges and np.array_equal(back.src, graph.src)
+    return {
+        "driver_load_seconds": round(load_s, 2),
+        "driver_relationships_per_second": round(graph.num_edges / load_s),
+        "driver_nodes_written": result["nodes_written"],
+        "driver_edges_written": result["edges_written"],
+        "second_load_seconds": round(t2 - t, 2),
+        "second_load_wrote": again["nodes_written"] + again["edges_written"],
+        "read_seconds": round(read_s, 2),
+        "read_edges_per_second": round(graph.num_edges / read_s),
+    }
+
+
+def bench_admin_import(graph: Graph) -> dict[str, Any]:
+    from kgsynth.store.neo4j_admin import export_neo4j_admin
+
+    script = ROOT / "scripts" / "neo4j.sh"
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        export = export_neo4j_admin(graph, Path(tmp))
+        export_s = time.perf_counter() - t
+        subprocess.run([script, "stop"], check=True)
+        t = time.perf_counter()
+        subprocess.run([script, "admin", *export["command"][1:], "--overwrite-destination=true"], check=True)
+        import_s = time.perf_counter() - t
+        subprocess.run([script, "start"], check=True)
+    store = Neo4jStore.from_env()
+    back = store.read(graph.name)
+    assert back.num_edges == graph.num_edges
+    store.close()
+    return {
+        "admin_export_seconds": round(export_s, 2),
+        "admin_import_seconds": round(import_s, 2),
+        "admin_relationships_per_second": round(graph.num_edges / import_s),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--synthetic", type=int, default=0, help="use a synthetic graph of this many edges")
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--admin-import", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    t = time.perf_counter()
+    graph = default_graph() if not args.synthetic else None
+    kind = "default KG"
+    if graph is None:
+        graph = synthetic_graph(args.synthetic or 400_000)
+        kind = "synthetic"
+    report: dict[str, Any] = {
+        "graph": graph.name,
+        "kind": kind,
+        "nodes": graph.num_nodes,
+        "edges": graph.num_edges,
+        "build_seconds": round(time.perf_counter() - t, 2),
+        "batch_size": args.batch_size,
+        "cores": os.cpu_count(),
+    }
+    with Neo4jStore.from_env(batch_size=args.batch_size) as store:
+        report.update(bench_driver(store, graph))
+    if args.admin_import:
+        report.update(bench_admin_import(graph))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

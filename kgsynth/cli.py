@@ -1,0 +1,236 @@
+"""The ``kgsynth`` command line. Heavy imports stay inside commands so that ``--help`` answers instantly."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kgsynth.errors import KgsynthError
+
+app = typer.Typer(
+    name="kgsynth",
+    help="Turn medical knowledge graphs into verifiable reasoning data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+logger = logging.getLogger("kgsynth")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Report a :class:`KgsynthError` as a message and a non-zero exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KgsynthError as exc:
+            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+            if exc.hint:
+                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; what was written so far is intact, re-run to continue")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def parse_from(values: list[str] | None) -> dict[str, Path]:
+    """``["hpo=/data/hpo-2026"]`` -> ``{"hpo": Path("/data/hpo-2026")}``."""
+    out: dict[str, Path] = {}
+    for v in values or []:
+        name, sep, path = v.partition("=")
+        if not sep or not name or not path:
+            raise KgsynthError(f"--from {v!r}: expected SOURCE=DIR", hint="e.g. --from hpo=/data/hpo-2026-01")
+        out[name] = Path(path)
+    return out
+
+
+SourcesArg = Annotated[
+    list[str] | None, typer.Argument(help="Sources to load (default: the default KG 'med').", show_default=False)
+]
+FromOpt = Annotated[
+    list[str] | None,
+    typer.Option("--from", help="SOURCE=DIR: read a source's files from DIR (e.g. a newer release).", show_default=False),
+]
+NonCommercialOpt = Annotated[
+    bool,
+    typer.Option("--include-non-commercial", help="Add opt-in non-commercial sources (SIDER) to the default KG."),
+]
+CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Where graphs are cached (default ~/.cache/kgsynth).")]
+
+
+@app.command("sources")
+@user_errors
+def sources_cmd() -> None:
+    """List the sources that can be loaded, with their licences."""
+    from kgsynth.loaders import DEFAULT_SOURCES, available_loaders
+
+    table = Table(title="kgsynth sources")
+    for col in ("name", "title", "licence", "in default KG", "default files"):
+        table.add_column(col)
+    for name, cls in available_loaders().items():
+        directory = cls.default_directory()
+        where = str(directory) if directory else "(give --from NAME=DIR)"
+        if not cls.commercial_use:
+            default = "no (opt-in: --include-non-commercial)"
+        else:
+            default = "yes" if name in DEFAULT_SOURCES else "no"
+        table.add_row(name, cls.title, cls.licence, default, where)
+    console.print(table)
+
+
+@app.command("load")
+@user_errors
+def load_cmd(
+    sources: SourcesArg = None,
+    from_: FromOpt = None,
+    include_non_commercial: NonCommercialOpt = False,
+    backend: Annotated[str, typer.Option(help="Where to write the graph: embedded or neo4j.")] = "embedded",
+    name: Annotated[str | None, typer.Option(help="Graph name (default: med, or the joined source names).")] = None,
+    cache_dir: CacheOpt = None,
+    refresh: Annotated[bool, typer.Option(help="Rebuild even if the cache is current.")] = False,
+) -> None:
+    """Load sources into one graph and store it in a backend."""
+    from kgsynth.assemble import load_graph
+    from kgsynth.store import get_store
+
+    graph = load_graph(
+        sources,
+        directories=parse_from(from_),
+        include_non_commercial=include_non_commercial,
+        name=name,
+        cache_dir=cache_dir,
+        refresh=refresh,
+        progress=True,
+    )
+    store = get_store(backend, **({"root": cache_dir} if backend == "embedded" and cache_dir else {}))
+    written = store.write(graph)
+    console.print(
+        f"loaded [bold]{graph.name}[/] (version {graph.version}): {graph.num_nodes:,} nodes, "
+        f"{graph.num_edges:,} edges -> {backend} {written.get('path', '')}"
+    )
+    if graph.non_commercial_sources():
+        console.print(f"[yellow]non-commercial sources included: {', '.join(graph.non_commercial_sources())}[/]")
+
+
+@app.command("stats")
+@user_errors
+def stats_cmd(
+    sources: SourcesArg = None,
+    from_: FromOpt = None,
+    include_non_commercial: NonCommercialOpt = False,
+    schema: Annotated[str, typer.Option(help="Graph schema whose metapaths are counted.")] = "med",
+    cache_dir: CacheOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+) -> None:
+    """Counts by category and predicate, degrees, rare diseases, identity joins, cross-source chains."""
+    from kgsynth.assemble import load_graph
+    from kgsynth.schema import load_schema
+    from kgsynth.stats import graph_stats
+
+    graph = load_graph(
+        sources,
+        directories=parse_from(from_),
+        include_non_commercial=include_non_commercial,
+        cache_dir=cache_dir,
+        progress=True,
+    )
+    stats = graph_stats(graph, load_schema(schema))
+    if as_json:
+        console.print_json(json.dumps(stats))
+        return
+    _print_stats(stats)
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    console.print(f"[bold]{stats['name']}[/] version {stats['version']}: {stats['nodes']:,} nodes, {stats['edges']:,} edges")
+    t = Table(title="nodes by category")
+    t.add_column("category")
+    t.add_column("nodes", justify="right")
+    for k, v in stats["nodes_by_category"].items():
+        t.add_row(k, f"{v:,}")
+    console.print(t)
+    t = Table(title="edges by predicate (NOT = negative evidence)")
+    t.add_column("predicate")
+    t.add_column("edges", justify="right")
+    for k, v in stats["edges_by_predicate"].items():
+        t.add_row(k, f"{v:,}")
+    console.print(t)
+    t = Table(title="edges by source")
+    for col in ("source", "edges", "licence", "commercial use"):
+        t.add_column(col)
+    for k, v in stats["edges_by_source"].items():
+        t.add_row(k, f"{v['edges']:,}", v["licence"], "yes" if v["commercial_use"] else "[red]NO[/]")
+    console.print(t)
+    t = Table(title="input accounting: every record read is kept or dropped for a reason")
+    for col in ("source", "stream", "read", "kept", "dropped (reason: count)"):
+        t.add_column(col)
+    for s in stats["streams"]:
+        dropped = "; ".join(f"{r}: {n:,}" for r, n in s["dropped"].items()) or "-"
+        t.add_row(s["source"], s["stream"], f"{s['read']:,}", f"{s['kept']:,}", dropped)
+    console.print(t)
+    d = stats["degree"]
+    console.print(
+        f"degree: mean {d['mean']}, median {d['median']}, p90 {d['p90']}, p99 {d['p99']}, max {d['max']}, "
+        f"isolated {d['isolated']}; hubs: " + ", ".join(f"{h['name']} ({h['degree']})" for h in d["hubs"])
+    )
+    dis = stats["diseases"]
+    ns = dis["by_namespace"]
+    console.print(
+        f"diseases: {dis['total']:,}; rare (Orphanet/DECIPHER or DO rare slim): {dis['rare']:,}; with an ORPHA id: "
+        f"{ns.get('ORPHA', 0):,}; OMIM: {ns.get('OMIM', 0):,}; DOID: {ns.get('DOID', 0):,}; MONDO: {ns.get('MONDO', 0):,}"
+    )
+    dr = stats["drugs"]
+    console.print(
+        f"drugs: {dr['total']:,}; with an indication (treats): {dr['with_indication (treats)']:,}; with a target gene: "
+        f"{dr['with_target_gene (interacts_with)']:,}; by source: {dr['by_source']}"
+    )
+    j = stats["identity_join"]
+    console.print(
+        f"identity join: {j.get('nodes_joined_into_one', 0):,} nodes joined from several ids "
+        f"({j.get('joined_across_sources', 0):,} across sources); mappings used {j.get('mappings_used', 0):,}, "
+        f"skipped as ambiguous {j.get('mappings_ambiguous_skipped', 0):,}, "
+        f"skipped as conflicting {j.get('mappings_conflicting_skipped', 0):,}"
+    )
+    if "metapaths" in stats:
+        t = Table(title="metapath walks (cross-source: edges from more than one source)")
+        for col in ("metapath", "hops", "walks", "sources"):
+            t.add_column(col)
+        for m in stats["metapaths"]:
+            t.add_row(m["metapath"], str(m["hops"]), f"{m['walks']:,}", ", ".join(m["sources"]))
+        console.print(t)
+        c = stats["cross_source_chains"]
+        console.print(f"cross-source chains: {c['3-hop']:,} 3-hop, {c['2-hop']:,} 2-hop")
+    console.print(f"CSR index: {stats['index_bytes_per_edge']} bytes per edge")
+    if stats["non_commercial_sources"]:
+        console.print(f"[red]NON-COMMERCIAL sources in this graph: {', '.join(stats['non_commercial_sources'])}[/]")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,76 @@
+"""How teacher requests and the student's prompt are worded: Jinja templates in `prompts/teacher/`.
+
+Code holds no wording. The teacher sees the question, its options and, with grounding `path`, the
+evidence path the generator proved the answer with; the student (the SFT row) sees only the
+question and options, so the chain of thought it learns from never leans on a hint it will not get.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import lru_cache
+from typing import Literal
+
+import jinja2
+
+from kgsynth.item import Item, Triple
+from kgsynth.resources import prompts_dir
+from kgsynth.teacher.base import Message
+
+Grounding = Literal["path", "none"]
+
+SYSTEM_TEMPLATE = "teacher/system.j2"
+QUESTION_TEMPLATE = "teacher/question.j2"
+STUDENT_TEMPLATE = "teacher/student.j2"
+TEMPLATES = (SYSTEM_TEMPLATE, QUESTION_TEMPLATE, STUDENT_TEMPLATE)
+
+_CURIE_PREFIX = re.compile(r"^[A-Za-z][\w.-]*:")
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The Jinja environment over `prompts/`: undefined names are errors, not empty strings."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(prompts_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def speak_predicate(predicate: str) -> str:
+    """A relation as words: `biolink:has_phenotype` -> `has phenotype`."""
+    return _CURIE_PREFIX.sub("", predicate).replace("_", " ").strip()
+
+
+def evidence_lines(path: list[Triple]) -> list[str]:
+    """The evidence path as one plain sentence-like fact per edge, in path order."""
+    return [f"{t.subject_name} {speak_predicate(t.predicate)} {t.object_name}" for t in path]
+
+
+def _render(name: str, **context: object) -> str:
+    return environment().get_template(name).render(**context).strip()
+
+
+def teacher_messages(item: Item, *, grounding: Grounding = "path") -> tuple[Message, ...]:
+    """The chat messages the teacher receives for `item`."""
+    evidence = evidence_lines(item.path) if grounding == "path" else []
+    return (
+        {"role": "system", "content": _render(SYSTEM_TEMPLATE, item=item)},
+        {"role": "user", "content": _render(QUESTION_TEMPLATE, item=item, evidence=evidence)},
+    )
+
+
+def student_messages(item: Item) -> tuple[Message, ...]:
+    """The prompt a student model sees for `item` (no evidence), in TRL's conversational format."""
+    return ({"role": "user", "content": _render(STUDENT_TEMPLATE, item=item)},)
+
+
+def prompt_hash(messages: tuple[Message, ...]) -> str:
+    """A digest of a rendered prompt, recorded per item so that a change of wording is visible."""
+    canonical = json.dumps(list(messages), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
