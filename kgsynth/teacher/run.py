@@ -1,0 +1,494 @@
+"""The teacher step: send each item to the teacher, keep the chains of thought that reach the proven answer.
+
+`distil(items, config, out_dir)` renders each item's prompt, draws up to `samples` completions from
+the teacher, parses each final answer with `kgsynth.answers` (the parser the GRPO reward uses) and
+keeps the first verified chain, or every verified one with `keep="all"` (preference data). Every
+item ends in exactly one state:
+
+- `verified`: a chain of thought reached the proven answer;
+- `rejected`: every sample was answered and none reached it (`wrong_answer`, `no_answer`,
+  `truncated`), or the server refused the request itself (`request_rejected`);
+- `incomplete`: a request still failed after its retries (`retries_exhausted`) or the run's budget
+  ran out (`budget_exhausted`); the next run picks it up.
+
+Every answered request is cached (`cache.py`) the moment it arrives, so a rerun -- after an
+interruption, a crash or a spent budget -- sends only what was never answered, and produces the
+same files. Written into `out_dir/teacher/`:
+
+- `results.jsonl`: one record per item, sorted by item id (teacher model, prompt hash, attempts,
+  status, failure reason, tokens, path-faithfulness, and every sample drawn);
+- `sft.jsonl`: one TRL conversational row (`messages`) per kept chain of thought;
+- `summary.json`: counts, and the configuration that produced them;
+- `cache.sqlite`: the request cache; `runs.jsonl`: what each run sent (this one varies run to run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kgsynth.answers import answer_matches, parse_answer, parse_short_answer, reasoning_section
+from kgsynth.errors import UnknownNameError
+from kgsynth.item import Item
+from kgsynth.teacher.base import (
+    BudgetExhausted,
+    Completion,
+    RequestFailed,
+    SamplingParams,
+    Teacher,
+    TeacherRequest,
+)
+from kgsynth.teacher.cache import RequestCache
+from kgsynth.teacher.faithfulness import intermediate_entities, path_faithfulness
+from kgsynth.teacher.prompts import QUESTION_TEMPLATE, prompt_hash, student_messages, teacher_messages
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["verified", "rejected", "incomplete"]
+# Reasons that leave an item for the next run rather than settle it.
+TRANSIENT_REASONS = frozenset({"retries_exhausted", "budget_exhausted"})
+
+
+class TeacherConfig(BaseModel):
+    """Everything that says how the teacher step runs (the CLI's `--teacher-*` options)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["openai", "local", "vllm"] = "openai"
+    model: str = Field(description="model name sent to the server (openai), or a label for local/vllm")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None means OpenAI")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
+    model_path: str | None = Field(None, description="local: model folder or .gguf file; vllm: model id/path")
+    engine_args: dict[str, Any] = Field(default_factory=dict, description="vllm: arguments of vllm.LLM")
+
+    concurrency: int = Field(16, ge=1, description="requests in flight at most")
+    samples: int = Field(1, ge=1, description="completions drawn per item at most")
+    keep: Literal["first", "all"] = Field("first", description="keep the first verified chain, or all")
+    grounding: Literal["path", "none"] = Field("path", description="show the teacher the evidence path")
+
+    temperature: float = Field(0.7, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(2048, ge=1, description="completion tokens per request")
+    seed: int = 0
+
+    timeout: float = Field(120.0, gt=0.0, description="seconds per request attempt")
+    max_retries: int = Field(6, ge=0)
+    backoff_base: float = Field(1.0, ge=0.0, description="first backoff ceiling, doubled per retry")
+    backoff_max: float = Field(60.0, ge=0.0)
+    max_requests: int | None = Field(None, ge=0, description="budget: requests sent by this run")
+    max_total_tokens: int | None = Field(None, ge=0, description="budget: tokens used by this run")
+
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)
+
+
+class SampleRecord(BaseModel):
+    """One completion drawn for an item (or the reason none could be drawn)."""
+
+    index: int
+    seed: int
+    request_key: str
+    answer: str | None = None
+    verified: bool = False
+    kept: bool = False
+    failure_reason: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    path_faithfulness: float | None = None
+    text: str | None = None
+
+
+class TeacherResult(BaseModel):
+    """What the teacher step concluded about one item."""
+
+    item_id: str
+    status: Status
+    verified: bool
+    failure_reason: str | None
+    teacher_model: str
+    prompt_hash: str
+    template: str
+    grounding: str
+    attempts: int  # completions drawn
+    prompt_tokens: int
+    completion_tokens: int
+    path_faithfulness: float | None  # mean over the kept chains
+    samples: list[SampleRecord]
+
+
+class TeacherSummary(BaseModel):
+    """The outcome of a run: the counts (deterministic) and what this run sent (not)."""
+
+    items: int
+    verified: int
+    rejected: int
+    incomplete: int
+    failure_reasons: dict[str, int]
+    kept_chains: int
+    prompt_tokens: int
+    completion_tokens: int
+    mean_path_faithfulness: float | None
+    # This run only: varies with what earlier runs left in the cache and with transient faults.
+    requests_sent: int = 0
+    cache_hits: int = 0
+    client: dict[str, Any] = Field(default_factory=dict)
+
+    def counts(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"requests_sent", "cache_hits", "client"})
+
+
+class RunBudget:
+    """The run's budget of requests and tokens; in-flight requests may overshoot the token budget."""
+
+    def __init__(self, max_requests: int | None, max_tokens: int | None) -> None:
+        self.max_requests = max_requests
+        self.max_tokens = max_tokens
+        self.requests = 0
+        self.tokens = 0
+
+    def reserve(self) -> None:
+        if self.max_requests is not None and self.requests >= self.max_requests:
+            raise BudgetExhausted(f"the run's budget of {self.max_requests} requests is spent")
+        if self.max_tokens is not None and self.tokens >= self.max_tokens:
+            raise BudgetExhausted(f"the run's budget of {self.max_tokens} tokens is spent")
+        self.requests += 1
+
+    def spend(self, tokens: int) -> None:
+        self.tokens += tokens
+
+
+# -- backends ---------------------------------------------------------------------------------------
+
+
+def _openai_teacher(config: TeacherConfig) -> Teacher:
+    from kgsynth.teacher.client import OpenAITeacher
+
+    return OpenAITeacher(
+        model=config.model,
+        base_url=config.base_url,
+        api_key_env=config.api_key_env,
+        concurrency=config.concurrency,
+        timeout=config.timeout,
+        max_retries=config.max_retries,
+        backoff_base=config.backoff_base,
+        backoff_max=config.backoff_max,
+    )
+
+
+def _local_teacher(config: TeacherConfig) -> Teacher:
+    from kgsynth.teacher.local import SMOLLM2_NAME, LocalTeacher, ensure_smollm2
+
+    if config.model_path is None and config.model == SMOLLM2_NAME:
+        return LocalTeacher(ensure_smollm2(Path(".models")), model=config.model)
+    if config.model_path is None:
+        raise UnknownNameError("local teacher model", config.model, [SMOLLM2_NAME])
+    return LocalTeacher(config.model_path, model=config.model)
+
+
+def _vllm_teacher(config: TeacherConfig) -> Teacher:
+    from kgsynth.teacher.vllm_backend import VLLMTeacher
+
+    return VLLMTeacher(model=config.model_path or config.model, engine_args=config.engine_args)
+
+
+BACKENDS: dict[str, Callable[[TeacherConfig], Teacher]] = {
+    "openai": _openai_teacher,
+    "local": _local_teacher,
+    "vllm": _vllm_teacher,
+}
+
+
+def make_teacher(config: TeacherConfig) -> Teacher:
+    """The backend `config.backend` names, configured."""
+    if config.backend not in BACKENDS:
+        raise UnknownNameError("teacher backend", config.backend, list(BACKENDS))
+    return BACKENDS[config.backend](config)
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+def request_seed(seed: int, item_id: str, sample: int) -> int:
+    """The seed of one sample: stable across runs and machines, distinct per item and sample."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{seed}\x00{item_id}\x00{sample}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def judge(item: Item, completion: Completion) -> tuple[str | None, bool, str | None]:
+    """The answer a completion gives, whether it is the proven one, and if not, why."""
+    if item.answer.letter is not None:
+        letters = "".join(option.letter for option in item.options) or None
+        answer = parse_answer(completion.text, letters=letters) if letters else parse_answer(completion.text)
+        verified = answer is not None and answer == item.answer.letter.upper()
+    else:
+        answer = parse_short_answer(completion.text)
+        names = [item.answer.name, *item.answer.aliases, *item.entity_aliases.get(item.answer.curie, [])]
+        verified = answer is not None and answer_matches(answer, names)
+    if verified:
+        return answer, True, None
+    if answer is None:
+        return None, False, "truncated" if completion.finish_reason == "length" else "no_answer"
+    return answer, False, "wrong_answer"
+
+
+class _Run:
+    def __init__(self, config: TeacherConfig, teacher: Teacher, cache: RequestCache) -> None:
+        self.config = config
+        self.teacher = teacher
+        self.cache = cache
+        self.budget = RunBudget(config.max_requests, config.max_total_tokens)
+        self.sent = 0
+        self.cache_hits = 0
+
+    async def completion(self, request: TeacherRequest) -> Completion:
+        key = request.cache_key()
+        cached = self.cache.get(key)
+        if cached is not None:
+            self.cache_hits += 1
+            return cached
+        self.budget.reserve()
+        completion = await self.teacher.complete(request)
+        self.cache.put(key, request.model, completion)
+        self.sent += 1
+        self.budget.spend(completion.total_tokens)
+        return completion
+
+    async def sample(self, item: Item, messages: tuple[dict[str, str], ...], index: int) -> SampleRecord:
+        seed = request_seed(self.config.seed, item.id, index)
+        request = TeacherRequest(self.teacher.model, messages, self.config.sampling(), seed)
+        record = SampleRecord(index=index, seed=seed, request_key=request.cache_key())
+        try:
+            completion = await self.completion(request)
+        except BudgetExhausted:
+            record.failure_reason = "budget_exhausted"
+            return record
+        except RequestFailed as error:
+            logger.warning("item %s, sample %d: %s", item.id, index, error)
+            record.failure_reason = error.reason
+            return record
+        answer, verified, reason = judge(item, completion)
+        intermediates = intermediate_entities(item).values()
+        record.answer = answer
+        record.verified = verified
+        record.failure_reason = reason
+        record.finish_reason = completion.finish_reason
+        record.prompt_tokens = completion.prompt_tokens
+        record.completion_tokens = completion.completion_tokens
+        record.path_faithfulness = path_faithfulness(reasoning_section(completion.text), intermediates)
+        record.text = completion.text
+        return record
+
+    async def item(self, item: Item) -> TeacherResult:
+        messages = teacher_messages(item, grounding=self.config.grounding)
+        samples: list[SampleRecord] = []
+        if self.config.keep == "all":
+            drawn = [self.sample(item, messages, index) for index in range(self.config.samples)]
+            samples = list(await asyncio.gather(*drawn))
+        else:
+            for index in range(self.config.samples):
+                record = await self.sample(item, messages, index)
+                samples.append(record)
+                # A transient failure stops the item here, so the next run resumes at the same sample
+                # and the kept chain does not depend on which requests happened to fail.
+                if record.verified or record.failure_reason in TRANSIENT_REASONS:
+                    break
+        kept = [record for record in samples if record.verified]
+        if self.config.keep == "first":
+            kept = kept[:1]
+        for record in kept:
+            record.kept = True
+        return self.result(item, messages, samples, kept)
+
+    def result(
+        self,
+        item: Item,
+        messages: tuple[dict[str, str], ...],
+        samples: list[SampleRecord],
+        kept: list[SampleRecord],
+    ) -> TeacherResult:
+        transient = [r.failure_reason for r in samples if r.failure_reason in TRANSIENT_REASONS]
+        status: Status
+        if kept:
+            status, reason = "verified", None
+        elif transient:
+            status, reason = "incomplete", transient[0]
+        else:
+            status, reason = "rejected", samples[-1].failure_reason
+        scores = [r.path_faithfulness for r in kept if r.path_faithfulness is not None]
+        return TeacherResult(
+            item_id=item.id,
+            status=status,
+            verified=bool(kept),
+            failure_reason=reason,
+            teacher_model=self.teacher.model,
+            prompt_hash=prompt_hash(messages),
+            template=QUESTION_TEMPLATE,
+            grounding=self.config.grounding,
+            attempts=sum(1 for r in samples if r.text is not None),
+            prompt_tokens=sum(r.prompt_tokens for r in samples),
+            completion_tokens=sum(r.completion_tokens for r in samples),
+            path_faithfulness=sum(scores) / len(scores) if scores else None,
+            samples=samples,
+        )
+
+
+async def adistil(
+    items: Iterable[Item],
+    config: TeacherConfig,
+    out_dir: str | Path,
+    *,
+    teacher: Teacher | None = None,
+    progress: bool = False,
+) -> TeacherSummary:
+    """`distil`, for callers already inside an event loop."""
+    pending = sorted(items, key=lambda item: item.id)
+    if len({item.id for item in pending}) != len(pending):
+        raise ValueError("item ids must be unique")
+    folder = Path(out_dir) / "teacher"
+    folder.mkdir(parents=True, exist_ok=True)
+    teacher = teacher if teacher is not None else make_teacher(config)
+    results: dict[str, TeacherResult] = {}
+    with RequestCache(folder / "cache.sqlite") as cache, _progress(progress, len(pending)) as advance:
+        run = _Run(config, teacher, cache)
+        queue = iter(pending)
+
+        async def worker() -> None:
+            for item in queue:
+                results[item.id] = await run.item(item)
+                advance()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(config.concurrency, len(pending))):
+                    group.create_task(worker())
+        except BaseExceptionGroup as failed:
+            # One worker's error (a refused key, say) stops them all; report it, not the group.
+            raise failed.exceptions[0] from None
+        finally:
+            await teacher.aclose()
+    ordered = [results[item.id] for item in pending]
+    summary = _summarise(ordered)
+    summary.requests_sent, summary.cache_hits = run.sent, run.cache_hits
+    stats = getattr(teacher, "stats", None)
+    summary.client = stats.as_dict() if stats is not None and hasattr(stats, "as_dict") else {}
+    _write_outputs(folder, pending, ordered, summary, config)
+    logger.info(
+        "teacher: %d verified, %d rejected, %d incomplete; %d requests sent, %d from cache",
+        summary.verified,
+        summary.rejected,
+        summary.incomplete,
+        summary.requests_sent,
+        summary.cache_hits,
+    )
+    return summary
+
+
+def distil(
+    items: Iterable[Item],
+    config: TeacherConfig,
+    out_dir: str | Path,
+    *,
+    teacher: Teacher | None = None,
+    progress: bool = False,
+) -> TeacherSummary:
+    """Chains of thought from the teacher for `items`, verified against their proven answers.
+
+    Writes `out_dir/teacher/` (see the module docstring) and returns the run's summary. Running it
+    again with the same items and configuration sends only requests never answered before, and
+    writes byte-identical files once every item is settled.
+    """
+    return asyncio.run(adistil(items, config, out_dir, teacher=teacher, progress=progress))
+
+
+def _summarise(results: list[TeacherResult]) -> TeacherSummary:
+    statuses = Counter(result.status for result in results)
+    reasons = Counter(result.failure_reason for result in results if result.failure_reason)
+    scores = [r.path_faithfulness for r in results if r.path_faithfulness is not None]
+    return TeacherSummary(
+        items=len(results),
+        verified=statuses["verified"],
+        rejected=statuses["rejected"],
+        incomplete=statuses["incomplete"],
+        failure_reasons=dict(sorted(reasons.items())),
+        kept_chains=sum(1 for r in results for s in r.samples if s.kept),
+        prompt_tokens=sum(r.prompt_tokens for r in results),
+        completion_tokens=sum(r.completion_tokens for r in results),
+        mean_path_faithfulness=round(sum(scores) / len(scores), 6) if scores else None,
+    )
+
+
+def _write_outputs(
+    folder: Path,
+    items: list[Item],
+    results: list[TeacherResult],
+    summary: TeacherSummary,
+    config: TeacherConfig,
+) -> None:
+    by_id = {item.id: item for item in items}
+    _write_atomically(folder / "results.jsonl", (r.model_dump_json() + "\n" for r in results))
+    rows = (
+        json.dumps(
+            {
+                "item_id": result.item_id,
+                "sample": sample.index,
+                "messages": [
+                    *student_messages(by_id[result.item_id]),
+                    {"role": "assistant", "content": sample.text},
+                ],
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+        for result in results
+        for sample in result.samples
+        if sample.kept
+    )
+    _write_atomically(folder / "sft.jsonl", rows)
+    document = {"summary": summary.counts(), "config": config.model_dump(mode="json")}
+    _write_atomically(folder / "summary.json", [json.dumps(document, indent=2, sort_keys=True) + "\n"])
+    with (folder / "runs.jsonl").open("a", encoding="utf-8") as log:
+        run = {"requests_sent": summary.requests_sent, "cache_hits": summary.cache_hits, **summary.client}
+        log.write(json.dumps(run, sort_keys=True) + "\n")
+
+
+def _write_atomically(path: Path, chunks: Iterable[str]) -> None:
+    partial = path.with_name(path.name + ".part")
+    with partial.open("w", encoding="utf-8") as out:
+        out.writelines(chunks)
+        out.flush()
+        os.fsync(out.fileno())
+    partial.replace(path)
+
+
+class _progress:
+    """A rich progress bar over items when asked for, else nothing."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled = enabled
+        self.total = total
+        self._bar: Any = None
+
+    def __enter__(self) -> Callable[[], None]:
+        if not self.enabled:
+            return lambda: None
+        from rich.progress import Progress
+
+        self._bar = Progress(transient=True)
+        self._bar.start()
+        task = self._bar.add_task("teacher", total=self.total)
+        return lambda: self._bar.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
