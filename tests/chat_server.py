@@ -72,6 +72,7 @@ class Served:
     key: str
     request: dict[str, Any]
     outcome: str  # "ok" or the fault's name
+    authorization: str | None = None
 
 
 @dataclass
@@ -83,6 +84,8 @@ class ChatServer:
     host: str = "127.0.0.1"
     port: int = 0
     log: list[Served] = field(default_factory=list)
+    active: int = 0  # chat requests being handled now
+    peak_active: int = 0
     _seen: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -165,7 +168,12 @@ class ChatServer:
                         name, value = line.split(":", 1)
                         headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                keep_open = await self._respond(method, path, body, writer)
+                self.active += 1
+                self.peak_active = max(self.peak_active, self.active)
+                try:
+                    keep_open = await self._respond(method, path, body, writer, headers)
+                finally:
+                    self.active -= 1
                 if not keep_open:
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
@@ -176,7 +184,9 @@ class ChatServer:
             with contextlib.suppress(Exception):
                 writer.close()
 
-    async def _respond(self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def _respond(
+        self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter, headers: dict[str, str]
+    ) -> bool:
         if method == "GET" and path.rstrip("/").endswith("/models"):
             return await self._send(writer, 200, {"object": "list", "data": [{"id": "test-teacher"}]})
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
@@ -191,7 +201,7 @@ class ChatServer:
             await asyncio.sleep(self.latency)
         outcome = fault or "ok"
         with self._lock:
-            self.log.append(Served(key, request, outcome))
+            self.log.append(Served(key, request, outcome, headers.get("authorization")))
         if fault is None:
             answer = self.reply(request)
             text, finish = answer if isinstance(answer, tuple) else (answer, "stop")

@@ -1,4 +1,4 @@
-"""Realistic items for the teacher tests: 2-hop chains with a path and four options, as `generate` makes them."""
+"""Realistic items for the teacher tests: 2-hop chains with a path and four options, as `generate` makes."""
 
 from __future__ import annotations
 
@@ -78,8 +78,8 @@ def make_item(index: int, *, format: str = "mcq") -> Item:
     return Item(
         id=f"chain-{index:04d}",
         question=(
-            f"A patient carries a pathogenic variant in {gene_name}. Which of the following phenotypes "
-            "is characteristic of the disease this gene causes?"
+            f"A {18 + index}-year-old patient carries a pathogenic variant in {gene_name}. "
+            "Which of the following phenotypes is characteristic of the disease this gene causes?"
         ),
         options=options if format == "mcq" else [],
         answer=Answer(
