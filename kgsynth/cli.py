@@ -72,17 +72,24 @@ def parse_from(values: list[str] | None) -> dict[str, Path]:
 
 
 SourcesArg = Annotated[
-    list[str] | None, typer.Argument(help="Sources to load (default: the default KG 'med').", show_default=False)
+    list[str] | None,
+    typer.Argument(help="Sources to load (default: the default KG 'med').", show_default=False),
 ]
 FromOpt = Annotated[
     list[str] | None,
-    typer.Option("--from", help="SOURCE=DIR: read a source's files from DIR (e.g. a newer release).", show_default=False),
+    typer.Option(
+        "--from",
+        help="SOURCE=DIR: read a source's files from DIR (e.g. a newer release).",
+        show_default=False,
+    ),
 ]
 NonCommercialOpt = Annotated[
     bool,
     typer.Option("--include-non-commercial", help="Add opt-in non-commercial sources (SIDER) to the default KG."),
 ]
-CacheOpt = Annotated[Path | None, typer.Option("--cache-dir", help="Where graphs are cached (default ~/.cache/kgsynth).")]
+CacheOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Where graphs are cached (default ~/.cache/kgsynth).")
+]
 
 
 @app.command("sources")
@@ -169,7 +176,9 @@ def stats_cmd(
 
 
 def _print_stats(stats: dict[str, Any]) -> None:
-    console.print(f"[bold]{stats['name']}[/] version {stats['version']}: {stats['nodes']:,} nodes, {stats['edges']:,} edges")
+    console.print(
+        f"[bold]{stats['name']}[/] version {stats['version']}: {stats['nodes']:,} nodes, {stats['edges']:,} edges"
+    )
     t = Table(title="nodes by category")
     t.add_column("category")
     t.add_column("nodes", justify="right")
@@ -203,8 +212,9 @@ def _print_stats(stats: dict[str, Any]) -> None:
     dis = stats["diseases"]
     ns = dis["by_namespace"]
     console.print(
-        f"diseases: {dis['total']:,}; rare (Orphanet/DECIPHER or DO rare slim): {dis['rare']:,}; with an ORPHA id: "
-        f"{ns.get('ORPHA', 0):,}; OMIM: {ns.get('OMIM', 0):,}; DOID: {ns.get('DOID', 0):,}; MONDO: {ns.get('MONDO', 0):,}"
+        f"diseases: {dis['total']:,}; rare (Orphanet/DECIPHER or DO rare slim): {dis['rare']:,}; "
+        f"with an ORPHA id: {ns.get('ORPHA', 0):,}; OMIM: {ns.get('OMIM', 0):,}; DOID: {ns.get('DOID', 0):,}; "
+        f"MONDO: {ns.get('MONDO', 0):,}"
     )
     dr = stats["drugs"]
     console.print(

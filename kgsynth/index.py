@@ -74,9 +74,7 @@ class CSRIndex:
                 continue
             self._fwd[relation] = self._build(src, dst, None, sl.start)
             order = np.argsort(dst, kind="stable")
-            self._inv[relation] = self._build(
-                dst[order], src[order], (order + sl.start).astype(np.int32), sl.start
-            )
+            self._inv[relation] = self._build(dst[order], src[order], (order + sl.start).astype(np.int32), sl.start)
 
     @staticmethod
     def _build(keys: np.ndarray, cols: np.ndarray, eids: np.ndarray | None, first: int) -> _Adjacency:
@@ -146,7 +144,7 @@ class CSRIndex:
         w[start] = 1.0
         for step in steps:
             w = self.propagate(w, step)
-        return int(round(w.sum()))
+        return round(float(w.sum()))
 
     @property
     def nbytes(self) -> int:

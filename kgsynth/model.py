@@ -419,9 +419,7 @@ class GraphBuilder:
         for sid in np.unique(stream[self_loop]):
             streams[sid].dropped["self-loop after identity join"] += int(np.sum(self_loop & (stream == sid)))
         keep = ~(dangling | self_loop)
-        src, dst, rel, srcid, qual, stream, raw = (
-            a[keep] for a in (src, dst, rel, srcid, qual, stream, raw)
-        )
+        src, dst, rel, srcid, qual, stream, raw = (a[keep] for a in (src, dst, rel, srcid, qual, stream, raw))
 
         # Sort by (relation, subject, object, source, first-seen) and keep one edge per
         # (relation, subject, object, source): repeated records (another reference for the same
@@ -444,7 +442,9 @@ class GraphBuilder:
                 streams[sid].dropped["repeated record of an edge already kept (merged)"] += int(
                     np.sum(in_stream & ~joined)
                 )
-                streams[sid].dropped["same edge once its ids were joined (merged)"] += int(np.sum(in_stream & joined))
+                streams[sid].dropped["same edge once its ids were joined (merged)"] += int(
+                    np.sum(in_stream & joined)
+                )
             keepd = ~dup
             src, dst, rel, srcid, qual, stream = (a[keepd] for a in (src, dst, rel, srcid, qual, stream))
         kept_per_stream = np.bincount(stream, minlength=len(streams))

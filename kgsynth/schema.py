@@ -10,6 +10,7 @@ import logging
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -40,7 +41,7 @@ class PredicateSpec(BaseModel):
 
     @field_validator("subject", "object", mode="before")
     @classmethod
-    def _listify(cls, v: object) -> object:
+    def _listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
 
     @field_validator("forward", "inverse")

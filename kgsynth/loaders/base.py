@@ -90,9 +90,7 @@ def read_tsv(
             if not seen_header:
                 assert header is not None
                 if tuple(fields[: len(header)]) != header:
-                    raise SourceFormatError(
-                        path, lineno, "a header starting with " + "\\t".join(header), found=line
-                    )
+                    raise SourceFormatError(path, lineno, "a header starting with " + "\\t".join(header), found=line)
                 seen_header = True
                 continue
             if len(fields) < columns:
@@ -133,7 +131,11 @@ class Loader:
     @classmethod
     def info(cls) -> SourceInfo:
         return SourceInfo(
-            name=cls.name, title=cls.title, licence=cls.licence, commercial_use=cls.commercial_use, url=cls.url
+            name=cls.name,
+            title=cls.title,
+            licence=cls.licence,
+            commercial_use=cls.commercial_use,
+            url=cls.url,
         )
 
     def path(self, role: str) -> Path:
@@ -149,7 +151,9 @@ class Loader:
         p = self.directory / filename
         if not p.exists():
             raise MissingSourceFileError(
-                p, self.name, f"{self.obtain} Then pass --from {self.name}=DIR (the folder holding {filename})."
+                p,
+                self.name,
+                f"{self.obtain} Then pass --from {self.name}=DIR (the folder holding {filename}).",
             )
         return p
 

@@ -38,7 +38,11 @@ class DOIDLoader(Loader):
         parents: list[tuple[str, str]] = []
         seen: set[str] = set()
         for lineno, (doid, label, parent, *_) in read_tsv(
-            terms_path, columns=3, header=("id", "label", "subClassOf"), strip_quotes=True, what="a DO term row"
+            terms_path,
+            columns=3,
+            header=("id", "label", "subClassOf"),
+            strip_quotes=True,
+            what="a DO term row",
         ):
             if not doid.startswith("DOID:"):
                 raise SourceFormatError(terms_path, lineno, "a DOID:nnnn id", found=doid)
@@ -52,11 +56,11 @@ class DOIDLoader(Loader):
                 parents.append((doid, parent))
         for doid, parent_label in parents:
             isa.read += 1
-            parent = by_label.get(parent_label)
-            if parent is None:
+            parent_id = by_label.get(parent_label)
+            if parent_id is None:
                 isa.dropped["parent label names no DO term"] += 1
                 continue
-            builder.add_edge(doid, "biolink:subclass_of", parent, source=self.name, stream=isa.stream)
+            builder.add_edge(doid, "biolink:subclass_of", parent_id, source=self.name, stream=isa.stream)
 
         xref_path = self.path("xrefs")
         xrefs = builder.stream("allXREFinDO.tsv xrefs", self.name)

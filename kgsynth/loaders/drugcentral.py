@@ -52,7 +52,10 @@ class DrugCentralLoader(Loader):
         classes: dict[str, tuple[str, str, str]] = {}
         cpath = self.path("classes")
         for lineno, f in read_tsv(
-            cpath, columns=4, header=("class_id", "class_name", "class_source", "class_type"), what="a class row"
+            cpath,
+            columns=4,
+            header=("class_id", "class_name", "class_source", "class_type"),
+            what="a class row",
         ):
             class_id, name, source, kind = f[:4]
             if source not in CLASS_PREFIX:

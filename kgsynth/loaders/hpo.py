@@ -164,5 +164,9 @@ class HPOLoader(Loader):
             builder.add_node(gene, "biolink:Gene", symbol, source=self.name)
             # One row per (gene, phenotype, disease): the gene-disease pair repeats, and is merged.
             builder.add_edge(
-                gene, "biolink:gene_associated_with_condition", disease, source=self.name, stream=stream.stream
+                gene,
+                "biolink:gene_associated_with_condition",
+                disease,
+                source=self.name,
+                stream=stream.stream,
             )

@@ -11,7 +11,16 @@ from kgsynth.model import GraphBuilder
 
 logger = logging.getLogger(__name__)
 
-HEADER = ("symptom_name", "disease_name", "cooccurs", "tfidf_score", "disease_id", "symptom_id", "doid_code", "doid_name")
+HEADER = (
+    "symptom_name",
+    "disease_name",
+    "cooccurs",
+    "tfidf_score",
+    "disease_id",
+    "symptom_id",
+    "doid_code",
+    "doid_name",
+)
 
 
 class HSDNLoader(Loader):
@@ -37,7 +46,10 @@ class HSDNLoader(Loader):
                 qualifiers = {"cooccurs": int(cooccurs), "tfidf": round(float(tfidf), 4)}
             except ValueError:
                 raise SourceFormatError(
-                    path, lineno, "an integer cooccurs and a numeric tfidf_score", found=f"{cooccurs}\t{tfidf}"
+                    path,
+                    lineno,
+                    "an integer cooccurs and a numeric tfidf_score",
+                    found=f"{cooccurs}\t{tfidf}",
                 ) from None
             if not doid.startswith("DOID:") or not symptom_id.startswith("D"):
                 raise SourceFormatError(path, lineno, "a MeSH symptom id Dnnnnnn and a DOID", found="\t".join(f))

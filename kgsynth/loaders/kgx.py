@@ -51,8 +51,9 @@ class KGXLoader(Loader):
                     continue
                 fields = line.split("\t")
                 if len(fields) != len(header):
-                    raise SourceFormatError(path, lineno, f"{len(header)} tab-separated fields as in the header",
-                                            found=line)
+                    raise SourceFormatError(
+                        path, lineno, f"{len(header)} tab-separated fields as in the header", found=line
+                    )
                 rows.append((lineno, dict(zip(header, fields, strict=True))))
         return rows
 

@@ -31,13 +31,18 @@ class LaypersonLoader(Loader):
         path = self.path("synonyms")
         stream = builder.stream("layperson-synonyms.tsv synonyms", self.name)
         for lineno, f in read_tsv(
-            path, columns=3, header=("?term", "?term_label", "?layperson"), strip_quotes=True, what="a synonym row"
+            path,
+            columns=3,
+            header=("?term", "?term_label", "?layperson"),
+            strip_quotes=True,
+            what="a synonym row",
         ):
             stream.read += 1
             m = _IRI.match(f[0])
             if not m:
-                raise SourceFormatError(path, lineno, "an HPO term IRI <http://purl.obolibrary.org/obo/HP_nnnnnnn>",
-                                        found=f[0])
+                raise SourceFormatError(
+                    path, lineno, "an HPO term IRI <http://purl.obolibrary.org/obo/HP_nnnnnnn>", found=f[0]
+                )
             curie = f"HP:{m.group(1)}"
             if not builder.has_node(curie):
                 stream.dropped["HPO term not in the graph (obsolete, or hpo not loaded)"] += 1

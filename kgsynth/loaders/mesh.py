@@ -71,5 +71,9 @@ class MeSHLoader(Loader):
                     isa.dropped["parent tree number not in the file"] += 1
                     continue
                 builder.add_edge(
-                    f"MESH:{mesh_id}", "biolink:subclass_of", f"MESH:{parent}", source=self.name, stream=isa.stream
+                    f"MESH:{mesh_id}",
+                    "biolink:subclass_of",
+                    f"MESH:{parent}",
+                    source=self.name,
+                    stream=isa.stream,
                 )

@@ -39,8 +39,12 @@ class MondoLoader(Loader):
                 stream.read += 1
                 subject, label, predicate, obj = f[:4]
                 if not subject.startswith("MONDO:") or ":" not in obj:
-                    raise SourceFormatError(path, lineno, "subject_id MONDO:nnnnnnn and a PREFIX:ID object_id",
-                                            found="\t".join(f[:4]))
+                    raise SourceFormatError(
+                        path,
+                        lineno,
+                        "subject_id MONDO:nnnnnnn and a PREFIX:ID object_id",
+                        found="\t".join(f[:4]),
+                    )
                 if predicate != "skos:exactMatch":
                     stream.dropped[f"predicate {predicate} is not an exact match"] += 1
                     continue

@@ -70,7 +70,7 @@ def read_obo(path: str | Path | IO[str]) -> tuple[dict[str, str], Iterator[OboTe
     def terms() -> Iterator[OboTerm]:
         try:
             stanza = pending[1] if pending else None
-            term: OboTerm | None = OboTerm(id="", line=pending[0]) if stanza == "[Term]" else None
+            term: OboTerm | None = OboTerm(id="", line=pending[0]) if pending and stanza == "[Term]" else None
             for lineno, raw in lines:
                 line = raw.strip()
                 if not line or line.startswith("!"):
@@ -93,9 +93,7 @@ def read_obo(path: str | Path | IO[str]) -> tuple[dict[str, str], Iterator[OboTe
                 elif tag == "synonym":
                     sm = _SYNONYM.match(value)
                     if not sm:
-                        raise SourceFormatError(
-                            name, lineno, 'a synonym \'"text" SCOPE [TYPE] [xrefs]\'', found=line
-                        )
+                        raise SourceFormatError(name, lineno, "a synonym '\"text\" SCOPE [TYPE] [xrefs]'", found=line)
                     text = sm.group(1).replace('\\"', '"')
                     term.synonyms.append((text, sm.group(2) or "RELATED", (sm.group(3) or "").strip()))
                 elif tag == "xref":

@@ -33,7 +33,10 @@ class PharmacotherapyDBLoader(Loader):
             doid, drugbank, disease, drug, category = f[:5]
             if not doid.startswith("DOID:") or not drugbank.startswith("DB") or category not in CATEGORY:
                 raise SourceFormatError(
-                    path, lineno, "DOID:n, a DrugBank id DBnnnnn and a category DM, SYM or NOT", found="\t".join(f[:5])
+                    path,
+                    lineno,
+                    "DOID:n, a DrugBank id DBnnnnn and a category DM, SYM or NOT",
+                    found="\t".join(f[:5]),
                 )
             builder.add_node(doid, "biolink:Disease", disease, source=self.name)
             builder.add_node(f"DRUGBANK:{drugbank}", "biolink:Drug", drug, source=self.name)

@@ -110,6 +110,11 @@ class PrimeKGLoader(Loader):
                 elif subject_type is None and x > y:
                     x, y = y, x  # symmetric: one direction, merged with its twin
                 builder.add_edge(
-                    x, predicate, y, source=self.name, stream=stream.stream, negated=negated,
+                    x,
+                    predicate,
+                    y,
+                    source=self.name,
+                    stream=stream.stream,
+                    negated=negated,
                     qualifiers={"primekg_relation": rel},
                 )

@@ -32,10 +32,15 @@ class SIDERLoader(Loader):
         drugs: dict[str, tuple[str, str]] = {}
         dpath = self.path("drugs")
         for lineno, f in read_tsv(
-            dpath, columns=4, header=("drugbank_id", "drugbank_name", "pubchem_id", "stitch_id_flat"), what="a row"
+            dpath,
+            columns=4,
+            header=("drugbank_id", "drugbank_name", "pubchem_id", "stitch_id_flat"),
+            what="a row",
         ):
             if not f[0].startswith("DB") or not f[3].startswith("CID"):
-                raise SourceFormatError(dpath, lineno, "a DrugBank id and a STITCH id CIDnnnnnnnnn", found="\t".join(f[:4]))
+                raise SourceFormatError(
+                    dpath, lineno, "a DrugBank id and a STITCH id CIDnnnnnnnnn", found="\t".join(f[:4])
+                )
             drugs.setdefault(f[3], (f"DRUGBANK:{f[0]}", f[1]))
 
         freq: dict[tuple[str, str], str] = {}
@@ -50,10 +55,10 @@ class SIDERLoader(Loader):
         stream = builder.stream("meddra_all_se.tsv.gz side effects", self.name)
         for lineno, f in read_tsv(path, columns=6, what="a meddra_all_se row (6 fields)"):
             stitch, _stereo, _label_cui, kind, cui, name = f[:6]
+            if kind != "PT":
+                continue  # lowest-level (and a few untyped) terms repeat their preferred term
             if not stitch.startswith("CID") or not cui.startswith("C"):
                 raise SourceFormatError(path, lineno, "a STITCH id CIDn and a UMLS id Cnnnnnnn", found="\t".join(f))
-            if kind != "PT":
-                continue  # lowest-level terms repeat their preferred term
             stream.read += 1
             drug = drugs.get(stitch)
             if drug is None:

@@ -72,8 +72,10 @@ def read_graph(directory: Path) -> Graph:
             hint="delete that folder (or run with --refresh) to rebuild it from the sources",
         ) from None
     if meta.get("format") != FORMAT_VERSION:
-        raise KgsynthError(f"{meta_path}: stored with format {meta.get('format')}, expected {FORMAT_VERSION}",
-                           hint="rebuild it with --refresh")
+        raise KgsynthError(
+            f"{meta_path}: stored with format {meta.get('format')}, expected {FORMAT_VERSION}",
+            hint="rebuild it with --refresh",
+        )
     return Graph(
         name=meta["name"],
         version=meta["version"],

