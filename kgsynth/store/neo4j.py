@@ -8,10 +8,12 @@ Layout in the database (one database can hold several graphs, told apart by thei
 * ``(:KgNode:<Category> {graph, id, ix, category, name, synonyms, layperson, xrefs, source, licence,
   rare})``: ``<Category>`` is the Biolink category without its prefix (``biolink:Disease`` ->
   ``:Disease``); ``(graph, id)`` is unique; ``ix`` is the node's position in the graph.
-* ``(a)-[:<TYPE> {graph, predicate, negated, source, licence, qualifiers}]->(b)``: ``<TYPE>`` is the
-  predicate in Cypher's spelling (``biolink:has_phenotype`` -> ``HAS_PHENOTYPE``); a negated edge has
-  its own type (``NOT_TREATS``), so that a query for ``:TREATS`` never returns negative evidence.
-  ``qualifiers`` is a JSON object string, absent when the edge has none.
+* ``(a)-[:<TYPE> {source, licence, qualifiers, negated}]->(b)``: ``<TYPE>`` is the predicate in
+  Cypher's spelling (``biolink:has_phenotype`` -> ``HAS_PHENOTYPE``); a negated edge has its own type
+  (``NOT_TREATS``) and ``negated: true``, so that a query for ``:TREATS`` never returns negative
+  evidence. ``qualifiers`` is a JSON object string, absent when the edge has none. The predicate of
+  each type is in the graph's metadata (``types``), not repeated on every relationship: relationship
+  properties are what a load spends its time on (docs/neo4j.md has the measurements).
 
 Generation does not sample in Cypher: :meth:`Neo4jStore.read` reads the graph back into the same
 arrays the embedded store holds, and the one CSR index and generator run on them (see docs/neo4j.md
@@ -51,6 +53,7 @@ NODE_LABEL = "KgNode"
 GRAPH_LABEL = "KgsynthGraph"
 DEFAULT_URI = "bolt://127.0.0.1:17687"  # the server scripts/neo4j.sh starts
 DEFAULT_BATCH_SIZE = 10_000
+USER_AGENT = "kgsynth-neo4j-store"  # how kgsynth's connections show in SHOW TRANSACTIONS / listConnections
 _RESERVED_LABELS = {NODE_LABEL, GRAPH_LABEL}
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -130,6 +133,21 @@ def relationship_type(relation: str) -> str:
     return f"NOT_{kind}" if negated else kind
 
 
+def relationship_types(relations: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """The relationship type of every relation, made unique (``_2``, ``_3``, ... on a collision)."""
+    types: dict[str, str] = {}
+    used: set[str] = set()
+    for relation in relations:
+        base = kind = relationship_type(relation)
+        n = 1
+        while kind in used:
+            n += 1
+            kind = f"{base}_{n}"
+        used.add(kind)
+        types[relation] = kind
+    return types
+
+
 def redact_uri(uri: str) -> str:
     """``uri`` without any ``user:password@`` part, fit to print."""
     try:
@@ -152,9 +170,7 @@ def graph_fingerprint(graph: Graph) -> str:
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps(_tables(graph), sort_keys=True, ensure_ascii=False).encode())
     h.update(
-        json.dumps(
-            [graph.ids, graph.names, graph.synonyms, graph.layperson, graph.xrefs], ensure_ascii=False
-        ).encode()
+        json.dumps([graph.ids, graph.names, graph.synonyms, graph.layperson, graph.xrefs], ensure_ascii=False).encode()
     )
     return h.hexdigest()
 
@@ -183,9 +199,8 @@ MATCH (g:KgsynthGraph {name: $graph}) WHERE g.nodes_written = $start
 SET g.nodes_written = $end
 WITH g
 UNWIND $rows AS r
-MERGE (n:KgNode {graph: $graph, id: r[0]})
-SET n:`%s`, n.ix = r[1], n.category = $category, n.name = r[2], n.synonyms = r[3], n.layperson = r[4],
-    n.xrefs = r[5], n.source = r[6], n.licence = r[7], n.rare = r[8]
+CREATE (n:KgNode:`%s` {graph: $graph, id: r[0], ix: r[1], category: $category, name: r[2], synonyms: r[3],
+                       layperson: r[4], xrefs: r[5], source: r[6], licence: r[7], rare: r[8]})
 RETURN count(n) AS written
 """
 
@@ -198,8 +213,7 @@ WITH g
 UNWIND $rows AS r
 MATCH (a) WHERE elementId(a) = r[0]
 MATCH (b) WHERE elementId(b) = r[1]
-CREATE (a)-[e:`%s` {graph: $graph, predicate: $predicate, negated: $negated, source: r[2], licence: r[3],
-                    qualifiers: r[4]}]->(b)
+CREATE (a)-[e:`%s` {source: r[2], licence: r[3], qualifiers: r[4], negated: $negated}]->(b)
 RETURN count(e) AS written
 """
 
@@ -222,6 +236,7 @@ class _Meta:
     edges_written: int
     complete: bool
     tables: dict[str, Any]
+    types: dict[str, str]
 
     @classmethod
     def from_props(cls, props: dict[str, Any]) -> _Meta:
@@ -236,6 +251,7 @@ class _Meta:
             edges_written=int(props.get("edges_written", 0)),
             complete=bool(props.get("complete", False)),
             tables=json.loads(props.get("tables", "{}")),
+            types=json.loads(props.get("types", "{}")),
         )
 
 
@@ -252,6 +268,7 @@ def graph_metadata(graph: Graph, *, complete: bool = False) -> dict[str, Any]:
         "edges_written": graph.num_edges if complete else 0,
         "complete": complete,
         "tables": json.dumps(_tables(graph), ensure_ascii=False, separators=(",", ":")),
+        "types": json.dumps(relationship_types(graph.relations), ensure_ascii=False),
     }
 
 
@@ -324,8 +341,7 @@ class Neo4jStore:
         if password is None:
             raise Neo4jError(
                 f"NEO4J_PASSWORD is not set (needed to connect to {redact_uri(uri)} as {user!r})",
-                hint="export NEO4J_PASSWORD=...; for the project's own server: "
-                'eval "$(scripts/neo4j.sh env)"',
+                hint='export NEO4J_PASSWORD=...; for the project\'s own server: eval "$(scripts/neo4j.sh env)"',
             )
         return cls(uri, user, password, database=database, **options)
 
@@ -353,6 +369,7 @@ class Neo4jStore:
                     connection_acquisition_timeout=self.connection_timeout + 5,
                     # "already exists" notes on every CREATE ... IF NOT EXISTS are noise; warnings stay.
                     notifications_min_severity="WARNING",
+                    user_agent=USER_AGENT,
                 )
             except (neo.ConfigurationError, ValueError) as exc:
                 raise Neo4jError(
@@ -415,9 +432,7 @@ class Neo4jStore:
     def graphs(self) -> list[str]:
         """The names of the graphs in the database (complete or not)."""
         with self._errors("listing graphs"), self._session() as session:
-            return [
-                r["name"] for r in session.run(f"MATCH (g:{GRAPH_LABEL}) RETURN g.name AS name ORDER BY name")
-            ]
+            return [r["name"] for r in session.run(f"MATCH (g:{GRAPH_LABEL}) RETURN g.name AS name ORDER BY name")]
 
     def exists(self, name: str) -> bool:
         """Whether a complete graph called ``name`` is in the database."""
@@ -428,8 +443,7 @@ class Neo4jStore:
         """Remove the graph called ``name`` (nodes, relationships, metadata); return the nodes removed."""
         with self._errors(f"deleting graph {name!r}"), self._session() as session:
             summary = session.run(
-                f"MATCH (n:{NODE_LABEL} {{graph: $name}}) "
-                "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS",
+                f"MATCH (n:{NODE_LABEL} {{graph: $name}}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 5000 ROWS",
                 name=name,
             ).consume()
             session.run(f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) DELETE g", name=name).consume()
@@ -538,8 +552,7 @@ class Neo4jStore:
         missing = [graph.ids[i] for i, e in enumerate(ids) if e is None]
         if missing:
             raise GraphNotInNeo4jError(
-                f"{len(missing)} nodes of {graph.name!r} are missing from {self.safe_uri} "
-                f"(e.g. {missing[0]!r})",
+                f"{len(missing)} nodes of {graph.name!r} are missing from {self.safe_uri} (e.g. {missing[0]!r})",
                 hint=f"the graph was changed outside kgsynth; delete it (MATCH (n:KgNode {{graph: "
                 f"'{graph.name}'}}) DETACH DELETE n, and its :KgsynthGraph node) and load again",
             )
@@ -553,11 +566,11 @@ class Neo4jStore:
         licences = [s.licence for s in graph.sources]
         quals = [qualifier_json(q) for q in graph.qualifiers]
         src, dst, esrc, qual = (a.tolist() for a in (graph.src, graph.dst, graph.edge_source, graph.qual))
+        types = relationship_types(graph.relations)
         written = 0
         with self._errors(f"loading the edges of {graph.name!r}"), self._session() as session:
             for lo, hi in _segments(graph.rel, start, self.batch_size):
                 relation = graph.relations[int(graph.rel[lo])]
-                negated = relation.startswith("NOT ")
                 rows = [
                     [
                         eids[src[e]],
@@ -570,13 +583,12 @@ class Neo4jStore:
                 ]
                 session.execute_write(
                     _run_batch,
-                    _EDGE_BATCH % relationship_type(relation),
+                    _EDGE_BATCH % types[relation],
                     graph=graph.name,
                     start=lo,
                     end=hi,
                     rows=rows,
-                    predicate=relation[4:] if negated else relation,
-                    negated=negated,
+                    negated=True if relation.startswith("NOT ") else None,  # null: no property
                 )
                 written += hi - lo
                 self._progress("edges", hi, graph.num_edges)
@@ -595,9 +607,7 @@ class Neo4jStore:
             known = self.graphs()
             raise GraphNotInNeo4jError(
                 f"no graph {name!r} in Neo4j at {self.safe_uri}",
-                hint=f"graphs there: {', '.join(known)}"
-                if known
-                else "load it: kgsynth load --backend neo4j",
+                hint=f"graphs there: {', '.join(known)}" if known else "load it: kgsynth load --backend neo4j",
             )
         if not meta.complete:
             raise GraphNotInNeo4jError(
@@ -643,14 +653,10 @@ class Neo4jStore:
         e_src, e_dst, e_rel, e_source, e_qual = cols
         with self._errors(f"reading the edges of {name!r}"), self._session() as session:
             for code, relation in enumerate(relations):
-                negated = relation.startswith("NOT ")
                 result = session.run(
-                    f"MATCH (a:{NODE_LABEL} {{graph: $name}})-[r:`{relationship_type(relation)}`]->(b) "
-                    "WHERE r.graph = $name AND r.predicate = $predicate AND r.negated = $negated "
+                    f"MATCH (a:{NODE_LABEL} {{graph: $name}})-[r:`{meta.types[relation]}`]->(b) "
                     "RETURN a.ix, b.ix, r.source, r.qualifiers",
                     name=name,
-                    predicate=relation[4:] if negated else relation,
-                    negated=negated,
                 )
                 for a, b, source, q in result:
                     e_src.append(a)
