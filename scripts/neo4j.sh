@@ -18,6 +18,7 @@
 # environment: KGSYNTH_NEO4J_DIR (default <repo>/.neo4j), KGSYNTH_NEO4J_PORT (Bolt, default 17687),
 #              KGSYNTH_NEO4J_HEAP (default 1g), KGSYNTH_NEO4J_PAGECACHE (default 512m),
 #              KGSYNTH_NEO4J_START_TIMEOUT (seconds, default 180)
+#              (the jars are shared by every KGSYNTH_NEO4J_DIR, in <repo>/.neo4j/lib-<version>)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +30,7 @@ HEAP=${KGSYNTH_NEO4J_HEAP:-1g}
 PAGECACHE=${KGSYNTH_NEO4J_PAGECACHE:-512m}
 START_TIMEOUT=${KGSYNTH_NEO4J_START_TIMEOUT:-180}
 VERSION=$(sed -n 's:.*<neo4j.version>\(.*\)</neo4j.version>.*:\1:p' "$POM")
+LIB_DIR="$ROOT/.neo4j/lib-$VERSION"
 PASSWORD_FILE="$DIR/password"
 PID_FILE="$HOME_DIR/run/neo4j.pid"
 LOG_FILE="$HOME_DIR/logs/neo4j.log"
@@ -40,18 +42,27 @@ log() { echo "neo4j.sh: $*" >&2; }
 java_main() {
     local main=$1
     shift
-    java -cp "$HOME_DIR/lib/*" "$main" "$@"
+    java -cp "$LIB_DIR/*" "$main" "$@"
+}
+
+fetch() {
+    if [[ ! -f "$LIB_DIR/.complete" ]]; then
+        log "fetching Neo4j Community $VERSION from Maven Central"
+        rm -rf "$LIB_DIR.partial"
+        mvn -q -B -f "$POM" dependency:copy-dependencies -DoutputDirectory="$LIB_DIR.partial" >&2
+        rm -rf "$LIB_DIR"
+        mv "$LIB_DIR.partial" "$LIB_DIR"
+        touch "$LIB_DIR/.complete"
+    fi
 }
 
 install() {
-    local marker="$HOME_DIR/lib/.kgsynth-neo4j-$VERSION"
-    if [[ ! -f "$marker" ]]; then
-        log "fetching Neo4j Community $VERSION from Maven Central"
-        rm -rf "$HOME_DIR/lib.partial"
-        mvn -q -B -f "$POM" dependency:copy-dependencies -DoutputDirectory="$HOME_DIR/lib.partial" >&2
+    fetch
+    mkdir -p "$HOME_DIR"
+    # The launcher builds its classpath from $NEO4J_HOME/lib.
+    if [[ "$(readlink "$HOME_DIR/lib" 2>/dev/null)" != "$LIB_DIR" ]]; then
         rm -rf "$HOME_DIR/lib"
-        mv "$HOME_DIR/lib.partial" "$HOME_DIR/lib"
-        touch "$HOME_DIR/lib/.kgsynth-neo4j-$VERSION"
+        ln -s "$LIB_DIR" "$HOME_DIR/lib"
     fi
     mkdir -p "$HOME_DIR/conf" "$HOME_DIR/logs" "$HOME_DIR/run" "$HOME_DIR/import" "$HOME_DIR/plugins"
     # Rewritten on every install, so a changed port or heap takes effect on the next start.
@@ -83,7 +94,7 @@ server.jvm.additional=--add-opens=java.base/sun.nio.ch=ALL-UNNAMED
 server.jvm.additional=-Dlog4j2.disable.jmx=true
 EOF
     if [[ ! -s "$PASSWORD_FILE" ]]; then
-        (umask 077 && LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24 >"$PASSWORD_FILE")
+        (umask 077 && od -An -N18 -tx1 /dev/urandom | tr -d ' \n' >"$PASSWORD_FILE")
     fi
 }
 
@@ -128,6 +139,7 @@ start() {
 
 stop() {
     if running; then
+        fetch
         java_main org.neo4j.server.startup.Neo4jCommand stop >&2
     else
         log "not running"
