@@ -142,9 +142,7 @@ def test_same_inputs_give_byte_identical_outputs(tmp_path: Path) -> None:
     with ChatServer(reply=scripted_teacher(items)) as server:
         distil(list(reversed(items)), config(server, concurrency=1), tmp_path / "b")
     for name in ["results.jsonl", "sft.jsonl"]:
-        assert (tmp_path / "a" / "teacher" / name).read_bytes() == (
-            tmp_path / "b" / "teacher" / name
-        ).read_bytes()
+        assert (tmp_path / "a" / "teacher" / name).read_bytes() == (tmp_path / "b" / "teacher" / name).read_bytes()
     summary_a = json.loads((tmp_path / "a" / "teacher" / "summary.json").read_text())
     summary_b = json.loads((tmp_path / "b" / "teacher" / "summary.json").read_text())
     assert summary_a["summary"] == summary_b["summary"]
@@ -175,9 +173,7 @@ def test_killed_run_loses_nothing_and_resends_nothing_answered(tmp_path: Path) -
     cache = tmp_path / "teacher" / "cache.sqlite"
     with ChatServer(reply=scripted_teacher(items), fault=hang_after_six, hang_seconds=60) as server:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        run = subprocess.Popen(
-            [sys.executable, "-c", KILLED_RUN, server.base_url, str(tmp_path)], cwd=ROOT, env=env
-        )
+        run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, server.base_url, str(tmp_path)], cwd=ROOT, env=env)
         try:
             deadline = time.monotonic() + 120
             while _cached(cache) < 6:
@@ -251,9 +247,7 @@ def test_rejected_request_settles_the_item_with_its_reason(tmp_path: Path) -> No
 
 def test_retries_exhausted_leave_the_item_for_the_next_run(tmp_path: Path) -> None:
     items = make_items(2)  # both answered right on their first sample
-    with ChatServer(
-        reply=scripted_teacher(items), fault=lambda body, seen: "503" if seen < 2 else None
-    ) as server:
+    with ChatServer(reply=scripted_teacher(items), fault=lambda body, seen: "503" if seen < 2 else None) as server:
         first = distil(items, config(server, max_retries=1), tmp_path)
         assert (first.incomplete, first.failure_reasons) == (2, {"retries_exhausted": 2})
         second = distil(items, config(server, max_retries=1), tmp_path)

@@ -101,9 +101,7 @@ class LocalTeacher:
             self._loaded = (tokenizer, network)
         return self._loaded
 
-    def generate(
-        self, messages: tuple[Message, ...] | list[Message], params: SamplingParams, seed: int
-    ) -> Completion:
+    def generate(self, messages: tuple[Message, ...] | list[Message], params: SamplingParams, seed: int) -> Completion:
         """The completion of `messages`, computed in the calling thread."""
         import torch
 

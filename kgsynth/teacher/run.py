@@ -64,27 +64,27 @@ class TeacherConfig(BaseModel):
 
     backend: Literal["openai", "local", "vllm"] = "openai"
     model: str = Field(description="model name sent to the server (openai), or a label for local/vllm")
-    base_url: str | None = Field(None, description="OpenAI-compatible endpoint; None means OpenAI")
-    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the API key")
-    model_path: str | None = Field(None, description="local: model folder or .gguf file; vllm: model id/path")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint; None means OpenAI")
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the API key")
+    model_path: str | None = Field(default=None, description="local: model folder or .gguf file; vllm: model id/path")
     engine_args: dict[str, Any] = Field(default_factory=dict, description="vllm: arguments of vllm.LLM")
 
-    concurrency: int = Field(16, ge=1, description="requests in flight at most")
-    samples: int = Field(1, ge=1, description="completions drawn per item at most")
-    keep: Literal["first", "all"] = Field("first", description="keep the first verified chain, or all")
-    grounding: Literal["path", "none"] = Field("path", description="show the teacher the evidence path")
+    concurrency: int = Field(default=16, ge=1, description="requests in flight at most")
+    samples: int = Field(default=1, ge=1, description="completions drawn per item at most")
+    keep: Literal["first", "all"] = Field(default="first", description="keep the first verified chain, or all")
+    grounding: Literal["path", "none"] = Field(default="path", description="show the teacher the evidence path")
 
-    temperature: float = Field(0.7, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    max_tokens: int = Field(2048, ge=1, description="completion tokens per request")
+    temperature: float = Field(default=0.7, ge=0.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=2048, ge=1, description="completion tokens per request")
     seed: int = 0
 
-    timeout: float = Field(120.0, gt=0.0, description="seconds per request attempt")
-    max_retries: int = Field(6, ge=0)
-    backoff_base: float = Field(1.0, ge=0.0, description="first backoff ceiling, doubled per retry")
-    backoff_max: float = Field(60.0, ge=0.0)
-    max_requests: int | None = Field(None, ge=0, description="budget: requests sent by this run")
-    max_total_tokens: int | None = Field(None, ge=0, description="budget: tokens used by this run")
+    timeout: float = Field(default=120.0, gt=0.0, description="seconds per request attempt")
+    max_retries: int = Field(default=6, ge=0)
+    backoff_base: float = Field(default=1.0, ge=0.0, description="first backoff ceiling, doubled per retry")
+    backoff_max: float = Field(default=60.0, ge=0.0)
+    max_requests: int | None = Field(default=None, ge=0, description="budget: requests sent by this run")
+    max_total_tokens: int | None = Field(default=None, ge=0, description="budget: tokens used by this run")
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)

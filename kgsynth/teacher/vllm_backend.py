@@ -23,9 +23,7 @@ class VLLMTeacher:
     `gpu_memory_utilization`, `max_model_len`, ...); `max_batch` bounds one `LLM.chat` call.
     """
 
-    def __init__(
-        self, *, model: str, engine_args: dict[str, Any] | None = None, max_batch: int = 256
-    ) -> None:
+    def __init__(self, *, model: str, engine_args: dict[str, Any] | None = None, max_batch: int = 256) -> None:
         self.model = model
         self.engine_args = dict(engine_args or {})
         self.max_batch = max_batch
