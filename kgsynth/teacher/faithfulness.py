@@ -26,7 +26,13 @@ def intermediate_entities(item: Item) -> dict[str, list[str]]:
                     known.append(alias)
     if not item.path:
         return {}
-    given = {item.path[0].subject, item.answer.curie}
+    # The question's start entities: stated by its "start" constraints, else where the path begins.
+    starts = {
+        args["entity"]
+        for constraint in item.constraints
+        if constraint.kind == "start" and "entity" in (args := getattr(constraint, "args", None) or {})
+    }
+    given = (starts or {item.path[0].subject}) | {item.answer.curie}
     question = normalise_answer(item.question)
     return {
         curie: aliases
