@@ -38,8 +38,11 @@ class Constraint(BaseModel):
     """One constraint the question states, and how many candidates survive once it is applied."""
 
     description: str
-    kind: str  # e.g. "chain_step", "has_phenotype", "category"
+    kind: str  # "start", "chain_step", "has_phenotype", "has_mode_of_inheritance"
     candidates_after: int
+    # What the constraint is, machine-readable, so a proof can be re-checked without the wording:
+    # {"entity": CURIE} for start, {"step": "^biolink:treats"} for a chain step, {"phenotype": CURIE}, ...
+    args: dict[str, str] = Field(default_factory=dict)
 
 
 class Distractor(BaseModel):
