@@ -22,9 +22,7 @@ BUILD_VERSION = "1"
 DEFAULT_KG = "med"
 
 
-def resolve_sources(
-    sources: Sequence[str] | None = None, *, include_non_commercial: bool = False
-) -> list[str]:
+def resolve_sources(sources: Sequence[str] | None = None, *, include_non_commercial: bool = False) -> list[str]:
     """The source names to load: the default KG's (plus opt-in ones if asked), or those given."""
     if sources:
         known = available_loaders()
@@ -64,9 +62,7 @@ def build_graph(loaders: Sequence[Loader], *, name: str, version: str = "", prog
     if progress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True
-        ) as bar:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
             task = bar.add_task("loading", total=len(loaders) + 1)
             for loader in loaders:
                 bar.update(task, description=f"loading {loader.name}")

@@ -175,6 +175,114 @@ def stats_cmd(
     _print_stats(stats)
 
 
+def _split_list(values: list[str] | None) -> list[str]:
+    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+
+
+@app.command("generate")
+@user_errors
+def generate_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Output folder (JSONL shards, HF dataset, card).")] = Path(
+        "out/kgsynth"
+    ),
+    n: Annotated[int, typer.Option("--n", help="Number of items.", min=1)] = 1000,
+    hops: Annotated[int, typer.Option(help="Hops per question (1-4).", min=1, max=4)] = 3,
+    types: Annotated[
+        list[str] | None, typer.Option("--type", help="Question types: chain, vignette (repeat or comma-separate).")
+    ] = None,
+    formats: Annotated[
+        list[str] | None, typer.Option("--format", help="Answer formats: mcq, short (repeat or comma-separate).")
+    ] = None,
+    options: Annotated[int, typer.Option(help="Options per multiple-choice item.", min=3, max=8)] = 4,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same KG -> byte-identical output.")] = 0,
+    layperson: Annotated[float, typer.Option(help="Share of vignette findings worded in layperson terms.")] = 0.25,
+    rarity_alpha: Annotated[float, typer.Option(help="Rarity bias of start entities (0 = uniform).")] = 3.0,
+    hub_cap: Annotated[int, typer.Option(help="Walks avoid intermediate nodes of higher degree.")] = 200,
+    backend: Annotated[str, typer.Option(help="Graph backend: embedded or neo4j.")] = "embedded",
+    graph_name: Annotated[str, typer.Option("--graph", help="Graph name in the backend (neo4j).")] = "med",
+    sources: Annotated[
+        list[str] | None, typer.Option("--source", help="Sources of the graph (default: the default KG).")
+    ] = None,
+    from_: FromOpt = None,
+    include_non_commercial: NonCommercialOpt = False,
+    cache_dir: CacheOpt = None,
+    compare_uniform: Annotated[
+        bool, typer.Option(help="Also count rare coverage under uniform start sampling (for the summary).")
+    ] = True,
+) -> None:
+    """Generate verifiable multi-hop questions, each with its proof and evidence path."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from kgsynth.assemble import load_graph
+    from kgsynth.generate import generate
+    from kgsynth.question import GenerateConfig
+    from kgsynth.sample import RarityConfig
+    from kgsynth.store import get_store
+
+    try:
+        config = GenerateConfig(
+            n=n,
+            hops=hops,
+            types=_split_list(types) or ["chain", "vignette"],  # type: ignore[arg-type]
+            formats=_split_list(formats) or ["mcq"],  # type: ignore[arg-type]
+            options=options,
+            seed=seed,
+            layperson=layperson,
+            hub_cap=hub_cap,
+            rarity=RarityConfig(alpha=rarity_alpha),
+        )
+    except ValueError as exc:
+        raise KgsynthError(f"invalid generate options: {exc}") from None
+    if backend == "embedded":
+        graph = load_graph(
+            sources,
+            directories=parse_from(from_),
+            include_non_commercial=include_non_commercial,
+            cache_dir=cache_dir,
+            progress=True,
+        )
+    else:
+        graph = get_store(backend).read(graph_name)
+    with Progress(
+        TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+    ) as bar:
+        task = bar.add_task("items", total=config.n)
+        summary = generate(
+            graph,
+            config,
+            out,
+            progress=lambda done, total: bar.update(task, completed=done),
+            compare_uniform=compare_uniform,
+        )
+    _print_summary(summary, out)
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    console.print(f"[bold]{summary['items']:,} items[/] in {out} ({summary['attempts']:,} attempts)")
+    t = Table(title="items by type / format / hops")
+    t.add_column("kind")
+    t.add_column("items", justify="right")
+    for k, v in summary["by_type_format_hops"].items():
+        t.add_row(k, f"{v:,}")
+    console.print(t)
+    t = Table(title="dropped attempts by reason")
+    t.add_column("reason")
+    t.add_column("attempts", justify="right")
+    for k, v in summary["drop_reasons"].items():
+        t.add_row(k, f"{v:,}")
+    console.print(t)
+    console.print("gold letters: " + ", ".join(f"{k} {v}" for k, v in summary["gold_letter_counts"].items()))
+    console.print("distractor rules: " + ", ".join(f"{k} {v}" for k, v in summary["distractor_rules"].items()))
+    console.print("rarity histogram: " + ", ".join(f"{k}: {v}" for k, v in summary["rarity_histogram"].items()))
+    rc = summary["rare_coverage"]
+    line = f"rare coverage: {rc['orpha_diseases_covered']:,} distinct ORPHA diseases on evidence paths"
+    if "uniform_start_sampling" in rc:
+        line += f" (uniform start sampling, same N: {rc['uniform_start_sampling']:,})"
+    console.print(line + f"; rare diseases in the KG: {rc['rare_diseases_in_kg']:,}")
+    if summary["non_commercial_items"]:
+        console.print(f"[red]{summary['non_commercial_items']} items use non-commercial sources[/]")
+
+
 def _print_stats(stats: dict[str, Any]) -> None:
     console.print(
         f"[bold]{stats['name']}[/] version {stats['version']}: {stats['nodes']:,} nodes, {stats['edges']:,} edges"

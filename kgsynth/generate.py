@@ -62,7 +62,9 @@ class Generator:
         self.attempt = 0
 
     def _key(self, item: Item) -> str:
-        return item.answer.curie + "|" + json.dumps(sorted(json.dumps(c.args, sort_keys=True) for c in item.constraints))
+        return (
+            item.answer.curie + "|" + json.dumps(sorted(json.dumps(c.args, sort_keys=True) for c in item.constraints))
+        )
 
     def remember(self, item: Item, stem: str) -> None:
         self.seen_questions.add(stem)
@@ -218,10 +220,10 @@ def generate(
                 f"only {gen.accepted} of {config.n} items after {gen.attempt} attempts",
                 hint="drop reasons: " + ", ".join(f"{r}: {c}" for r, c in gen.drops.most_common()),
             )
-        item = gen.next_item()
-        if item is None:
+        made = gen.next_item()
+        if made is None:
             continue
-        pending.append(item.model_dump_json() + "\n")
+        pending.append(made.model_dump_json() + "\n")
         if progress:
             progress(gen.accepted, config.n)
         if len(pending) >= FLUSH_EVERY:
@@ -311,6 +313,7 @@ def export_hf(items: list[Item], builder: QuestionBuilder, directory: Path, grap
     """A Hugging Face dataset on disk (``datasets.load_from_disk``), reproducible byte for byte."""
     import datasets
 
+    datasets.disable_progress_bars()
     rows = hf_rows(items, builder)
     ds = datasets.Dataset.from_list(rows)
     fingerprint = hashlib.blake2b("".join(it.id for it in items).encode(), digest_size=8).hexdigest()

@@ -429,12 +429,7 @@ class GraphBuilder:
         src, dst, rel, srcid, qual, stream, raw = (a[perm] for a in (src, dst, rel, srcid, qual, stream, raw))
         if len(src):
             dup = np.zeros(len(src), dtype=bool)
-            dup[1:] = (
-                (rel[1:] == rel[:-1])
-                & (src[1:] == src[:-1])
-                & (dst[1:] == dst[:-1])
-                & (srcid[1:] == srcid[:-1])
-            )
+            dup[1:] = (rel[1:] == rel[:-1]) & (src[1:] == src[:-1]) & (dst[1:] == dst[:-1]) & (srcid[1:] == srcid[:-1])
             joined = np.zeros(len(src), dtype=bool)
             joined[1:] = raw[1:] != raw[:-1]
             for sid in np.unique(stream[dup]):
@@ -442,9 +437,7 @@ class GraphBuilder:
                 streams[sid].dropped["repeated record of an edge already kept (merged)"] += int(
                     np.sum(in_stream & ~joined)
                 )
-                streams[sid].dropped["same edge once its ids were joined (merged)"] += int(
-                    np.sum(in_stream & joined)
-                )
+                streams[sid].dropped["same edge once its ids were joined (merged)"] += int(np.sum(in_stream & joined))
             keepd = ~dup
             src, dst, rel, srcid, qual, stream = (a[keepd] for a in (src, dst, rel, srcid, qual, stream))
         kept_per_stream = np.bincount(stream, minlength=len(streams))

@@ -7,6 +7,7 @@ are spoken in rationales, from the graph schema.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
@@ -70,20 +71,28 @@ def as_phrase(name: str) -> str:
     return name
 
 
+DEFAULT_TYPES: tuple[QuestionType, ...] = ("chain", "vignette")
+DEFAULT_FORMATS: tuple[AnswerFormat, ...] = ("mcq",)
+
+
+def _default_rarity() -> RarityConfig:
+    return RarityConfig()
+
+
 class GenerateConfig(BaseModel):
     """Everything that determines a generated dataset (with the KG version)."""
 
-    n: int = Field(1000, ge=1)
-    hops: int = Field(3, ge=1, le=4)
-    types: list[QuestionType] = Field(default_factory=lambda: ["chain", "vignette"])
-    formats: list[AnswerFormat] = Field(default_factory=lambda: ["mcq"])
-    options: int = Field(4, ge=3, le=len(LETTERS))
+    n: int = Field(default=1000, ge=1)
+    hops: int = Field(default=3, ge=1, le=4)
+    types: list[QuestionType] = Field(default_factory=lambda: list(DEFAULT_TYPES))
+    formats: list[AnswerFormat] = Field(default_factory=lambda: list(DEFAULT_FORMATS))
+    options: int = Field(default=4, ge=3, le=len(LETTERS))
     seed: int = 0
-    hub_cap: int = Field(200, ge=1)
-    min_findings: int = Field(3, ge=1)
-    max_findings: int = Field(6, ge=1)
-    layperson: float = Field(0.25, ge=0, le=1)
-    rarity: RarityConfig = Field(default_factory=RarityConfig)
+    hub_cap: int = Field(default=200, ge=1)
+    min_findings: int = Field(default=3, ge=1)
+    max_findings: int = Field(default=6, ge=1)
+    layperson: float = Field(default=0.25, ge=0, le=1)
+    rarity: RarityConfig = Field(default_factory=_default_rarity)
     schema_name: str = "med"
 
     @field_validator("types", "formats")
@@ -124,7 +133,7 @@ class QuestionBuilder:
         self.continuations = self._metapaths("biolink:Disease", config.hops - 1) if config.hops > 1 else []
         self._starts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._systems_cache: dict[int, frozenset[int]] = {}
-        self.onset_terms = frozenset()
+        self.onset_terms: frozenset[int] = frozenset()
         if ONSET_ROOT in graph.index:
             self.onset_terms = frozenset(int(x) for x in self.prover.descendants(graph.index[ONSET_ROOT]))
         self.abnormal = np.zeros(graph.num_nodes, dtype=bool)
@@ -238,13 +247,16 @@ class QuestionBuilder:
             # a broader term of a true answer is true too (HPO is_a): never offer one as wrong
             exclude = np.unique(np.concatenate([final, *(self.prover.ancestors(int(x)) for x in final)]))
         pools: list[tuple[str, np.ndarray]] = []
-        if prev is not None and last.relation == "biolink:treats" and last.inverse:
-            pools.append(("negative_evidence", idx.reach(prev, Step("NOT biolink:treats", True))))
+        # Negative evidence must hold for every entity the hidden step could stand for.
+        if prev is not None and last.relation == "biolink:treats" and last.inverse and len(prev) <= 20:
+            per = [idx.neighbors(int(d), Step("NOT biolink:treats", True)) for d in prev]
+            pools.append(("negative_evidence", functools.reduce(np.intersect1d, per)))
         if prev is not None and last == HAS_PHENOTYPE and len(prev) <= 5:
-            negated = idx.reach(prev, Step("NOT biolink:has_phenotype"))
-            pools.append(
-                ("negative_evidence", np.unique(np.concatenate([negated, *(self.prover.descendants(int(x)) for x in negated)])))
-            )
+            per = []
+            for d in prev:
+                negated = idx.neighbors(int(d), Step("NOT biolink:has_phenotype"))
+                per.append(np.unique(np.concatenate([negated, *(self.prover.descendants(int(x)) for x in negated)])))
+            pools.append(("negative_evidence", functools.reduce(np.intersect1d, per)))
         if prev is not None:
             pools.append(("hard_negative_closed_world", idx.reach(self.prover.siblings(prev), last)))
         adj = idx._adj(last)
@@ -295,7 +307,7 @@ class QuestionBuilder:
         dist_models: list[Distractor] = []
         if fmt == "mcq":
             order = [d for d, _, _ in distractors]
-            slots: list[int] = order[:gold] + [answer] + order[gold:]
+            slots: list[int] = [*order[:gold], answer, *order[gold:]]
             for i, node in enumerate(slots):
                 options.append(Option(letter=LETTERS[i], curie=g.ids[node], text=g.names[node]))
             for d, rule, failed in distractors:
@@ -314,9 +326,7 @@ class QuestionBuilder:
             aliases=self.aliases(answer),
         )
         rationale = self.t_rationale.render(**rationale_ctx, answer=g.names[answer]).strip()
-        ident = hashlib.blake2b(
-            f"{question}\x00{g.ids[answer]}\x00{g.version}".encode(), digest_size=12
-        ).hexdigest()
+        ident = hashlib.blake2b(f"{question}\x00{g.ids[answer]}\x00{g.version}".encode(), digest_size=12).hexdigest()
         return Item(
             id=ident,
             question=question,
@@ -359,12 +369,16 @@ class QuestionBuilder:
             return Drop("path has a clinical-course or modifier term, not a phenotypic abnormality")
         layers = [np.array([start], dtype=np.int32), *self.prover.follow(np.array([start]), steps)]
         g = self.graph
-        constraints = [Constraint(description=f"start: {g.names[start]}", kind="start", candidates_after=1,
-                                  args={"entity": g.ids[start]})]
+        constraints = [
+            Constraint(
+                description=f"start: {g.names[start]}", kind="start", candidates_after=1, args={"entity": g.ids[start]}
+            )
+        ]
         for step, layer in zip(steps, layers[1:], strict=True):
             constraints.append(
-                Constraint(description=f"then {step}", kind="chain_step", candidates_after=len(layer),
-                           args={"step": str(step)})
+                Constraint(
+                    description=f"then {step}", kind="chain_step", candidates_after=len(layer), args={"step": str(step)}
+                )
             )
         return self._finish(
             qtype="chain", fmt=fmt, gold=gold, rng=rng, steps=steps, layers=layers, answer=answer,
@@ -392,7 +406,6 @@ class QuestionBuilder:
         vignette_distractors: list[tuple[int, str, int]] | None = None,
         findings_rationale: dict[str, Any] | None = None,
     ) -> tuple[Item, str] | Drop:
-        g = self.graph
         final = layers[-1]
         if fmt == "short" and len(final) != 1:
             return Drop("short answer: more than one entity satisfies the question")
@@ -469,7 +482,9 @@ class QuestionBuilder:
         disease = int(drawn[0])
         annotations = self._annotations(disease)
         onsets = [a for a in annotations if a[0] in self.onset_terms]
-        usable = [a for a in annotations if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in self.onset_terms]
+        usable = [
+            a for a in annotations if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in self.onset_terms
+        ]
         if len(usable) < cfg.min_findings:
             return Drop("vignette: too few frequent phenotype annotations")
         # Frequent and specific findings first (weighted random order: Efraimidis-Spirakis keys).
@@ -482,7 +497,9 @@ class QuestionBuilder:
         related: set[int] = set()
         for i in order:
             p, e, share, quals = usable[int(i)]
-            if len(chosen) >= cfg.max_findings or (len(chosen) >= cfg.min_findings and cand is not None and len(cand) == 1):
+            if len(chosen) >= cfg.max_findings or (
+                len(chosen) >= cfg.min_findings and cand is not None and len(cand) == 1
+            ):
                 break
             if p in related:
                 continue  # a broader or narrower term of a finding already stated adds nothing
@@ -611,7 +628,9 @@ class QuestionBuilder:
                 by_rule["negative_evidence"].append((d, "negative_evidence", neg[0]))
                 continue
             systems = self.annotated_systems(d)
-            empty = [i for i in failed if prover.systems_of(findings[i]) and not (prover.systems_of(findings[i]) & systems)]
+            empty = [
+                i for i in failed if prover.systems_of(findings[i]) and not (prover.systems_of(findings[i]) & systems)
+            ]
             if empty:
                 by_rule["unannotated_organ_system"].append((d, "unannotated_organ_system", empty[0]))
             else:

@@ -29,10 +29,10 @@ class RarityConfig(BaseModel):
     ``score ** alpha`` (``alpha = 0`` is uniform).
     """
 
-    w_member: float = Field(0.5, ge=0)
-    w_degree: float = Field(0.3, ge=0)
-    w_annotations: float = Field(0.2, ge=0)
-    alpha: float = Field(3.0, ge=0)
+    w_member: float = Field(default=0.5, ge=0)
+    w_degree: float = Field(default=0.3, ge=0)
+    w_annotations: float = Field(default=0.2, ge=0)
+    alpha: float = Field(default=3.0, ge=0)
 
 
 def rarity_scores(graph: Graph, index: CSRIndex, config: RarityConfig | None = None) -> np.ndarray:

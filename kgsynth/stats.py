@@ -49,16 +49,12 @@ def chain_counts(graph: Graph, index: CSRIndex, schema: GraphSchema) -> list[dic
     return out
 
 
-def graph_stats(
-    graph: Graph, schema: GraphSchema | None = None, index: CSRIndex | None = None
-) -> dict[str, Any]:
+def graph_stats(graph: Graph, schema: GraphSchema | None = None, index: CSRIndex | None = None) -> dict[str, Any]:
     index = index or CSRIndex(graph)
     cats = Counter(graph.categories[int(c)] for c in graph.category)
     preds = Counter(graph.relations[int(r)] for r in graph.rel)
     by_source = Counter(graph.sources[int(s)].name for s in graph.edge_source)
-    degree = np.bincount(graph.src, minlength=graph.num_nodes) + np.bincount(
-        graph.dst, minlength=graph.num_nodes
-    )
+    degree = np.bincount(graph.src, minlength=graph.num_nodes) + np.bincount(graph.dst, minlength=graph.num_nodes)
     hubs = np.argsort(-degree, kind="stable")[:5]
     lo, hi = graph.category_range("biolink:Disease")
     streams = {s["stream"]: s for s in graph.report.get("streams", [])}
@@ -95,9 +91,7 @@ def graph_stats(
             "p99": float(np.percentile(degree, 99)) if len(degree) else 0.0,
             "max": int(degree.max()) if len(degree) else 0,
             "isolated": int(np.sum(degree == 0)),
-            "hubs": [
-                {"id": graph.ids[int(i)], "name": graph.names[int(i)], "degree": int(degree[i])} for i in hubs
-            ],
+            "hubs": [{"id": graph.ids[int(i)], "name": graph.names[int(i)], "degree": int(degree[i])} for i in hubs],
         },
         "diseases": {
             "total": hi - lo,

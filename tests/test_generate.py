@@ -1,0 +1,288 @@
+"""`kgsynth generate` on the real default KG: every proof re-checked by code independent of the generator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+from kgsynth.generate import generate
+from kgsynth.item import Item
+from kgsynth.model import Graph
+from kgsynth.question import GenerateConfig
+
+pytestmark = pytest.mark.slow
+
+
+class Oracle:
+    """Plain-Python adjacency built straight from the graph's edge arrays (no CSR index, no Prover)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+        self.out: dict[str, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+        self.inn: dict[str, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
+        self.edge_keys: set[tuple[str, str, str, str]] = set()
+        for s, d, r, src in zip(graph.src.tolist(), graph.dst.tolist(), graph.rel.tolist(),
+                                graph.edge_source.tolist(), strict=True):  # fmt: skip
+            rel = graph.relations[r]
+            self.out[rel][s].add(d)
+            self.inn[rel][d].add(s)
+            self.edge_keys.add((graph.ids[s], rel, graph.ids[d], graph.sources[src].name))
+        self._closure: dict[tuple[int, bool], set[int]] = {}
+
+    def step(self, nodes: set[int], step: str) -> set[int]:
+        inverse = step.startswith("^")
+        table = self.inn if inverse else self.out
+        rel = step.lstrip("^")
+        return {m for n in nodes for m in table[rel].get(n, ())}
+
+    def closure(self, term: int, down: bool) -> set[int]:
+        key = (term, down)
+        if key not in self._closure:
+            seen, stack = {term}, [term]
+            table = self.inn if down else self.out
+            while stack:
+                for m in table["biolink:subclass_of"].get(stack.pop(), ()):
+                    if m not in seen and self.g.ids[m].startswith("HP:"):
+                        seen.add(m)
+                        stack.append(m)
+            self._closure[key] = seen
+        return self._closure[key]
+
+    def diseases_with(self, term: int, rel: str = "biolink:has_phenotype") -> set[int]:
+        return {d for t in self.closure(term, down=True) for d in self.inn[rel].get(t, ())}
+
+    def candidates(self, item: Item) -> list[set[int]]:
+        """The candidate set after each constraint, recomputed from the constraints' arguments."""
+        ix = self.g.index
+        layers: list[set[int]] = []
+        current: set[int] | None = None
+        for c in item.constraints:
+            if c.kind == "start":
+                current = {ix[c.args["entity"]]}
+            elif c.kind == "has_phenotype":
+                s = self.diseases_with(ix[c.args["phenotype"]])
+                current = s if current is None else current & s
+            elif c.kind == "has_mode_of_inheritance":
+                s = self.diseases_with(ix[c.args["mode"]], "biolink:has_mode_of_inheritance")
+                current = s if current is None else current & s
+            elif c.kind == "chain_step":
+                assert current is not None
+                current = self.step(current, c.args["step"])
+            else:
+                raise AssertionError(f"unknown constraint kind {c.kind}")
+            layers.append(set(current))
+        return layers
+
+
+def check_item(item: Item, oracle: Oracle) -> None:
+    g, ix = oracle.g, oracle.g.index
+    layers = oracle.candidates(item)
+    for c, layer in zip(item.constraints, layers, strict=True):
+        assert c.candidates_after == len(layer), (item.id, c)
+    final = layers[-1]
+    answer = ix[item.answer.curie]
+    assert answer in final
+    if item.format == "short":
+        assert final == {answer}
+        assert item.options == [] and item.answer.letter is None
+        return
+    in_set = [o for o in item.options if ix[o.curie] in final]
+    assert [o.letter for o in in_set] == [item.answer.letter]
+    assert len({o.text.lower() for o in item.options}) == len(item.options)
+    answer_cat = g.category[answer]
+    upward = set(final)
+    if g.categories[answer_cat] == "biolink:PhenotypicFeature":
+        upward = {a for t in final for a in oracle.closure(t, down=False)}
+    for d in item.distractors:
+        node = ix[d.curie]
+        assert g.category[node] == answer_cat
+        assert node not in upward
+        failed = item.constraints[d.failed_constraint]
+        if failed.kind == "has_phenotype":
+            assert node not in oracle.diseases_with(ix[failed.args["phenotype"]])
+        elif failed.kind == "has_mode_of_inheritance":
+            assert node not in oracle.diseases_with(ix[failed.args["mode"]], "biolink:has_mode_of_inheritance")
+        else:
+            assert failed.kind == "chain_step" and d.failed_constraint == len(item.constraints) - 1
+        if d.rule == "negative_evidence":
+            if failed.kind == "has_phenotype":
+                term = ix[failed.args["phenotype"]]
+                negated = oracle.out["NOT biolink:has_phenotype"].get(node, set())
+                assert negated & oracle.closure(term, down=False)
+            else:
+                prev = layers[-2]  # every entity the hidden step could stand for
+                if item.constraints[-1].args["step"] == "^biolink:treats":
+                    assert prev <= oracle.out["NOT biolink:treats"].get(node, set()), d
+                else:
+                    up = oracle.closure(node, down=False)
+                    assert all(oracle.out["NOT biolink:has_phenotype"].get(p, set()) & up for p in prev), d
+        if d.rule == "unannotated_organ_system":
+            term = ix[failed.args["phenotype"]]
+            root = ix["HP:0000118"]
+            systems = {s for s in oracle.closure(term, down=False) if root in oracle.out["biolink:subclass_of"][s]}
+            annotated = {
+                s
+                for p in oracle.out["biolink:has_phenotype"].get(node, ())
+                for s in oracle.closure(p, down=False)
+                if root in oracle.out["biolink:subclass_of"].get(s, ())
+            }
+            assert systems and not systems & annotated
+    # the evidence path: real edges, with their source, chained from start to answer
+    for t in item.path:
+        assert (t.subject, t.predicate, t.object, t.source) in oracle.edge_keys
+        assert t.licence == next(s.licence for s in g.sources if s.name == t.source)
+    assert item.answer.curie in {t.subject for t in item.path} | {t.object for t in item.path}
+
+
+@pytest.fixture(scope="module")
+def oracle(real_graph: Graph) -> Oracle:
+    return Oracle(real_graph)
+
+
+@pytest.fixture(scope="module")
+def thousand(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("gen") / "out"
+    summary = generate(real_graph, GenerateConfig(n=1000, hops=3, seed=7), out)
+    return out, summary
+
+
+def read_items(out: Path) -> list[Item]:
+    return [Item.model_validate_json(line) for p in sorted((out / "jsonl").glob("*.jsonl")) for line in p.open()]
+
+
+def test_thousand_items_at_three_hops_each_proof_rechecked(thousand, oracle: Oracle) -> None:
+    out, summary = thousand
+    items = read_items(out)
+    assert len(items) == 1000 == summary["items"]
+    assert {it.hops for it in items} == {3}
+    assert {it.type for it in items} == {"chain", "vignette"}
+    for item in items:
+        check_item(item, oracle)
+    # no two items share question text, or answer and constraints
+    stems = [it.question.split("\nA. ")[0] for it in items]
+    assert len(set(stems)) == len(stems)
+    keys = {(it.answer.curie, tuple(json.dumps(c.args, sort_keys=True) for c in it.constraints)) for it in items}
+    assert len(keys) == len(items)
+    # every letter is gold equally often
+    letters = Counter(it.answer.letter for it in items)
+    assert set(letters.values()) == {250}
+    # several phrasings: stems do not all share one template
+    assert len({it.template_id.split("/")[1] for it in items}) >= 3
+    assert all(it.rationale.startswith(("Step 1", "The findings")) for it in items)
+
+
+def test_summary_and_rare_coverage(thousand) -> None:
+    out, summary = thousand
+    rc = summary["rare_coverage"]
+    assert rc["orpha_diseases_covered"] > rc["uniform_start_sampling"] > 0
+    assert sum(summary["by_type_format_hops"].values()) == 1000
+    assert summary["attempts"] == 1000 + sum(summary["drop_reasons"].values())
+    card = (out / "README.md").read_text()
+    assert "NON-COMMERCIAL" not in card and '"seed": 7' in card
+
+
+def test_hf_dataset_opens_with_trl_columns(thousand) -> None:
+    import datasets
+
+    out, _ = thousand
+    ds = datasets.load_from_disk(str(out / "hf"))
+    assert ds.num_rows == 1000
+    row = ds[0]
+    assert row["prompt"][0]["role"] == "user" and "Answer:" in row["prompt"][0]["content"]
+    assert row["answer_letter"] in "ABCD" and row["answer_aliases"]
+    assert json.loads(row["entity_aliases"])
+
+
+@pytest.mark.parametrize(
+    ("hops", "types", "formats"),
+    [(1, ["vignette"], ["mcq"]), (1, ["chain"], ["short"]), (2, ["chain", "vignette"], ["mcq", "short"]),
+     (4, ["chain"], ["mcq"])],
+)  # fmt: skip
+def test_other_hops_types_and_formats(real_graph: Graph, oracle: Oracle, tmp_path: Path, hops, types, formats) -> None:
+    cfg = GenerateConfig(n=60, hops=hops, types=types, formats=formats, options=5, seed=1)
+    summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
+    items = read_items(tmp_path / "o")
+    assert len(items) == 60 and {it.hops for it in items} == {hops}
+    for item in items:
+        check_item(item, oracle)
+        if item.format == "mcq":
+            assert len(item.options) == 5
+    assert {it.format for it in items} == set(formats)
+    if types == ["vignette"]:
+        rules = summary["distractor_rules"]
+        assert rules.get("negative_evidence", 0) + rules.get("unannotated_organ_system", 0) > 0
+
+
+def test_same_seed_gives_byte_identical_output(real_graph: Graph, tmp_path: Path) -> None:
+    cfg = GenerateConfig(n=150, hops=3, seed=3)
+    for name in ("a", "b"):
+        generate(real_graph, cfg, tmp_path / name, compare_uniform=False)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    for f in files:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    other = GenerateConfig(n=150, hops=3, seed=4)
+    generate(real_graph, other, tmp_path / "c", compare_uniform=False)
+    assert (tmp_path / "c" / "jsonl" / "items-00000.jsonl").read_bytes() != (
+        tmp_path / "a" / "jsonl" / "items-00000.jsonl"
+    ).read_bytes()
+
+
+def _cli(args: list[str], cache: Path) -> subprocess.Popen:
+    env = {**os.environ, "KGSYNTH_CACHE_DIR": str(cache)}
+    return subprocess.Popen([sys.executable, "-m", "kgsynth.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def test_killed_run_resumes_to_the_same_dataset(real_graph: Graph, cache_dir: Path, tmp_path: Path) -> None:
+    args = ["generate", "--n", "1500", "--hops", "3", "--seed", "11", "--no-compare-uniform"]
+    whole = _cli([*args, "--out", str(tmp_path / "whole")], cache_dir)
+    assert whole.wait(timeout=600) == 0, whole.stderr.read() if whole.stderr else ""
+    killed = tmp_path / "killed"
+    proc = _cli([*args, "--out", str(killed)], cache_dir)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        p = killed / "progress.json"
+        if p.exists() and json.loads(p.read_text())["accepted"] >= 200:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "hf").exists(), "the run finished before it could be killed"
+    # a torn write after the last commit: the restart must cut it away
+    with next((killed / "jsonl").glob("*.jsonl")).open("a") as fh:
+        fh.write('{"partial": ')
+    again = _cli([*args, "--out", str(killed)], cache_dir)
+    assert again.wait(timeout=600) == 0, again.stderr.read() if again.stderr else ""
+    files = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*") if p.is_file())
+    for f in files:
+        assert (killed / f).read_bytes() == (tmp_path / "whole" / f).read_bytes(), f
+
+
+def test_bad_generate_input_is_a_clear_error(real_graph: Graph, cache_dir: Path, tmp_path: Path) -> None:
+    proc = _cli(["generate", "--type", "riddle", "--out", str(tmp_path / "x")], cache_dir)
+    assert proc.wait(timeout=300) == 2
+    err = proc.stderr.read() if proc.stderr else ""
+    assert "invalid generate options" in err and "Traceback" not in err
+    generate(real_graph, GenerateConfig(n=20, hops=2, seed=1), tmp_path / "y", compare_uniform=False)
+    proc = _cli(["generate", "--n", "20", "--hops", "3", "--out", str(tmp_path / "y")], cache_dir)
+    assert proc.wait(timeout=300) == 2
+    assert "holds a run with another configuration" in (proc.stderr.read() if proc.stderr else "")
+
+
+def test_non_commercial_sources_are_flagged(cache_dir: Path, tmp_path: Path) -> None:
+    from kgsynth.assemble import load_graph
+
+    g = load_graph(include_non_commercial=True, cache_dir=cache_dir)
+    generate(g, GenerateConfig(n=20, hops=2, seed=2), tmp_path / "nc", compare_uniform=False)
+    assert "NON-COMMERCIAL" in (tmp_path / "nc" / "README.md").read_text()
+    record = json.loads((tmp_path / "nc" / "config.json").read_text())
+    assert record["kg"]["non_commercial_sources"] == ["sider"]
