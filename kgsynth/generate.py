@@ -96,8 +96,8 @@ class Generator:
         return item
 
     def stems(self, item: Item) -> str:
-        """The question without its options (what duplicate detection compares)."""
-        return item.question.split("\nA. ", 1)[0].rstrip()
+        """The text duplicate detection compares: the question stem (options are a separate field)."""
+        return item.question
 
 
 def _config_record(graph: Graph, config: GenerateConfig) -> dict[str, Any]:
@@ -235,7 +235,7 @@ def generate(
     if compare_uniform:
         summary["rare_coverage"]["uniform_start_sampling"] = uniform_coverage(graph, config, gen.index)
     _atomic_write(out / "summary.json", _dumps(summary))
-    export_hf(items, gen.builder, out / "hf", graph)
+    export_hf(items, out / "hf")
     write_card(out, record, summary)
     return summary
 
@@ -294,27 +294,33 @@ def summarize(graph: Graph, items: list[Item], gen: Generator, config: GenerateC
     }
 
 
-def hf_rows(items: list[Item], builder: QuestionBuilder) -> list[dict[str, Any]]:
-    """Items as dataset rows: the item's fields (free-form dicts as JSON strings) plus TRL's columns."""
+def hf_rows(items: list[Item]) -> list[dict[str, Any]]:
+    """Items as dataset rows: the item's fields (free-form dicts as JSON strings) plus the columns TRL's
+    GRPO trainer and kgsynth's rewards read (``prompt``, ``answer_letter``, ``answer_aliases``,
+    ``path_intermediates``)."""
+    from kgsynth.teacher.faithfulness import intermediate_entities
+    from kgsynth.teacher.prompts import student_messages
+
     rows = []
     for it in items:
         row = it.model_dump()
         row["entity_aliases"] = json.dumps(row["entity_aliases"], ensure_ascii=False, sort_keys=True)
         for c in row["constraints"]:
             c["args"] = json.dumps(c["args"], sort_keys=True)
-        row["prompt"] = [{"role": "user", "content": builder.user_prompt(it)}]
+        row["prompt"] = [dict(m) for m in student_messages(it)]
         row["answer_letter"] = it.answer.letter
         row["answer_aliases"] = it.answer.aliases
+        row["path_intermediates"] = list(intermediate_entities(it).values())
         rows.append(row)
     return rows
 
 
-def export_hf(items: list[Item], builder: QuestionBuilder, directory: Path, graph: Graph) -> None:
+def export_hf(items: list[Item], directory: Path) -> None:
     """A Hugging Face dataset on disk (``datasets.load_from_disk``), reproducible byte for byte."""
     import datasets
 
     datasets.disable_progress_bars()
-    rows = hf_rows(items, builder)
+    rows = hf_rows(items)
     ds = datasets.Dataset.from_list(rows)
     fingerprint = hashlib.blake2b("".join(it.id for it in items).encode(), digest_size=8).hexdigest()
     ds._fingerprint = fingerprint  # a content hash, so two identical runs write identical state files
@@ -329,7 +335,6 @@ def export_hf(items: list[Item], builder: QuestionBuilder, directory: Path, grap
 
         shutil.rmtree(directory)
     os.replace(tmp, directory)
-    del graph
 
 
 def write_card(out: Path, record: dict[str, Any], summary: dict[str, Any]) -> None:

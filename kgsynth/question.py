@@ -127,7 +127,6 @@ class QuestionBuilder:
         self.t_chain = env.get_template("chain.j2")
         self.t_vignette = env.get_template("vignette.j2")
         self.t_rationale = env.get_template("rationale.j2")
-        self.t_prompt = env.get_template("user_prompt.j2")
         self.scores = rarity_scores(graph, index, config.rarity)
         self.chain_paths = self._metapaths(None, config.hops)
         self.continuations = self._metapaths("biolink:Disease", config.hops - 1) if config.hops > 1 else []
@@ -302,6 +301,7 @@ class QuestionBuilder:
         render: jinja2.Template,
         render_ctx: dict[str, Any],
     ) -> Item:
+        """The item: the question is the rendered stem; options (for mcq) are a field of their own."""
         g = self.graph
         options: list[Option] = []
         dist_models: list[Distractor] = []
@@ -315,7 +315,7 @@ class QuestionBuilder:
                 dist_models.append(
                     Distractor(curie=g.ids[d], name=g.names[d], letter=letter, failed_constraint=failed, rule=rule)
                 )
-        question = render.render(**render_ctx, options=options)
+        question = render.render(**render_ctx).strip()
         triples = [self.triple(e) for e in path_edges]
         sources = {int(g.edge_source[e]) for e in path_edges}
         entities = list(dict.fromkeys([t.subject for t in triples] + [t.object for t in triples]))
@@ -426,16 +426,18 @@ class QuestionBuilder:
             variant = int(rng.integers(4))
             ctx: dict[str, Any] = {
                 "variant": variant, "phrase": phrase, "answer_noun": self.noun(answer), "start_name": start_text,
+                "mcq": fmt == "mcq",
             }  # fmt: skip
             render, tid = self.t_chain, f"chain/v{variant}/{mp_name}/" + ".".join(map(str, variants))
             rctx: dict[str, Any] = {"findings": [], "diagnosis": "", "inheritance": "", "steps": sentences}
         else:
             variant = int(rng.integers(3))
-            ctx = {**vignette_ctx, "variant": variant, "continuation": phrase, "answer_noun": self.noun(answer)}
+            ctx = {**vignette_ctx, "variant": variant, "continuation": phrase, "answer_noun": self.noun(answer),
+                   "mcq": fmt == "mcq"}  # fmt: skip
             render = self.t_vignette
             tid = f"vignette/v{variant}/{mp_name or 'diagnosis'}/" + ".".join(map(str, variants))
             rctx = {**(findings_rationale or {}), "steps": sentences}
-        stem = render.render(**ctx, options=[])
+        stem = render.render(**ctx).strip()
         item = self._item(
             qtype=qtype, fmt=fmt, stem=stem, template_id=tid, answer=answer, distractors=distractors[:k],
             gold=gold, path_edges=path_edges, constraints=constraints, rarity=float(self.scores[start]),
@@ -646,7 +648,3 @@ class QuestionBuilder:
                 seen_names.add(g.names[d].lower())
                 out.append((d, r, f))
         return out
-
-    # --- the dataset row ----------------------------------------------------------------------------
-    def user_prompt(self, item: Item) -> str:
-        return self.t_prompt.render(question=item.question, options=item.options).strip()
