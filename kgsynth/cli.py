@@ -209,6 +209,40 @@ def generate_cmd(
     compare_uniform: Annotated[
         bool, typer.Option(help="Also count rare coverage under uniform start sampling (for the summary).")
     ] = True,
+    teacher: Annotated[
+        str | None,
+        typer.Option(
+            help="Distil chains of thought: openai (any OpenAI-compatible server), local or vllm.",
+            rich_help_panel="Teacher",
+        ),
+    ] = None,
+    teacher_model: Annotated[str, typer.Option(help="Model name sent to the server.", rich_help_panel="Teacher")] = "",
+    teacher_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (default: OpenAI).", rich_help_panel="Teacher")
+    ] = None,
+    teacher_api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key.", rich_help_panel="Teacher")
+    ] = "OPENAI_API_KEY",
+    teacher_model_path: Annotated[
+        str | None,
+        typer.Option(help="local: model folder or .gguf file; vllm: model id/path.", rich_help_panel="Teacher"),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.", rich_help_panel="Teacher")] = 16,
+    samples: Annotated[int, typer.Option(help="Completions drawn per item at most.", rich_help_panel="Teacher")] = 1,
+    keep: Annotated[str, typer.Option(help="first or all verified chains.", rich_help_panel="Teacher")] = "first",
+    grounding: Annotated[
+        str, typer.Option(help="path: show the teacher the evidence path; none.", rich_help_panel="Teacher")
+    ] = "path",
+    temperature: Annotated[float, typer.Option(rich_help_panel="Teacher")] = 0.7,
+    max_tokens: Annotated[int, typer.Option(help="Completion tokens per request.", rich_help_panel="Teacher")] = 2048,
+    request_timeout: Annotated[float, typer.Option(help="Seconds per request.", rich_help_panel="Teacher")] = 120.0,
+    max_retries: Annotated[int, typer.Option(rich_help_panel="Teacher")] = 6,
+    max_requests: Annotated[
+        int | None, typer.Option(help="Budget: requests this run may send.", rich_help_panel="Teacher")
+    ] = None,
+    max_total_tokens: Annotated[
+        int | None, typer.Option(help="Budget: tokens this run may use.", rich_help_panel="Teacher")
+    ] = None,
 ) -> None:
     """Generate verifiable multi-hop questions, each with its proof and evidence path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -255,6 +289,38 @@ def generate_cmd(
             compare_uniform=compare_uniform,
         )
     _print_summary(summary, out)
+    if teacher is None:
+        return
+    from kgsynth.generate import read_items
+    from kgsynth.teacher.run import TeacherConfig, distil
+
+    try:
+        tconfig = TeacherConfig(
+            backend=teacher,  # type: ignore[arg-type]
+            model=teacher_model or (teacher_model_path or teacher),
+            base_url=teacher_base_url,
+            api_key_env=teacher_api_key_env,
+            model_path=teacher_model_path,
+            concurrency=concurrency,
+            samples=samples,
+            keep=keep,  # type: ignore[arg-type]
+            grounding=grounding,  # type: ignore[arg-type]
+            temperature=temperature,
+            max_tokens=max_tokens,
+            seed=seed,
+            timeout=request_timeout,
+            max_retries=max_retries,
+            max_requests=max_requests,
+            max_total_tokens=max_total_tokens,
+        )
+    except ValueError as exc:
+        raise KgsynthError(f"invalid teacher options: {exc}") from None
+    result = distil(read_items(out), tconfig, out, progress=True)
+    console.print(
+        f"teacher {tconfig.model}: {result.verified:,} verified, {result.rejected:,} rejected, "
+        f"{result.incomplete:,} incomplete (re-run to continue); {result.requests_sent:,} requests sent, "
+        f"{result.cache_hits:,} answered from the cache; reasons: {result.failure_reasons}"
+    )
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:

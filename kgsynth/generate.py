@@ -240,6 +240,11 @@ def generate(
     return summary
 
 
+def read_items(out: Path) -> list[Item]:
+    """The items of a finished or partial run in ``out``, in order."""
+    return _Shards(out / "jsonl").read()
+
+
 def orpha_diseases(graph: Graph, items: list[Item]) -> set[str]:
     """Distinct diseases with an Orphanet id that the items' evidence paths pass through."""
     lo, hi = graph.category_range("biolink:Disease")

@@ -287,3 +287,30 @@ def test_non_commercial_sources_are_flagged(cache_dir: Path, tmp_path: Path) -> 
     assert "NON-COMMERCIAL" in (tmp_path / "nc" / "README.md").read_text()
     record = json.loads((tmp_path / "nc" / "config.json").read_text())
     assert record["kg"]["non_commercial_sources"] == ["sider"]
+
+
+def test_generate_with_a_teacher_behind_a_loopback_server(cache_dir: Path, tmp_path: Path) -> None:
+    from tests.chat_server import ChatServer
+
+    out = tmp_path / "t"
+    args = ["generate", "--n", "20", "--hops", "2", "--seed", "5", "--no-compare-uniform", "--out", str(out),
+            "--teacher", "openai", "--teacher-model", "test-teacher", "--concurrency", "4"]  # fmt: skip
+    with ChatServer() as server:
+        env_args = [*args, "--teacher-base-url", server.base_url]
+        proc = subprocess.run([sys.executable, "-m", "kgsynth.cli", *env_args], capture_output=True, text=True,
+                              env={**os.environ, "KGSYNTH_CACHE_DIR": str(cache_dir), "OPENAI_API_KEY": "sk-test"},
+                              timeout=600)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        first = sum(server.served_ok().values())
+        again = subprocess.run([sys.executable, "-m", "kgsynth.cli", *env_args], capture_output=True, text=True,
+                               env={**os.environ, "KGSYNTH_CACHE_DIR": str(cache_dir), "OPENAI_API_KEY": "sk-test"},
+                               timeout=600)  # fmt: skip
+        assert again.returncode == 0, again.stderr
+        assert sum(server.served_ok().values()) == first == 20  # nothing sent twice
+    items = read_items(out)
+    results = [json.loads(line) for line in (out / "teacher" / "results.jsonl").open()]
+    assert sorted(r["item_id"] for r in results) == sorted(it.id for it in items)
+    gold_a = {it.id for it in items if it.answer.letter == "A"}
+    # the server always answers "A": exactly the items whose proven answer is A verify
+    assert {r["item_id"] for r in results if r["verified"]} == gold_a and len(gold_a) == 5
+    assert "5 verified, 15 rejected" in " ".join(proc.stdout.split())
