@@ -187,6 +187,7 @@ def export_neo4j_admin(graph: Graph, out_dir: str | Path, *, database: str = "ne
         f"--relationships={rels_path.resolve()}",
         f"--array-delimiter={ARRAY_DELIMITER_OPTION}",
         f"--multiline-fields={_bool(multiline)}",
+        f"--report-file={(out / 'import.report').resolve()}",
         database,
     ]
     (out / "import.sh").write_text(
