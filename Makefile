@@ -30,8 +30,8 @@ demo: $(VENV)/.core
 	$(BIN)/kgsynth generate --hops 3 --n 1000 --out $(OUT)
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check kgsynth tests bench trainers
-	$(BIN)/ruff format --check kgsynth tests bench trainers
+	$(BIN)/ruff check kgsynth tests bench
+	$(BIN)/ruff format --check kgsynth tests bench
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy kgsynth

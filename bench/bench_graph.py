@@ -42,12 +42,11 @@ def main() -> None:
         cold = run("cold", cache)
         warm = min((run("warm", cache) for _ in range(3)), key=lambda r: r["seconds"])
     print(f"default KG: {cold['nodes']:,} nodes, {cold['edges']:,} edges")
-    print(
-        f"cold load : {cold['seconds']:.2f} s (target <= {TARGETS['cold_s']:.0f} s), peak RSS {cold['peak_rss_mb']:.0f} MB"
-    )
-    print(
-        f"warm load : {warm['seconds']:.2f} s (target <= {TARGETS['warm_s']:.0f} s), peak RSS {warm['peak_rss_mb']:.0f} MB"
-    )
+    for label, r, target in (("cold", cold, TARGETS["cold_s"]), ("warm", warm, TARGETS["warm_s"])):
+        print(
+            f"{label} load : {r['seconds']:.2f} s (target <= {target:.0f} s), "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB (target <= {TARGETS['peak_rss_mb']:.0f} MB)"
+        )
     print(f"cold/warm : {cold['seconds'] / warm['seconds']:.1f}x")
 
     import networkx as nx

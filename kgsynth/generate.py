@@ -30,7 +30,7 @@ from kgsynth.schema import load_schema
 logger = logging.getLogger(__name__)
 
 SHARD_SIZE = 1000
-FLUSH_EVERY = 50
+FLUSH_EVERY = 200
 FORMAT_VERSION = 1
 
 

@@ -24,7 +24,7 @@ from kgsynth.model import Graph
 from kgsynth.resources import prompts_dir
 from kgsynth.sample import RarityConfig, rarity_scores, sample_walks
 from kgsynth.schema import GraphSchema, MetapathSpec
-from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE, Prover
+from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE, SUBCLASS, Prover
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +132,8 @@ class QuestionBuilder:
         self.continuations = self._metapaths("biolink:Disease", config.hops - 1) if config.hops > 1 else []
         self._starts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._systems_cache: dict[int, frozenset[int]] = {}
+        self._reached: dict[str, np.ndarray] = {}
+        self.pheno_degree = index.degree(Step("biolink:has_phenotype", inverse=True))
         self.onset_terms: frozenset[int] = frozenset()
         if ONSET_ROOT in graph.index:
             self.onset_terms = frozenset(int(x) for x in self.prover.descendants(graph.index[ONSET_ROOT]))
@@ -235,49 +237,76 @@ class QuestionBuilder:
     def _end_distractors(
         self, steps: list[Step], layers: list[np.ndarray], answer: int, rng: np.random.Generator, k: int
     ) -> list[tuple[int, str]]:
-        """Distractors for the end of a chain, each with the rule that chose it."""
+        """Distractors for the end of a chain, each with the rule that chose it.
+
+        Pools are tried in order of preference (explicit negative evidence, then hard negatives near the
+        hidden entities, then any entity the last relation reaches) and built only when needed.
+        """
         g, idx = self.graph, self.index
         final, last = layers[-1], steps[-1]
         prev = layers[-2] if len(layers) > 1 else None
         cat = int(g.category[answer])
         lo, hi = g.category_range(g.categories[cat])
-        exclude = final
-        if g.categories[cat] == "biolink:PhenotypicFeature" and len(final) <= 2000:
-            # a broader term of a true answer is true too (HPO is_a): never offer one as wrong
-            exclude = np.unique(np.concatenate([final, *(self.prover.ancestors(int(x)) for x in final)]))
-        pools: list[tuple[str, np.ndarray]] = []
-        # Negative evidence must hold for every entity the hidden step could stand for.
-        if prev is not None and last.relation == "biolink:treats" and last.inverse and len(prev) <= 20:
-            per = [idx.neighbors(int(d), Step("NOT biolink:treats", True)) for d in prev]
-            pools.append(("negative_evidence", functools.reduce(np.intersect1d, per)))
-        if prev is not None and last == HAS_PHENOTYPE and len(prev) <= 5:
-            per = []
-            for d in prev:
-                negated = idx.neighbors(int(d), Step("NOT biolink:has_phenotype"))
-                per.append(np.unique(np.concatenate([negated, *(self.prover.descendants(int(x)) for x in negated)])))
-            pools.append(("negative_evidence", functools.reduce(np.intersect1d, per)))
-        if prev is not None:
-            pools.append(("hard_negative_closed_world", idx.reach(self.prover.siblings(prev), last)))
-        adj = idx._adj(last)
-        if adj is not None:
-            pools.append(("closed_world_same_relation", np.unique(adj.cols)))
-        chosen: list[tuple[int, str]] = []
-        taken = {answer}
-        names = {g.names[answer].lower(), *(a.lower() for a in self.aliases(answer))}
         is_pheno = g.categories[cat] == "biolink:PhenotypicFeature"
-        for rule, pool in pools:
+        excluded = np.zeros(g.num_nodes, dtype=bool)
+        excluded[final] = True
+        if is_pheno:
+            # a broader term of a true answer is true too (HPO is_a): never offer one as wrong
+            frontier = final
+            while len(frontier):
+                up = idx.reach(frontier, SUBCLASS)
+                frontier = up[~excluded[up]]
+                excluded[frontier] = True
+
+        def negative() -> np.ndarray:
+            # Negative evidence must hold for every entity the hidden step could stand for.
+            if prev is None:
+                return np.empty(0, dtype=np.int32)
+            if last.relation == "biolink:treats" and last.inverse and len(prev) <= 20:
+                per = [idx.neighbors(int(d), Step("NOT biolink:treats", True)) for d in prev]
+                return functools.reduce(np.intersect1d, per)
+            if last == HAS_PHENOTYPE and len(prev) <= 5:
+                per = []
+                for d in prev:
+                    negated = idx.neighbors(int(d), Step("NOT biolink:has_phenotype"))
+                    per.append(
+                        np.unique(np.concatenate([negated, *(self.prover.descendants(int(x)) for x in negated)]))
+                    )
+                return functools.reduce(np.intersect1d, per)
+            return np.empty(0, dtype=np.int32)
+
+        def hard() -> np.ndarray:
+            return idx.reach(self.prover.siblings(prev), last) if prev is not None else np.empty(0, np.int32)
+
+        def any_reached() -> np.ndarray:
+            key = str(last)
+            if key not in self._reached:
+                adj = idx._adj(last)
+                self._reached[key] = np.unique(adj.cols) if adj is not None else np.empty(0, np.int32)
+            return self._reached[key]
+
+        chosen: list[tuple[int, str]] = []
+        names = {g.names[answer].lower(), *(a.lower() for a in self.aliases(answer))}
+        excluded[answer] = True
+        for rule, make in (
+            ("negative_evidence", negative),
+            ("hard_negative_closed_world", hard),
+            ("closed_world_same_relation", any_reached),
+        ):
+            pool = make()
             pool = pool[(pool >= lo) & (pool < hi)]
-            pool = np.setdiff1d(pool, exclude)
+            pool = pool[~excluded[pool]]
             if is_pheno:
                 pool = pool[self.abnormal[pool]]
             if len(pool) == 0:
                 continue
-            for d in rng.permutation(pool)[: 50 * k]:
+            take = pool if len(pool) <= 50 * k else pool[rng.choice(len(pool), 50 * k, replace=False)]
+            for d in rng.permutation(take):
                 d = int(d)
-                if d in taken or g.names[d].lower() in names:
+                if excluded[d] or g.names[d].lower() in names:
                     continue
                 chosen.append((d, rule))
-                taken.add(d)
+                excluded[d] = True
                 names.add(g.names[d].lower())
                 if len(chosen) == k:
                     return chosen
@@ -490,7 +519,8 @@ class QuestionBuilder:
         if len(usable) < cfg.min_findings:
             return Drop("vignette: too few frequent phenotype annotations")
         # Frequent and specific findings first (weighted random order: Efraimidis-Spirakis keys).
-        weights = np.array([a[2] / np.log2(2.0 + len(prover.diseases_with(a[0]))) for a in usable])
+        # specificity by direct annotation count (a cheap proxy; the proof uses the exact closure)
+        weights = np.array([a[2] / np.log2(2.0 + self.pheno_degree[a[0]]) for a in usable])
         keys = np.log(rng.random(len(usable))) / np.maximum(weights, 1e-9)
         order = np.argsort(-keys, kind="stable")
         chosen: list[tuple[int, int, float, dict[str, Any]]] = []

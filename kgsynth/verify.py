@@ -45,15 +45,17 @@ class Prover:
         got = cache.get(term)
         if got is not None:
             return got
-        seen = np.array([term], dtype=np.int32)
-        frontier = seen
+        seen = np.zeros(self.graph.num_nodes, dtype=bool)
+        seen[term] = True
+        frontier = np.array([term], dtype=np.int32)
         while len(frontier):
             nxt = self.index.reach(frontier, step)
             nxt = nxt[(nxt >= self.pheno_lo) & (nxt < self.pheno_hi)]
-            frontier = np.setdiff1d(nxt, seen, assume_unique=True)
-            seen = np.union1d(seen, frontier)
-        cache[term] = seen
-        return seen
+            frontier = nxt[~seen[nxt]]
+            seen[frontier] = True
+        out = np.flatnonzero(seen).astype(np.int32)
+        cache[term] = out
+        return out
 
     def descendants(self, term: int) -> np.ndarray:
         """``term`` and every more specific phenotype (sorted)."""

@@ -107,9 +107,7 @@ def test_default_sources_join_on_fixture(mini_graph: Graph) -> None:
     streams = {s["stream"]: s for s in g.report["streams"]}
     assert streams["HumanDO.tsv is_a"]["dropped"] == {"parent label names no DO term": 1}
     assert streams["drug-to-class.tsv class memberships"]["dropped"] == {"class id not in classes.tsv": 1}
-    assert streams["meddra_all_se.tsv.gz side effects"]["dropped"] == {
-        "STITCH compound without a DrugBank id": 1
-    }
+    assert streams["meddra_all_se.tsv.gz side effects"]["dropped"] == {"STITCH compound without a DrugBank id": 1}
     for s in streams.values():
         assert s["read"] == s["kept"] + sum(s["dropped"].values()), s
 
@@ -168,8 +166,7 @@ def test_kgx_loader(tmp_path: Path) -> None:
     g = _load("kgx", tmp_path)
     assert g.node("MONDO:0007739").synonyms == ["HD", "Huntington chorea"]
     edges = sorted(
-        (e.subject, e.predicate, e.negated, e.source, e.qualifiers.get("frequency_qualifier"))
-        for e in g.iter_edges()
+        (e.subject, e.predicate, e.negated, e.source, e.qualifiers.get("frequency_qualifier")) for e in g.iter_edges()
     )
     assert edges == [
         ("HGNC:4851", "biolink:gene_associated_with_condition", False, "infores:omim", None),
@@ -181,9 +178,7 @@ def test_kgx_loader(tmp_path: Path) -> None:
         _load("kgx", tmp_path)
 
 
-PRIMEKG_HEADER = (
-    "relation,display_relation,x_index,x_id,x_type,x_name,x_source,y_index,y_id,y_type,y_name,y_source\n"
-)
+PRIMEKG_HEADER = "relation,display_relation,x_index,x_id,x_type,x_name,x_source,y_index,y_id,y_type,y_name,y_source\n"
 
 
 def test_primekg_loader(tmp_path: Path) -> None:

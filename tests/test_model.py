@@ -57,9 +57,7 @@ def test_negated_edges_live_in_their_own_relation_and_duplicates_are_accounted()
     b.add_node("P:1", "biolink:PhenotypicFeature", "p", source="a")
     for _ in range(3):
         b.stream("s", "a").read += 1
-        b.add_edge(
-            "D:1", "biolink:has_phenotype", "P:1", source="a", stream="s", qualifiers={"frequency": "1/2"}
-        )
+        b.add_edge("D:1", "biolink:has_phenotype", "P:1", source="a", stream="s", qualifiers={"frequency": "1/2"})
     b.stream("s", "a").read += 1
     b.add_edge("D:1", "biolink:has_phenotype", "P:9", source="a", stream="s")
     b.stream("t", "b").read += 1
