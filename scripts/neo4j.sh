@@ -115,6 +115,10 @@ start() {
         java_main org.neo4j.server.startup.Neo4jAdminCommand dbms set-initial-password \
             "$(cat "$PASSWORD_FILE")" >/dev/null
     fi
+    if ! running && bolt_open; then
+        log "port $PORT is in use by another process; set KGSYNTH_NEO4J_PORT to a free port"
+        return 1
+    fi
     local offset=0
     [[ -f "$LOG_FILE" ]] && offset=$(wc -l <"$LOG_FILE")
     if ! running; then

@@ -9,6 +9,7 @@ failure, never a skip.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -43,6 +44,17 @@ def _script(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, timeout=900, check=False)
 
 
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def neo4j_server() -> Iterator[Neo4jServer]:
     uri = os.environ.get("NEO4J_URI")
@@ -53,14 +65,18 @@ def neo4j_server() -> Iterator[Neo4jServer]:
         yield Neo4jServer(uri, os.environ.get("NEO4J_USER", "neo4j"), str(password), own=False)
         return
     was_running = _script("status").returncode == 0
+    port = int(os.environ.get("KGSYNTH_NEO4J_PORT", "17687"))
+    if not was_running and _port_in_use(port):
+        # Something else (another checkout's server, say) holds the default port: use a free one.
+        os.environ["KGSYNTH_NEO4J_PORT"] = str(_free_port())
     started = _script("start")
     if started.returncode != 0:
         _unavailable(f"scripts/neo4j.sh start failed:\n{started.stderr[-3000:]}")
     env = _script("env").stdout
-    port = next(line.split(":")[-1] for line in env.splitlines() if "NEO4J_URI=" in line)
+    bolt_port = next(line.split(":")[-1] for line in env.splitlines() if "NEO4J_URI=" in line)
     password = (Path(os.environ.get("KGSYNTH_NEO4J_DIR", ROOT / ".neo4j")) / "password").read_text().strip()
     try:
-        yield Neo4jServer(f"bolt://127.0.0.1:{port}", "neo4j", password, own=True)
+        yield Neo4jServer(f"bolt://127.0.0.1:{bolt_port}", "neo4j", password, own=True)
     finally:
         if not was_running:
             _script("stop")
