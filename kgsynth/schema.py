@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from kgsynth.errors import KgsynthError, UnknownNameError
+from kgsynth.resources import schemas_dir
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +97,6 @@ class GraphSchema(BaseModel):
                 if not current & set(frm):
                     raise ValueError(f"metapath {mp.name}: step {raw} does not start from {sorted(current)}")
                 current = set(to)
-
-
-def schemas_dir() -> Path:
-    """Where the schema files are: inside the installed package, or at the top of a checkout."""
-    packaged = Path(str(files("kgsynth"))) / "graph_schemas"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "graph_schemas"
 
 
 def available_schemas() -> list[str]:
