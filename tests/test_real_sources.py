@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from kgsynth.assemble import load_graph
 from kgsynth.index import CSRIndex
 from kgsynth.loaders import DEFAULT_SOURCES
+from kgsynth.loaders.base import data_root
 from kgsynth.model import Graph
 from kgsynth.schema import load_schema
 from kgsynth.stats import graph_stats
@@ -86,3 +89,21 @@ def test_sider_is_opt_in_and_flagged(cache_dir) -> None:
     # side effects joined to HPO terms through their UMLS xrefs
     objs = {g.ids[int(o)].split(":")[0] for o in g.dst[rel]}
     assert {"HP", "UMLS"} <= objs
+
+
+def test_generic_obo_loader_on_real_releases() -> None:
+    from kgsynth.loaders.hpo import HPOLoader
+    from kgsynth.loaders.obo import OBOLoader
+    from kgsynth.model import GraphBuilder
+
+    hp = HPOLoader.default_directory()
+    assert hp is not None
+    b = GraphBuilder()
+    OBOLoader(file=hp / "hp.obo", category="biolink:PhenotypicFeature").load(b)
+    g = b.build()
+    assert g.num_nodes == 19_034  # 19,484 terms less 450 obsolete
+    assert g.node("HP:0001250").name == "Seizure"
+    b = GraphBuilder()
+    OBOLoader(file=Path(str(data_root())) / "ontologies" / "doid" / "DO_rare_slim.obo",
+              category="biolink:Disease").load(b)  # fmt: skip
+    assert b.build().num_nodes >= 3_400
