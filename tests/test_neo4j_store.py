@@ -310,16 +310,21 @@ def test_a_batch_retried_after_its_commit_adds_nothing(neo4j_env: Neo4jServer, g
 
 @pytest.mark.neo4j
 def test_connections_killed_mid_load_are_retried(neo4j_env: Neo4jServer, graph_name: str) -> None:
+    """A thread kills the store's connections every 50 ms while edges load: transactions die while
+    running, while committing, and between batches; the load still ends with every edge exactly once."""
+    import threading
+
     import neo4j
 
-    graph = make_graph(graph_name, extra_edges=3000)
+    graph = make_graph(graph_name, extra_edges=6000)
     killer = neo4j.GraphDatabase.driver(neo4j_env.uri, auth=(neo4j_env.user, neo4j_env.password))
     kills: list[int] = []
-    batches: list[int] = []
+    loading = threading.Event()
+    finished = threading.Event()
 
-    def kill_store_connections(stage: str, done: int, total: int) -> None:
-        batches.append(done)
-        if stage == "edges" and len(kills) < 3 and len(batches) % 4 == 0:
+    def kill_connections() -> None:
+        loading.wait(timeout=60)
+        while not finished.is_set() and len(kills) < 40:
             records = killer.execute_query(
                 "CALL dbms.listConnections() YIELD connectionId, userAgent "
                 "WHERE userAgent STARTS WITH $agent "
@@ -328,15 +333,26 @@ def test_connections_killed_mid_load_are_retried(neo4j_env: Neo4jServer, graph_n
                 agent=USER_AGENT,
             ).records
             kills.append(int(records[0]["n"]))
+            time.sleep(0.05)
 
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage == "edges":
+            loading.set()
+
+    thread = threading.Thread(target=kill_connections)
+    thread.start()
     try:
-        with Neo4jStore.from_env(batch_size=100, on_progress=kill_store_connections) as store:
+        with Neo4jStore.from_env(batch_size=100, on_progress=on_progress) as store:
             store.write(graph)
+            finished.set()
+            thread.join()
             store.on_progress = None
-            assert sum(kills) >= 3, kills
+            assert sum(kills) >= 5, kills
             assert counts(store, graph_name) == (graph.num_nodes, graph.num_edges)
             assert_same_graph(store.read(graph_name), graph)
     finally:
+        finished.set()
+        thread.join()
         killer.close()
 
 

@@ -229,6 +229,13 @@ RETURN count(e) AS written
 """
 )
 
+# Client errors that mean "this transaction was cut off", not "this query is wrong".
+_RETRY_CODES = {
+    "Neo.ClientError.Transaction.Terminated",
+    "Neo.ClientError.Transaction.LockClientStopped",
+    "Neo.ClientError.Transaction.TransactionTimedOut",
+}
+
 _SCHEMA = (
     f"CREATE CONSTRAINT kgsynth_node_id IF NOT EXISTS FOR (n:{NODE_LABEL}) REQUIRE (n.graph, n.id) IS UNIQUE",
     f"CREATE CONSTRAINT kgsynth_graph_name IF NOT EXISTS FOR (g:{GRAPH_LABEL}) REQUIRE g.name IS UNIQUE",
@@ -599,19 +606,16 @@ class Neo4jStore:
 
         def run_lane(lane: _Lane) -> None:
             nonlocal done, created
-            with self._session() as session:
-                start = lane.lo if replay else lane.written
-                for lo, hi in _segments(codes, start, lane.hi, self.batch_size):
-                    if stop.is_set():
-                        return
-                    query, params = batch(lo, hi)
-                    n = session.execute_write(
-                        _run_batch, query, graph=graph.name, stage=stage, lane=lane.lane, start=lo, end=hi, **params
-                    )
-                    with lock:
-                        created += n
-                        done += n
-                        self._progress(stage, done, total)
+            start = lane.lo if replay else lane.written
+            for lo, hi in _segments(codes, start, lane.hi, self.batch_size):
+                if stop.is_set():
+                    return
+                query, params = batch(lo, hi)
+                n = self._write_batch(query, graph=graph.name, stage=stage, lane=lane.lane, start=lo, end=hi, **params)
+                with lock:
+                    created += n
+                    done += n
+                    self._progress(stage, done, total)
 
         with self._errors(f"loading the {stage} of {graph.name!r}"):
             if len(pending) == 1:
@@ -626,6 +630,30 @@ class Neo4jStore:
                         stop.set()  # the other lanes finish their current batch, then stop
                         raise
         return created
+
+    def _write_batch(self, query: str, **params: Any) -> int:
+        """Run one guarded batch in a managed transaction, retrying what the driver leaves to the caller.
+
+        The driver retries transient errors itself, but not a commit whose outcome it cannot know
+        (``IncompleteCommit``) nor a transaction the server terminated because its connection was killed.
+        Both are safe to retry here: the progress guard makes a batch that did commit a no-op.
+        """
+        from neo4j import exceptions as neo
+
+        deadline = time.monotonic() + self.max_retry_time
+        delay = 0.2
+        while True:
+            try:
+                with self._session() as session:
+                    return int(session.execute_write(_run_batch, query, **params))
+            except (neo.ServiceUnavailable, neo.SessionExpired, neo.TransientError, neo.ClientError) as exc:
+                retry = not isinstance(exc, neo.ClientError) or exc.code in _RETRY_CODES
+                if not retry or time.monotonic() + delay > deadline:
+                    raise
+                logger.warning("retrying a batch (lane %s, rows %s-%s): %s", params.get("lane"),
+                               params.get("start"), params.get("end"), _describe(exc))  # fmt: skip
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _node_batch(self, graph: Graph) -> Callable[[int, int], tuple[str, dict[str, Any]]]:
         sources = [s.name for s in graph.sources]
