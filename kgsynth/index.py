@@ -35,6 +35,16 @@ class Step:
         return ("^" if self.inverse else "") + self.relation
 
 
+def _dedupe_sorted(x: np.ndarray) -> np.ndarray:
+    """Drop repeats from a sorted array (cheaper than ``np.unique`` on the short rows walks meet)."""
+    if len(x) < 2:
+        return x.copy()
+    keep = np.empty(len(x), dtype=bool)
+    keep[0] = True
+    np.not_equal(x[1:], x[:-1], out=keep[1:])
+    return x[keep]
+
+
 @dataclass
 class _Adjacency:
     lo: int  # first node id covered by indptr
@@ -118,14 +128,19 @@ class CSRIndex:
         adj = self._adj(step)
         if adj is None or len(nodes) == 0:
             return np.empty(0, dtype=np.int32)
+        if len(nodes) == 1:
+            # one row: already sorted (edges are sorted by subject, then object); drop repeats only
+            a, b = adj.span(int(nodes[0]))
+            return _dedupe_sorted(adj.cols[a:b])
         k = np.asarray(nodes, dtype=np.int64) - adj.lo
         k = k[(k >= 0) & (k < len(adj.indptr) - 1)]
         starts, stops = adj.indptr[k], adj.indptr[k + 1]
         lengths = stops - starts
-        if lengths.sum() == 0:
+        total = int(lengths.sum())
+        if total == 0:
             return np.empty(0, dtype=np.int32)
-        idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-        return np.unique(adj.cols[idx])
+        idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+        return _dedupe_sorted(np.sort(adj.cols[idx]))
 
     def propagate(self, weights: np.ndarray, step: Step) -> np.ndarray:
         """Walk counts after one ``step``: ``out[v] = sum of weights[u] over edges u -> v``."""

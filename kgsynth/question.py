@@ -276,7 +276,10 @@ class QuestionBuilder:
             return np.empty(0, dtype=np.int32)
 
         def hard() -> np.ndarray:
-            return idx.reach(self.prover.siblings(prev), last) if prev is not None else np.empty(0, np.int32)
+            if prev is None:
+                return np.empty(0, np.int32)
+            near = prev if len(prev) <= 32 else prev[rng.choice(len(prev), 32, replace=False)]
+            return idx.reach(self.prover.siblings(near), last)
 
         def any_reached() -> np.ndarray:
             key = str(last)

@@ -26,6 +26,11 @@ SUBCLASS = Step("biolink:subclass_of")
 SUPERCLASS = Step("biolink:subclass_of", inverse=True)
 INHERITANCE = Step("biolink:has_mode_of_inheritance")
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
+# The relation that makes two entities of a category siblings (the default is a shared parent class).
+SIBLING_VIA = {
+    "biolink:Drug": Step("biolink:member_of"),
+    "biolink:Gene": Step("biolink:gene_associated_with_condition"),
+}
 
 
 class Prover:
@@ -117,13 +122,11 @@ class Prover:
         return layers
 
     def siblings(self, nodes: np.ndarray) -> np.ndarray:
-        """Nodes sharing a parent (``subclass_of``), a class (``member_of``) or a disease (genes)."""
-        out = [
-            self.index.reach(self.index.reach(nodes, SUBCLASS), SUPERCLASS),
-            self.index.reach(self.index.reach(nodes, Step("biolink:member_of")), Step("biolink:member_of", True)),
-            self.index.reach(
-                self.index.reach(nodes, Step("biolink:gene_associated_with_condition")),
-                Step("biolink:gene_associated_with_condition", True),
-            ),
-        ]
-        return np.setdiff1d(np.unique(np.concatenate(out)), nodes)
+        """Nodes of the same category sharing a parent (diseases, phenotypes: ``subclass_of``), a class
+        (drugs: ``member_of``) or a disease (genes)."""
+        if len(nodes) == 0:
+            return nodes
+        category = self.graph.categories[int(self.graph.category[int(nodes[0])])]
+        up = SIBLING_VIA.get(category, SUBCLASS)
+        out = self.index.reach(self.index.reach(nodes, up), Step(up.relation, not up.inverse))
+        return out[~np.isin(out, nodes, assume_unique=True)]
