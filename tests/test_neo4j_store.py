@@ -338,6 +338,7 @@ def test_connections_killed_mid_load_are_retried(neo4j_env: Neo4jServer, graph_n
     def on_progress(stage: str, done: int, total: int) -> None:
         if stage == "edges":
             loading.set()
+            time.sleep(0.02)  # a load long enough for the killer to hit it many times
 
     thread = threading.Thread(target=kill_connections)
     thread.start()
@@ -347,7 +348,7 @@ def test_connections_killed_mid_load_are_retried(neo4j_env: Neo4jServer, graph_n
             finished.set()
             thread.join()
             store.on_progress = None
-            assert sum(kills) >= 5, kills
+            assert sum(1 for k in kills if k > 0) >= 5, kills
             assert counts(store, graph_name) == (graph.num_nodes, graph.num_edges)
             assert_same_graph(store.read(graph_name), graph)
     finally:

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -60,6 +60,8 @@ DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_WORKERS = 3  # parallel write transactions; docs/neo4j.md has the measurements
 USER_AGENT = "kgsynth-neo4j-store"  # how kgsynth's connections show in SHOW TRANSACTIONS / listConnections
 _RESERVED_LABELS = {NODE_LABEL, GRAPH_LABEL}
+
+_T = TypeVar("_T")
 
 ProgressCallback = Callable[[str, int, int], None]
 """``on_progress(stage, done, total)``, called after every committed batch (stage: "nodes" or "edges")."""
@@ -201,8 +203,12 @@ def qualifier_json(qualifiers: dict[str, Any]) -> str:
 # a batch runs only if its lane's counter still says it has not, and moves the counter in the same
 # transaction. A retried transaction whose first commit did reach the server (the acknowledgement was
 # lost) therefore finds the counter moved on and adds nothing; a killed load resumes at the counters.
+# The lane node is locked (REMOVE of a property it never has takes the write lock) before its counter
+# is read: a retry running while the first attempt still commits waits, then sees the moved counter.
 _GUARD = """
-MATCH (p:KgsynthProgress {graph: $graph, stage: $stage, lane: $lane}) WHERE p.written = $start
+MATCH (p:KgsynthProgress {graph: $graph, stage: $stage, lane: $lane})
+REMOVE p._lock
+WITH p WHERE p.written = $start
 SET p.written = $end
 WITH p
 UNWIND $rows AS r
@@ -307,7 +313,7 @@ def _lanes(n: int, workers: int, batch_size: int) -> list[tuple[int, int]]:
     return [(bounds[k], bounds[k + 1]) for k in range(count) if bounds[k] < bounds[k + 1]]
 
 
-@dataclass
+@dataclass(order=True)
 class _Lane:
     stage: str
     lane: int
@@ -498,13 +504,15 @@ class Neo4jStore:
         return {stage: sum(x.written - x.lo for x in lanes if x.stage == stage) for stage in ("nodes", "edges")}
 
     def _lanes_in_db(self, name: str) -> list[_Lane]:
-        with self._errors(f"reading the progress of {name!r}"), self._session() as session:
-            result = session.run(
+        with self._errors(f"reading the progress of {name!r}"):
+            rows = self._transact(
+                _fetch,
                 f"MATCH (p:{PROGRESS_LABEL} {{graph: $name}}) "
-                "RETURN p.stage, p.lane, p.lo, p.hi, p.written ORDER BY p.stage, p.lane",
+                "RETURN collect([p.stage, p.lane, p.lo, p.hi, p.written]) AS rows",
+                what=f"reading the progress of {name!r}",
                 name=name,
             )
-            return [_Lane(stage, lane, lo, hi, written) for stage, lane, lo, hi, written in result]
+        return sorted(_Lane(*row) for row in rows)
 
     # --- writing ----------------------------------------------------------------------------------
     def write(self, graph: Graph) -> dict[str, Any]:
@@ -545,13 +553,18 @@ class Neo4jStore:
                 for stage, n in (("nodes", graph.num_nodes), ("edges", graph.num_edges))
                 for k, (lo, hi) in enumerate(_lanes(n, self.workers, self.batch_size))
             ]
-            with self._errors(f"creating graph {graph.name!r}"), self._session() as session:
-                session.run(
-                    f"CREATE (g:{GRAPH_LABEL}) SET g = $props "
-                    f"WITH g UNWIND $lanes AS lane CREATE (p:{PROGRESS_LABEL}) SET p = lane",
+            with self._errors(f"creating graph {graph.name!r}"):
+                self._transact(
+                    _fetch,
+                    f"MERGE (g:{GRAPH_LABEL} {{name: $name}}) ON CREATE SET g = $props "
+                    f"WITH g UNWIND $lanes AS lane "
+                    f"MERGE (p:{PROGRESS_LABEL} {{graph: $name, stage: lane.stage, lane: lane.lane}}) "
+                    "ON CREATE SET p = lane RETURN collect(p.lane) AS rows",
+                    what=f"creating graph {graph.name!r}",
+                    name=graph.name,
                     props=graph_metadata(graph),
                     lanes=lanes,
-                ).consume()
+                )
         else:
             result["resumed"] = True
             done = self.progress(graph.name)
@@ -560,21 +573,23 @@ class Neo4jStore:
                 graph.name, done["nodes"], graph.num_nodes, done["edges"], graph.num_edges,
             )  # fmt: skip
         t = time.perf_counter()
-        result["nodes_written"] = self._write_stage(graph, "nodes")
+        result["nodes_written"] = self._complete_stage(graph, "nodes")
         result["nodes_seconds"] = round(time.perf_counter() - t, 3)
         t = time.perf_counter()
-        result["edges_written"] = self._write_stage(graph, "edges")
+        result["edges_written"] = self._complete_stage(graph, "edges")
         result["edges_seconds"] = round(time.perf_counter() - t, 3)
-        with self._errors(f"finishing graph {graph.name!r}"), self._session() as session:
-            record = session.run(
+        with self._errors(f"finishing graph {graph.name!r}"):
+            finished = self._transact(
+                _fetch,
                 f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) "
                 f"OPTIONAL MATCH (p:{PROGRESS_LABEL} {{graph: $name}}) "
                 "WITH g, collect(p) AS lanes WHERE all(p IN lanes WHERE p.written = p.hi) "
                 "SET g.complete = true, g.nodes_written = g.num_nodes, g.edges_written = g.num_edges "
-                "FOREACH (p IN lanes | DELETE p) RETURN g.complete AS complete",
+                "FOREACH (p IN lanes | DELETE p) RETURN collect(g.complete) AS rows",
+                what=f"finishing graph {graph.name!r}",
                 name=graph.name,
-            ).single()
-        if record is None:
+            )
+        if not finished:
             raise Neo4jError(
                 f"the load of {graph.name!r} into {self.safe_uri} did not finish (another load of it running?)",
                 hint="run the load again once no other load of the same graph runs; it resumes",
@@ -585,6 +600,19 @@ class Neo4jStore:
             graph.name, self.safe_uri, result["nodes_written"], result["edges_written"], result["seconds"],
         )  # fmt: skip
         return result
+
+    def _complete_stage(self, graph: Graph, stage: str) -> int:
+        """Write ``stage`` until every lane's counter reaches its end; return the rows created."""
+        created = self._write_stage(graph, stage)
+        for _ in range(3):
+            short = [x for x in self._lanes_in_db(graph.name) if x.stage == stage and x.written != x.hi]
+            if not short:
+                break
+            # Seen when connections are killed mid-commit: a batch the driver reported committed was
+            # not. Resume from the counters rather than finish a graph with rows missing.
+            logger.warning("lanes short after loading the %s of %s, resuming: %s", stage, graph.name, short)
+            created += self._write_stage(graph, stage)
+        return created
 
     def _write_stage(self, graph: Graph, stage: str, *, replay: bool = False) -> int:
         """Write the unfinished lanes of ``stage`` ("nodes" or "edges") in parallel; return rows created.
@@ -632,11 +660,18 @@ class Neo4jStore:
         return created
 
     def _write_batch(self, query: str, **params: Any) -> int:
-        """Run one guarded batch in a managed transaction, retrying what the driver leaves to the caller.
+        """Run one guarded batch in a managed transaction; return the rows it created."""
+        return self._transact(_run_batch, query, what=f"lane {params.get('lane')} rows {params.get('start')}-"
+                              f"{params.get('end')}", **params)  # fmt: skip
+
+    def _transact(self, work: Callable[..., _T], *args: Any, what: str, **params: Any) -> _T:
+        """``work(tx, *args, **params)`` in a managed write transaction, retrying what the driver leaves to
+        the caller.
 
         The driver retries transient errors itself, but not a commit whose outcome it cannot know
         (``IncompleteCommit``) nor a transaction the server terminated because its connection was killed.
-        Both are safe to retry here: the progress guard makes a batch that did commit a no-op.
+        Every write kgsynth runs this way is safe to retry: a batch that did commit is a no-op under the
+        progress guard, and the other statements are idempotent.
         """
         from neo4j import exceptions as neo
 
@@ -645,13 +680,12 @@ class Neo4jStore:
         while True:
             try:
                 with self._session() as session:
-                    return int(session.execute_write(_run_batch, query, **params))
+                    return session.execute_write(work, *args, **params)
             except (neo.ServiceUnavailable, neo.SessionExpired, neo.TransientError, neo.ClientError) as exc:
                 retry = not isinstance(exc, neo.ClientError) or exc.code in _RETRY_CODES
                 if not retry or time.monotonic() + delay > deadline:
                     raise
-                logger.warning("retrying a batch (lane %s, rows %s-%s): %s", params.get("lane"),
-                               params.get("start"), params.get("end"), _describe(exc))  # fmt: skip
+                logger.warning("retrying (%s): %s", what, _describe(exc))
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -682,12 +716,14 @@ class Neo4jStore:
     def _element_ids(self, graph: Graph) -> list[str]:
         """Every node's element id, by node index."""
         ids: list[str | None] = [None] * graph.num_nodes
-        with self._errors(f"reading the node ids of {graph.name!r}"), self._session() as session:
-            record = session.run(
+        with self._errors(f"reading the node ids of {graph.name!r}"):
+            rows = self._transact(
+                _fetch,
                 f"MATCH (n:{NODE_LABEL} {{graph: $name}}) RETURN collect([n.ix, elementId(n)]) AS rows",
+                what=f"reading the node ids of {graph.name!r}",
                 name=graph.name,
-            ).single()
-        for ix, eid in record["rows"] if record else []:
+            )
+        for ix, eid in rows:
             ids[ix] = eid
         missing = [graph.ids[i] for i, e in enumerate(ids) if e is None]
         if missing:
@@ -833,6 +869,12 @@ class Neo4jStore:
         )
         logger.info("read graph %s from %s: %d nodes, %d edges", name, self.safe_uri, n, m)
         return graph
+
+
+def _fetch(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> list[Any]:
+    """The ``rows`` list of a query's single record (queries return ``collect(...) AS rows``)."""
+    record = tx.run(query, **params).single()
+    return list(record["rows"]) if record is not None else []
 
 
 def _run_batch(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> int:
