@@ -36,7 +36,12 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy kgsynth
 
-unit: $(VENV)/.dev .models/.smollm2
+# Neo4j Community from Maven Central (the tests start and stop the server themselves).
+.neo4j/.installed:
+	bash scripts/neo4j.sh install
+	touch $@
+
+unit: $(VENV)/.dev .models/.smollm2 .neo4j/.installed
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -90,6 +90,27 @@ NonCommercialOpt = Annotated[
 CacheOpt = Annotated[
     Path | None, typer.Option("--cache-dir", help="Where graphs are cached (default ~/.cache/kgsynth).")
 ]
+Neo4jUriOpt = Annotated[
+    str | None,
+    typer.Option("--neo4j-uri", help="Bolt URI (default $NEO4J_URI); the password comes from $NEO4J_PASSWORD only.",
+                 rich_help_panel="Neo4j"),
+]  # fmt: skip
+Neo4jUserOpt = Annotated[str | None, typer.Option("--neo4j-user", help="Default $NEO4J_USER.", rich_help_panel="Neo4j")]
+Neo4jDbOpt = Annotated[
+    str | None, typer.Option("--neo4j-database", help="Default $NEO4J_DATABASE.", rich_help_panel="Neo4j")
+]
+
+
+def open_store(backend: str, cache_dir: Path | None, uri: str | None, user: str | None, database: str | None,
+               **options: Any) -> Any:  # fmt: skip
+    """The backend with the options that apply to it."""
+    from kgsynth.store import get_store
+
+    if backend == "embedded":
+        return get_store(backend, **({"root": cache_dir} if cache_dir else {}))
+    if backend == "neo4j":
+        return get_store(backend, uri=uri, user=user, database=database, **options)
+    return get_store(backend)
 
 
 @app.command("sources")
@@ -122,10 +143,14 @@ def load_cmd(
     name: Annotated[str | None, typer.Option(help="Graph name (default: med, or the joined source names).")] = None,
     cache_dir: CacheOpt = None,
     refresh: Annotated[bool, typer.Option(help="Rebuild even if the cache is current.")] = False,
+    neo4j_uri: Neo4jUriOpt = None,
+    neo4j_user: Neo4jUserOpt = None,
+    neo4j_database: Neo4jDbOpt = None,
+    batch_size: Annotated[int, typer.Option(help="Rows per UNWIND transaction.", rich_help_panel="Neo4j")] = 10000,
+    workers: Annotated[int, typer.Option(help="Parallel write lanes.", rich_help_panel="Neo4j")] = 3,
 ) -> None:
     """Load sources into one graph and store it in a backend."""
     from kgsynth.assemble import load_graph
-    from kgsynth.store import get_store
 
     graph = load_graph(
         sources,
@@ -136,7 +161,8 @@ def load_cmd(
         refresh=refresh,
         progress=True,
     )
-    store = get_store(backend, **({"root": cache_dir} if backend == "embedded" and cache_dir else {}))
+    extra = {"batch_size": batch_size, "workers": workers} if backend == "neo4j" else {}
+    store = open_store(backend, cache_dir, neo4j_uri, neo4j_user, neo4j_database, **extra)
     written = store.write(graph)
     console.print(
         f"loaded [bold]{graph.name}[/] (version {graph.version}): {graph.num_nodes:,} nodes, "
@@ -175,6 +201,39 @@ def stats_cmd(
     _print_stats(stats)
 
 
+@app.command("export-graph")
+@user_errors
+def export_graph_cmd(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the exported files.")],
+    fmt: Annotated[str, typer.Option("--format", help="Export format: neo4j-admin.")] = "neo4j-admin",
+    sources: SourcesArg = None,
+    from_: FromOpt = None,
+    include_non_commercial: NonCommercialOpt = False,
+    cache_dir: CacheOpt = None,
+    database: Annotated[str, typer.Option(help="Target database of the import.")] = "neo4j",
+) -> None:
+    """Export a graph as the CSV files `neo4j-admin database import` takes (for graphs too large for the driver)."""
+    import shlex
+
+    from kgsynth.assemble import load_graph
+    from kgsynth.errors import UnknownNameError
+
+    if fmt != "neo4j-admin":
+        raise UnknownNameError("export format", fmt, ["neo4j-admin"])
+    from kgsynth.store.neo4j_admin import export_neo4j_admin
+
+    graph = load_graph(
+        sources,
+        directories=parse_from(from_),
+        include_non_commercial=include_non_commercial,
+        cache_dir=cache_dir,
+        progress=True,
+    )
+    result = export_neo4j_admin(graph, out, database=database)
+    console.print(f"wrote {', '.join(result['files'].values())}; import with (from {out}):")
+    console.print(shlex.join(result["command"]), highlight=False, soft_wrap=True)
+
+
 def _split_list(values: list[str] | None) -> list[str]:
     return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
 
@@ -200,6 +259,9 @@ def generate_cmd(
     hub_cap: Annotated[int, typer.Option(help="Walks avoid intermediate nodes of higher degree.")] = 200,
     backend: Annotated[str, typer.Option(help="Graph backend: embedded or neo4j.")] = "embedded",
     graph_name: Annotated[str, typer.Option("--graph", help="Graph name in the backend (neo4j).")] = "med",
+    neo4j_uri: Neo4jUriOpt = None,
+    neo4j_user: Neo4jUserOpt = None,
+    neo4j_database: Neo4jDbOpt = None,
     sources: Annotated[
         list[str] | None, typer.Option("--source", help="Sources of the graph (default: the default KG).")
     ] = None,
@@ -251,7 +313,6 @@ def generate_cmd(
     from kgsynth.generate import generate
     from kgsynth.question import GenerateConfig
     from kgsynth.sample import RarityConfig
-    from kgsynth.store import get_store
 
     try:
         config = GenerateConfig(
@@ -276,7 +337,7 @@ def generate_cmd(
             progress=True,
         )
     else:
-        graph = get_store(backend).read(graph_name)
+        graph = open_store(backend, cache_dir, neo4j_uri, neo4j_user, neo4j_database).read(graph_name)
     with Progress(
         TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
     ) as bar:
