@@ -384,20 +384,19 @@ def generate_cmd(
     )
 
 
+def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
+    t = Table(title=title)
+    t.add_column(key)
+    t.add_column(value, justify="right")
+    for k, v in counts.items():
+        t.add_row(k, f"{v:,}")
+    console.print(t)
+
+
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     console.print(f"[bold]{summary['items']:,} items[/] in {out} ({summary['attempts']:,} attempts)")
-    t = Table(title="items by type / format / hops")
-    t.add_column("kind")
-    t.add_column("items", justify="right")
-    for k, v in summary["by_type_format_hops"].items():
-        t.add_row(k, f"{v:,}")
-    console.print(t)
-    t = Table(title="dropped attempts by reason")
-    t.add_column("reason")
-    t.add_column("attempts", justify="right")
-    for k, v in summary["drop_reasons"].items():
-        t.add_row(k, f"{v:,}")
-    console.print(t)
+    _print_counts("items by type / format / hops", "kind", "items", summary["by_type_format_hops"])
+    _print_counts("dropped attempts by reason", "reason", "attempts", summary["drop_reasons"])
     console.print("gold letters: " + ", ".join(f"{k} {v}" for k, v in summary["gold_letter_counts"].items()))
     console.print("distractor rules: " + ", ".join(f"{k} {v}" for k, v in summary["distractor_rules"].items()))
     console.print("rarity histogram: " + ", ".join(f"{k}: {v}" for k, v in summary["rarity_histogram"].items()))
@@ -414,18 +413,8 @@ def _print_stats(stats: dict[str, Any]) -> None:
     console.print(
         f"[bold]{stats['name']}[/] version {stats['version']}: {stats['nodes']:,} nodes, {stats['edges']:,} edges"
     )
-    t = Table(title="nodes by category")
-    t.add_column("category")
-    t.add_column("nodes", justify="right")
-    for k, v in stats["nodes_by_category"].items():
-        t.add_row(k, f"{v:,}")
-    console.print(t)
-    t = Table(title="edges by predicate (NOT = negative evidence)")
-    t.add_column("predicate")
-    t.add_column("edges", justify="right")
-    for k, v in stats["edges_by_predicate"].items():
-        t.add_row(k, f"{v:,}")
-    console.print(t)
+    _print_counts("nodes by category", "category", "nodes", stats["nodes_by_category"])
+    _print_counts("edges by predicate (NOT = negative evidence)", "predicate", "edges", stats["edges_by_predicate"])
     t = Table(title="edges by source")
     for col in ("source", "edges", "licence", "commercial use"):
         t.add_column(col)
