@@ -8,13 +8,16 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from kgsynth.errors import KgsynthError
+
+if TYPE_CHECKING:
+    from kgsynth.model import Graph
 
 app = typer.Typer(
     name="kgsynth",
@@ -69,6 +72,26 @@ def parse_from(values: list[str] | None) -> dict[str, Path]:
             raise KgsynthError(f"--from {v!r}: expected SOURCE=DIR", hint="e.g. --from hpo=/data/hpo-2026-01")
         out[name] = Path(path)
     return out
+
+
+def graph_from_sources(
+    sources: list[str] | None,
+    from_: list[str] | None,
+    include_non_commercial: bool,
+    cache_dir: Path | None,
+    **options: Any,
+) -> Graph:
+    """The graph the source options name (the default KG if none), from the cache when current."""
+    from kgsynth.assemble import load_graph
+
+    return load_graph(
+        sources,
+        directories=parse_from(from_),
+        include_non_commercial=include_non_commercial,
+        cache_dir=cache_dir,
+        progress=True,
+        **options,
+    )
 
 
 SourcesArg = Annotated[
@@ -150,17 +173,8 @@ def load_cmd(
     workers: Annotated[int, typer.Option(help="Parallel write lanes.", rich_help_panel="Neo4j")] = 3,
 ) -> None:
     """Load sources into one graph and store it in a backend."""
-    from kgsynth.assemble import load_graph
 
-    graph = load_graph(
-        sources,
-        directories=parse_from(from_),
-        include_non_commercial=include_non_commercial,
-        name=name,
-        cache_dir=cache_dir,
-        refresh=refresh,
-        progress=True,
-    )
+    graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir, name=name, refresh=refresh)
     extra = {"batch_size": batch_size, "workers": workers} if backend == "neo4j" else {}
     store = open_store(backend, cache_dir, neo4j_uri, neo4j_user, neo4j_database, **extra)
     written = store.write(graph)
@@ -183,17 +197,10 @@ def stats_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
 ) -> None:
     """Counts by category and predicate, degrees, rare diseases, identity joins, cross-source chains."""
-    from kgsynth.assemble import load_graph
     from kgsynth.schema import load_schema
     from kgsynth.stats import graph_stats
 
-    graph = load_graph(
-        sources,
-        directories=parse_from(from_),
-        include_non_commercial=include_non_commercial,
-        cache_dir=cache_dir,
-        progress=True,
-    )
+    graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir)
     stats = graph_stats(graph, load_schema(schema))
     if as_json:
         console.print_json(json.dumps(stats))
@@ -215,20 +222,13 @@ def export_graph_cmd(
     """Export a graph as the CSV files `neo4j-admin database import` takes (for graphs too large for the driver)."""
     import shlex
 
-    from kgsynth.assemble import load_graph
     from kgsynth.errors import UnknownNameError
 
     if fmt != "neo4j-admin":
         raise UnknownNameError("export format", fmt, ["neo4j-admin"])
     from kgsynth.store.neo4j_admin import export_neo4j_admin
 
-    graph = load_graph(
-        sources,
-        directories=parse_from(from_),
-        include_non_commercial=include_non_commercial,
-        cache_dir=cache_dir,
-        progress=True,
-    )
+    graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir)
     result = export_neo4j_admin(graph, out, database=database)
     console.print(f"wrote {', '.join(result['files'].values())}; import with (from {out}):")
     console.print(shlex.join(result["command"]), highlight=False, soft_wrap=True)
@@ -309,7 +309,6 @@ def generate_cmd(
     """Generate verifiable multi-hop questions, each with its proof and evidence path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from kgsynth.assemble import load_graph
     from kgsynth.generate import generate
     from kgsynth.question import GenerateConfig
     from kgsynth.sample import RarityConfig
@@ -329,13 +328,7 @@ def generate_cmd(
     except ValueError as exc:
         raise KgsynthError(f"invalid generate options: {exc}") from None
     if backend == "embedded":
-        graph = load_graph(
-            sources,
-            directories=parse_from(from_),
-            include_non_commercial=include_non_commercial,
-            cache_dir=cache_dir,
-            progress=True,
-        )
+        graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir)
     else:
         graph = open_store(backend, cache_dir, neo4j_uri, neo4j_user, neo4j_database).read(graph_name)
     with Progress(

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -66,8 +67,8 @@ class Generator:
             item.answer.curie + "|" + json.dumps(sorted(json.dumps(c.args, sort_keys=True) for c in item.constraints))
         )
 
-    def remember(self, item: Item, stem: str) -> None:
-        self.seen_questions.add(stem)
+    def remember(self, item: Item) -> None:
+        self.seen_questions.add(item.question)
         self.seen_keys.add(self._key(item))
         self.accepted += 1
 
@@ -84,20 +85,15 @@ class Generator:
         if isinstance(made, Drop):
             self.drops[made.reason] += 1
             return None
-        item = made[0]
-        stem = self.stems(item)
-        if stem in self.seen_questions:
+        item = made
+        if item.question in self.seen_questions:
             self.drops["duplicate question text"] += 1
             return None
         if self._key(item) in self.seen_keys:
             self.drops["duplicate answer and constraints"] += 1
             return None
-        self.remember(item, stem)
+        self.remember(item)
         return item
-
-    def stems(self, item: Item) -> str:
-        """The text duplicate detection compares: the question stem (options are a separate field)."""
-        return item.question
 
 
 def _config_record(graph: Graph, config: GenerateConfig) -> dict[str, Any]:
@@ -190,7 +186,7 @@ def generate(
         state = json.loads(progress_path.read_text(encoding="utf-8"))
         shards.truncate_to(state["lengths"])
         for item in shards.read():
-            gen.remember(item, gen.stems(item))
+            gen.remember(item)
         if gen.accepted != state["accepted"]:
             raise KgsynthError(f"{out}: shards hold {gen.accepted} items, progress.json says {state['accepted']}",
                                hint="the folder was edited by hand; use a new --out folder")  # fmt: skip
@@ -331,13 +327,9 @@ def export_hf(items: list[Item], directory: Path) -> None:
     ds._fingerprint = fingerprint  # a content hash, so two identical runs write identical state files
     tmp = directory.with_name(directory.name + ".tmp")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     ds.save_to_disk(str(tmp))
     if directory.exists():
-        import shutil
-
         shutil.rmtree(directory)
     os.replace(tmp, directory)
 

@@ -330,8 +330,6 @@ class QuestionBuilder:
         rarity: float,
         hops: int,
         rationale_ctx: dict[str, Any],
-        render: jinja2.Template,
-        render_ctx: dict[str, Any],
     ) -> Item:
         """The item: the question is the rendered stem; options (for mcq) are a field of their own."""
         g = self.graph
@@ -347,7 +345,6 @@ class QuestionBuilder:
                 dist_models.append(
                     Distractor(curie=g.ids[d], name=g.names[d], letter=letter, failed_constraint=failed, rule=rule)
                 )
-        question = render.render(**render_ctx).strip()
         triples = [self.triple(e) for e in path_edges]
         sources = {int(g.edge_source[e]) for e in path_edges}
         entities = list(dict.fromkeys([t.subject for t in triples] + [t.object for t in triples]))
@@ -358,10 +355,10 @@ class QuestionBuilder:
             aliases=self.aliases(answer),
         )
         rationale = self.t_rationale.render(**rationale_ctx, answer=g.names[answer]).strip()
-        ident = hashlib.blake2b(f"{question}\x00{g.ids[answer]}\x00{g.version}".encode(), digest_size=12).hexdigest()
+        ident = hashlib.blake2b(f"{stem}\x00{g.ids[answer]}\x00{g.version}".encode(), digest_size=12).hexdigest()
         return Item(
             id=ident,
-            question=question,
+            question=stem,
             options=options,
             answer=answer_model,
             type=qtype,
@@ -381,7 +378,7 @@ class QuestionBuilder:
         )
 
     # --- chains -------------------------------------------------------------------------------------
-    def chain(self, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> tuple[Item, str] | Drop:
+    def chain(self, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Item | Drop:
         if not self.chain_paths:
             return Drop(f"no askable metapath of {self.config.hops} hops in the schema")
         mp, steps = self.chain_paths[int(rng.integers(len(self.chain_paths)))]
@@ -437,7 +434,7 @@ class QuestionBuilder:
         vignette_ctx: dict[str, Any] | None,
         vignette_distractors: list[tuple[int, str, int]] | None = None,
         findings_rationale: dict[str, Any] | None = None,
-    ) -> tuple[Item, str] | Drop:
+    ) -> Item | Drop:
         final = layers[-1]
         if fmt == "short" and len(final) != 1:
             return Drop("short answer: more than one entity satisfies the question")
@@ -473,10 +470,9 @@ class QuestionBuilder:
         item = self._item(
             qtype=qtype, fmt=fmt, stem=stem, template_id=tid, answer=answer, distractors=distractors[:k],
             gold=gold, path_edges=path_edges, constraints=constraints, rarity=float(self.scores[start]),
-            hops=len(steps) + (1 if vignette_ctx is not None else 0), rationale_ctx=rctx, render=render,
-            render_ctx=ctx,
+            hops=len(steps) + (1 if vignette_ctx is not None else 0), rationale_ctx=rctx,
         )  # fmt: skip
-        return item, stem
+        return item
 
     # --- vignettes ----------------------------------------------------------------------------------
     def _annotations(self, disease: int) -> list[tuple[int, int, float, dict[str, Any]]]:
@@ -497,7 +493,7 @@ class QuestionBuilder:
             self._systems_cache[disease] = got
         return got
 
-    def vignette(self, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> tuple[Item, str] | Drop:
+    def vignette(self, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Item | Drop:
         cfg, g, prover = self.config, self.graph, self.prover
         if cfg.hops > 1 and not self.continuations:
             return Drop(f"no metapath of {cfg.hops - 1} hops from a disease in the schema")
