@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 
 from kgsynth.errors import KgsynthError
-from kgsynth.model import Graph, SourceInfo
+from kgsynth.model import Graph, graph_arrays, graph_fields, graph_from_parts, graph_to_json
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-_ARRAYS = ("category", "node_source", "rare", "src", "dst", "rel", "edge_source", "qual")
 
 
 def default_cache_dir() -> Path:
@@ -33,22 +32,8 @@ def save_graph(graph: Graph, directory: Path) -> None:
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        np.savez(tmp / "arrays.npz", **{k: getattr(graph, k) for k in _ARRAYS})
-        meta = {
-            "format": FORMAT_VERSION,
-            "name": graph.name,
-            "version": graph.version,
-            "ids": graph.ids,
-            "categories": list(graph.categories),
-            "names": graph.names,
-            "synonyms": graph.synonyms,
-            "layperson": graph.layperson,
-            "xrefs": graph.xrefs,
-            "relations": list(graph.relations),
-            "qualifiers": graph.qualifiers,
-            "sources": [s.model_dump() for s in graph.sources],
-            "report": graph.report,
-        }
+        np.savez(tmp / "arrays.npz", **graph_arrays(graph))  # type: ignore[arg-type]
+        meta = {"format": FORMAT_VERSION, **graph_to_json(graph)}
         with (tmp / "graph.json").open("w", encoding="utf-8") as fh:
             json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
         if directory.exists():
@@ -76,21 +61,7 @@ def read_graph(directory: Path) -> Graph:
             f"{meta_path}: stored with format {meta.get('format')}, expected {FORMAT_VERSION}",
             hint="rebuild it with --refresh",
         )
-    return Graph(
-        name=meta["name"],
-        version=meta["version"],
-        ids=meta["ids"],
-        categories=tuple(meta["categories"]),
-        names=meta["names"],
-        synonyms=meta["synonyms"],
-        layperson=meta["layperson"],
-        xrefs=meta["xrefs"],
-        relations=tuple(meta["relations"]),
-        qualifiers=meta["qualifiers"],
-        sources=[SourceInfo(**s) for s in meta["sources"]],
-        report=meta["report"],
-        **{k: arrays[k] for k in _ARRAYS},
-    )
+    return graph_from_parts(meta, {k: arrays[k] for k in graph_fields("node_array", "edge_array")})
 
 
 class EmbeddedStore:

@@ -32,8 +32,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
 
 from kgsynth.answers import answer_matches, parse_answer, parse_short_answer, reasoning_section
 from kgsynth.errors import UnknownNameError
@@ -45,6 +46,8 @@ from kgsynth.teacher.base import (
     SamplingParams,
     Teacher,
     TeacherRequest,
+    TeacherSetupError,
+    redact_url,
 )
 from kgsynth.teacher.cache import RequestCache
 from kgsynth.teacher.faithfulness import intermediate_entities, path_faithfulness
@@ -86,8 +89,99 @@ class TeacherConfig(BaseModel):
     max_requests: int | None = Field(default=None, ge=0, description="budget: requests sent by this run")
     max_total_tokens: int | None = Field(default=None, ge=0, description="budget: tokens used by this run")
 
+    @field_validator("base_url")
+    @classmethod
+    def _an_http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 -- raises on a port that is not a number
+        except ValueError:
+            parts = parts._replace(netloc="")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # the message names the URL without its credentials: it may reach a terminal or a log
+            raise ValueError(f"{redact_url(url)!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+        return url
+
+    @field_serializer("base_url")
+    def _without_credentials(self, url: str | None) -> str | None:
+        # summary.json and every config file written from this model: never a password
+        return redact_url(url)
+
     def sampling(self) -> SamplingParams:
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)
+
+
+# What each backend needs installed beyond the core, and the extra that installs it.
+BACKEND_MODULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "local": (("torch", "transformers", "gguf"), "pip install 'kgsynth[local]'"),
+    "vllm": (("vllm",), "pip install 'kgsynth[vllm]'"),
+}
+PROBE_SECONDS = 5.0
+
+
+def teacher_config(options: dict[str, Any]) -> TeacherConfig:
+    """The teacher's configuration from `options`, checked before any work: valid values, the backend's
+    extra installed, an API key where one is needed, and the server reachable.
+
+    Raises `TeacherSetupError` with what to do; the message never shows a credential.
+    """
+    try:
+        config = TeacherConfig(**options)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'teacher'}: {e['msg']}" for e in exc.errors())
+        raise TeacherSetupError(f"invalid teacher options: {problems}", hint="see kgsynth generate --help") from None
+    check_installed(config)
+    if config.backend == "openai":
+        if config.base_url is None and not os.environ.get(config.api_key_env):
+            raise TeacherSetupError(
+                f"no API key: the environment variable {config.api_key_env} is not set",
+                hint=f"export {config.api_key_env}=..., or name another variable with --teacher-api-key-env",
+            )
+        if config.base_url is not None:
+            probe_server(config.base_url)
+    return config
+
+
+def check_installed(config: TeacherConfig) -> None:
+    """Refuse a backend whose extra is not installed (without importing it: torch takes seconds)."""
+    import importlib.util
+
+    modules, install = BACKEND_MODULES.get(config.backend, ((), ""))
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise TeacherSetupError(
+            f"the {config.backend} teacher needs {', '.join(missing)}, which is not installed",
+            hint=install,
+        )
+
+
+def probe_server(base_url: str) -> None:
+    """Refuse a server nothing answers at (refused, unknown host, no answer): a TCP connection to it."""
+    import socket
+    import urllib.request
+
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+        return  # the proxy reaches the server, not us
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror):
+            why = f"the host name cannot be resolved ({exc.strerror})"
+        elif isinstance(exc, ConnectionRefusedError):
+            why = "connection refused (nothing is listening there)"
+        elif isinstance(exc, TimeoutError):
+            why = f"no answer within {PROBE_SECONDS:g} s"
+        else:
+            why = exc.strerror or str(exc)
+        raise TeacherSetupError(
+            f"cannot connect to the teacher at {redact_url(base_url)}: {why}",
+            hint="start the server, or check --teacher-base-url",
+        ) from None
 
 
 class SampleRecord(BaseModel):

@@ -1,29 +1,4 @@
-"""The Neo4j backend: a :class:`~kgsynth.model.Graph` written to and read back from a Neo4j server over Bolt.
-
-Layout in the database (one database can hold several graphs, told apart by their name):
-
-* ``(:KgsynthGraph {name})``: one per graph, with the graph-level tables as JSON strings (categories,
-  relations, sources, qualifiers, report, relationship types), its version and content fingerprint,
-  and ``complete``; while a load runs, ``(:KgsynthProgress {graph, stage, lane, lo, hi, written})``
-  nodes record how far each parallel lane of it got (deleted when the load completes).
-* ``(:KgNode:<Category> {graph, id, ix, category, name, synonyms, layperson, xrefs, source, licence,
-  rare})``: ``<Category>`` is the Biolink category without its prefix (``biolink:Disease`` ->
-  ``:Disease``); ``(graph, id)`` is unique; ``ix`` is the node's position in the graph.
-* ``(a)-[:<TYPE> {source, licence, qualifiers, negated}]->(b)``: ``<TYPE>`` is the predicate in
-  Cypher's spelling (``biolink:has_phenotype`` -> ``HAS_PHENOTYPE``); a negated edge has its own type
-  (``NOT_TREATS``) and ``negated: true``, so that a query for ``:TREATS`` never returns negative
-  evidence. ``qualifiers`` is a JSON object string, absent when the edge has none. The predicate of
-  each type is in the graph's metadata (``types``), not repeated on every relationship: relationship
-  properties are what a load spends its time on (docs/neo4j.md has the measurements).
-
-Generation does not sample in Cypher: :meth:`Neo4jStore.read` reads the graph back into the same
-arrays the embedded store holds, and the one CSR index and generator run on them (see docs/neo4j.md
-for the measurement behind that choice).
-
-Every value travels as a query parameter. Labels and relationship types cannot be parameters in
-Cypher 5; they are derived from categories and predicates by :func:`node_label` and
-:func:`relationship_type`, which keep only ``[A-Za-z0-9_]``.
-"""
+"""The Neo4j store itself: a graph's metadata, its load in resumable lanes, and reading it back."""
 
 from __future__ import annotations
 
@@ -31,20 +6,35 @@ import hashlib
 import json
 import logging
 import os
-import re
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kgsynth.errors import KgsynthError
-from kgsynth.model import Graph, SourceInfo
+from kgsynth.model import Graph, graph_arrays, graph_fields, graph_from_parts, graph_to_json
+from kgsynth.store.neo4j import cypher
+from kgsynth.store.neo4j.connection import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONNECTION_TIMEOUT,
+    DEFAULT_MAX_RETRY_TIME,
+    DEFAULT_URI,
+    DEFAULT_WORKERS,
+    GraphNotInNeo4jError,
+    Neo4jConnection,
+    Neo4jError,
+    redact_uri,
+)
+from kgsynth.store.neo4j.cypher import qualifier_json, relationship_types
+from kgsynth.store.neo4j.lanes import (
+    Lane,
+    ProgressCallback,
+    StageWrite,
+    edge_batches,
+    new_lanes,
+    node_batches,
+    write_lanes,
+)
 
 if TYPE_CHECKING:
     import neo4j
@@ -52,201 +42,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-NODE_LABEL = "KgNode"
-GRAPH_LABEL = "KgsynthGraph"
-PROGRESS_LABEL = "KgsynthProgress"
-DEFAULT_URI = "bolt://127.0.0.1:17687"  # the server scripts/neo4j.sh starts
-DEFAULT_BATCH_SIZE = 10_000
-DEFAULT_WORKERS = 3  # parallel write transactions; docs/neo4j.md has the measurements
-USER_AGENT = "kgsynth-neo4j-store"  # how kgsynth's connections show in SHOW TRANSACTIONS / listConnections
-_RESERVED_LABELS = {NODE_LABEL, GRAPH_LABEL}
 
-_T = TypeVar("_T")
-
-ProgressCallback = Callable[[str, int, int], None]
-"""``on_progress(stage, done, total)``, called after every committed batch (stage: "nodes" or "edges")."""
-
-
-# --- errors ----------------------------------------------------------------------------------------
-class Neo4jError(KgsynthError):
-    """A Neo4j backend error a user can act on."""
-
-
-class Neo4jUnavailableError(Neo4jError):
-    """No Neo4j server answers at the URI."""
-
-    def __init__(self, uri: str, detail: str) -> None:
-        super().__init__(
-            f"cannot reach Neo4j at {uri}: {detail}",
-            hint="start it (scripts/neo4j.sh start for the project's own server) or set NEO4J_URI "
-            "to a server that is running, e.g. bolt://localhost:7687 or neo4j+s://<id>.databases.neo4j.io",
-        )
-        self.uri = uri
-
-
-class Neo4jAuthError(Neo4jError):
-    """The server refused the user name or password."""
-
-    def __init__(self, uri: str, user: str) -> None:
-        super().__init__(
-            f"Neo4j at {uri} refused the credentials of user {user!r}",
-            hint="check NEO4J_USER and NEO4J_PASSWORD (the password is read from the environment only)",
-        )
-        self.uri = uri
-
-
-class Neo4jConnectionLostError(Neo4jError):
-    """The connection dropped and did not come back within the retry time."""
-
-    def __init__(self, uri: str, what: str, detail: str) -> None:
-        super().__init__(
-            f"lost the connection to Neo4j at {uri} while {what}, and it did not come back: {detail}",
-            hint="what was committed is kept; run the same command again to resume where it stopped",
-        )
-        self.uri = uri
-
-
-class GraphNotInNeo4jError(Neo4jError):
-    """The graph asked for is not (or not completely) in the database."""
-
-
-# --- names ------------------------------------------------------------------------------------------
-def node_label(category: str) -> str:
-    """The node label of a Biolink category: its local name, restricted to ``[A-Za-z0-9_]``.
-
-    >>> node_label("biolink:PhenotypicFeature")
-    'PhenotypicFeature'
-    """
-    local = category.rpartition(":")[2]
-    label = re.sub(r"[^A-Za-z0-9_]", "_", local).strip("_") or "Category"
-    if label[0].isdigit() or label in _RESERVED_LABELS:
-        label = f"Biolink{label}"
-    return label
-
-
-def relationship_type(relation: str) -> str:
-    """The relationship type of a relation key (``NOT biolink:treats`` -> ``NOT_TREATS``).
-
-    >>> relationship_type("biolink:has_phenotype")
-    'HAS_PHENOTYPE'
-    """
-    negated = relation.startswith("NOT ")
-    predicate = relation[4:] if negated else relation
-    local = predicate.rpartition(":")[2]
-    kind = re.sub(r"[^A-Za-z0-9]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", local)).strip("_").upper()
-    kind = kind or "RELATED_TO"
-    if kind[0].isdigit():
-        kind = f"R_{kind}"
-    return f"NOT_{kind}" if negated else kind
-
-
-def relationship_types(relations: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """The relationship type of every relation, made unique (``_2``, ``_3``, ... on a collision)."""
-    types: dict[str, str] = {}
-    used: set[str] = set()
-    for relation in relations:
-        base = kind = relationship_type(relation)
-        n = 1
-        while kind in used:
-            n += 1
-            kind = f"{base}_{n}"
-        used.add(kind)
-        types[relation] = kind
-    return types
-
-
-def redact_uri(uri: str) -> str:
-    """``uri`` without any ``user:password@`` part, fit to print."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparseable NEO4J_URI>"
-    if parts.password is None and parts.username is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+# The graph-level tables, stored as one JSON object on the graph's metadata node.
+_TABLES = graph_fields("names", "table", "sources")
+# The per-node text fields, in the order the fingerprint hashes them.
+_NODE_TEXT = graph_fields("node_text", "node_lists")
 
 
 def graph_fingerprint(graph: Graph) -> str:
     """A hash of everything :meth:`Neo4jStore.read` gives back: equal fingerprints, equal graphs."""
     h = hashlib.blake2b(digest_size=16)
-    for arr in (graph.category, graph.node_source, graph.rare, graph.src, graph.dst, graph.rel):
-        h.update(np.ascontiguousarray(arr).tobytes())
-    for arr in (graph.edge_source, graph.qual):
+    for arr in graph_arrays(graph).values():
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update(json.dumps(_tables(graph), sort_keys=True, ensure_ascii=False).encode())
-    h.update(
-        json.dumps([graph.ids, graph.names, graph.synonyms, graph.layperson, graph.xrefs], ensure_ascii=False).encode()
-    )
+    h.update(json.dumps([getattr(graph, name) for name in _NODE_TEXT], ensure_ascii=False).encode())
     return h.hexdigest()
 
 
 def _tables(graph: Graph) -> dict[str, Any]:
-    return {
-        "categories": list(graph.categories),
-        "relations": list(graph.relations),
-        "sources": [s.model_dump() for s in graph.sources],
-        "qualifiers": graph.qualifiers,
-        "report": graph.report,
-    }
-
-
-def qualifier_json(qualifiers: dict[str, Any]) -> str:
-    """The canonical JSON text of a qualifier dict, as stored on a relationship."""
-    return json.dumps(qualifiers, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-# --- Cypher -----------------------------------------------------------------------------------------
-# A load runs in lanes: contiguous ranges of node (or edge) indices, written by parallel workers, each
-# with a progress node (:KgsynthProgress {graph, stage, lane, lo, hi, written}). The progress guard:
-# a batch runs only if its lane's counter still says it has not, and moves the counter in the same
-# transaction. A retried transaction whose first commit did reach the server (the acknowledgement was
-# lost) therefore finds the counter moved on and adds nothing; a killed load resumes at the counters.
-# The lane node is locked (REMOVE of a property it never has takes the write lock) before its counter
-# is read: a retry running while the first attempt still commits waits, then sees the moved counter.
-_GUARD = """
-MATCH (p:KgsynthProgress {graph: $graph, stage: $stage, lane: $lane})
-REMOVE p._lock
-WITH p WHERE p.written = $start
-SET p.written = $end
-WITH p
-UNWIND $rows AS r
-"""
-
-# Nodes are CREATEd: the guard keeps a batch from running twice, and the (graph, id) uniqueness
-# constraint would refuse a duplicate rather than let it in.
-_NODE_BATCH = (
-    _GUARD
-    + """CREATE (n:KgNode:`%s` {graph: $graph, id: r[0], ix: r[1], category: $category, name: r[2],
-                       synonyms: r[3], layperson: r[4], xrefs: r[5], source: r[6], licence: r[7], rare: r[8]})
-RETURN count(n) AS written
-"""
-)
-
-# Endpoints are found by element id (a direct record lookup, no index), and relationships are CREATEd:
-# the guard, not a MERGE, keeps them unique (MERGE would scan the endpoints' relationships).
-_EDGE_BATCH = (
-    _GUARD
-    + """MATCH (a) WHERE elementId(a) = r[0]
-MATCH (b) WHERE elementId(b) = r[1]
-CREATE (a)-[e:`%s` {source: r[2], licence: r[3], qualifiers: r[4], negated: $negated}]->(b)
-RETURN count(e) AS written
-"""
-)
-
-# Client errors that mean "this transaction was cut off", not "this query is wrong".
-_RETRY_CODES = {
-    "Neo.ClientError.Transaction.Terminated",
-    "Neo.ClientError.Transaction.LockClientStopped",
-    "Neo.ClientError.Transaction.TransactionTimedOut",
-}
-
-_SCHEMA = (
-    f"CREATE CONSTRAINT kgsynth_node_id IF NOT EXISTS FOR (n:{NODE_LABEL}) REQUIRE (n.graph, n.id) IS UNIQUE",
-    f"CREATE CONSTRAINT kgsynth_graph_name IF NOT EXISTS FOR (g:{GRAPH_LABEL}) REQUIRE g.name IS UNIQUE",
-    f"CREATE INDEX kgsynth_node_graph IF NOT EXISTS FOR (n:{NODE_LABEL}) ON (n.graph)",
-)
+    values = graph_to_json(graph)
+    return {name: values[name] for name in _TABLES}
 
 
 @dataclass(frozen=True)
@@ -297,32 +112,6 @@ def graph_metadata(graph: Graph, *, complete: bool = False) -> dict[str, Any]:
     }
 
 
-def _segments(codes: np.ndarray, lo: int, hi: int, batch_size: int) -> Iterator[tuple[int, int]]:
-    """Ranges covering ``[lo, hi)``, each within one run of equal ``codes``, batch_size at most."""
-    while lo < hi:
-        run_end = int(np.searchsorted(codes, codes[lo], side="right"))
-        end = min(run_end, lo + batch_size, hi)
-        yield lo, end
-        lo = end
-
-
-def _lanes(n: int, workers: int, batch_size: int) -> list[tuple[int, int]]:
-    """Split ``[0, n)`` into at most ``workers`` contiguous ranges of whole batches."""
-    count = max(1, min(workers, -(-n // batch_size)))
-    bounds = [round(n * k / count) for k in range(count + 1)]
-    return [(bounds[k], bounds[k + 1]) for k in range(count) if bounds[k] < bounds[k + 1]]
-
-
-@dataclass(order=True)
-class _Lane:
-    stage: str
-    lane: int
-    lo: int
-    hi: int
-    written: int
-
-
-# --- the store --------------------------------------------------------------------------------------
 class Neo4jStore:
     """Write graphs to, and read them back from, a Neo4j database.
 
@@ -347,20 +136,15 @@ class Neo4jStore:
         database: str | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int = DEFAULT_WORKERS,
-        max_retry_time: float = 60.0,
-        connection_timeout: float = 10.0,
+        max_retry_time: float = DEFAULT_MAX_RETRY_TIME,
+        connection_timeout: float = DEFAULT_CONNECTION_TIMEOUT,
         on_progress: ProgressCallback | None = None,
     ) -> None:
-        self.uri = uri
-        self.user = user
-        self.database = database
+        self.conn = Neo4jConnection(uri, user, password, database=database, max_retry_time=max_retry_time,
+                                    connection_timeout=connection_timeout)  # fmt: skip
         self.batch_size = batch_size
         self.workers = workers
-        self.max_retry_time = max_retry_time
-        self.connection_timeout = connection_timeout
         self.on_progress = on_progress
-        self._auth = (user, password)
-        self._driver: neo4j.Driver | None = None
 
     @classmethod
     def from_env(
@@ -389,51 +173,30 @@ class Neo4jStore:
     def __repr__(self) -> str:
         return f"Neo4jStore(uri={self.safe_uri!r}, user={self.user!r}, database={self.database!r})"
 
+    # --- connection -----------------------------------------------------------------------------
+    @property
+    def uri(self) -> str:
+        return self.conn.uri
+
+    @property
+    def user(self) -> str:
+        return self.conn.user
+
+    @property
+    def database(self) -> str | None:
+        return self.conn.database
+
     @property
     def safe_uri(self) -> str:
-        return redact_uri(self.uri)
+        return self.conn.safe_uri
 
-    # --- connection -----------------------------------------------------------------------------
     @property
     def driver(self) -> neo4j.Driver:
         """The driver, created and checked (reachable, credentials accepted) on first use."""
-        if self._driver is None:
-            import neo4j
-            from neo4j import exceptions as neo
-
-            try:
-                driver = neo4j.GraphDatabase.driver(
-                    self.uri,
-                    auth=self._auth,
-                    max_transaction_retry_time=self.max_retry_time,
-                    connection_timeout=self.connection_timeout,
-                    connection_acquisition_timeout=self.connection_timeout + 5,
-                    # "already exists" notes on every CREATE ... IF NOT EXISTS are noise; warnings stay.
-                    notifications_min_severity="WARNING",
-                    user_agent=USER_AGENT,
-                )
-            except (neo.ConfigurationError, ValueError) as exc:
-                raise Neo4jError(
-                    f"NEO4J_URI {self.safe_uri!r} is not a Neo4j URI: "
-                    + _describe(exc).replace(self.uri, self.safe_uri),
-                    hint="use bolt://host:7687, neo4j://host:7687 or neo4j+s://host (Aura)",
-                ) from None
-            try:
-                driver.verify_connectivity()
-            except neo.AuthError:
-                driver.close()
-                raise Neo4jAuthError(self.safe_uri, self.user) from None
-            except (neo.DriverError, neo.Neo4jError, OSError) as exc:
-                driver.close()
-                raise Neo4jUnavailableError(self.safe_uri, _describe(exc)) from None
-            self._driver = driver
-            logger.info("connected to Neo4j at %s as %s", self.safe_uri, self.user)
-        return self._driver
+        return self.conn.driver
 
     def close(self) -> None:
-        if self._driver is not None:
-            self._driver.close()
-            self._driver = None
+        self.conn.close()
 
     def __enter__(self) -> Neo4jStore:
         return self
@@ -441,39 +204,22 @@ class Neo4jStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _session(self) -> neo4j.Session:
-        return self.driver.session(database=self.database)
-
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        """Turn the driver's errors into ones that name the server and say what to do."""
-        from neo4j import exceptions as neo
-
-        try:
-            yield
-        except neo.AuthError:
-            raise Neo4jAuthError(self.safe_uri, self.user) from None
-        except (neo.ServiceUnavailable, neo.SessionExpired) as exc:
-            raise Neo4jConnectionLostError(self.safe_uri, what, _describe(exc)) from None
-        except (neo.DriverError, neo.Neo4jError) as exc:
-            raise Neo4jError(f"Neo4j at {self.safe_uri} failed while {what}: {_describe(exc)}") from None
-
     # --- metadata ---------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create the constraints and index kgsynth relies on (a no-op when they exist)."""
-        with self._errors("creating constraints"), self._session() as session:
-            for statement in _SCHEMA:
+        with self.conn.errors("creating constraints"), self.conn.session() as session:
+            for statement in cypher.SCHEMA:
                 session.run(statement).consume()
 
     def _meta(self, name: str) -> _Meta | None:
-        with self._errors(f"reading graph {name!r}"), self._session() as session:
-            record = session.run(f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) RETURN g", name=name).single()
+        with self.conn.errors(f"reading graph {name!r}"), self.conn.session() as session:
+            record = session.run(cypher.GRAPH_META, name=name).single()
         return None if record is None else _Meta.from_props(dict(record["g"]))
 
     def graphs(self) -> list[str]:
         """The names of the graphs in the database (complete or not)."""
-        with self._errors("listing graphs"), self._session() as session:
-            return [r["name"] for r in session.run(f"MATCH (g:{GRAPH_LABEL}) RETURN g.name AS name ORDER BY name")]
+        with self.conn.errors("listing graphs"), self.conn.session() as session:
+            return [r["name"] for r in session.run(cypher.LIST_GRAPHS)]
 
     def exists(self, name: str) -> bool:
         """Whether a complete graph called ``name`` is in the database."""
@@ -482,13 +228,10 @@ class Neo4jStore:
 
     def delete(self, name: str) -> int:
         """Remove the graph called ``name`` (nodes, relationships, metadata); return the nodes removed."""
-        with self._errors(f"deleting graph {name!r}"), self._session() as session:
-            summary = session.run(
-                f"MATCH (n:{NODE_LABEL} {{graph: $name}}) CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF 5000 ROWS",
-                name=name,
-            ).consume()
-            session.run(f"MATCH (p:{PROGRESS_LABEL} {{graph: $name}}) DELETE p", name=name).consume()
-            session.run(f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) DELETE g", name=name).consume()
+        with self.conn.errors(f"deleting graph {name!r}"), self.conn.session() as session:
+            summary = session.run(cypher.DELETE_NODES, name=name).consume()
+            session.run(cypher.DELETE_PROGRESS, name=name).consume()
+            session.run(cypher.DELETE_GRAPH, name=name).consume()
         removed = summary.counters.nodes_deleted
         logger.info("deleted graph %s from %s (%d nodes)", name, self.safe_uri, removed)
         return removed
@@ -503,16 +246,11 @@ class Neo4jStore:
         lanes = self._lanes_in_db(name)
         return {stage: sum(x.written - x.lo for x in lanes if x.stage == stage) for stage in ("nodes", "edges")}
 
-    def _lanes_in_db(self, name: str) -> list[_Lane]:
-        with self._errors(f"reading the progress of {name!r}"):
-            rows = self._transact(
-                _fetch,
-                f"MATCH (p:{PROGRESS_LABEL} {{graph: $name}}) "
-                "RETURN collect([p.stage, p.lane, p.lo, p.hi, p.written]) AS rows",
-                what=f"reading the progress of {name!r}",
-                name=name,
-            )
-        return sorted(_Lane(*row) for row in rows)
+    def _lanes_in_db(self, name: str) -> list[Lane]:
+        what = f"reading the progress of {name!r}"
+        with self.conn.errors(what):
+            rows = self.conn.fetch(cypher.LANES, what=what, name=name)
+        return sorted(Lane(*row) for row in rows)
 
     # --- writing ----------------------------------------------------------------------------------
     def write(self, graph: Graph) -> dict[str, Any]:
@@ -548,23 +286,10 @@ class Neo4jStore:
             result["seconds"] = round(time.perf_counter() - started, 3)
             return result
         if meta is None:
-            lanes = [
-                {"graph": graph.name, "stage": stage, "lane": k, "lo": lo, "hi": hi, "written": lo}
-                for stage, n in (("nodes", graph.num_nodes), ("edges", graph.num_edges))
-                for k, (lo, hi) in enumerate(_lanes(n, self.workers, self.batch_size))
-            ]
-            with self._errors(f"creating graph {graph.name!r}"):
-                self._transact(
-                    _fetch,
-                    f"MERGE (g:{GRAPH_LABEL} {{name: $name}}) ON CREATE SET g = $props "
-                    f"WITH g UNWIND $lanes AS lane "
-                    f"MERGE (p:{PROGRESS_LABEL} {{graph: $name, stage: lane.stage, lane: lane.lane}}) "
-                    "ON CREATE SET p = lane RETURN collect(p.lane) AS rows",
-                    what=f"creating graph {graph.name!r}",
-                    name=graph.name,
-                    props=graph_metadata(graph),
-                    lanes=lanes,
-                )
+            what = f"creating graph {graph.name!r}"
+            with self.conn.errors(what):
+                self.conn.fetch(cypher.CREATE_GRAPH, what=what, name=graph.name, props=graph_metadata(graph),
+                                lanes=new_lanes(graph, workers=self.workers, batch_size=self.batch_size))  # fmt: skip
         else:
             result["resumed"] = True
             done = self.progress(graph.name)
@@ -578,17 +303,9 @@ class Neo4jStore:
         t = time.perf_counter()
         result["edges_written"] = self._complete_stage(graph, "edges")
         result["edges_seconds"] = round(time.perf_counter() - t, 3)
-        with self._errors(f"finishing graph {graph.name!r}"):
-            finished = self._transact(
-                _fetch,
-                f"MATCH (g:{GRAPH_LABEL} {{name: $name}}) "
-                f"OPTIONAL MATCH (p:{PROGRESS_LABEL} {{graph: $name}}) "
-                "WITH g, collect(p) AS lanes WHERE all(p IN lanes WHERE p.written = p.hi) "
-                "SET g.complete = true, g.nodes_written = g.num_nodes, g.edges_written = g.num_edges "
-                "FOREACH (p IN lanes | DELETE p) RETURN collect(g.complete) AS rows",
-                what=f"finishing graph {graph.name!r}",
-                name=graph.name,
-            )
+        what = f"finishing graph {graph.name!r}"
+        with self.conn.errors(what):
+            finished = self.conn.fetch(cypher.FINISH_GRAPH, what=what, name=graph.name)
         if not finished:
             raise Neo4jError(
                 f"the load of {graph.name!r} into {self.safe_uri} did not finish (another load of it running?)",
@@ -621,108 +338,18 @@ class Neo4jStore:
         would (the guard turns them into no-ops); it exists for the tests.
         """
         lanes = [x for x in self._lanes_in_db(graph.name) if x.stage == stage]
-        pending = [x for x in lanes if (x.lo if replay else x.written) < x.hi]
-        if not pending:
+        if not [x for x in lanes if (x.lo if replay else x.written) < x.hi]:
             return 0
-        total = graph.num_nodes if stage == "nodes" else graph.num_edges
-        done = sum(x.written - x.lo for x in lanes)
-        batch = self._node_batch(graph) if stage == "nodes" else self._edge_batch(graph)
-        codes = graph.category if stage == "nodes" else graph.rel
-        lock = threading.Lock()
-        stop = threading.Event()
-        created = 0
-
-        def run_lane(lane: _Lane) -> None:
-            nonlocal done, created
-            start = lane.lo if replay else lane.written
-            for lo, hi in _segments(codes, start, lane.hi, self.batch_size):
-                if stop.is_set():
-                    return
-                query, params = batch(lo, hi)
-                n = self._write_batch(query, graph=graph.name, stage=stage, lane=lane.lane, start=lo, end=hi, **params)
-                with lock:
-                    created += n
-                    done += n
-                    self._progress(stage, done, total)
-
-        with self._errors(f"loading the {stage} of {graph.name!r}"):
-            if len(pending) == 1:
-                run_lane(pending[0])
-            else:
-                with ThreadPoolExecutor(max_workers=len(pending), thread_name_prefix="kgsynth-neo4j") as pool:
-                    futures = [pool.submit(run_lane, lane) for lane in pending]
-                    try:
-                        for future in as_completed(futures):
-                            future.result()
-                    except BaseException:
-                        stop.set()  # the other lanes finish their current batch, then stop
-                        raise
-        return created
-
-    def _write_batch(self, query: str, **params: Any) -> int:
-        """Run one guarded batch in a managed transaction; return the rows it created."""
-        return self._transact(_run_batch, query, what=f"lane {params.get('lane')} rows {params.get('start')}-"
-                              f"{params.get('end')}", **params)  # fmt: skip
-
-    def _transact(self, work: Callable[..., _T], *args: Any, what: str, **params: Any) -> _T:
-        """``work(tx, *args, **params)`` in a managed write transaction, retrying what the driver leaves to
-        the caller.
-
-        The driver retries transient errors itself, but not a commit whose outcome it cannot know
-        (``IncompleteCommit``) nor a transaction the server terminated because its connection was killed.
-        Every write kgsynth runs this way is safe to retry: a batch that did commit is a no-op under the
-        progress guard, and the other statements are idempotent.
-        """
-        from neo4j import exceptions as neo
-
-        deadline = time.monotonic() + self.max_retry_time
-        delay = 0.2
-        while True:
-            try:
-                with self._session() as session:
-                    return session.execute_write(work, *args, **params)
-            except (neo.ServiceUnavailable, neo.SessionExpired, neo.TransientError, neo.ClientError) as exc:
-                retry = not isinstance(exc, neo.ClientError) or exc.code in _RETRY_CODES
-                if not retry or time.monotonic() + delay > deadline:
-                    raise
-                logger.warning("retrying (%s): %s", what, _describe(exc))
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    def _node_batch(self, graph: Graph) -> Callable[[int, int], tuple[str, dict[str, Any]]]:
-        sources = [s.name for s in graph.sources]
-        licences = [s.licence for s in graph.sources]
-
-        def batch(lo: int, hi: int) -> tuple[str, dict[str, Any]]:
-            category = graph.categories[int(graph.category[lo])]
-            rows = [
-                [
-                    graph.ids[i],
-                    i,
-                    graph.names[i],
-                    graph.synonyms[i],
-                    graph.layperson[i],
-                    graph.xrefs[i],
-                    sources[int(graph.node_source[i])],
-                    licences[int(graph.node_source[i])],
-                    bool(graph.rare[i]),
-                ]
-                for i in range(lo, hi)
-            ]
-            return _NODE_BATCH % node_label(category), {"rows": rows, "category": category}
-
-        return batch
+        batch = node_batches(graph) if stage == "nodes" else edge_batches(graph, self._element_ids(graph))
+        job = StageWrite(graph, stage, batch, self.batch_size, on_progress=self.on_progress, replay=replay)
+        return write_lanes(self.conn, lanes, job)
 
     def _element_ids(self, graph: Graph) -> list[str]:
         """Every node's element id, by node index."""
         ids: list[str | None] = [None] * graph.num_nodes
-        with self._errors(f"reading the node ids of {graph.name!r}"):
-            rows = self._transact(
-                _fetch,
-                f"MATCH (n:{NODE_LABEL} {{graph: $name}}) RETURN collect([n.ix, elementId(n)]) AS rows",
-                what=f"reading the node ids of {graph.name!r}",
-                name=graph.name,
-            )
+        what = f"reading the node ids of {graph.name!r}"
+        with self.conn.errors(what):
+            rows = self.conn.fetch(cypher.ELEMENT_IDS, what=what, name=graph.name)
         for ix, eid in rows:
             ids[ix] = eid
         missing = [graph.ids[i] for i, e in enumerate(ids) if e is None]
@@ -732,36 +359,6 @@ class Neo4jStore:
                 hint="the graph was changed outside kgsynth; delete it (Neo4jStore.delete) and load it again",
             )
         return [e for e in ids if e is not None]
-
-    def _edge_batch(self, graph: Graph) -> Callable[[int, int], tuple[str, dict[str, Any]]]:
-        eids = self._element_ids(graph)
-        sources = [s.name for s in graph.sources]
-        licences = [s.licence for s in graph.sources]
-        quals = [qualifier_json(q) for q in graph.qualifiers]
-        src, dst, esrc, qual = (a.tolist() for a in (graph.src, graph.dst, graph.edge_source, graph.qual))
-        types = relationship_types(graph.relations)
-
-        def batch(lo: int, hi: int) -> tuple[str, dict[str, Any]]:
-            relation = graph.relations[int(graph.rel[lo])]
-            rows = [
-                [
-                    eids[src[e]],
-                    eids[dst[e]],
-                    sources[esrc[e]],
-                    licences[esrc[e]],
-                    quals[qual[e]] if qual[e] >= 0 else None,
-                ]
-                for e in range(lo, hi)
-            ]
-            # negated: null (no property at all) on the edges that are not negated
-            return _EDGE_BATCH % types[relation], {"rows": rows, "negated": relation.startswith("NOT ") or None}
-
-        return batch
-
-    def _progress(self, stage: str, done: int, total: int) -> None:
-        logger.debug("%s: %d/%d", stage, done, total)
-        if self.on_progress is not None:
-            self.on_progress(stage, done, total)
 
     # --- reading ----------------------------------------------------------------------------------
     def read(self, name: str) -> Graph:
@@ -780,14 +377,10 @@ class Neo4jStore:
                 f"({done['nodes']}/{meta.num_nodes} nodes, {done['edges']}/{meta.num_edges} edges)",
                 hint="its load was interrupted; run kgsynth load --backend neo4j again to resume it",
             )
-        tables = meta.tables
-        categories: tuple[str, ...] = tuple(tables["categories"])
-        relations: tuple[str, ...] = tuple(tables["relations"])
-        sources = [SourceInfo(**s) for s in tables["sources"]]
-        qualifiers: list[dict[str, Any]] = tables["qualifiers"]
-        cat_code = {c: i for i, c in enumerate(categories)}
-        src_code = {s.name: i for i, s in enumerate(sources)}
-        qual_code = {qualifier_json(q): i for i, q in enumerate(qualifiers)}
+        values: dict[str, Any] = {"name": meta.name, "version": meta.version, **meta.tables}
+        cat_code = {c: i for i, c in enumerate(values["categories"])}
+        src_code = {s["name"]: i for i, s in enumerate(values["sources"])}
+        qual_code = {qualifier_json(q): i for i, q in enumerate(values["qualifiers"])}
 
         n = meta.num_nodes
         ids: list[str] = [""] * n
@@ -795,18 +388,12 @@ class Neo4jStore:
         synonyms: list[list[str]] = [[] for _ in range(n)]
         layperson: list[list[str]] = [[] for _ in range(n)]
         xrefs: list[list[str]] = [[] for _ in range(n)]
-        category = np.zeros(n, dtype=np.uint8)
-        node_source = np.zeros(n, dtype=np.uint8)
+        category = np.zeros(n, dtype=np.int64)
+        node_source = np.zeros(n, dtype=np.int64)
         rare = np.zeros(n, dtype=bool)
-        # One record holding every row: streaming rows one record at a time costs the driver a network
-        # read per record (10x slower on the default KG).
         seen = 0
-        with self._errors(f"reading the nodes of {name!r}"), self._session() as session:
-            record = session.run(
-                f"MATCH (n:{NODE_LABEL} {{graph: $name}}) RETURN collect([n.ix, n.id, n.category, n.name, "
-                "n.synonyms, n.layperson, n.xrefs, n.source, n.rare]) AS rows",
-                name=name,
-            ).single()
+        with self.conn.errors(f"reading the nodes of {name!r}"), self.conn.session() as session:
+            record = session.run(cypher.READ_NODES, name=name).single()
         for ix, nid, cat, nm, syn, lay, xr, source, is_rare in record["rows"] if record else []:
             ids[ix], names[ix] = nid, nm
             synonyms[ix], layperson[ix], xrefs[ix] = list(syn or []), list(lay or []), list(xr or [])
@@ -814,75 +401,31 @@ class Neo4jStore:
             node_source[ix] = src_code[source]
             rare[ix] = bool(is_rare)
             seen += 1
+        values.update(ids=ids, names=names, synonyms=synonyms, layperson=layperson, xrefs=xrefs)
 
         m = meta.num_edges
-        cols: tuple[list[int], list[int], list[int], list[int], list[int]] = ([], [], [], [], [])
-        e_src, e_dst, e_rel, e_source, e_qual = cols
-        with self._errors(f"reading the edges of {name!r}"), self._session() as session:
-            for code, relation in enumerate(relations):
-                record = session.run(
-                    f"MATCH (a:{NODE_LABEL} {{graph: $name}})-[r:`{meta.types[relation]}`]->(b) "
-                    "RETURN collect([a.ix, b.ix, r.source, r.qualifiers]) AS rows",
-                    name=name,
-                ).single()
+        edges: dict[str, list[int]] = {"src": [], "dst": [], "rel": [], "edge_source": [], "qual": []}
+        with self.conn.errors(f"reading the edges of {name!r}"), self.conn.session() as session:
+            for code, relation in enumerate(values["relations"]):
+                record = session.run(cypher.read_edges(meta.types[relation]), name=name).single()
                 for a, b, source, q in record["rows"] if record else []:
-                    e_src.append(a)
-                    e_dst.append(b)
-                    e_rel.append(code)
-                    e_source.append(src_code[source])
-                    e_qual.append(qual_code[q] if q is not None else -1)
-        e = len(e_src)
+                    edges["src"].append(a)
+                    edges["dst"].append(b)
+                    edges["rel"].append(code)
+                    edges["edge_source"].append(src_code[source])
+                    edges["qual"].append(qual_code[q] if q is not None else -1)
+        e = len(edges["src"])
         if seen != n or e != m:
             raise GraphNotInNeo4jError(
                 f"graph {name!r} in Neo4j at {self.safe_uri} has {seen} nodes and {e} edges, "
                 f"its metadata says {n} and {m}",
                 hint="it was changed outside kgsynth; delete it and load it again",
             )
+        cols = {k: np.asarray(v, dtype=np.int64) for k, v in edges.items()}
         # The order Graph.build gives: by (relation, subject, object, source).
-        src = np.asarray(e_src, dtype=np.int32)
-        dst = np.asarray(e_dst, dtype=np.int32)
-        rel = np.asarray(e_rel, dtype=np.uint8)
-        edge_source = np.asarray(e_source, dtype=np.uint8)
-        qual = np.asarray(e_qual, dtype=np.int32)
-        order = np.lexsort((edge_source, dst, src, rel))
-        graph = Graph(
-            name=meta.name,
-            version=meta.version,
-            ids=ids,
-            categories=categories,
-            category=category,
-            names=names,
-            synonyms=synonyms,
-            layperson=layperson,
-            xrefs=xrefs,
-            node_source=node_source,
-            rare=rare,
-            relations=relations,
-            src=src[order],
-            dst=dst[order],
-            rel=rel[order],
-            edge_source=edge_source[order],
-            qual=qual[order],
-            qualifiers=qualifiers,
-            sources=sources,
-            report=tables["report"],
-        )
+        order = np.lexsort((cols["edge_source"], cols["dst"], cols["src"], cols["rel"]))
+        arrays = {"category": category, "node_source": node_source, "rare": rare}
+        arrays.update({k: v[order] for k, v in cols.items()})
+        graph = graph_from_parts(values, arrays)  # every array cast to its declared dtype
         logger.info("read graph %s from %s: %d nodes, %d edges", name, self.safe_uri, n, m)
         return graph
-
-
-def _fetch(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> list[Any]:
-    """The ``rows`` list of a query's single record (queries return ``collect(...) AS rows``)."""
-    record = tx.run(query, **params).single()
-    return list(record["rows"]) if record is not None else []
-
-
-def _run_batch(tx: neo4j.ManagedTransaction, query: str, **params: Any) -> int:
-    record = tx.run(query, **params).single()
-    return int(record["written"]) if record is not None else 0
-
-
-def _describe(exc: BaseException) -> str:
-    """A one-line account of a driver error (driver messages never hold the password)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
