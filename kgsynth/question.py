@@ -87,7 +87,7 @@ class GenerateConfig(BaseModel):
     types: list[QuestionType] = Field(default_factory=lambda: list(DEFAULT_TYPES))
     formats: list[AnswerFormat] = Field(default_factory=lambda: list(DEFAULT_FORMATS))
     options: int = Field(default=4, ge=3, le=len(LETTERS))
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63, description="same seed, same KG -> byte-identical output")
     hub_cap: int = Field(default=200, ge=1)
     min_findings: int = Field(default=3, ge=1)
     max_findings: int = Field(default=6, ge=1)

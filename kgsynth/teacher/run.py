@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
 
 from kgsynth.answers import answer_matches, parse_answer, parse_short_answer, reasoning_section
 from kgsynth.errors import UnknownNameError
@@ -80,7 +80,7 @@ class TeacherConfig(BaseModel):
     temperature: float = Field(default=0.7, ge=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(default=2048, ge=1, description="completion tokens per request")
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63)
 
     timeout: float = Field(default=120.0, gt=0.0, description="seconds per request attempt")
     max_retries: int = Field(default=6, ge=0)
@@ -121,17 +121,9 @@ BACKEND_MODULES: dict[str, tuple[tuple[str, ...], str]] = {
 PROBE_SECONDS = 5.0
 
 
-def teacher_config(options: dict[str, Any]) -> TeacherConfig:
-    """The teacher's configuration from `options`, checked before any work: valid values, the backend's
-    extra installed, an API key where one is needed, and the server reachable.
-
-    Raises `TeacherSetupError` with what to do; the message never shows a credential.
-    """
-    try:
-        config = TeacherConfig(**options)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'teacher'}: {e['msg']}" for e in exc.errors())
-        raise TeacherSetupError(f"invalid teacher options: {problems}", hint="see kgsynth generate --help") from None
+def check_teacher(config: TeacherConfig) -> None:
+    """Refuse a teacher that cannot work, before any work: its backend's extra missing, no API key where
+    one is needed, or no server listening at its base URL. The message never shows a credential."""
     check_installed(config)
     if config.backend == "openai":
         if config.base_url is None and not os.environ.get(config.api_key_env):
@@ -141,7 +133,6 @@ def teacher_config(options: dict[str, Any]) -> TeacherConfig:
             )
         if config.base_url is not None:
             probe_server(config.base_url)
-    return config
 
 
 def check_installed(config: TeacherConfig) -> None:
