@@ -107,6 +107,10 @@ class Edge(BaseModel):
     qualifiers: dict[str, Any] = Field(default_factory=dict)
 
 
+# The drop reason of an edge whose subject or object is no node (kgsynth.damage checks its share).
+DANGLING = "endpoint not a node (unknown or obsolete id)"
+
+
 def relation_key(predicate: str, negated: bool) -> str:
     """The index key of a predicate: negated edges live in their own relation (``NOT biolink:treats``).
 
@@ -207,6 +211,8 @@ class GraphBuilder:
         self._stream_ids: dict[str, int] = {}
         self._equivalences: list[tuple[str, str, str]] = []
         self.join_report: dict[str, Any] = {}
+        # (first source, its category, later source, its category) -> [count, an example id]
+        self._category_conflicts: dict[tuple[str, str, str, str], list[Any]] = {}
 
     # --- sources and accounting -------------------------------------------------------------------
     def register_source(self, info: SourceInfo) -> None:
@@ -237,8 +243,12 @@ class GraphBuilder:
         xrefs: Iterable[str] = (),
         rare: bool = False,
     ) -> None:
-        """Add a node, or merge into an existing one (the first name given wins; lists are unioned)."""
+        """Add a node, or merge into an existing one (the first name and category given win; lists are
+        unioned). A second, different category is recorded in the report's ``category_conflicts``."""
         draft = self._nodes.get(curie)
+        if draft is not None and draft.category != category:
+            key = (draft.source, draft.category, source, category)
+            self._category_conflicts.setdefault(key, [0, curie])[0] += 1
         if draft is None:
             draft = self._nodes[curie] = _NodeDraft(category=category, name=name or curie, source=source)
         elif draft.name == curie and name:
@@ -412,10 +422,13 @@ class GraphBuilder:
 
         dangling = (src < 0) | (dst < 0)
         self_loop = (src == dst) & ~dangling
+        dangling_examples: dict[str, list[str]] = {}
         for sid in np.unique(stream[dangling]):
-            streams[sid].dropped["endpoint not a node (unknown or obsolete id)"] += int(
-                np.sum(dangling & (stream == sid))
-            )
+            in_stream = np.flatnonzero(dangling & (stream == sid))
+            streams[sid].dropped[DANGLING] += len(in_stream)
+            dangling_examples[streams[sid].stream] = [
+                self._src[i] if src[i] < 0 else self._dst[i] for i in in_stream[:3].tolist()
+            ]
         for sid in np.unique(stream[self_loop]):
             streams[sid].dropped["self-loop after identity join"] += int(np.sum(self_loop & (stream == sid)))
         keep = ~(dangling | self_loop)
@@ -472,6 +485,11 @@ class GraphBuilder:
             report={
                 "streams": [r.to_dict() for r in streams],
                 "identity_join": self.join_report,
+                "dangling_examples": dangling_examples,
+                "category_conflicts": [
+                    {"sources": [a, b], "categories": [ac, bc], "nodes": n, "example": ex}
+                    for (a, ac, b, bc), (n, ex) in sorted(self._category_conflicts.items())
+                ],
             },
         )
         logger.info("built graph %s: %d nodes, %d edges", name, graph.num_nodes, graph.num_edges)

@@ -6,14 +6,16 @@ import json
 import logging
 import os
 import shutil
-import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kgsynth.errors import KgsynthError
+from kgsynth.errors import CorruptGraphError, KgsynthError, StorageError
 from kgsynth.model import Graph, graph_arrays, graph_fields, graph_from_parts, graph_to_json
+from kgsynth.store.partial import make_partial, remove_stale_partials, swap_in
 
 logger = logging.getLogger(__name__)
 
@@ -28,33 +30,55 @@ def default_cache_dir() -> Path:
 
 
 def save_graph(graph: Graph, directory: Path) -> None:
-    """Write ``graph`` to ``directory`` atomically (a reader never sees a half-written graph)."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    """Write ``graph`` to ``directory`` atomically (a reader never sees a half-written graph).
+
+    The graph is written to a partial folder beside ``directory`` and renamed into place; partial folders
+    that killed writers left there are removed first (:mod:`kgsynth.store.partial`). A folder that cannot
+    be written (read-only, disk full, a file in the way) raises :class:`StorageError`, and whatever was
+    stored in ``directory`` before is kept.
+    """
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(directory.parent)
+        tmp = make_partial(directory.parent)
+    except OSError as exc:
+        raise _storage_error(directory, exc) from None
     try:
         np.savez(tmp / "arrays.npz", **graph_arrays(graph))  # type: ignore[arg-type]
         meta = {"format": FORMAT_VERSION, **graph_to_json(graph)}
         with (tmp / "graph.json").open("w", encoding="utf-8") as fh:
             json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
+        swap_in(tmp, directory)
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _storage_error(directory, exc) from None
         raise
 
 
+def _storage_error(directory: Path, exc: OSError) -> StorageError:
+    return StorageError(
+        directory,
+        exc.strerror or str(exc),
+        hint="free some space, or make the folder writable, or point kgsynth elsewhere with --cache-dir "
+        "(or $KGSYNTH_CACHE_DIR)",
+    )
+
+
 def read_graph(directory: Path) -> Graph:
-    """Read a graph written by :func:`save_graph`."""
+    """Read a graph written by :func:`save_graph`; a damaged or half-copied one raises
+    :class:`CorruptGraphError` (the build cache rebuilds it, see :func:`kgsynth.assemble.load_graph`)."""
     meta_path = directory / "graph.json"
     try:
         with meta_path.open(encoding="utf-8") as fh:
             meta: dict[str, Any] = json.load(fh)
-        arrays = np.load(directory / "arrays.npz")
-    except (OSError, ValueError) as exc:
-        raise KgsynthError(
-            f"cannot read the stored graph in {directory}: {exc}",
-            hint="delete that folder (or run with --refresh) to rebuild it from the sources",
+        with np.load(directory / "arrays.npz") as npz:  # every array read now: a damaged member fails here
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise CorruptGraphError(
+            directory,
+            f"{type(exc).__name__}: {exc}",
+            hint="run `kgsynth load` again to store it anew (a cached build is rebuilt by itself; --refresh forces it)",
         ) from None
     if meta.get("format") != FORMAT_VERSION:
         raise KgsynthError(
