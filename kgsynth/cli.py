@@ -445,6 +445,12 @@ def _print_stats(stats: dict[str, Any]) -> None:
         f"skipped as ambiguous {j.get('mappings_ambiguous_skipped', 0):,}, "
         f"skipped as conflicting {j.get('mappings_conflicting_skipped', 0):,}"
     )
+    for c in stats.get("category_conflicts", []):
+        (first, other), (kept, lost) = c["sources"], c["categories"]
+        console.print(f"category conflict: {c['nodes']:,} ids (e.g. {c['example']}) are {kept} to {first} (kept) "
+                      f"but {lost} to {other}", highlight=False)  # fmt: skip
+    for warning in stats.get("load_warnings", []):
+        console.print(f"[yellow]load warning:[/] {warning}", highlight=False)
     if "metapaths" in stats:
         t = Table(title="metapath walks (cross-source: edges from more than one source)")
         for col in ("metapath", "hops", "walks", "sources"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -429,3 +430,31 @@ def test_gzip_source_still_loads_when_whole(tmp_path: Path) -> None:
         fh.write((HPO / "hp.obo").read_bytes())
     r = kgsynth("load", "obo", "--from", f"obo={p}", cache=tmp_path / "c")
     assert r.returncode == 0, r.stderr
+
+
+def test_category_conflict_across_sources_is_reported_not_refused(tmp_path: Path) -> None:
+    """Two sources disagreeing on an id's category (real releases do): the first source's wins, and `stats`
+    says so; one source disagreeing with itself is refused (see the duplicate-id test)."""
+    kgx = tmp_path / "kgx"
+    kgx.mkdir()
+    (kgx / "nodes.tsv").write_text(KGX_NODES + "HP:0001250\tbiolink:Disease\tSeizure disorder\n")
+    (kgx / "edges.tsv").write_text(KGX_EDGES + "HGNC:4851\tbiolink:gene_associated_with_condition\tHP:0001250\n")
+    args = ["hpo", "kgx", "--from", f"hpo={HPO}", "--from", f"kgx={kgx}"]
+    r = kgsynth("load", *args, cache=tmp_path / "c")
+    assert r.returncode == 0, r.stderr
+    r = kgsynth("stats", *args, "--json", cache=tmp_path / "c")
+    assert r.returncode == 0, r.stderr
+    stats = json.loads(r.stdout)
+    assert stats["category_conflicts"] == [
+        {
+            "sources": ["hpo", "kgx"],
+            "categories": ["biolink:PhenotypicFeature", "biolink:Disease"],
+            "nodes": 1,
+            "example": "HP:0001250",
+        }
+    ]
+    assert stats["nodes_by_category"]["biolink:PhenotypicFeature"] >= 1
+    r = kgsynth("stats", *args, cache=tmp_path / "c")
+    shown = " ".join(r.stdout.split())
+    assert "category conflict: 1 ids (e.g. HP:0001250) are biolink:PhenotypicFeature to hpo (kept)" in shown
+    assert "load warning: phenotype.hpoa annotations (source hpo): 1 of 12 records dropped" in shown
