@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgsynth.answers import answer_matches, parse_answer, parse_short_answer, reasoning_section
 from kgsynth.errors import UnknownNameError
@@ -99,15 +99,17 @@ class TeacherConfig(BaseModel):
             parts.port  # noqa: B018 -- raises on a port that is not a number
         except ValueError:
             parts = parts._replace(netloc="")
+        # the messages name the URL without its credentials: they reach terminals and logs
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            # the message names the URL without its credentials: it may reach a terminal or a log
             raise ValueError(f"{redact_url(url)!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+        if "@" in parts.netloc:
+            # A secret in the URL would travel into summary.json, config.yaml and logs (and the HTTP
+            # transport refuses it beside the API key's Authorization header anyway).
+            raise ValueError(
+                f"{redact_url(url)!r} carries credentials; give the API key in an environment variable "
+                "(--teacher-api-key-env) instead"
+            )
         return url
-
-    @field_serializer("base_url")
-    def _without_credentials(self, url: str | None) -> str | None:
-        # summary.json and every config file written from this model: never a password
-        return redact_url(url)
 
     def sampling(self) -> SamplingParams:
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)
