@@ -45,7 +45,7 @@ SHARD_SIZE = 1000  # items per shard
 FLUSH_EVERY = 200  # items per commit
 LOCK_NAME = ".lock"
 # Everything a run (and the teacher step after it) writes at the top of its folder.
-RUN_FILES = frozenset({"config.json", "progress.json", "summary.json", "README.md", LOCK_NAME})
+RUN_FILES = frozenset({"config.json", "config.yaml", "progress.json", "summary.json", "README.md", LOCK_NAME})
 RUN_FOLDERS = frozenset({"jsonl", "hf", "teacher"})
 # Scratch names a killed run may leave behind; the next run writes them afresh.
 SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), "hf.tmp"})
