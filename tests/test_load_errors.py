@@ -11,6 +11,7 @@ import contextlib
 import gzip
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -458,3 +459,25 @@ def test_category_conflict_across_sources_is_reported_not_refused(tmp_path: Path
     shown = " ".join(r.stdout.split())
     assert "category conflict: 1 ids (e.g. HP:0001250) are biolink:PhenotypicFeature to hpo (kept)" in shown
     assert "load warning: phenotype.hpoa annotations (source hpo): 1 of 12 records dropped" in shown
+
+
+def test_write_that_fails_midway_keeps_the_stored_graph(tmp_path: Path) -> None:
+    """A write that fails half-way (here the file-size limit, as a full disk would): a message, the graph
+    stored before kept byte for byte, no partial folder left."""
+    s = Stored(tmp_path, "hpo", HPO).store_good()
+    with (s.dir / "phenotype.hpoa").open("a") as fh:  # a new build, so both the cache and the store are written
+        fh.write("OMIM:100009\tNew disease\t\tHP:0001250\tPMID:9\tPCS\t\t\t\t\tP\tHPO:x\n")
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))  # Python ignores SIGXFSZ: writes fail with EFBIG
+
+    env = {**os.environ, "KGSYNTH_CACHE_DIR": str(s.cache), "COLUMNS": "200"}
+    r = subprocess.run(
+        [sys.executable, "-m", "kgsynth.cli", "load", "hpo", "--from", f"hpo={s.dir}", "--name", "g"],
+        capture_output=True, text=True, env=env, timeout=300, preexec_fn=limit_file_size,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert f"cannot write {s.cache / 'graphs' / 'g'}: File too large" in message(r)
+    assert "the built graph is not cached" in message(r) and "Traceback" not in r.stderr
+    assert snapshot(s.cache) == s.before
+    assert not [p for p in s.cache.rglob(".kgsynth-partial*")]
