@@ -96,9 +96,9 @@ def refuse_damage(graph: Graph, damage: Damage, *, strict: bool = False) -> None
         raise DamagedSourceError(
             f"the graph {graph.name!r} was not stored: what its sources yield looks damaged\n  - "
             + "\n  - ".join(refused),
-            hint="check the files named (ids spelled as the nodes spell them, complete downloads, sources loaded "
-            "with the sources they enrich); `kgsynth stats` shows what every file kept and dropped"
-            + ("; without --strict, warnings do not stop a load" if strict and not damage.errors else ""),
+            hint="check the files named: ids spelled as the nodes spell them, complete downloads, and each source "
+            "loaded together with the sources it enriches"
+            + ("; a strict load refuses warnings too" if strict and damage.warnings else ""),
         )
     for warning in damage.warnings:
         logger.warning("%s: %s", graph.name, warning)

@@ -481,3 +481,16 @@ def test_write_that_fails_midway_keeps_the_stored_graph(tmp_path: Path) -> None:
     assert "the built graph is not cached" in message(r) and "Traceback" not in r.stderr
     assert snapshot(s.cache) == s.before
     assert not [p for p in s.cache.rglob(".kgsynth-partial*")]
+
+
+def test_strict_load_refuses_warnings(tmp_path: Path) -> None:
+    from kgsynth.assemble import load_graph
+    from kgsynth.errors import DamagedSourceError
+
+    (tmp_path / "nodes.tsv").write_text(KGX_NODES)
+    (tmp_path / "edges.tsv").write_text(KGX_EDGES + "MONDO:0007739\tbiolink:has_phenotype\tHP:9999999\n")
+    graph = load_graph(["kgx"], directories={"kgx": tmp_path}, cache_dir=tmp_path / "c")
+    assert graph.num_edges == 2 and "e.g. 'HP:9999999'" in graph.report["warnings"][0]
+    with pytest.raises(DamagedSourceError, match="1 of 3 records dropped") as exc:
+        load_graph(["kgx"], directories={"kgx": tmp_path}, cache_dir=tmp_path / "c", strict=True)  # from the cache
+    assert "a strict load refuses warnings too" in str(exc.value)
