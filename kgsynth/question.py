@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import jinja2
 import numpy as np
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgsynth.index import CSRIndex, Step
 from kgsynth.item import LETTERS, Answer, Constraint, Distractor, Item, Option, Triple
@@ -81,6 +81,8 @@ def _default_rarity() -> RarityConfig:
 
 class GenerateConfig(BaseModel):
     """Everything that determines a generated dataset (with the KG version)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     n: int = Field(default=1000, ge=1)
     hops: int = Field(default=3, ge=1, le=4)
