@@ -171,7 +171,7 @@ def config_cmd(
     command: Annotated[str, typer.Argument(help="load, stats, export-graph or generate.")],
     config: ConfigOpt = None,
 ) -> None:
-    """Print a command's configuration as YAML: its defaults, or a --config file completed with them."""
+    """Print the configuration of a command as YAML: its defaults, or a --config file completed with them."""
     from kgsynth.config import COMMAND_CONFIGS, build_config, config_yaml
     from kgsynth.errors import UnknownNameError
 
