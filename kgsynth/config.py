@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kgsynth.errors import KgsynthError
 from kgsynth.graphs import GraphSpec
 from kgsynth.question import GenerateConfig
+from kgsynth.schema import DEFAULT_SCHEMA
 from kgsynth.teacher.run import TeacherConfig
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class StatsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     graph: GraphSpec = Field(default_factory=GraphSpec)
-    schema_name: str = Field(default="med", alias="schema", description="graph schema whose metapaths are counted")
+    schema_name: str = Field(
+        default=DEFAULT_SCHEMA, alias="schema", description="graph schema whose metapaths are counted"
+    )
 
 
 class ExportGraphConfig(BaseModel):

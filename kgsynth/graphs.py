@@ -14,14 +14,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kgsynth.assemble import DEFAULT_KG
 from kgsynth.errors import KgsynthError
 from kgsynth.model import Graph
 from kgsynth.store.base import GraphStore
 from kgsynth.store.neo4j.connection import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_KG = "med"
 
 
 class Neo4jConfig(BaseModel):

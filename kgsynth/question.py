@@ -23,7 +23,7 @@ from kgsynth.item import LETTERS, Answer, Constraint, Distractor, Item, Option, 
 from kgsynth.model import Graph
 from kgsynth.resources import prompts_dir
 from kgsynth.sample import RarityConfig, rarity_scores, sample_walks
-from kgsynth.schema import GraphSchema, MetapathSpec
+from kgsynth.schema import DEFAULT_SCHEMA, GraphSchema, MetapathSpec
 from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE, SUBCLASS, Prover
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class GenerateConfig(BaseModel):
     max_findings: int = Field(default=6, ge=1)
     layperson: float = Field(default=0.25, ge=0, le=1)
     rarity: RarityConfig = Field(default_factory=_default_rarity)
-    schema_name: str = "med"
+    schema_name: str = DEFAULT_SCHEMA
 
     @field_validator("types", "formats")
     @classmethod
