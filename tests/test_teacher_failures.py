@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from kgsynth.errors import KgsynthError
 from kgsynth.model import Graph
 from kgsynth.teacher.base import TeacherSetupError, redact_url
 from kgsynth.teacher.run import TeacherConfig, distil
@@ -124,6 +125,30 @@ def test_a_server_that_answered_then_faults_leaves_items_incomplete_not_an_error
     with ChatServer(fault=fail_after_first, hang_seconds=5) as server:
         summary = distil(items, fast(server.base_url, concurrency=1, max_retries=0), tmp_path)
     assert summary.incomplete == 3 and summary.failure_reasons.get("retries_exhausted") == 3
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from kgsynth.rundir import lock_run_dir
+with lock_run_dir(Path(sys.argv[1])):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_teacher_run_into_a_busy_folder_is_refused(tmp_path: Path) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with ChatServer() as server, pytest.raises(KgsynthError, match="is in use by another kgsynth run"):
+            distil(make_items(2), fast(server.base_url), tmp_path)
+        assert not server.log and not (tmp_path / "teacher").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    with ChatServer() as server:  # the lock died with its holder
+        assert distil(make_items(2), fast(server.base_url), tmp_path).items == 2
 
 
 # -- the exit code of a partial teacher run, and secrets -------------------------------------------------

@@ -439,6 +439,20 @@ async def adistil(
     progress: bool = False,
 ) -> TeacherSummary:
     """`distil`, for callers already inside an event loop."""
+    from kgsynth.rundir import lock_run_dir
+
+    with lock_run_dir(Path(out_dir)):  # one teacher run at a time in a folder (re-entrant for the CLI)
+        return await _adistil(items, config, out_dir, teacher=teacher, progress=progress)
+
+
+async def _adistil(
+    items: Iterable[Item],
+    config: TeacherConfig,
+    out_dir: str | Path,
+    *,
+    teacher: Teacher | None,
+    progress: bool,
+) -> TeacherSummary:
     pending = sorted(items, key=lambda item: item.id)
     if len({item.id for item in pending}) != len(pending):
         raise ValueError("item ids must be unique")
