@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -135,14 +136,36 @@ def test_out_that_is_a_file_is_refused(cache_dir: Path, tmp_path: Path) -> None:
     assert out.read_text() == "keep me\n"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_out_is_refused(cache_dir: Path, tmp_path: Path) -> None:
-    tmp_path.chmod(0o555)
+def make_read_only(folder: Path) -> Callable[[], None]:
+    """Make ``folder`` unwritable (for root too: the immutable attribute); return the undo."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a folder read-only for root here (chattr +i failed)")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_read_only_out_is_refused(finished: Path, cache_dir: Path, tmp_path: Path) -> None:
+    parent = tmp_path / "ro"
+    parent.mkdir()
+    undo = make_read_only(parent)
     try:
-        code, err = run([*ARGS, "--out", str(tmp_path / "run")], cache_dir)
+        code, err = run([*ARGS, "--out", str(parent / "run")], cache_dir)
     finally:
-        tmp_path.chmod(0o755)
+        undo()
+    assert code == 2 and f"cannot write {parent / 'run'}" in err and "choose a folder you may write" in err
+    assert "Traceback" not in err and not (parent / "run").exists()
+    # a finished run in a folder that became read-only: the rerun cannot commit, says so, changes nothing
+    out = damaged_copy(finished, tmp_path)
+    before = snapshot(out)
+    undo = make_read_only(out)
+    try:
+        code, err = run([*ARGS, "--out", str(out)], cache_dir)
+    finally:
+        undo()
     assert code == 2 and "cannot write" in err and "Traceback" not in err
+    assert snapshot(out) == before
 
 
 def file_size_limit(limit: int):
