@@ -181,7 +181,11 @@ def check_run_entries(out: Path) -> bool:
 
 def read_progress(path: Path) -> Progress:
     """The commit record at ``path``, or a message saying how it is damaged."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise KgsynthError(f"{path.parent} holds no kgsynth run ({path.name} is missing)",
+                           hint="give the --out folder of a kgsynth generate run") from None  # fmt: skip
     if not text.strip():
         raise KgsynthError(f"{path} is empty: the run's commit record is lost", hint=NEW_FOLDER_HINT)
     try:

@@ -75,6 +75,15 @@ def test_bad_teacher_and_seed_options_are_refused_before_any_work(
     assert not (tmp_path / "cache").exists()
 
 
+def test_openai_without_an_api_key_is_refused_before_any_work(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc = kgsynth([*GENERATE, "--out", str(out), "--teacher", "openai", "--teacher-api-key-env", "KGSYNTH_TEST_KEY"],
+                   tmp_path / "cache", KGSYNTH_TEST_KEY="")  # fmt: skip
+    assert proc.returncode == 2, said(proc)
+    assert "no API key: the environment variable KGSYNTH_TEST_KEY is not set" in said(proc)
+    assert "Traceback" not in said(proc) and not out.exists()
+
+
 def test_local_teacher_without_its_extra_is_refused_before_any_work(tmp_path: Path) -> None:
     hide = tmp_path / "hide"
     hide.mkdir()
