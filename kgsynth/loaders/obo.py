@@ -61,7 +61,8 @@ def read_obo(path: str | Path | IO[str]) -> tuple[dict[str, str], Iterator[OboTe
     try:
         with reading(path, lambda: lineno):
             for lineno, raw in lines:
-                _check_complete(raw, name, lineno)
+                if not raw.endswith(_EOL):
+                    raise _cut_short(raw, name, lineno)
                 line = raw.strip()
                 if line.startswith("["):
                     pending = (lineno, line)
@@ -84,7 +85,8 @@ def read_obo(path: str | Path | IO[str]) -> tuple[dict[str, str], Iterator[OboTe
                 stanza = pending[1] if pending else None
                 term: OboTerm | None = OboTerm(id="", line=pending[0]) if pending and stanza == "[Term]" else None
                 for lineno, raw in lines:
-                    _check_complete(raw, name, lineno)
+                    if not raw.endswith(_EOL):
+                        raise _cut_short(raw, name, lineno)
                     line = raw.strip()
                     if not line or line.startswith("!"):
                         continue
@@ -108,16 +110,18 @@ def read_obo(path: str | Path | IO[str]) -> tuple[dict[str, str], Iterator[OboTe
     return header, terms()
 
 
-def _check_complete(raw: str, name: str, lineno: int) -> None:
+_EOL = ("\n", "\r")
+
+
+def _cut_short(raw: str, name: str, lineno: int) -> SourceFormatError:
     # Only the last line of a file can lack its line end: one that does was cut short mid-line.
-    if not raw.endswith(("\n", "\r")):
-        raise SourceFormatError(
-            name,
-            lineno,
-            "a complete last line, but the file ends in the middle of it: it was cut short",
-            found=raw,
-            hint="download the file again (if the file is complete, end it with a newline)",
-        )
+    return SourceFormatError(
+        name,
+        lineno,
+        "a complete last line, but the file ends in the middle of it: it was cut short",
+        found=raw,
+        hint="download the file again (if the file is complete, end it with a newline)",
+    )
 
 
 def _add_tag(term: OboTerm, line: str, name: str, lineno: int) -> None:
