@@ -131,13 +131,13 @@ def validate_config(model: type[M], data: dict[str, Any], flags: dict[str, Any],
         return model.model_validate(merge(data, flags))
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "the config"
+        names = [str(x) for x in first["loc"] if not isinstance(x, int)]  # list positions say nothing to a user
+        where = ".".join(names) or "the config"
         source = f"{path}: " if path is not None else ""
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        if first["type"] == "literal_error" and first["loc"]:
-            kind = str(first["loc"][-1])
-            raise KgsynthError(f"{source}unknown {kind} {first['input']!r}{more}",
-                               hint=f"known {kind}s: {first.get('ctx', {}).get('expected', '')}") from None  # fmt: skip
+        if first["type"] == "literal_error" and names:
+            raise KgsynthError(f"{source}invalid option {where}: unknown {names[-1]} {first['input']!r}{more}",
+                               hint=f"known: {first.get('ctx', {}).get('expected', '')}") from None  # fmt: skip
         raise KgsynthError(
             f"{source}invalid option {where}: {first['msg']}{more}",
             hint="see `kgsynth COMMAND --help`; a config file groups options as `kgsynth config COMMAND` prints them",
