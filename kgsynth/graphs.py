@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kgsynth.assemble import DEFAULT_KG
 from kgsynth.errors import KgsynthError
@@ -60,6 +60,20 @@ class GraphSpec(BaseModel):
     cache_dir: Path | None = Field(default=None, description="build cache and embedded store; None: ~/.cache/kgsynth")
     refresh: bool = Field(default=False, description="rebuild from the sources even if the cache is current")
     neo4j: Neo4jConfig = Field(default_factory=Neo4jConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _neo4j_uri_names_the_backend(cls, data: Any) -> Any:
+        """A Neo4j URI with no backend named means the Neo4j backend (rather than being silently unused)."""
+        if isinstance(data, dict) and data.get("backend") is None and (data.get("neo4j") or {}).get("uri"):
+            return {**data, "backend": "neo4j"}
+        return data
+
+    @model_validator(mode="after")
+    def _no_neo4j_options_for_the_embedded_store(self) -> GraphSpec:
+        if self.backend == "embedded" and (self.neo4j.uri or self.neo4j.user or self.neo4j.database):
+            raise ValueError("Neo4j connection options (uri, user, database) given with the embedded backend")
+        return self
 
     def builds_from_sources(self) -> bool:
         """Whether this describes a graph built from source files (rather than one read from a store)."""

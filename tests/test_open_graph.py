@@ -66,6 +66,17 @@ def test_sources_with_the_neo4j_backend_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists() or {p.name for p in (tmp_path / "o").iterdir()} <= {".lock"}
 
 
+def test_neo4j_options_are_never_silently_unused(tmp_path: Path) -> None:
+    # a URI alone names the Neo4j backend (here: nothing listens, so a clear error naming it)
+    env = {**os.environ, "NEO4J_PASSWORD": "pw-not-shown"}
+    r = kgsynth("generate", "--graph", "kgx", "--neo4j-uri", "bolt://127.0.0.1:1", *SMALL, "--out",
+                str(tmp_path / "o"), cache=tmp_path, env=env)  # fmt: skip
+    assert r.returncode == 2 and "bolt://127.0.0.1:1" in r.stderr and "pw-not-shown" not in r.stderr
+    # with the embedded backend named, Neo4j options are refused rather than ignored
+    r = kgsynth("stats", "--backend", "embedded", "--neo4j-user", "bob", cache=tmp_path)
+    assert r.returncode == 2 and "embedded backend" in r.stderr and "Traceback" not in r.stderr
+
+
 @pytest.mark.neo4j
 def test_load_kgx_into_neo4j_then_generate_from_it(neo4j_server: Neo4jServer, graph_name: str, tmp_path: Path) -> None:
     env = neo4j_server.env()
