@@ -142,6 +142,8 @@ Neo4jDbOpt = Annotated[
 def graph_flags(sources: list[str] | None, from_: list[str] | None, **given: Any) -> dict[str, Any]:
     """The ``graph`` section of a command's config, from its graph options (None: not given)."""
     neo4j = {key: given.pop(f"neo4j_{key}", None) for key in ("uri", "user", "database", "batch_size", "workers")}
+    if given.get("cache_dir") is not None:
+        given["cache_dir"] = given["cache_dir"].expanduser().absolute()  # a written config replays from anywhere
     return {"sources": list(sources) if sources else None, "from": parse_from(from_), "neo4j": neo4j, **given}
 
 
