@@ -17,6 +17,7 @@ import argparse
 import random
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import networkx as nx
@@ -25,7 +26,7 @@ import numpy as np
 from kgsynth.assemble import load_graph
 from kgsynth.generate import Generator, generate
 from kgsynth.index import CSRIndex, Step
-from kgsynth.model import Graph
+from kgsynth.model import Graph, graph_fields
 from kgsynth.question import GenerateConfig
 from kgsynth.sample import sample_walks
 
@@ -42,14 +43,8 @@ def subgraph(graph: Graph, share: float, seed: int = 0) -> Graph:
     rng = np.random.default_rng(seed)
     hierarchy = np.array([r == "biolink:subclass_of" for r in graph.relations])[graph.rel]
     keep = hierarchy | (rng.random(graph.num_edges) < share)
-    return Graph(
-        name=f"{graph.name}-{share:.0%}", version=f"{graph.version}-sub{share}", ids=graph.ids,
-        categories=graph.categories, category=graph.category, names=graph.names, synonyms=graph.synonyms,
-        layperson=graph.layperson, xrefs=graph.xrefs, node_source=graph.node_source, rare=graph.rare,
-        relations=graph.relations, src=graph.src[keep], dst=graph.dst[keep], rel=graph.rel[keep],
-        edge_source=graph.edge_source[keep], qual=graph.qual[keep], qualifiers=graph.qualifiers,
-        sources=graph.sources, report=graph.report,
-    )  # fmt: skip
+    edges = {name: getattr(graph, name)[keep] for name in graph_fields("edge_array")}
+    return replace(graph, name=f"{graph.name}-{share:.0%}", version=f"{graph.version}-sub{share}", **edges)
 
 
 def to_networkx(graph: Graph) -> nx.MultiDiGraph:

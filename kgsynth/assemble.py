@@ -9,7 +9,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from kgsynth.errors import KgsynthError
+from kgsynth.damage import Damage, find_damage, refuse_damage
+from kgsynth.errors import CorruptGraphError, KgsynthError, StorageError
 from kgsynth.loaders import DEFAULT_SOURCES, available_loaders, get_loader
 from kgsynth.loaders.base import Loader, file_digest
 from kgsynth.model import Graph, GraphBuilder
@@ -17,8 +18,8 @@ from kgsynth.store.embedded import default_cache_dir, read_graph, save_graph
 
 logger = logging.getLogger(__name__)
 
-# Bump when the graph a given set of files produces changes (loader or model logic).
-BUILD_VERSION = "1"
+# Bump when the graph a given set of files produces changes (loader or model logic, or its report).
+BUILD_VERSION = "2"
 DEFAULT_KG = "med"
 
 
@@ -56,7 +57,11 @@ def content_key(loaders: Sequence[Loader]) -> str:
 
 
 def build_graph(loaders: Sequence[Loader], *, name: str, version: str = "", progress: bool = False) -> Graph:
-    """Run ``loaders`` in order into one builder and freeze the result."""
+    """Run ``loaders`` in order into one builder and freeze the result.
+
+    Raises :class:`~kgsynth.errors.DamagedSourceError` when what the sources yield is clearly broken
+    (:mod:`kgsynth.damage`); the warnings found are kept in ``graph.report["warnings"]``.
+    """
     builder = GraphBuilder()
     timings: dict[str, float] = {}
     if progress:
@@ -81,6 +86,9 @@ def build_graph(loaders: Sequence[Loader], *, name: str, version: str = "", prog
         graph = builder.build(name=name, version=version)
     graph.report["sources_loaded"] = [loader.name for loader in loaders]
     graph.report["load_seconds"] = timings
+    damage = find_damage(graph)
+    refuse_damage(graph, damage, strict=False)  # errors only: warnings are told (or refused) on every load
+    graph.report["warnings"] = damage.warnings
     return graph
 
 
@@ -93,21 +101,40 @@ def load_graph(
     cache_dir: Path | None = None,
     refresh: bool = False,
     progress: bool = False,
+    strict: bool = False,
 ) -> Graph:
     """Load a graph, from the content-keyed cache when its sources are unchanged.
 
     With no ``sources``, this is the default KG ``med`` (every openly licensed source; SIDER only with
-    ``include_non_commercial``).
+    ``include_non_commercial``). Damage in what the sources yield (:mod:`kgsynth.damage`) is an error;
+    the warnings are logged on every load, or refused with ``strict``. A cached graph that cannot be read
+    is rebuilt, and a cache folder that cannot be written is skipped, both with a warning: the cache only
+    saves time, and the sources are there to rebuild from.
     """
     names = resolve_sources(sources, include_non_commercial=include_non_commercial)
     loaders = make_loaders(names, directories)
     key = content_key(loaders)
     graph_name = name or (DEFAULT_KG if not sources else "+".join(names))
     cache = (cache_dir or default_cache_dir()) / "builds" / f"{graph_name}-{key}"
-    if not refresh and (cache / "graph.json").exists():
-        logger.info("loading %s from cache %s", graph_name, cache)
-        return read_graph(cache)
-    logger.info("building %s from %d sources", graph_name, len(loaders))
-    graph = build_graph(loaders, name=graph_name, version=key, progress=progress)
-    save_graph(graph, cache)
+    graph = None if refresh else _read_cached(cache)
+    if graph is None:
+        logger.info("building %s from %d sources", graph_name, len(loaders))
+        graph = build_graph(loaders, name=graph_name, version=key, progress=progress)
+        try:
+            save_graph(graph, cache)
+        except StorageError as exc:
+            logger.warning("the built graph is not cached (%s); it will be built again next time", exc)
+    refuse_damage(graph, Damage(warnings=list(graph.report.get("warnings", []))), strict=strict)
     return graph
+
+
+def _read_cached(cache: Path) -> Graph | None:
+    """The graph cached in ``cache``, or ``None`` if there is none or it cannot be read (then rebuilt)."""
+    if not (cache / "graph.json").exists():
+        return None
+    logger.info("loading from cache %s", cache)
+    try:
+        return read_graph(cache)
+    except CorruptGraphError as exc:
+        logger.warning("%s; rebuilding it from the sources", exc.message)
+        return None

@@ -5,19 +5,18 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kgsynth.errors import KgsynthError
-
-if TYPE_CHECKING:
-    from kgsynth.model import Graph
 
 app = typer.Typer(
     name="kgsynth",
@@ -26,7 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+# Piped output is not cut at 80 columns: a terminal's width where there is one (or $COLUMNS), else wide enough.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 1000)
 err = Console(stderr=True)
 logger = logging.getLogger("kgsynth")
 
@@ -41,9 +41,9 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except KgsynthError as exc:
-            err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
             if exc.hint:
-                err.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+                err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; what was written so far is intact, re-run to continue")
@@ -52,10 +52,11 @@ def user_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")]
+
+
 @app.callback()
-def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
-) -> None:
+def main(verbose: VerboseOpt = False) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -63,37 +64,34 @@ def main(
     )
 
 
-def parse_from(values: list[str] | None) -> dict[str, Path]:
-    """``["hpo=/data/hpo-2026"]`` -> ``{"hpo": Path("/data/hpo-2026")}``."""
-    out: dict[str, Path] = {}
+def set_verbose(verbose: bool) -> None:
+    """``COMMAND -v``: the same as ``kgsynth -v COMMAND``."""
+    if verbose:
+        logging.getLogger().setLevel(logging.INFO)
+
+
+def parse_from(values: list[str] | None) -> dict[str, str]:
+    """``["hpo=/data/hpo-2026"]`` -> ``{"hpo": "/data/hpo-2026"}`` (made absolute, so a written config replays
+    from any folder)."""
+    out: dict[str, str] = {}
     for v in values or []:
         name, sep, path = v.partition("=")
         if not sep or not name or not path:
             raise KgsynthError(f"--from {v!r}: expected SOURCE=DIR", hint="e.g. --from hpo=/data/hpo-2026-01")
-        out[name] = Path(path)
+        out[name] = str(Path(path).expanduser().absolute())
     return out
 
 
-def graph_from_sources(
-    sources: list[str] | None,
-    from_: list[str] | None,
-    include_non_commercial: bool,
-    cache_dir: Path | None,
-    **options: Any,
-) -> Graph:
-    """The graph the source options name (the default KG if none), from the cache when current."""
-    from kgsynth.assemble import load_graph
-
-    return load_graph(
-        sources,
-        directories=parse_from(from_),
-        include_non_commercial=include_non_commercial,
-        cache_dir=cache_dir,
-        progress=True,
-        **options,
-    )
-
-
+# Every option defaults to None, meaning "not given": the value then comes from --config, or else from the
+# command's config model in kgsynth/config.py, the one place defaults live (`kgsynth config COMMAND` prints them).
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="YAML config (e.g. a run's OUT/config.yaml, or `kgsynth config COMMAND`); flags override it.",
+        show_default=False,
+    ),
+]
 SourcesArg = Annotated[
     list[str] | None,
     typer.Argument(help="Sources to load (default: the default KG 'med').", show_default=False),
@@ -107,11 +105,28 @@ FromOpt = Annotated[
     ),
 ]
 NonCommercialOpt = Annotated[
-    bool,
-    typer.Option("--include-non-commercial", help="Add opt-in non-commercial sources (SIDER) to the default KG."),
+    bool | None,
+    typer.Option(
+        "--include-non-commercial/--commercial-only",
+        help="Add opt-in non-commercial sources (SIDER) to the default KG.",
+        show_default=False,
+    ),
 ]
+GraphOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--graph",
+        help="A graph stored by `kgsynth load` (its name).",
+        show_default=False,
+    ),
+]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option("--backend", help="Where stored graphs live: embedded or neo4j.",
+                 show_default=False),
+]  # fmt: skip
 CacheOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", help="Where graphs are cached (default ~/.cache/kgsynth).")
+    Path | None, typer.Option("--cache-dir", help="Where graphs are cached and stored (default ~/.cache/kgsynth).")
 ]
 Neo4jUriOpt = Annotated[
     str | None,
@@ -124,16 +139,12 @@ Neo4jDbOpt = Annotated[
 ]
 
 
-def open_store(backend: str, cache_dir: Path | None, uri: str | None, user: str | None, database: str | None,
-               **options: Any) -> Any:  # fmt: skip
-    """The backend with the options that apply to it."""
-    from kgsynth.store import get_store
-
-    if backend == "embedded":
-        return get_store(backend, **({"root": cache_dir} if cache_dir else {}))
-    if backend == "neo4j":
-        return get_store(backend, uri=uri, user=user, database=database, **options)
-    return get_store(backend)
+def graph_flags(sources: list[str] | None, from_: list[str] | None, **given: Any) -> dict[str, Any]:
+    """The ``graph`` section of a command's config, from its graph options (None: not given)."""
+    neo4j = {key: given.pop(f"neo4j_{key}", None) for key in ("uri", "user", "database", "batch_size", "workers")}
+    if given.get("cache_dir") is not None:
+        given["cache_dir"] = given["cache_dir"].expanduser().absolute()  # a written config replays from anywhere
+    return {"sources": list(sources) if sources else None, "from": parse_from(from_), "neo4j": neo4j, **given}
 
 
 @app.command("sources")
@@ -156,32 +167,62 @@ def sources_cmd() -> None:
     console.print(table)
 
 
+@app.command("config")
+@user_errors
+def config_cmd(
+    command: Annotated[str, typer.Argument(help="load, stats, export-graph or generate.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Print the configuration of a command as YAML: its defaults, or a --config file completed with them."""
+    from kgsynth.config import COMMAND_CONFIGS, build_config, config_yaml
+    from kgsynth.errors import UnknownNameError
+
+    if command not in COMMAND_CONFIGS:
+        raise UnknownNameError("command", command, list(COMMAND_CONFIGS))
+    console.print(config_yaml(build_config(COMMAND_CONFIGS[command], config, {})), end="", highlight=False,
+                  soft_wrap=True)  # fmt: skip
+
+
 @app.command("load")
 @user_errors
 def load_cmd(
     sources: SourcesArg = None,
     from_: FromOpt = None,
-    include_non_commercial: NonCommercialOpt = False,
-    backend: Annotated[str, typer.Option(help="Where to write the graph: embedded or neo4j.")] = "embedded",
-    name: Annotated[str | None, typer.Option(help="Graph name (default: med, or the joined source names).")] = None,
+    include_non_commercial: NonCommercialOpt = None,
+    backend: Annotated[str | None, typer.Option(help="Where to store the graph: embedded or neo4j.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Name to store it under, for `--graph NAME` (default: med, or the joined source names)."),
+    ] = None,
     cache_dir: CacheOpt = None,
-    refresh: Annotated[bool, typer.Option(help="Rebuild even if the cache is current.")] = False,
+    refresh: Annotated[bool | None, typer.Option(help="Rebuild even if the cache is current.")] = None,
     neo4j_uri: Neo4jUriOpt = None,
     neo4j_user: Neo4jUserOpt = None,
     neo4j_database: Neo4jDbOpt = None,
-    batch_size: Annotated[int, typer.Option(help="Rows per UNWIND transaction.", rich_help_panel="Neo4j")] = 10000,
-    workers: Annotated[int, typer.Option(help="Parallel write lanes.", rich_help_panel="Neo4j")] = 3,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Rows per UNWIND transaction.", rich_help_panel="Neo4j")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel write lanes.", rich_help_panel="Neo4j")] = None,
+    config: ConfigOpt = None,
 ) -> None:
-    """Load sources into one graph and store it in a backend."""
+    """Load sources into one graph and store it in a backend, where `--graph NAME` finds it."""
+    from kgsynth.config import LoadConfig, build_config
+    from kgsynth.graphs import build_graph_from_sources, store_graph
 
-    graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir, name=name, refresh=refresh)
-    extra = {"batch_size": batch_size, "workers": workers} if backend == "neo4j" else {}
-    store = open_store(backend, cache_dir, neo4j_uri, neo4j_user, neo4j_database, **extra)
-    written = store.write(graph)
+    flags = graph_flags(sources, from_, include_non_commercial=include_non_commercial, backend=backend, name=name,
+                        cache_dir=cache_dir, refresh=refresh, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
+                        neo4j_database=neo4j_database, neo4j_batch_size=batch_size, neo4j_workers=workers)  # fmt: skip
+    cfg = build_config(LoadConfig, config, {"graph": flags})
+    graph = build_graph_from_sources(cfg.graph, progress=True)
+    written = store_graph(graph, cfg.graph)
     console.print(
         f"loaded [bold]{graph.name}[/] (version {graph.version}): {graph.num_nodes:,} nodes, "
-        f"{graph.num_edges:,} edges -> {backend} {written.get('path', '')}"
+        f"{graph.num_edges:,} edges -> {cfg.graph.backend} {written.get('path', '')}"
     )
+    again = f"kgsynth generate --graph {graph.name}" + (
+        f" --backend {cfg.graph.backend}" if written.get("backend") else ""
+    )
+    console.print(f"generate from it with: {again}", highlight=False)
     if graph.non_commercial_sources():
         console.print(f"[yellow]non-commercial sources included: {', '.join(graph.non_commercial_sources())}[/]")
 
@@ -191,17 +232,31 @@ def load_cmd(
 def stats_cmd(
     sources: SourcesArg = None,
     from_: FromOpt = None,
-    include_non_commercial: NonCommercialOpt = False,
-    schema: Annotated[str, typer.Option(help="Graph schema whose metapaths are counted.")] = "med",
+    include_non_commercial: NonCommercialOpt = None,
+    graph_name: GraphOpt = None,
+    backend: BackendOpt = None,
+    schema: Annotated[
+        str | None, typer.Option(help="Graph schema whose metapaths are counted.", show_default=False)
+    ] = None,
     cache_dir: CacheOpt = None,
+    neo4j_uri: Neo4jUriOpt = None,
+    neo4j_user: Neo4jUserOpt = None,
+    neo4j_database: Neo4jDbOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Counts by category and predicate, degrees, rare diseases, identity joins, cross-source chains."""
+    from kgsynth.config import StatsConfig, build_config
+    from kgsynth.graphs import open_graph
     from kgsynth.schema import load_schema
     from kgsynth.stats import graph_stats
 
-    graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir)
-    stats = graph_stats(graph, load_schema(schema))
+    flags = graph_flags(sources, from_, include_non_commercial=include_non_commercial, name=graph_name,
+                        backend=backend, cache_dir=cache_dir, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
+                        neo4j_database=neo4j_database)  # fmt: skip
+    cfg = build_config(StatsConfig, config, {"graph": flags, "schema": schema})
+    graph = open_graph(cfg.graph, progress=True)
+    stats = graph_stats(graph, load_schema(cfg.schema_name))
     if as_json:
         console.print_json(json.dumps(stats))
         return
@@ -212,30 +267,43 @@ def stats_cmd(
 @user_errors
 def export_graph_cmd(
     out: Annotated[Path, typer.Option("--out", help="Folder for the exported files.")],
-    fmt: Annotated[str, typer.Option("--format", help="Export format: neo4j-admin.")] = "neo4j-admin",
+    fmt: Annotated[str | None, typer.Option("--format", help="Export format: neo4j-admin.")] = None,
     sources: SourcesArg = None,
     from_: FromOpt = None,
-    include_non_commercial: NonCommercialOpt = False,
+    include_non_commercial: NonCommercialOpt = None,
+    graph_name: GraphOpt = None,
+    backend: BackendOpt = None,
     cache_dir: CacheOpt = None,
-    database: Annotated[str, typer.Option(help="Target database of the import.")] = "neo4j",
+    neo4j_uri: Neo4jUriOpt = None,
+    neo4j_user: Neo4jUserOpt = None,
+    neo4j_database: Neo4jDbOpt = None,
+    database: Annotated[str | None, typer.Option(help="Target database of the import.", show_default=False)] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Export a graph as the CSV files `neo4j-admin database import` takes (for graphs too large for the driver)."""
     import shlex
 
+    from kgsynth.config import ExportGraphConfig, build_config
     from kgsynth.errors import UnknownNameError
+    from kgsynth.graphs import open_graph
 
-    if fmt != "neo4j-admin":
+    if fmt is not None and fmt != "neo4j-admin":
         raise UnknownNameError("export format", fmt, ["neo4j-admin"])
     from kgsynth.store.neo4j_admin import export_neo4j_admin
 
-    graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir)
-    result = export_neo4j_admin(graph, out, database=database)
+    flags = graph_flags(sources, from_, include_non_commercial=include_non_commercial, name=graph_name,
+                        backend=backend, cache_dir=cache_dir, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
+                        neo4j_database=neo4j_database)  # fmt: skip
+    cfg = build_config(ExportGraphConfig, config, {"graph": flags, "format": fmt, "database": database})
+    graph = open_graph(cfg.graph, progress=True)
+    result = export_neo4j_admin(graph, out, database=cfg.database)
     console.print(f"wrote {', '.join(result['files'].values())}; import with (from {out}):")
     console.print(shlex.join(result["command"]), highlight=False, soft_wrap=True)
 
 
-def _split_list(values: list[str] | None) -> list[str]:
-    return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+def _split_list(values: list[str] | None) -> list[str] | None:
+    split = [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+    return split or None
 
 
 @app.command("generate")
@@ -244,33 +312,55 @@ def generate_cmd(
     out: Annotated[Path, typer.Option("--out", help="Output folder (JSONL shards, HF dataset, card).")] = Path(
         "out/kgsynth"
     ),
-    n: Annotated[int, typer.Option("--n", help="Number of items.", min=1)] = 1000,
-    hops: Annotated[int, typer.Option(help="Hops per question (1-4).", min=1, max=4)] = 3,
+    n: Annotated[int | None, typer.Option("--n", help="Number of items.", show_default=False)] = None,
+    hops: Annotated[int | None, typer.Option(help="Hops per question.", show_default=False)] = None,
     types: Annotated[
-        list[str] | None, typer.Option("--type", help="Question types: chain, vignette (repeat or comma-separate).")
+        list[str] | None,
+        typer.Option(
+            "--type",
+            help="Question types: chain, vignette (repeat or comma-separate).",
+            show_default=False,
+        ),
     ] = None,
     formats: Annotated[
-        list[str] | None, typer.Option("--format", help="Answer formats: mcq, short (repeat or comma-separate).")
+        list[str] | None,
+        typer.Option("--format", help="Answer formats: mcq, short (repeat or comma-separate).", show_default=False),
     ] = None,
-    options: Annotated[int, typer.Option(help="Options per multiple-choice item.", min=3, max=8)] = 4,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same KG -> byte-identical output.")] = 0,
-    layperson: Annotated[float, typer.Option(help="Share of vignette findings worded in layperson terms.")] = 0.25,
-    rarity_alpha: Annotated[float, typer.Option(help="Rarity bias of start entities (0 = uniform).")] = 3.0,
-    hub_cap: Annotated[int, typer.Option(help="Walks avoid intermediate nodes of higher degree.")] = 200,
-    backend: Annotated[str, typer.Option(help="Graph backend: embedded or neo4j.")] = "embedded",
-    graph_name: Annotated[str, typer.Option("--graph", help="Graph name in the backend (neo4j).")] = "med",
+    options: Annotated[int | None, typer.Option(help="Options per multiple-choice item.", show_default=False)] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Random seed: same seed, same KG -> byte-identical output.", show_default=False),
+    ] = None,
+    layperson: Annotated[
+        float | None,
+        typer.Option(help="Share of vignette findings worded in layperson terms.", show_default=False),
+    ] = None,
+    rarity_alpha: Annotated[
+        float | None, typer.Option(help="Rarity bias of start entities, 0 = uniform.", show_default=False)
+    ] = None,
+    hub_cap: Annotated[
+        int | None,
+        typer.Option(help="Walks avoid intermediate nodes of higher degree.", show_default=False),
+    ] = None,
+    graph_name: GraphOpt = None,
+    backend: BackendOpt = None,
     neo4j_uri: Neo4jUriOpt = None,
     neo4j_user: Neo4jUserOpt = None,
     neo4j_database: Neo4jDbOpt = None,
     sources: Annotated[
-        list[str] | None, typer.Option("--source", help="Sources of the graph (default: the default KG).")
+        list[str] | None,
+        typer.Option("--source", help="Sources of the graph (default: the default KG).", show_default=False),
     ] = None,
     from_: FromOpt = None,
-    include_non_commercial: NonCommercialOpt = False,
+    include_non_commercial: NonCommercialOpt = None,
     cache_dir: CacheOpt = None,
     compare_uniform: Annotated[
-        bool, typer.Option(help="Also count rare coverage under uniform start sampling (for the summary).")
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Also count rare coverage under uniform start sampling (for the summary).",
+            show_default=False,
+        ),
+    ] = None,
     teacher: Annotated[
         str | None,
         typer.Option(
@@ -278,103 +368,170 @@ def generate_cmd(
             rich_help_panel="Teacher",
         ),
     ] = None,
-    teacher_model: Annotated[str, typer.Option(help="Model name sent to the server.", rich_help_panel="Teacher")] = "",
+    teacher_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model name sent to the server (default: the model path, or the backend's name).",
+            rich_help_panel="Teacher",
+        ),
+    ] = None,
     teacher_base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible endpoint (default: OpenAI).", rich_help_panel="Teacher")
     ] = None,
     teacher_api_key_env: Annotated[
-        str, typer.Option(help="Environment variable holding the API key.", rich_help_panel="Teacher")
-    ] = "OPENAI_API_KEY",
+        str | None,
+        typer.Option(help="Environment variable holding the API key.", rich_help_panel="Teacher"),
+    ] = None,
     teacher_model_path: Annotated[
         str | None,
         typer.Option(help="local: model folder or .gguf file; vllm: model id/path.", rich_help_panel="Teacher"),
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.", rich_help_panel="Teacher")] = 16,
-    samples: Annotated[int, typer.Option(help="Completions drawn per item at most.", rich_help_panel="Teacher")] = 1,
-    keep: Annotated[str, typer.Option(help="first or all verified chains.", rich_help_panel="Teacher")] = "first",
+    concurrency: Annotated[
+        int | None, typer.Option(help="Requests in flight at most.", rich_help_panel="Teacher")
+    ] = None,
+    samples: Annotated[
+        int | None, typer.Option(help="Completions drawn per item at most.", rich_help_panel="Teacher")
+    ] = None,
+    keep: Annotated[str | None, typer.Option(help="first or all verified chains.", rich_help_panel="Teacher")] = None,
     grounding: Annotated[
-        str, typer.Option(help="path: show the teacher the evidence path; none.", rich_help_panel="Teacher")
-    ] = "path",
-    temperature: Annotated[float, typer.Option(rich_help_panel="Teacher")] = 0.7,
-    max_tokens: Annotated[int, typer.Option(help="Completion tokens per request.", rich_help_panel="Teacher")] = 2048,
-    request_timeout: Annotated[float, typer.Option(help="Seconds per request.", rich_help_panel="Teacher")] = 120.0,
-    max_retries: Annotated[int, typer.Option(rich_help_panel="Teacher")] = 6,
+        str | None,
+        typer.Option(help="path: show the teacher the evidence path; none.", rich_help_panel="Teacher"),
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(rich_help_panel="Teacher")] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Completion tokens per request.", rich_help_panel="Teacher")
+    ] = None,
+    request_timeout: Annotated[
+        float | None, typer.Option(help="Seconds per request.", rich_help_panel="Teacher")
+    ] = None,
+    max_retries: Annotated[int | None, typer.Option(rich_help_panel="Teacher")] = None,
     max_requests: Annotated[
         int | None, typer.Option(help="Budget: requests this run may send.", rich_help_panel="Teacher")
     ] = None,
     max_total_tokens: Annotated[
         int | None, typer.Option(help="Budget: tokens this run may use.", rich_help_panel="Teacher")
     ] = None,
+    allow_incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-incomplete",
+            help="Exit 0 even if some items are left incomplete (retries or budget spent).",
+            rich_help_panel="Teacher",
+        ),
+    ] = False,
+    config: ConfigOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Generate verifiable multi-hop questions, each with its proof and evidence path."""
+    """Generate verifiable multi-hop questions, each with its proof and evidence path.
+
+    The run's configuration is written to OUT/config.yaml: `kgsynth generate --config OUT/config.yaml --out NEW`
+    replays it byte for byte.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from kgsynth.config import CONFIG_FILE, RunConfig, read_config_file, validate_config, write_config
     from kgsynth.generate import generate
-    from kgsynth.question import GenerateConfig
-    from kgsynth.sample import RarityConfig
+    from kgsynth.graphs import open_graph
+    from kgsynth.rundir import lock_run_dir
 
-    try:
-        config = GenerateConfig(
-            n=n,
-            hops=hops,
-            types=_split_list(types) or ["chain", "vignette"],  # type: ignore[arg-type]
-            formats=_split_list(formats) or ["mcq"],  # type: ignore[arg-type]
-            options=options,
-            seed=seed,
-            layperson=layperson,
-            hub_cap=hub_cap,
-            rarity=RarityConfig(alpha=rarity_alpha),
-        )
-    except ValueError as exc:
-        raise KgsynthError(f"invalid generate options: {exc}") from None
-    if backend == "embedded":
-        graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir)
-    else:
-        graph = open_store(backend, cache_dir, neo4j_uri, neo4j_user, neo4j_database).read(graph_name)
-    with Progress(
-        TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
-    ) as bar:
-        task = bar.add_task("items", total=config.n)
-        summary = generate(
-            graph,
-            config,
-            out,
-            progress=lambda done, total: bar.update(task, completed=done),
-            compare_uniform=compare_uniform,
-        )
-    _print_summary(summary, out)
-    if teacher is None:
-        return
+    teacher_flags = {
+        "backend": teacher, "model": teacher_model, "base_url": teacher_base_url, "api_key_env": teacher_api_key_env,
+        "model_path": teacher_model_path, "concurrency": concurrency, "samples": samples, "keep": keep,
+        "grounding": grounding, "temperature": temperature, "max_tokens": max_tokens, "timeout": request_timeout,
+        "max_retries": max_retries, "max_requests": max_requests, "max_total_tokens": max_total_tokens, "seed": seed,
+    }  # fmt: skip
+    flags = {
+        "graph": graph_flags(sources, from_, include_non_commercial=include_non_commercial, name=graph_name,
+                             backend=backend, cache_dir=cache_dir, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
+                             neo4j_database=neo4j_database),
+        "generate": {"n": n, "hops": hops, "types": _split_list(types), "formats": _split_list(formats),
+                     "options": options, "seed": seed, "layperson": layperson, "hub_cap": hub_cap,
+                     "rarity": {"alpha": rarity_alpha}},
+        "compare_uniform": compare_uniform,
+    }  # fmt: skip
+    data = read_config_file(config) if config is not None else {}
+    data = with_teacher(data, teacher_flags)
+    cfg = validate_config(RunConfig, data, flags, config)
+    set_verbose(verbose)
+    if cfg.teacher is not None:
+        from kgsynth.teacher.run import check_teacher
+
+        check_teacher(cfg.teacher)  # extras, key and server, before any work
+    with lock_run_dir(out):  # held through the teacher step: a second run into OUT is refused
+        graph = open_graph(cfg.graph, progress=True)
+        with Progress(
+            TextColumn("[bold]generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err
+        ) as bar:
+            task = bar.add_task("items", total=cfg.generate.n)
+            summary = generate(
+                graph,
+                cfg.generate,
+                out,
+                progress=lambda done, total: bar.update(task, completed=done),
+                compare_uniform=cfg.compare_uniform,
+            )
+        write_config(cfg, out / CONFIG_FILE)
+        _print_summary(summary, out)
+        if cfg.teacher is not None:
+            _run_teacher(cfg.teacher, out, allow_incomplete=allow_incomplete)
+
+
+def _run_teacher(tconfig: Any, out: Path, *, allow_incomplete: bool) -> None:
     from kgsynth.generate import read_items
-    from kgsynth.teacher.run import TeacherConfig, distil
+    from kgsynth.teacher.base import TeacherIncomplete
+    from kgsynth.teacher.run import TRANSIENT_REASONS, distil
 
-    try:
-        tconfig = TeacherConfig(
-            backend=teacher,  # type: ignore[arg-type]
-            model=teacher_model or (teacher_model_path or teacher),
-            base_url=teacher_base_url,
-            api_key_env=teacher_api_key_env,
-            model_path=teacher_model_path,
-            concurrency=concurrency,
-            samples=samples,
-            keep=keep,  # type: ignore[arg-type]
-            grounding=grounding,  # type: ignore[arg-type]
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=seed,
-            timeout=request_timeout,
-            max_retries=max_retries,
-            max_requests=max_requests,
-            max_total_tokens=max_total_tokens,
-        )
-    except ValueError as exc:
-        raise KgsynthError(f"invalid teacher options: {exc}") from None
     result = distil(read_items(out), tconfig, out, progress=True)
     console.print(
         f"teacher {tconfig.model}: {result.verified:,} verified, {result.rejected:,} rejected, "
-        f"{result.incomplete:,} incomplete (re-run to continue); {result.requests_sent:,} requests sent, "
+        f"{result.incomplete:,} incomplete; {result.requests_sent:,} requests sent, "
         f"{result.cache_hits:,} answered from the cache; reasons: {result.failure_reasons}"
     )
+    if result.incomplete and not allow_incomplete:
+        raise TeacherIncomplete(
+            f"{result.incomplete:,} of {result.items:,} items are incomplete ("
+            + ", ".join(f"{r}: {c}" for r, c in result.failure_reasons.items() if r in TRANSIENT_REASONS)
+            + ")",
+            hint="run the same command again to continue (answered requests are cached), "
+            "or pass --allow-incomplete to accept a partial teacher run",
+        )
+
+
+# TeacherConfig fields whose flag is not simply --FIELD.
+_TEACHER_FLAG_NAMES = {
+    "model": "--teacher-model",
+    "base_url": "--teacher-base-url",
+    "api_key_env": "--teacher-api-key-env",
+    "model_path": "--teacher-model-path",
+    "timeout": "--request-timeout",
+}
+
+
+def with_teacher(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the teacher flags laid over its ``teacher`` section; the model defaults to the model path or
+    the backend's name, the seed to the run's. Teacher flags without a teacher (``--teacher`` or a ``teacher:``
+    section) are an error, not silently ignored."""
+    given = {k: v for k, v in flags.items() if v is not None and k != "seed"}
+    section = data.get("teacher")
+    if section is None and flags.get("backend") is None:
+        if given:
+            names = ", ".join(_TEACHER_FLAG_NAMES.get(k, f"--{k.replace('_', '-')}") for k in given)
+            raise KgsynthError(f"teacher options without a teacher: {names}",
+                               hint="add --teacher openai|local|vllm (or a teacher: section in --config)")  # fmt: skip
+        return data
+    teacher = {**(section or {}), **given}
+    if flags.get("seed") is not None:
+        teacher["seed"] = flags["seed"]
+    if "model" not in teacher:
+        from kgsynth.teacher.run import TeacherConfig
+
+        teacher["model"] = (
+            teacher.get("model_path") or teacher.get("backend") or TeacherConfig.model_fields["backend"].default
+        )
+    run_seed = (data.get("generate") or {}).get("seed")
+    if run_seed is not None:
+        teacher.setdefault("seed", run_seed)
+    return {**data, "teacher": teacher}
 
 
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
@@ -445,6 +602,12 @@ def _print_stats(stats: dict[str, Any]) -> None:
         f"skipped as ambiguous {j.get('mappings_ambiguous_skipped', 0):,}, "
         f"skipped as conflicting {j.get('mappings_conflicting_skipped', 0):,}"
     )
+    for c in stats.get("category_conflicts", []):
+        (first, other), (kept, lost) = c["sources"], c["categories"]
+        console.print(f"category conflict: {c['nodes']:,} ids (e.g. {c['example']}) are {kept} to {first} (kept) "
+                      f"but {lost} to {other}", highlight=False)  # fmt: skip
+    for warning in stats.get("load_warnings", []):
+        console.print(f"[yellow]load warning:[/] {warning}", highlight=False)
     if "metapaths" in stats:
         t = Table(title="metapath walks (cross-source: edges from more than one source)")
         for col in ("metapath", "hops", "walks", "sources"):

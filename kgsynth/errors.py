@@ -67,3 +67,32 @@ class UnknownNameError(KgsynthError):
         )
         self.name = name
         self.known = sorted(known)
+
+
+class SourceReadError(KgsynthError):
+    """A source file exists but cannot be read as a file (a folder, no permission, an I/O error)."""
+
+    def __init__(self, path: str | Path, problem: str, *, hint: str) -> None:
+        super().__init__(f"cannot read {path}: {problem}", hint=hint)
+        self.path = str(path)
+
+
+class StorageError(KgsynthError):
+    """A graph cannot be written where kgsynth was told to keep it (read-only folder, disk full, ...)."""
+
+    def __init__(self, path: str | Path, problem: str, *, hint: str) -> None:
+        super().__init__(f"cannot write {path}: {problem}", hint=hint)
+        self.path = str(path)
+
+
+class CorruptGraphError(KgsynthError):
+    """A stored or cached graph that cannot be read back (a damaged or half-copied file)."""
+
+    def __init__(self, path: str | Path, problem: str, *, hint: str) -> None:
+        super().__init__(f"cannot read the stored graph in {path}: {problem}", hint=hint)
+        self.path = str(path)
+
+
+class DamagedSourceError(KgsynthError):
+    """The sources loaded without a malformed line, but what they yield is clearly broken (most edges lost,
+    a file that contributes nothing, one id given two categories by the same source)."""

@@ -3,8 +3,9 @@
 Attempt ``i`` draws from its own random stream ``default_rng([seed, i])``, so what an attempt yields
 depends only on the seed, the KG and the items accepted before it. Items are appended to JSONL shards;
 ``progress.json`` is the commit point (written atomically after each flushed batch, with the shards'
-byte lengths), so a killed run restarts by cutting the shards back to the last commit and continuing
-from the next attempt: the final dataset is byte-identical to an uninterrupted run's.
+byte lengths and hashes), so a killed run restarts by cutting the shards back to the last commit and
+continuing from the next attempt: the final dataset is byte-identical to an uninterrupted run's. The
+run directory's rules (the lock, what is refused) live in ``kgsynth.rundir``.
 """
 
 from __future__ import annotations
@@ -26,26 +27,24 @@ from kgsynth.index import CSRIndex
 from kgsynth.item import Item
 from kgsynth.model import Graph, curie_prefix
 from kgsynth.question import Drop, GenerateConfig, QuestionBuilder
+from kgsynth.rundir import (
+    FLUSH_EVERY,
+    NEW_FOLDER_HINT,
+    Progress,
+    ShardLog,
+    atomic_write,
+    check_run_entries,
+    dumps,
+    lock_run_dir,
+    read_progress,
+    reopen_shards,
+    write_error,
+)
 from kgsynth.schema import load_schema
 
 logger = logging.getLogger(__name__)
 
-SHARD_SIZE = 1000
-FLUSH_EVERY = 200
-FORMAT_VERSION = 1
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+FORMAT_VERSION = 2  # 2: progress.json records each shard's name, length and SHA-256
 
 
 class Generator:
@@ -109,48 +108,6 @@ def _config_record(graph: Graph, config: GenerateConfig) -> dict[str, Any]:
     }
 
 
-class _Shards:
-    """Append-only JSONL shards with recorded lengths (the resume point)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
-
-    def path(self, k: int) -> Path:
-        return self.dir / f"items-{k:05d}.jsonl"
-
-    def truncate_to(self, lengths: list[int]) -> None:
-        for k, p in enumerate(sorted(self.dir.glob("items-*.jsonl"))):
-            want = lengths[k] if k < len(lengths) else 0
-            if want == 0 and k >= len(lengths):
-                p.unlink()
-                continue
-            if p.stat().st_size != want:
-                with p.open("r+b") as fh:
-                    fh.truncate(want)
-
-    def lengths(self) -> list[int]:
-        return [p.stat().st_size for p in sorted(self.dir.glob("items-*.jsonl"))]
-
-    def read(self) -> list[Item]:
-        items = []
-        for p in sorted(self.dir.glob("items-*.jsonl")):
-            with p.open(encoding="utf-8") as fh:
-                for line in fh:
-                    items.append(Item.model_validate_json(line))
-        return items
-
-    def append(self, index: int, lines: list[str]) -> None:
-        by_shard: dict[int, list[str]] = {}
-        for j, line in enumerate(lines):
-            by_shard.setdefault((index + j) // SHARD_SIZE, []).append(line)
-        for k, chunk in by_shard.items():
-            with self.path(k).open("a", encoding="utf-8") as fh:
-                fh.write("".join(chunk))
-                fh.flush()
-                os.fsync(fh.fileno())
-
-
 def generate(
     graph: Graph,
     config: GenerateConfig,
@@ -161,11 +118,35 @@ def generate(
     compare_uniform: bool = True,
     max_attempts_per_item: int = 200,
 ) -> dict[str, Any]:
-    """Generate ``config.n`` items into ``out`` (resuming what is there); return the summary."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Generate ``config.n`` items into ``out`` (resuming what is there); return the summary.
+
+    ``out`` is locked for the run and checked before anything is written (see ``kgsynth.rundir``): a
+    folder holding anything a run does not write, damaged shards or a damaged commit record, or more
+    items than ``config.n``, is refused with a message and left as it is.
+    """
+    with lock_run_dir(out):
+        try:
+            return _generate(graph, config, out, progress=progress, index=index, compare_uniform=compare_uniform,
+                             max_attempts_per_item=max_attempts_per_item)  # fmt: skip
+        except OSError as exc:
+            raise write_error(exc, out) from None
+
+
+def _generate(
+    graph: Graph,
+    config: GenerateConfig,
+    out: Path,
+    *,
+    progress: Callable[[int, int], None] | None,
+    index: CSRIndex | None,
+    compare_uniform: bool,
+    max_attempts_per_item: int,
+) -> dict[str, Any]:
+    started = check_run_entries(out)
     record = _config_record(graph, config)
     config_path = out / "config.json"
-    if config_path.exists():
+    progress_path = out / "progress.json"
+    if started:
         try:
             previous = json.loads(config_path.read_text(encoding="utf-8"))
         except ValueError:
@@ -175,26 +156,32 @@ def generate(
                 f"{out} holds a run with another configuration or KG version",
                 hint="use a new --out folder, or the same options and KG to resume that run",
             )
+        if not progress_path.exists():
+            # A run writes progress.json right after config.json, before its first shard.
+            if (out / "jsonl").is_dir() and any((out / "jsonl").iterdir()):
+                raise KgsynthError(f"{out} holds shards but no progress.json", hint=NEW_FOLDER_HINT)
+            atomic_write(progress_path, dumps(Progress().model_dump()))
     else:
-        _atomic_write(config_path, _dumps(record))
+        atomic_write(config_path, dumps(record))
+        atomic_write(progress_path, dumps(Progress().model_dump()))
 
+    state = read_progress(progress_path)
+    if state.accepted > config.n:
+        raise KgsynthError(
+            f"{out} already holds {state.accepted} items, more than --n {config.n}",
+            hint=f"use --n {state.accepted} or more (a larger --n extends the run), or a new --out folder",
+        )
     gen = Generator(graph, config, index=index)
-    shards = _Shards(out / "jsonl")
-    progress_path = out / "progress.json"
-    state: dict[str, Any] = {"accepted": 0, "attempt": 0, "drops": {}, "lengths": []}
-    if progress_path.exists():
-        state = json.loads(progress_path.read_text(encoding="utf-8"))
-        shards.truncate_to(state["lengths"])
-        for item in shards.read():
-            gen.remember(item)
-        if gen.accepted != state["accepted"]:
-            raise KgsynthError(f"{out}: shards hold {gen.accepted} items, progress.json says {state['accepted']}",
-                               hint="the folder was edited by hand; use a new --out folder")  # fmt: skip
-        gen.attempt = state["attempt"]
-        gen.drops = Counter(state["drops"])
+    shards = reopen_shards(out / "jsonl", state)
+    for line in shards.read_lines():
+        gen.remember(Item.model_validate_json(line))
+    if gen.accepted != state.accepted:
+        raise KgsynthError(f"{out}: shards hold {gen.accepted} items, progress.json says {state.accepted}",
+                           hint=NEW_FOLDER_HINT)  # fmt: skip
+    gen.attempt = state.attempt
+    gen.drops = Counter(state.drops)
+    if gen.accepted:
         logger.info("resuming at item %d (attempt %d)", gen.accepted, gen.attempt)
-    else:
-        shards.truncate_to([])
 
     pending: list[str] = []
     first_pending = gen.accepted
@@ -203,9 +190,9 @@ def generate(
         nonlocal pending, first_pending
         if pending:
             shards.append(first_pending, pending)
-        state = {"accepted": gen.accepted, "attempt": gen.attempt, "drops": dict(sorted(gen.drops.items())),
-                 "lengths": shards.lengths()}  # fmt: skip
-        _atomic_write(progress_path, _dumps(state))
+        state = Progress(accepted=gen.accepted, attempt=gen.attempt, drops=dict(sorted(gen.drops.items())),
+                         shards=shards.records())  # fmt: skip
+        atomic_write(progress_path, dumps(state.model_dump()))
         pending, first_pending = [], gen.accepted
 
     budget = max_attempts_per_item * config.n
@@ -226,19 +213,21 @@ def generate(
             commit()
     commit()
 
-    items = shards.read()[: config.n]
+    items = [Item.model_validate_json(line) for line in shards.read_lines()]
     summary = summarize(graph, items, gen, config)
     if compare_uniform:
         summary["rare_coverage"]["uniform_start_sampling"] = uniform_coverage(graph, config, gen.index)
-    _atomic_write(out / "summary.json", _dumps(summary))
+    atomic_write(out / "summary.json", dumps(summary))
     export_hf(items, out / "hf")
     write_card(out, record, summary)
     return summary
 
 
 def read_items(out: Path) -> list[Item]:
-    """The items of a finished or partial run in ``out``, in order."""
-    return _Shards(out / "jsonl").read()
+    """The committed items of a finished or partial run in ``out``, in order."""
+    state = read_progress(out / "progress.json")
+    shards = ShardLog(out / "jsonl", state.shards)
+    return [Item.model_validate_json(line) for line in shards.read_lines()]
 
 
 def orpha_diseases(graph: Graph, items: list[Item]) -> set[str]:
@@ -328,7 +317,11 @@ def export_hf(items: list[Item], directory: Path) -> None:
     tmp = directory.with_name(directory.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    ds.save_to_disk(str(tmp))
+    try:
+        ds.save_to_disk(str(tmp))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a failed export (a full disk, say) leaves no scratch behind
+        raise
     if directory.exists():
         shutil.rmtree(directory)
     os.replace(tmp, directory)
@@ -378,4 +371,4 @@ def write_card(out: Path, record: dict[str, Any], summary: dict[str, Any]) -> No
         "```",
         "",
     ]
-    _atomic_write(out / "README.md", "\n".join(lines))
+    atomic_write(out / "README.md", "\n".join(lines))

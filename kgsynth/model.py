@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -105,6 +105,10 @@ class Edge(BaseModel):
     source: str
     licence: str
     qualifiers: dict[str, Any] = Field(default_factory=dict)
+
+
+# The drop reason of an edge whose subject or object is no node (kgsynth.damage checks its share).
+DANGLING = "endpoint not a node (unknown or obsolete id)"
 
 
 def relation_key(predicate: str, negated: bool) -> str:
@@ -207,6 +211,8 @@ class GraphBuilder:
         self._stream_ids: dict[str, int] = {}
         self._equivalences: list[tuple[str, str, str]] = []
         self.join_report: dict[str, Any] = {}
+        # (first source, its category, later source, its category) -> [count, an example id]
+        self._category_conflicts: dict[tuple[str, str, str, str], list[Any]] = {}
 
     # --- sources and accounting -------------------------------------------------------------------
     def register_source(self, info: SourceInfo) -> None:
@@ -237,8 +243,12 @@ class GraphBuilder:
         xrefs: Iterable[str] = (),
         rare: bool = False,
     ) -> None:
-        """Add a node, or merge into an existing one (the first name given wins; lists are unioned)."""
+        """Add a node, or merge into an existing one (the first name and category given win; lists are
+        unioned). A second, different category is recorded in the report's ``category_conflicts``."""
         draft = self._nodes.get(curie)
+        if draft is not None and draft.category != category:
+            key = (draft.source, draft.category, source, category)
+            self._category_conflicts.setdefault(key, [0, curie])[0] += 1
         if draft is None:
             draft = self._nodes[curie] = _NodeDraft(category=category, name=name or curie, source=source)
         elif draft.name == curie and name:
@@ -412,10 +422,13 @@ class GraphBuilder:
 
         dangling = (src < 0) | (dst < 0)
         self_loop = (src == dst) & ~dangling
+        dangling_examples: dict[str, list[str]] = {}
         for sid in np.unique(stream[dangling]):
-            streams[sid].dropped["endpoint not a node (unknown or obsolete id)"] += int(
-                np.sum(dangling & (stream == sid))
-            )
+            in_stream = np.flatnonzero(dangling & (stream == sid))
+            streams[sid].dropped[DANGLING] += len(in_stream)
+            dangling_examples[streams[sid].stream] = [
+                self._src[i] if src[i] < 0 else self._dst[i] for i in in_stream[:3].tolist()
+            ]
         for sid in np.unique(stream[self_loop]):
             streams[sid].dropped["self-loop after identity join"] += int(np.sum(self_loop & (stream == sid)))
         keep = ~(dangling | self_loop)
@@ -472,65 +485,60 @@ class GraphBuilder:
             report={
                 "streams": [r.to_dict() for r in streams],
                 "identity_join": self.join_report,
+                "dangling_examples": dangling_examples,
+                "category_conflicts": [
+                    {"sources": [a, b], "categories": [ac, bc], "nodes": n, "example": ex}
+                    for (a, ac, b, bc), (n, ex) in sorted(self._category_conflicts.items())
+                ],
             },
         )
         logger.info("built graph %s: %d nodes, %d edges", name, graph.num_nodes, graph.num_edges)
         return graph
 
 
+GraphFieldKind = Literal["text", "names", "node_text", "node_lists", "node_array", "edge_array", "table", "sources"]
+
+
+def _kind(kind: GraphFieldKind, dtype: str = "") -> dict[str, str]:
+    """The metadata of a :class:`Graph` field: its kind (and numpy dtype), from which every store derives its
+    layout."""
+    return {"kind": kind, "dtype": dtype}
+
+
+@dataclass(eq=False, kw_only=True)
 class Graph:
     """A frozen graph: nodes sorted by (category, id), edges sorted by (relation, subject, object).
 
     Nodes of one category form one contiguous index range; edges of one relation form one contiguous
-    slice. The per-predicate CSR index (:mod:`kgsynth.store.index`) is built on this layout.
+    slice. The per-predicate CSR index (:mod:`kgsynth.index`) is built on this layout.
+
+    Its fields are declared once, here: the stores (:mod:`kgsynth.store.embedded`, the Neo4j store), the
+    fingerprint and the benchmarks iterate :data:`GRAPH_FIELDS` and :func:`graph_fields` rather than
+    naming them again.
     """
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        version: str,
-        ids: list[str],
-        categories: tuple[str, ...],
-        category: np.ndarray,
-        names: list[str],
-        synonyms: list[list[str]],
-        layperson: list[list[str]],
-        xrefs: list[list[str]],
-        node_source: np.ndarray,
-        rare: np.ndarray,
-        relations: tuple[str, ...],
-        src: np.ndarray,
-        dst: np.ndarray,
-        rel: np.ndarray,
-        edge_source: np.ndarray,
-        qual: np.ndarray,
-        qualifiers: list[dict[str, Any]],
-        sources: list[SourceInfo],
-        report: dict[str, Any],
-    ) -> None:
-        self.name = name
-        self.version = version
-        self.ids = ids
-        self.categories = categories
-        self.category = category
-        self.names = names
-        self.synonyms = synonyms
-        self.layperson = layperson
-        self.xrefs = xrefs
-        self.node_source = node_source
-        self.rare = rare
-        self.relations = relations
-        self.src = src
-        self.dst = dst
-        self.rel = rel
-        self.edge_source = edge_source
-        self.qual = qual
-        self.qualifiers = qualifiers
-        self.sources = sources
-        self.report = report
-        self._index: dict[str, int] | None = None
-        self._xref_index: dict[str, int] | None = None
+    name: str = field(metadata=_kind("text"))
+    version: str = field(metadata=_kind("text"))
+    ids: list[str] = field(metadata=_kind("node_text"))
+    names: list[str] = field(metadata=_kind("node_text"))
+    synonyms: list[list[str]] = field(metadata=_kind("node_lists"))
+    layperson: list[list[str]] = field(metadata=_kind("node_lists"))
+    xrefs: list[list[str]] = field(metadata=_kind("node_lists"))
+    categories: tuple[str, ...] = field(metadata=_kind("names"))  # category codes -> Biolink category
+    relations: tuple[str, ...] = field(metadata=_kind("names"))  # relation codes -> relation key
+    category: np.ndarray = field(metadata=_kind("node_array", "uint8"))
+    node_source: np.ndarray = field(metadata=_kind("node_array", "uint8"))
+    rare: np.ndarray = field(metadata=_kind("node_array", "bool"))
+    src: np.ndarray = field(metadata=_kind("edge_array", "int32"))
+    dst: np.ndarray = field(metadata=_kind("edge_array", "int32"))
+    rel: np.ndarray = field(metadata=_kind("edge_array", "uint8"))
+    edge_source: np.ndarray = field(metadata=_kind("edge_array", "uint8"))
+    qual: np.ndarray = field(metadata=_kind("edge_array", "int32"))  # index into qualifiers, -1 for none
+    qualifiers: list[dict[str, Any]] = field(metadata=_kind("table"))
+    sources: list[SourceInfo] = field(metadata=_kind("sources"))
+    report: dict[str, Any] = field(metadata=_kind("table"))
+    _index: dict[str, int] | None = field(default=None, init=False, repr=False)
+    _xref_index: dict[str, int] | None = field(default=None, init=False, repr=False)
 
     # --- sizes and lookups -----------------------------------------------------------------------
     @property
@@ -616,3 +624,67 @@ class Graph:
     def non_commercial_sources(self) -> list[str]:
         used = set(np.unique(self.edge_source).tolist()) | set(np.unique(self.node_source).tolist())
         return sorted(s.name for i, s in enumerate(self.sources) if i in used and not s.commercial_use)
+
+
+GRAPH_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Graph) if f.init)
+"""The name of every field of a :class:`Graph`, in declaration order."""
+
+
+def graph_fields(*kinds: GraphFieldKind) -> tuple[str, ...]:
+    """The names of the :class:`Graph` fields of the given kinds, in declaration order.
+
+    >>> graph_fields("edge_array")
+    ('src', 'dst', 'rel', 'edge_source', 'qual')
+    """
+    return tuple(f.name for f in fields(Graph) if f.init and f.metadata["kind"] in kinds)
+
+
+def field_dtype(name: str) -> np.dtype[Any]:
+    """The numpy dtype of an array field of :class:`Graph`.
+
+    >>> field_dtype("rel")
+    dtype('uint8')
+    """
+    for f in fields(Graph):
+        if f.name == name and f.metadata.get("dtype"):
+            return np.dtype(f.metadata["dtype"])
+    raise KeyError(name)
+
+
+def graph_to_json(graph: Graph) -> dict[str, Any]:
+    """Every field of ``graph`` that is not a numpy array, as JSON-ready values (:func:`graph_from_parts` inverts
+    this)."""
+    out: dict[str, Any] = {}
+    for f in fields(Graph):
+        if not f.init or f.metadata["kind"] in ("node_array", "edge_array"):
+            continue
+        value = getattr(graph, f.name)
+        if f.metadata["kind"] == "names":
+            value = list(value)
+        elif f.metadata["kind"] == "sources":
+            value = [s.model_dump() for s in value]
+        out[f.name] = value
+    return out
+
+
+def graph_arrays(graph: Graph) -> dict[str, np.ndarray]:
+    """Every numpy array field of ``graph``, by name."""
+    return {name: getattr(graph, name) for name in graph_fields("node_array", "edge_array")}
+
+
+def graph_from_parts(values: dict[str, Any], arrays: dict[str, np.ndarray]) -> Graph:
+    """A :class:`Graph` from :func:`graph_to_json`'s values and :func:`graph_arrays`' arrays."""
+    kwargs: dict[str, Any] = {}
+    for f in fields(Graph):
+        if not f.init:
+            continue
+        kind = f.metadata["kind"]
+        if kind in ("node_array", "edge_array"):
+            kwargs[f.name] = np.asarray(arrays[f.name], dtype=f.metadata["dtype"])
+        elif kind == "names":
+            kwargs[f.name] = tuple(values[f.name])
+        elif kind == "sources":
+            kwargs[f.name] = [s if isinstance(s, SourceInfo) else SourceInfo(**s) for s in values[f.name]]
+        else:
+            kwargs[f.name] = values[f.name]
+    return Graph(**kwargs)

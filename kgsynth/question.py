@@ -16,14 +16,14 @@ from typing import Any, Literal
 
 import jinja2
 import numpy as np
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgsynth.index import CSRIndex, Step
 from kgsynth.item import LETTERS, Answer, Constraint, Distractor, Item, Option, Triple
 from kgsynth.model import Graph
 from kgsynth.resources import prompts_dir
 from kgsynth.sample import RarityConfig, rarity_scores, sample_walks
-from kgsynth.schema import GraphSchema, MetapathSpec
+from kgsynth.schema import DEFAULT_SCHEMA, GraphSchema, MetapathSpec
 from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE, SUBCLASS, Prover
 
 logger = logging.getLogger(__name__)
@@ -82,18 +82,20 @@ def _default_rarity() -> RarityConfig:
 class GenerateConfig(BaseModel):
     """Everything that determines a generated dataset (with the KG version)."""
 
+    model_config = ConfigDict(extra="forbid")
+
     n: int = Field(default=1000, ge=1)
     hops: int = Field(default=3, ge=1, le=4)
     types: list[QuestionType] = Field(default_factory=lambda: list(DEFAULT_TYPES))
     formats: list[AnswerFormat] = Field(default_factory=lambda: list(DEFAULT_FORMATS))
     options: int = Field(default=4, ge=3, le=len(LETTERS))
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63, description="same seed, same KG -> byte-identical output")
     hub_cap: int = Field(default=200, ge=1)
     min_findings: int = Field(default=3, ge=1)
     max_findings: int = Field(default=6, ge=1)
     layperson: float = Field(default=0.25, ge=0, le=1)
     rarity: RarityConfig = Field(default_factory=_default_rarity)
-    schema_name: str = "med"
+    schema_name: str = DEFAULT_SCHEMA
 
     @field_validator("types", "formats")
     @classmethod

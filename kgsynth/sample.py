@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from kgsynth.index import CSRIndex, Step
 from kgsynth.model import Graph
@@ -28,6 +28,8 @@ class RarityConfig(BaseModel):
     ``biolink:has_phenotype`` count. Starts are drawn with probability proportional to
     ``score ** alpha`` (``alpha = 0`` is uniform).
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     w_member: float = Field(default=0.5, ge=0)
     w_degree: float = Field(default=0.3, ge=0)

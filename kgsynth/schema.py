@@ -115,6 +115,9 @@ def _read(path: Path) -> GraphSchema:
         raise KgsynthError(f"{path}: not a valid graph schema:\n{exc}") from None
 
 
+DEFAULT_SCHEMA = "med"  # the schema of the default KG
+
+
 @cache
 def load_schema(name: str) -> GraphSchema:
     """A schema by name, with its ``include``s merged in (the including file wins on conflicts)."""

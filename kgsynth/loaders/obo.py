@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, ClassVar
 
 from kgsynth.errors import SourceFormatError
-from kgsynth.loaders.base import Loader, open_text
+from kgsynth.loaders.base import Loader, open_text, reading
 from kgsynth.model import GraphBuilder, normalize_curie
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,9 @@ def _strip_comment(value: str) -> str:
 def read_obo(path: str | Path | IO[str]) -> tuple[dict[str, str], Iterator[OboTerm]]:
     """Read an OBO file: return its header tags and an iterator over its ``[Term]`` stanzas.
 
-    Accepts a path (plain, gzip, bz2 or xz) or an open text file.
+    Accepts a path (plain, gzip, bz2 or xz) or an open text file. A malformed line, a last line cut off
+    before its end (an interrupted download or copy) and a file without any ``[Term]`` stanza raise
+    :class:`SourceFormatError` naming the file and line, as the iterator reaches them.
 
     >>> import io
     >>> header, terms = read_obo(io.StringIO("format-version: 1.2\\n\\n[Term]\\nid: X:1\\nname: one\\n"))
@@ -55,63 +57,99 @@ def read_obo(path: str | Path | IO[str]) -> tuple[dict[str, str], Iterator[OboTe
     header: dict[str, str] = {}
     lines = enumerate(fh, start=1)
     pending: tuple[int, str] | None = None
-    for lineno, raw in lines:
-        line = raw.strip()
-        if line.startswith("["):
-            pending = (lineno, line)
-            break
-        if not line or line.startswith("!"):
-            continue
-        m = _TAG.match(line)
-        if not m:
-            raise SourceFormatError(name, lineno, "an OBO header tag 'tag: value'", found=line)
-        header.setdefault(m.group(1), m.group(2))
-
-    def terms() -> Iterator[OboTerm]:
-        try:
-            stanza = pending[1] if pending else None
-            term: OboTerm | None = OboTerm(id="", line=pending[0]) if pending and stanza == "[Term]" else None
+    lineno = 0
+    try:
+        with reading(path, lambda: lineno):
             for lineno, raw in lines:
+                if not raw.endswith(_EOL):
+                    raise _cut_short(raw, name, lineno)
                 line = raw.strip()
-                if not line or line.startswith("!"):
-                    continue
                 if line.startswith("["):
-                    if term is not None:
-                        yield _check(term, name)
-                    term = OboTerm(id="", line=lineno) if line == "[Term]" else None
-                    continue
-                if term is None:
+                    pending = (lineno, line)
+                    break
+                if not line or line.startswith("!"):
                     continue
                 m = _TAG.match(line)
                 if not m:
-                    raise SourceFormatError(name, lineno, "an OBO tag line 'tag: value'", found=line)
-                tag, value = m.group(1), m.group(2)
-                if tag == "id":
-                    term.id = value.strip()
-                elif tag == "name":
-                    term.name = value.strip()
-                elif tag == "synonym":
-                    sm = _SYNONYM.match(value)
-                    if not sm:
-                        raise SourceFormatError(name, lineno, "a synonym '\"text\" SCOPE [TYPE] [xrefs]'", found=line)
-                    text = sm.group(1).replace('\\"', '"')
-                    term.synonyms.append((text, sm.group(2) or "RELATED", (sm.group(3) or "").strip()))
-                elif tag == "xref":
-                    term.xrefs.append(value.split(" ", 1)[0].strip())
-                elif tag == "is_a":
-                    term.is_a.append(_strip_comment(value))
-                elif tag == "subset":
-                    term.subsets.append(value.strip())
-                elif tag == "replaced_by":
-                    term.replaced_by.append(value.strip())
-                elif tag == "is_obsolete":
-                    term.obsolete = value.strip() == "true"
-            if term is not None:
-                yield _check(term, name)
+                    raise SourceFormatError(name, lineno, "an OBO header tag 'tag: value'", found=line)
+                header.setdefault(m.group(1), m.group(2))
+    except BaseException:
+        fh.close()
+        raise
+
+    def terms() -> Iterator[OboTerm]:
+        nonlocal lineno
+        count = 0
+        try:
+            with reading(path, lambda: lineno):
+                stanza = pending[1] if pending else None
+                term: OboTerm | None = OboTerm(id="", line=pending[0]) if pending and stanza == "[Term]" else None
+                for lineno, raw in lines:
+                    if not raw.endswith(_EOL):
+                        raise _cut_short(raw, name, lineno)
+                    line = raw.strip()
+                    if not line or line.startswith("!"):
+                        continue
+                    if line.startswith("["):
+                        if term is not None:
+                            count += 1
+                            yield _check(term, name)
+                        term = OboTerm(id="", line=lineno) if line == "[Term]" else None
+                        continue
+                    if term is None:
+                        continue
+                    _add_tag(term, line, name, lineno)
+                if term is not None:
+                    count += 1
+                    yield _check(term, name)
+                if not count:
+                    raise SourceFormatError(name, None, "at least one [Term] stanza, but the file has none")
         finally:
             fh.close()
 
     return header, terms()
+
+
+_EOL = ("\n", "\r")
+
+
+def _cut_short(raw: str, name: str, lineno: int) -> SourceFormatError:
+    # Only the last line of a file can lack its line end: one that does was cut short mid-line.
+    return SourceFormatError(
+        name,
+        lineno,
+        "a complete last line, but the file ends in the middle of it: it was cut short",
+        found=raw,
+        hint="download the file again (if the file is complete, end it with a newline)",
+    )
+
+
+def _add_tag(term: OboTerm, line: str, name: str, lineno: int) -> None:
+    """Record one ``tag: value`` line of a ``[Term]`` stanza (tags kgsynth does not use are skipped)."""
+    m = _TAG.match(line)
+    if not m:
+        raise SourceFormatError(name, lineno, "an OBO tag line 'tag: value'", found=line)
+    tag, value = m.group(1), m.group(2)
+    if tag == "id":
+        term.id = value.strip()
+    elif tag == "name":
+        term.name = value.strip()
+    elif tag == "synonym":
+        sm = _SYNONYM.match(value)
+        if not sm:
+            raise SourceFormatError(name, lineno, "a synonym '\"text\" SCOPE [TYPE] [xrefs]'", found=line)
+        text = sm.group(1).replace('\\"', '"')
+        term.synonyms.append((text, sm.group(2) or "RELATED", (sm.group(3) or "").strip()))
+    elif tag == "xref":
+        term.xrefs.append(value.split(" ", 1)[0].strip())
+    elif tag == "is_a":
+        term.is_a.append(_strip_comment(value))
+    elif tag == "subset":
+        term.subsets.append(value.strip())
+    elif tag == "replaced_by":
+        term.replaced_by.append(value.strip())
+    elif tag == "is_obsolete":
+        term.obsolete = value.strip() == "true"
 
 
 def _check(term: OboTerm, name: str) -> OboTerm:

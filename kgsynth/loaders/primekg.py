@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from pathlib import Path
 from typing import ClassVar
 
 from kgsynth.errors import SourceFormatError
-from kgsynth.loaders.base import Loader, open_text
+from kgsynth.loaders.base import Loader, read_csv
 from kgsynth.model import GraphBuilder
 
 logger = logging.getLogger(__name__)
@@ -84,37 +83,40 @@ class PrimeKGLoader(Loader):
         builder.register_source(self.info())
         path = self.path("kg")
         stream = builder.stream("kg.csv edges", self.name)
-        with open_text(path) as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None or tuple(header[: len(COLUMNS)]) != COLUMNS:
-                raise SourceFormatError(path, 1, "PrimeKG's header " + ",".join(COLUMNS), found=",".join(header or []))
-            for row in reader:
-                lineno = reader.line_num
-                if len(row) != len(COLUMNS):
-                    raise SourceFormatError(path, lineno, f"{len(COLUMNS)} comma-separated fields", found=",".join(row))
-                stream.read += 1
-                rel, _display, _xi, x_id, x_type, x_name, x_src, _yi, y_id, y_type, y_name, y_src = row
-                for t in (x_type, y_type):
-                    if t not in CATEGORY:
-                        raise SourceFormatError(path, lineno, f"a node type one of {sorted(CATEGORY)}", found=t)
-                x = primekg_curie(x_src, x_id)
-                y = primekg_curie(y_src, y_id)
-                builder.add_node(x, CATEGORY[x_type], x_name, source=self.name)
-                builder.add_node(y, CATEGORY[y_type], y_name, source=self.name)
-                # Relations kgsynth has no directed reading for (PrimeKG lists hierarchies in both
-                # directions, so parent and child cannot be told apart) stay symmetric related_to edges.
-                predicate, negated, subject_type = RELATION.get(rel, ("biolink:related_to", False, None))
-                if subject_type is not None and x_type != subject_type and y_type == subject_type:
-                    x, y = y, x
-                elif subject_type is None and x > y:
-                    x, y = y, x  # symmetric: one direction, merged with its twin
-                builder.add_edge(
-                    x,
-                    predicate,
-                    y,
-                    source=self.name,
-                    stream=stream.stream,
-                    negated=negated,
-                    qualifiers={"primekg_relation": rel},
-                )
+        types: dict[str, tuple[str, int]] = {}  # node -> (its PrimeKG type, the line that first gave it)
+        for lineno, row in read_csv(path, header=COLUMNS, what="a PrimeKG edge"):
+            stream.read += 1
+            rel, _display, _xi, x_id, x_type, x_name, x_src, _yi, y_id, y_type, y_name, y_src = row
+            for t in (x_type, y_type):
+                if t not in CATEGORY:
+                    raise SourceFormatError(path, lineno, f"a node type one of {sorted(CATEGORY)}", found=t)
+            x = primekg_curie(x_src, x_id)
+            y = primekg_curie(y_src, y_id)
+            for node, t in ((x, x_type), (y, y_type)):
+                first = types.setdefault(node, (t, lineno))
+                if first[0] != t:
+                    raise SourceFormatError(
+                        path,
+                        lineno,
+                        f"node {node} to keep the type {first[0]!r} it has on line {first[1]}",
+                        found=t,
+                        hint="one id names one node: fix the type (or the id) on one of the two lines",
+                    )
+            builder.add_node(x, CATEGORY[x_type], x_name, source=self.name)
+            builder.add_node(y, CATEGORY[y_type], y_name, source=self.name)
+            # Relations kgsynth has no directed reading for (PrimeKG lists hierarchies in both
+            # directions, so parent and child cannot be told apart) stay symmetric related_to edges.
+            predicate, negated, subject_type = RELATION.get(rel, ("biolink:related_to", False, None))
+            if subject_type is not None and x_type != subject_type and y_type == subject_type:
+                x, y = y, x
+            elif subject_type is None and x > y:
+                x, y = y, x  # symmetric: one direction, merged with its twin
+            builder.add_edge(
+                x,
+                predicate,
+                y,
+                source=self.name,
+                stream=stream.stream,
+                negated=negated,
+                qualifiers={"primekg_relation": rel},
+            )

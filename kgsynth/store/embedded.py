@@ -6,19 +6,20 @@ import json
 import logging
 import os
 import shutil
-import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kgsynth.errors import KgsynthError
-from kgsynth.model import Graph, SourceInfo
+from kgsynth.errors import CorruptGraphError, KgsynthError, StorageError
+from kgsynth.model import Graph, graph_arrays, graph_fields, graph_from_parts, graph_to_json
+from kgsynth.store.partial import make_partial, remove_stale_partials, swap_in
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-_ARRAYS = ("category", "node_source", "rare", "src", "dst", "rel", "edge_source", "qual")
 
 
 def default_cache_dir() -> Path:
@@ -29,68 +30,62 @@ def default_cache_dir() -> Path:
 
 
 def save_graph(graph: Graph, directory: Path) -> None:
-    """Write ``graph`` to ``directory`` atomically (a reader never sees a half-written graph)."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    """Write ``graph`` to ``directory`` atomically (a reader never sees a half-written graph).
+
+    The graph is written to a partial folder beside ``directory`` and renamed into place; partial folders
+    that killed writers left there are removed first (:mod:`kgsynth.store.partial`). A folder that cannot
+    be written (read-only, disk full, a file in the way) raises :class:`StorageError`, and whatever was
+    stored in ``directory`` before is kept.
+    """
     try:
-        np.savez(tmp / "arrays.npz", **{k: getattr(graph, k) for k in _ARRAYS})
-        meta = {
-            "format": FORMAT_VERSION,
-            "name": graph.name,
-            "version": graph.version,
-            "ids": graph.ids,
-            "categories": list(graph.categories),
-            "names": graph.names,
-            "synonyms": graph.synonyms,
-            "layperson": graph.layperson,
-            "xrefs": graph.xrefs,
-            "relations": list(graph.relations),
-            "qualifiers": graph.qualifiers,
-            "sources": [s.model_dump() for s in graph.sources],
-            "report": graph.report,
-        }
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(directory.parent)
+        tmp = make_partial(directory.parent)
+    except OSError as exc:
+        raise _storage_error(directory, exc) from None
+    try:
+        np.savez(tmp / "arrays.npz", **graph_arrays(graph))  # type: ignore[arg-type]
+        meta = {"format": FORMAT_VERSION, **graph_to_json(graph)}
         with (tmp / "graph.json").open("w", encoding="utf-8") as fh:
             json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
+        swap_in(tmp, directory)
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise _storage_error(directory, exc) from None
         raise
 
 
+def _storage_error(directory: Path, exc: OSError) -> StorageError:
+    return StorageError(
+        directory,
+        exc.strerror or str(exc),
+        hint="free some space, or make the folder writable, or point kgsynth elsewhere with --cache-dir "
+        "(or $KGSYNTH_CACHE_DIR)",
+    )
+
+
 def read_graph(directory: Path) -> Graph:
-    """Read a graph written by :func:`save_graph`."""
+    """Read a graph written by :func:`save_graph`; a damaged or half-copied one raises
+    :class:`CorruptGraphError` (the build cache rebuilds it, see :func:`kgsynth.assemble.load_graph`)."""
     meta_path = directory / "graph.json"
     try:
         with meta_path.open(encoding="utf-8") as fh:
             meta: dict[str, Any] = json.load(fh)
-        arrays = np.load(directory / "arrays.npz")
-    except (OSError, ValueError) as exc:
-        raise KgsynthError(
-            f"cannot read the stored graph in {directory}: {exc}",
-            hint="delete that folder (or run with --refresh) to rebuild it from the sources",
+        with np.load(directory / "arrays.npz") as npz:  # every array read now: a damaged member fails here
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise CorruptGraphError(
+            directory,
+            f"{type(exc).__name__}: {exc}",
+            hint="run `kgsynth load` again to store it anew (a cached build is rebuilt by itself; --refresh forces it)",
         ) from None
     if meta.get("format") != FORMAT_VERSION:
         raise KgsynthError(
             f"{meta_path}: stored with format {meta.get('format')}, expected {FORMAT_VERSION}",
             hint="rebuild it with --refresh",
         )
-    return Graph(
-        name=meta["name"],
-        version=meta["version"],
-        ids=meta["ids"],
-        categories=tuple(meta["categories"]),
-        names=meta["names"],
-        synonyms=meta["synonyms"],
-        layperson=meta["layperson"],
-        xrefs=meta["xrefs"],
-        relations=tuple(meta["relations"]),
-        qualifiers=meta["qualifiers"],
-        sources=[SourceInfo(**s) for s in meta["sources"]],
-        report=meta["report"],
-        **{k: arrays[k] for k in _ARRAYS},
-    )
+    return graph_from_parts(meta, {k: arrays[k] for k in graph_fields("node_array", "edge_array")})
 
 
 class EmbeddedStore:

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from kgsynth.errors import KgsynthError
 
@@ -104,6 +105,12 @@ class TeacherSetupError(TeacherError):
     """The teacher cannot be used at all (no key, wrong endpoint or model): the run stops."""
 
 
+class TeacherIncomplete(TeacherError):
+    """Items were left incomplete (retries or budget spent): the run did not finish its work."""
+
+    exit_code = 1
+
+
 class RequestFailed(TeacherError):
     """One request could not be answered; the item records `reason`, and a rerun tries it again."""
 
@@ -115,3 +122,19 @@ class RequestFailed(TeacherError):
 
 class BudgetExhausted(TeacherError):
     """The run's request or token budget is spent; unanswered items wait for the next run."""
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` without the credentials it may carry, fit for files, logs and messages.
+
+    >>> redact_url("http://alice:s3cret@127.0.0.1:8000/v1")
+    'http://***@127.0.0.1:8000/v1'
+    >>> redact_url("https://api.openai.com/v1")
+    'https://api.openai.com/v1'
+    """
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))

@@ -4,7 +4,9 @@ One class for every server, as distilabel's OpenAI adapter: `base_url` picks the
 comes from an environment variable, and the `openai` client is created lazily. At most
 `concurrency` requests are in flight; a request that meets a 429, a 5xx, a timeout, a dropped
 connection or a malformed body is retried with exponential backoff and full jitter (a 429's
-`Retry-After` is honoured), up to `max_retries` times.
+`Retry-After` is honoured), up to `max_retries` times. A server that cannot be reached at all fails
+fast instead: a refused connection or an unknown host before the server has answered anything, or
+retries spent before it ever answered, stop the run with a `TeacherSetupError`.
 
 Requests go through the client's generic `post` with a raw response, and the body is read here:
 the SDK's typed request transformation and response models cost about a millisecond of CPU a
@@ -17,16 +19,18 @@ proportion to the number of connections.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
 import random
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kgsynth.teacher.base import Completion, RequestFailed, TeacherRequest, TeacherSetupError
+from kgsynth.teacher.base import Completion, RequestFailed, TeacherRequest, TeacherSetupError, redact_url
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -117,6 +121,7 @@ class OpenAITeacher:
             raise ValueError("concurrency must be at least 1")
         self.model = model
         self.base_url = base_url
+        self.shown_url = redact_url(base_url) or "OpenAI"  # what messages and logs may show
         self.api_key_env = api_key_env
         self.concurrency = concurrency
         self.timeout = timeout
@@ -127,6 +132,7 @@ class OpenAITeacher:
         self._jitter = random.Random(seed)
         self._client: AsyncOpenAI | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._responded = False  # whether the server has sent any HTTP response yet
 
     # -- the client, created lazily --------------------------------------------------------------
 
@@ -140,7 +146,7 @@ class OpenAITeacher:
                 hint=f"export {self.api_key_env}=..., or name another variable with --teacher-api-key-env",
             )
         # Local servers (vLLM without --api-key, test servers) accept any key.
-        logger.info("%s is not set; sending a placeholder key to %s", self.api_key_env, self.base_url)
+        logger.info("%s is not set; sending a placeholder key to %s", self.api_key_env, self.shown_url)
         return PLACEHOLDER_KEY
 
     @property
@@ -185,13 +191,14 @@ class OpenAITeacher:
                 self.stats._change(+1)
                 try:
                     response = await client.post("/chat/completions", body=body, cast_to=_raw_response())
+                    self._responded = True
                     completion = _parse_completion(response.content)
                 except openai.APIStatusError as error:
+                    self._responded = True
                     status = error.status_code
                     if status in SETUP_STATUS:
                         raise TeacherSetupError(
-                            f"{self.base_url or 'OpenAI'} answered {status} for model {self.model!r}: "
-                            f"{SETUP_STATUS[status]}",
+                            f"{self.shown_url} answered {status} for model {self.model!r}: {SETUP_STATUS[status]}",
                             hint="check --teacher-base-url, --teacher-model and the API key",
                         ) from error
                     if status not in RETRYABLE_STATUS and status < 500:
@@ -199,10 +206,16 @@ class OpenAITeacher:
                         raise RequestFailed("request_rejected", f"HTTP {status}: {error.message}") from error
                     reason = str(status)
                     retry_after = _retry_after(error.response.headers.get("retry-after"))
-                except openai.APITimeoutError:
-                    reason = "timeout"
-                except openai.APIConnectionError:
-                    reason = "connection"
+                except openai.APIConnectionError as error:  # timeouts included
+                    unreachable = _unreachable(error)
+                    if unreachable and not self._responded:
+                        self.stats.failed += 1
+                        raise TeacherSetupError(
+                            f"cannot connect to the teacher at {self.shown_url}: {unreachable}",
+                            hint="start the server, or check --teacher-base-url",
+                        ) from None
+                    timed_out = isinstance(error, openai.APITimeoutError) and not unreachable
+                    reason = "timeout" if timed_out else "connection"
                 except (MalformedResponse, ValueError, UnicodeDecodeError):
                     reason = "malformed"
                 except Exception as error:  # the transport's own errors when reading a cut-off body
@@ -221,6 +234,12 @@ class OpenAITeacher:
                 logger.debug("retrying after %s in %.2f s (attempt %d)", reason, delay, attempt + 1)
                 await asyncio.sleep(delay)
         self.stats.failed += 1
+        if not self._responded:
+            raise TeacherSetupError(
+                f"the teacher at {self.shown_url} has not answered any request: "
+                f"last fault {reason} after {self.max_retries + 1} attempts",
+                hint="check that the server is up and --teacher-base-url points at it (or raise --request-timeout)",
+            )
         raise RequestFailed("retries_exhausted", f"last fault {reason} after {self.max_retries + 1} attempts")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -229,6 +248,24 @@ class OpenAITeacher:
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.backoff_max))
         return delay
+
+
+def _unreachable(error: BaseException) -> str | None:
+    """Why the server could not be reached at all (refused, unknown host), if that is what `error` says.
+
+    The transports report a refused connection as a connect *timeout*; the operating system's own
+    error, further down the chain of causes, says what happened.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return f"the host name cannot be resolved ({seen.strerror})"
+        if isinstance(seen, ConnectionRefusedError) or getattr(seen, "errno", None) == errno.ECONNREFUSED:
+            return "connection refused (nothing is listening there)"
+        if getattr(seen, "errno", None) in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return f"unreachable ({os.strerror(seen.errno)})"  # type: ignore[attr-defined]
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _connection_limits(concurrency: int) -> Any:

@@ -32,8 +32,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgsynth.answers import answer_matches, parse_answer, parse_short_answer, reasoning_section
 from kgsynth.errors import UnknownNameError
@@ -45,6 +46,8 @@ from kgsynth.teacher.base import (
     SamplingParams,
     Teacher,
     TeacherRequest,
+    TeacherSetupError,
+    redact_url,
 )
 from kgsynth.teacher.cache import RequestCache
 from kgsynth.teacher.faithfulness import intermediate_entities, path_faithfulness
@@ -77,7 +80,7 @@ class TeacherConfig(BaseModel):
     temperature: float = Field(default=0.7, ge=0.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
     max_tokens: int = Field(default=2048, ge=1, description="completion tokens per request")
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**63)
 
     timeout: float = Field(default=120.0, gt=0.0, description="seconds per request attempt")
     max_retries: int = Field(default=6, ge=0)
@@ -86,8 +89,92 @@ class TeacherConfig(BaseModel):
     max_requests: int | None = Field(default=None, ge=0, description="budget: requests sent by this run")
     max_total_tokens: int | None = Field(default=None, ge=0, description="budget: tokens used by this run")
 
+    @field_validator("base_url")
+    @classmethod
+    def _an_http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 -- raises on a port that is not a number
+        except ValueError:
+            parts = parts._replace(netloc="")
+        # the messages name the URL without its credentials: they reach terminals and logs
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{redact_url(url)!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1")
+        if "@" in parts.netloc:
+            # A secret in the URL would travel into summary.json, config.yaml and logs (and the HTTP
+            # transport refuses it beside the API key's Authorization header anyway).
+            raise ValueError(
+                f"{redact_url(url)!r} carries credentials; give the API key in an environment variable "
+                "(--teacher-api-key-env) instead"
+            )
+        return url
+
     def sampling(self) -> SamplingParams:
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)
+
+
+# What each backend needs installed beyond the core, and the extra that installs it.
+BACKEND_MODULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "local": (("torch", "transformers", "gguf"), "pip install 'kgsynth[local]'"),
+    "vllm": (("vllm",), "pip install 'kgsynth[vllm]'"),
+}
+PROBE_SECONDS = 5.0
+
+
+def check_teacher(config: TeacherConfig) -> None:
+    """Refuse a teacher that cannot work, before any work: its backend's extra missing, no API key where
+    one is needed, or no server listening at its base URL. The message never shows a credential."""
+    check_installed(config)
+    if config.backend == "openai":
+        if config.base_url is None and not os.environ.get(config.api_key_env):
+            raise TeacherSetupError(
+                f"no API key: the environment variable {config.api_key_env} is not set",
+                hint=f"export {config.api_key_env}=..., or name another variable with --teacher-api-key-env",
+            )
+        if config.base_url is not None:
+            probe_server(config.base_url)
+
+
+def check_installed(config: TeacherConfig) -> None:
+    """Refuse a backend whose extra is not installed (without importing it: torch takes seconds)."""
+    import importlib.util
+
+    modules, install = BACKEND_MODULES.get(config.backend, ((), ""))
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise TeacherSetupError(
+            f"the {config.backend} teacher needs {', '.join(missing)}, which is not installed",
+            hint=install,
+        )
+
+
+def probe_server(base_url: str) -> None:
+    """Refuse a server nothing answers at (refused, unknown host, no answer): a TCP connection to it."""
+    import socket
+    import urllib.request
+
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
+        return  # the proxy reaches the server, not us
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror):
+            why = f"the host name cannot be resolved ({exc.strerror})"
+        elif isinstance(exc, ConnectionRefusedError):
+            why = "connection refused (nothing is listening there)"
+        elif isinstance(exc, TimeoutError):
+            why = f"no answer within {PROBE_SECONDS:g} s"
+        else:
+            why = exc.strerror or str(exc)
+        raise TeacherSetupError(
+            f"cannot connect to the teacher at {redact_url(base_url)}: {why}",
+            hint="start the server, or check --teacher-base-url",
+        ) from None
 
 
 class SampleRecord(BaseModel):
@@ -352,6 +439,20 @@ async def adistil(
     progress: bool = False,
 ) -> TeacherSummary:
     """`distil`, for callers already inside an event loop."""
+    from kgsynth.rundir import lock_run_dir
+
+    with lock_run_dir(Path(out_dir)):  # one teacher run at a time in a folder (re-entrant for the CLI)
+        return await _adistil(items, config, out_dir, teacher=teacher, progress=progress)
+
+
+async def _adistil(
+    items: Iterable[Item],
+    config: TeacherConfig,
+    out_dir: str | Path,
+    *,
+    teacher: Teacher | None,
+    progress: bool,
+) -> TeacherSummary:
     pending = sorted(items, key=lambda item: item.id)
     if len({item.id for item in pending}) != len(pending):
         raise ValueError("item ids must be unique")

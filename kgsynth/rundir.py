@@ -1,0 +1,308 @@
+"""The run directory of ``kgsynth generate`` as a small journal: a lock, shards named by index, a commit record.
+
+``progress.json`` is the commit point. It records, for every shard ``jsonl/items-NNNNN.jsonl``, its
+committed byte length and the SHA-256 of those bytes. A run reopening the folder checks everything
+before it changes anything:
+
+- every file in the folder is one the run writes (anything else is refused, never deleted);
+- every recorded shard exists, is at least as long as recorded, and its recorded bytes hash as
+  recorded (a shorter or edited shard is refused, never padded);
+- bytes beyond the recorded length -- and shards not yet recorded -- are accepted only where the next
+  batch after the last commit would have written them: that torn tail of a killed run is cut away.
+
+A run holds an OS lock on ``DIR/.lock`` (``fcntl.flock``), so a second run into the same folder is
+refused; the kernel releases the lock when the process ends, so a killed run never leaves it stale.
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as d, lock_run_dir(Path(d)):
+...     shards = ShardLog(Path(d) / "jsonl", [])
+...     shards.append(0, ['{"a": 1}\\n'])
+...     [record.length for record in shards.records()]
+[9]
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from kgsynth.errors import KgsynthError
+
+logger = logging.getLogger(__name__)
+
+SHARD_SIZE = 1000  # items per shard
+FLUSH_EVERY = 200  # items per commit
+LOCK_NAME = ".lock"
+# Everything a run (and the teacher step after it) writes at the top of its folder.
+RUN_FILES = frozenset({"config.json", "config.yaml", "progress.json", "summary.json", "README.md", LOCK_NAME})
+RUN_FOLDERS = frozenset({"jsonl", "hf", "teacher"})
+# Scratch names a killed run may leave behind; the next run writes them afresh.
+SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), "hf.tmp"})
+SHARD_PATTERN = re.compile(r"items-(\d{5})\.jsonl")
+NEW_FOLDER_HINT = "use a new --out folder; nothing in this one was changed"
+
+
+def shard_name(k: int) -> str:
+    return f"items-{k:05d}.jsonl"
+
+
+class ShardRecord(BaseModel):
+    """One shard as committed: its name, byte length and the SHA-256 of those bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    length: int
+    sha256: str
+
+
+class Progress(BaseModel):
+    """The commit record of a run (``progress.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    accepted: int = 0
+    attempt: int = 0
+    drops: dict[str, int] = {}
+    shards: list[ShardRecord] = []
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never a mix."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
+
+
+# -- the lock ---------------------------------------------------------------------------------------
+
+_held: dict[Path, int] = {}  # folders this process has locked, and how often (the lock is re-entrant)
+
+
+@contextmanager
+def lock_run_dir(out: Path) -> Iterator[None]:
+    """Hold the run's lock on ``out`` (created if needed); refuse if another process holds it.
+
+    Re-entrant within a process, so the CLI can hold it across generation and the teacher step.
+    """
+    out = prepare_out(out)
+    key = out.resolve()
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    try:
+        fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise write_error(exc, out) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise KgsynthError(
+            f"{out} is in use by another kgsynth run",
+            hint="wait for that run to finish, or write this one to another --out folder",
+        ) from None
+    _held[key] = 1
+    try:
+        yield
+    finally:
+        del _held[key]
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def prepare_out(out: Path) -> Path:
+    """``out`` as a folder (created if missing), or a message saying why it cannot be one."""
+    if out.exists() and not out.is_dir():
+        raise KgsynthError(f"--out {out} is a file, not a folder", hint="give a folder path for --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, out) from None
+    return out
+
+
+def write_error(exc: OSError, out: Path) -> KgsynthError:
+    """An ``OSError`` met while writing the run in ``out``, as a message a user can act on."""
+    where = exc.filename or out
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return KgsynthError(
+            f"cannot write {where}: {exc.strerror} (the disk or a quota is full)",
+            hint="free some space and run the same command again: what was committed is kept and the run continues",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return KgsynthError(f"cannot write {where}: {exc.strerror}", hint="choose a folder you may write for --out")
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return KgsynthError(f"cannot write {where}: {exc.strerror}", hint="--out must be a folder, or a new path")
+    return KgsynthError(f"cannot write {where}: {exc.strerror or exc}", hint="check the --out folder and re-run")
+
+
+# -- what the folder holds ----------------------------------------------------------------------------
+
+
+def check_run_entries(out: Path) -> bool:
+    """Refuse a folder holding files a run does not write; return whether it holds a run already."""
+    entries = {p.name for p in out.iterdir()} - {LOCK_NAME}
+    unknown = sorted(entries - RUN_FILES - RUN_FOLDERS - SCRATCH)
+    if unknown:
+        raise KgsynthError(
+            f"{out} holds files that are not part of a kgsynth run: {', '.join(unknown)}",
+            hint="use a new --out folder, or move those files away; kgsynth never deletes what it did not write",
+        )
+    for name in RUN_FOLDERS & entries:
+        if not (out / name).is_dir():
+            raise KgsynthError(f"{out / name} should be a folder of the run but is a file", hint=NEW_FOLDER_HINT)
+    started = bool(entries - SCRATCH)
+    if started and "config.json" not in entries:
+        raise KgsynthError(f"{out} holds run files but no config.json", hint=NEW_FOLDER_HINT)
+    return started
+
+
+def read_progress(path: Path) -> Progress:
+    """The commit record at ``path``, or a message saying how it is damaged."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise KgsynthError(f"{path.parent} holds no kgsynth run ({path.name} is missing)",
+                           hint="give the --out folder of a kgsynth generate run") from None  # fmt: skip
+    if not text.strip():
+        raise KgsynthError(f"{path} is empty: the run's commit record is lost", hint=NEW_FOLDER_HINT)
+    try:
+        progress = Progress.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "the document"
+        raise KgsynthError(
+            f"{path} is not a commit record of this kgsynth version ({where}: {first['msg']})", hint=NEW_FOLDER_HINT
+        ) from None
+    for k, record in enumerate(progress.shards):
+        if record.name != shard_name(k) or record.length < 0:
+            raise KgsynthError(f"{path}: shard {k} is recorded as {record.name!r}", hint=NEW_FOLDER_HINT)
+    return progress
+
+
+# -- the shards ---------------------------------------------------------------------------------------
+
+
+class ShardLog:
+    """Append-only JSONL shards, with the length and running hash of each (what a commit records)."""
+
+    def __init__(self, directory: Path, committed: list[ShardRecord]) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.lengths = [record.length for record in committed]
+        self._hashes = [hashlib.sha256() for _ in committed]
+
+    def path(self, k: int) -> Path:
+        return self.dir / shard_name(k)
+
+    def records(self) -> list[ShardRecord]:
+        return [
+            ShardRecord(name=shard_name(k), length=length, sha256=digest.hexdigest())
+            for k, (length, digest) in enumerate(zip(self.lengths, self._hashes, strict=True))
+        ]
+
+    def append(self, index: int, lines: list[str]) -> None:
+        """Append the items ``index, index + 1, ...`` (JSON lines) to the shards they belong in."""
+        by_shard: dict[int, list[str]] = {}
+        for j, line in enumerate(lines):
+            by_shard.setdefault((index + j) // SHARD_SIZE, []).append(line)
+        for k, chunk in by_shard.items():
+            data = "".join(chunk).encode("utf-8")
+            while len(self.lengths) <= k:
+                self.lengths.append(0)
+                self._hashes.append(hashlib.sha256())
+            with self.path(k).open("ab") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self.lengths[k] += len(data)
+            self._hashes[k].update(data)
+
+    def read_lines(self) -> Iterator[bytes]:
+        """The committed lines of every shard, in order."""
+        for k, length in enumerate(self.lengths):
+            with self.path(k).open("rb") as fh:
+                yield from fh.read(length).splitlines(keepends=True)
+
+
+def reopen_shards(directory: Path, progress: Progress) -> ShardLog:
+    """The shards as ``progress`` committed them, after checking them; the torn tail of a killed run is cut.
+
+    Nothing is changed unless every check passes.
+    """
+    recorded = {record.name: (k, record) for k, record in enumerate(progress.shards)}
+    # The only place a killed run wrote after its last commit: the next batch's items.
+    first_open = progress.accepted // SHARD_SIZE
+    last_open = (progress.accepted + FLUSH_EVERY - 1) // SHARD_SIZE
+    existing = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+    tails: list[tuple[Path, int]] = []
+    for name in existing:
+        path = directory / name
+        match = SHARD_PATTERN.fullmatch(name)
+        if match is None or not path.is_file():
+            raise KgsynthError(
+                f"{path} is not a file of this run (its shards are named items-NNNNN.jsonl)",
+                hint="move it out of the folder and run again; kgsynth never deletes what it did not write",
+            )
+        if name not in recorded and not first_open <= int(match.group(1)) <= last_open:
+            raise KgsynthError(f"{path} is not recorded in progress.json", hint=NEW_FOLDER_HINT)
+    hashes = []
+    for k, record in enumerate(progress.shards):
+        path = directory / record.name
+        if record.name not in existing:
+            raise KgsynthError(f"{path} is missing (progress.json records {record.length} bytes)", hint=NEW_FOLDER_HINT)
+        size = path.stat().st_size
+        if size < record.length:
+            raise KgsynthError(
+                f"{path} holds {size} bytes, but progress.json records {record.length}: committed items are lost",
+                hint=NEW_FOLDER_HINT,
+            )
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            digest.update(fh.read(record.length))
+        if digest.hexdigest() != record.sha256:
+            raise KgsynthError(
+                f"{path} was changed after it was committed (its first {record.length} bytes hash differently)",
+                hint=NEW_FOLDER_HINT,
+            )
+        if size > record.length:
+            if not first_open <= k <= last_open:
+                raise KgsynthError(
+                    f"{path} grew after it was committed, but no run appends to it any more", hint=NEW_FOLDER_HINT
+                )
+            tails.append((path, record.length))
+        hashes.append(digest)
+    # Every check passed: cut what the killed run wrote after its last commit.
+    for path, length in tails:
+        logger.info("cutting %s back to its committed %d bytes", path, length)
+        with path.open("r+b") as fh:
+            fh.truncate(length)
+    for name in existing:
+        if name not in recorded:
+            logger.info("removing %s, written after the last commit", directory / name)
+            (directory / name).unlink()
+    shards = ShardLog(directory, progress.shards)
+    shards._hashes = hashes
+    return shards
