@@ -305,6 +305,10 @@ def generate_cmd(
     max_total_tokens: Annotated[
         int | None, typer.Option(help="Budget: tokens this run may use.", rich_help_panel="Teacher")
     ] = None,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Then export the run with default options (see `kgsynth export`) into this folder."),
+    ] = None,
 ) -> None:
     """Generate verifiable multi-hop questions, each with its proof and evidence path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -343,30 +347,27 @@ def generate_cmd(
             compare_uniform=compare_uniform,
         )
     _print_summary(summary, out)
-    if teacher is None:
-        return
+    if teacher is not None:
+        _distil(out, teacher, dict(
+            model=teacher_model or (teacher_model_path or teacher), base_url=teacher_base_url,
+            api_key_env=teacher_api_key_env, model_path=teacher_model_path, concurrency=concurrency, samples=samples,
+            keep=keep, grounding=grounding, temperature=temperature, max_tokens=max_tokens, seed=seed,
+            timeout=request_timeout, max_retries=max_retries, max_requests=max_requests,
+            max_total_tokens=max_total_tokens,
+        ))  # fmt: skip
+    if export is not None:
+        from kgsynth.export import ExportConfig
+
+        _export(out, export, ExportConfig())
+
+
+def _distil(out: Path, backend: str, options: dict[str, Any]) -> None:
+    """The teacher step over the run in `out`."""
     from kgsynth.generate import read_items
     from kgsynth.teacher.run import TeacherConfig, distil
 
     try:
-        tconfig = TeacherConfig(
-            backend=teacher,  # type: ignore[arg-type]
-            model=teacher_model or (teacher_model_path or teacher),
-            base_url=teacher_base_url,
-            api_key_env=teacher_api_key_env,
-            model_path=teacher_model_path,
-            concurrency=concurrency,
-            samples=samples,
-            keep=keep,  # type: ignore[arg-type]
-            grounding=grounding,  # type: ignore[arg-type]
-            temperature=temperature,
-            max_tokens=max_tokens,
-            seed=seed,
-            timeout=request_timeout,
-            max_retries=max_retries,
-            max_requests=max_requests,
-            max_total_tokens=max_total_tokens,
-        )
+        tconfig = TeacherConfig(backend=backend, **options)  # type: ignore[arg-type]
     except ValueError as exc:
         raise KgsynthError(f"invalid teacher options: {exc}") from None
     result = distil(read_items(out), tconfig, out, progress=True)
@@ -377,19 +378,53 @@ def generate_cmd(
     )
 
 
-@app.command("push")
+@app.command("export")
 @user_errors
-def push_cmd(
-    directory: Annotated[Path, typer.Argument(help="An exported dataset folder (kgsynth export --out DIR).")],
-    repo: Annotated[str, typer.Option("--repo", help="Hub dataset repository ORG/NAME (created if missing).")],
-    private: Annotated[bool, typer.Option("--private", help="Create the repository private.")] = False,
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="A generate run (the --out folder of kgsynth generate).")],
+    out: Annotated[Path, typer.Option("--out", help="The dataset folder to write (replaced if it is an export).")],
+    split_by: Annotated[
+        str, typer.Option(help="Keep splits disjoint by: answer (key and hidden entities), path (every entity), random.")
+    ] = "answer",
+    validation_size: Annotated[float, typer.Option(help="Share of items held out for validation.")] = 0.1,
+    test_size: Annotated[float, typer.Option(help="Share of items held out for test.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    benchmark: Annotated[
+        list[Path] | None,
+        typer.Option("--benchmark", help="Also decontaminate against this file (JSON, JSONL, CSV, parquet; repeat)."),
+    ] = None,
+    shared_benchmarks: Annotated[
+        bool, typer.Option(help="Decontaminate against every benchmark in the shared benchmarks folder.")
+    ] = True,
 ) -> None:
-    """Push every config, the card and the configuration to the Hugging Face Hub in one commit (token: $HF_TOKEN)."""
-    from kgsynth.hub import push_dataset
+    """Export a run as a dataset: sft, grpo and items configs; train/validation/test; deduplicated and decontaminated."""
+    from kgsynth.decontam import DecontamConfig
+    from kgsynth.export import ExportConfig
+    from kgsynth.split import SplitConfig
 
-    result = push_dataset(directory, repo_id=repo, private=private)
-    console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit}")
-    console.print(result.url, highlight=False, soft_wrap=True)
+    try:
+        config = ExportConfig(
+            split=SplitConfig(split_by=split_by, validation_size=validation_size, test_size=test_size, seed=seed),  # type: ignore[arg-type]
+            decontam=DecontamConfig(shared=shared_benchmarks, benchmarks=[str(p) for p in benchmark or []]),
+        )
+    except ValueError as exc:
+        raise KgsynthError(f"invalid export options: {exc}") from None
+    _export(run, out, config)
+
+
+def _export(run: Path, out: Path, config: Any) -> None:
+    from kgsynth.export import export_run
+
+    with err.status("exporting") as status:
+        summary = export_run(run, out, config=config, progress=lambda step: status.update(f"exporting: {step}"))
+    console.print(f"[bold]exported[/] {run} -> {out}")
+    _print_counts("rows per config and split", "config/split", "rows",
+                  {f"{c}/{s}": n for c, splits in summary["rows"].items() for s, n in splits.items()})  # fmt: skip
+    _print_counts("dropped", "reason", "items", {
+        **{f"dedup: {r}": n for r, n in summary["dedup"]["dropped"].items()},
+        **{f"benchmark: {b}": v["dropped"] for b, v in summary["decontamination"]["benchmarks"].items()},
+        "split: entity overlap with held-out splits": summary["split"]["dropped_for_overlap"],
+    })  # fmt: skip
 
 
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
