@@ -427,6 +427,21 @@ def _export(run: Path, out: Path, config: Any) -> None:
     })  # fmt: skip
 
 
+@app.command("push")
+@user_errors
+def push_cmd(
+    directory: Annotated[Path, typer.Argument(help="An exported dataset folder (kgsynth export --out DIR).")],
+    repo: Annotated[str, typer.Option("--repo", help="Hub dataset repository ORG/NAME (created if missing).")],
+    private: Annotated[bool, typer.Option("--private", help="Create the repository private.")] = False,
+) -> None:
+    """Push every config, the card and the configuration to the Hugging Face Hub in one commit (token: $HF_TOKEN)."""
+    from kgsynth.hub import push_dataset
+
+    result = push_dataset(directory, repo_id=repo, private=private)
+    console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit}")
+    console.print(result.url, highlight=False, soft_wrap=True)
+
+
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
     t = Table(title=title)
     t.add_column(key)

@@ -296,22 +296,16 @@ def summarize(graph: Graph, items: list[Item], gen: Generator, config: GenerateC
 
 
 def hf_rows(items: list[Item]) -> list[dict[str, Any]]:
-    """Items as dataset rows: the item's fields (free-form dicts as JSON strings) plus the columns TRL's
-    GRPO trainer and kgsynth's rewards read (``prompt``, ``answer_letter``, ``answer_aliases``,
-    ``path_intermediates``)."""
-    from kgsynth.teacher.faithfulness import intermediate_entities
-    from kgsynth.teacher.prompts import student_messages
+    """Items as rows of the run's flat dataset: every field (`kgsynth.dataset.item_row`) plus the GRPO
+    columns TRL's trainer and kgsynth's rewards read (`kgsynth.dataset.grpo_row`)."""
+    from kgsynth.dataset import grpo_row, item_row
 
     rows = []
     for it in items:
-        row = it.model_dump()
-        row["entity_aliases"] = json.dumps(row["entity_aliases"], ensure_ascii=False, sort_keys=True)
-        for c in row["constraints"]:
-            c["args"] = json.dumps(c["args"], sort_keys=True)
-        row["prompt"] = [dict(m) for m in student_messages(it)]
-        row["answer_letter"] = it.answer.letter
-        row["answer_aliases"] = it.answer.aliases
-        row["path_intermediates"] = list(intermediate_entities(it).values())
+        grpo = grpo_row(it)
+        row = item_row(it)
+        for column in ("prompt", "answer_letter", "answer_aliases", "path_intermediates"):
+            row[column] = grpo[column]
         rows.append(row)
     return rows
 
