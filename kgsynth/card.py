@@ -12,7 +12,8 @@
 
 Everything is read from the folder's layout (``data/<config>/<split>-*.parquet``, ``kgsynth_config.json``,
 ``export_summary.json``) and from the generate run (``config.json``, ``summary.json``,
-``teacher/summary.json``); the items come from the ``items`` config unless given.
+``teacher/summary.json``); the items come from the ``items`` config unless given (or, for a run's own
+card, from the run's shards).
 """
 
 from __future__ import annotations
@@ -187,6 +188,10 @@ def card_data(directory: Path, context: CardContext) -> CardData:
         facts = [ItemFacts.of(it) for it in context.items]
     elif "items" in configs:
         facts = _facts_from_parquet(directory / f for files in configs["items"].values() for f in files)
+    elif context.run is not None and (context.run / "jsonl").is_dir():
+        from kgsynth.generate import read_items
+
+        facts = [ItemFacts.of(it) for it in read_items(context.run)]
     else:
         raise KgsynthError(f"{directory}: no items to describe (no data/items/*.parquet)",
                            hint="export the run first: kgsynth export RUN --out DIR")  # fmt: skip
