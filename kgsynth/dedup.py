@@ -32,7 +32,7 @@ class DedupConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    near_threshold: float = Field(default=0.9, gt=0.0, le=1.0, description="Jaccard of shingles: near duplicate")
+    near_threshold: float = Field(default=0.85, gt=0.0, le=1.0, description="Jaccard of shingles: near duplicate")
     shingle: int = Field(default=3, ge=1, description="words per shingle")
     num_perm: int = Field(default=64, ge=16, description="MinHash permutations")
     seed: int = 1
