@@ -35,6 +35,10 @@ UNKNOWN = Licence(key="unknown", name="unknown (not stated by the source)", rank
 LICENCES: tuple[Licence, ...] = (
     Licence(key="cc0-1.0", name="CC0 1.0", rank=0, spdx="CC0-1.0", hub="cc0-1.0", matches=("CC0",),
             url="https://creativecommons.org/publicdomain/zero/1.0/"),
+    # PrimeKG is CC BY 4.0 as a release, but states that each of its sources' licences still applies: not
+    # plain CC BY 4.0 (listed before it, so that its text does not match the plain licence's prefix).
+    Licence(key="primekg-terms", name="PrimeKG terms (CC BY 4.0; each source's own licence applies)", rank=45,
+            matches=("CC BY 4.0 (PrimeKG",), url="https://github.com/mims-harvard/PrimeKG"),
     Licence(key="cc-by-4.0", name="CC BY 4.0", rank=10, spdx="CC-BY-4.0", hub="cc-by-4.0", matches=("CC BY 4.0",),
             url="https://creativecommons.org/licenses/by/4.0/"),
     Licence(key="hpo-licence", name="HPO licence (free to use with attribution)", rank=20,

@@ -120,8 +120,11 @@ def test_push_private_and_the_errors_a_user_can_act_on(tmp_path: Path) -> None:
     data = tiny_export(tmp_path / "tiny")
     with HubServer(token=TOKEN) as hub:
         env = hub_env(hub, tmp_path / "hf-home")
-        ok = push(env, str(data), "--repo", "org/private-one", "--private")
+        # verbose, with huggingface_hub's own request dump on: still no token in what is printed
+        args = [sys.executable, "-m", "kgsynth.cli", "-v", "push", str(data), "--repo", "org/private-one", "--private"]
+        ok = subprocess.run(args, env={**env, "HF_DEBUG": "1"}, capture_output=True, text=True, timeout=300)
         assert ok.returncode == 0, ok.stderr
+        assert "/commit/main" in ok.stderr and TOKEN not in ok.stdout + ok.stderr
         assert hub.repos[("dataset", "org/private-one")].private
         with pytest.raises(urllib.error.HTTPError) as anonymous:
             urllib.request.urlopen(f"{hub.base_url}/api/datasets/org/private-one", timeout=10)
