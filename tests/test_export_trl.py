@@ -1,7 +1,7 @@
 """The exported `sft` and `grpo` configs go into TRL's trainers as they are.
 
 TRL's own checks and data preparation run on the exported folder: `is_conversational`, SFTTrainer's
-tokenisation (input ids and an assistant mask) and GRPOTrainer's prompt tokenisation and reward
+tokenisation (input ids, and labels masked to the assistant's turn) and GRPOTrainer's prompt tokenisation and reward
 call (kgsynth's rewards receive the dataset's columns). The model is a tiny, randomly initialised
 Llama built here with SmolLM2's real tokenizer (from the GGUF in `.models/`, see `ensure_smollm2`).
 """
@@ -71,15 +71,17 @@ def test_sft_config_prepared_by_sft_trainer(exported_run, tokenizer, tmp_path: P
     trainer = SFTTrainer(model=tiny_model(tokenizer), args=args, train_dataset=sft["train"].select(range(16)),
                          eval_dataset=sft["validation"].select(range(4)), processing_class=tokenizer)  # fmt: skip
     prepared = trainer.train_dataset
-    assert {"input_ids", "assistant_masks"} <= set(prepared.column_names)
+    # TRL 1.16 folds the assistant mask into `labels` (-100 outside the assistant's turns).
+    assert {"input_ids", "labels"} <= set(prepared.column_names)
     for row, source in zip(prepared, sft["train"].select(range(16)), strict=True):
-        mask = row["assistant_masks"]
+        mask = [label != -100 for label in row["labels"]]
         assert len(mask) == len(row["input_ids"]) and 0 < sum(mask) < len(mask)
-        # The masked tokens are the assistant's turn: its think block and final answer line.
+        # The trained tokens are the assistant's turn: its think block and final answer line.
         taught = tokenizer.decode([t for t, m in zip(row["input_ids"], mask, strict=True) if m])
         assert taught.startswith("<think>") and source["messages"][-1]["content"].splitlines()[-1] in taught
+        assert source["messages"][0]["content"][:40] not in taught
     batch = trainer.data_collator([prepared[0], prepared[1]])
-    assert "completion_mask" in batch or "labels" in batch
+    assert {"input_ids", "labels"} <= set(batch)
 
 
 def test_grpo_config_prepared_by_grpo_trainer(exported_run, tokenizer, tmp_path: Path) -> None:
