@@ -438,6 +438,9 @@ def push_cmd(
     from kgsynth.hub import push_dataset
 
     result = push_dataset(directory, repo_id=repo, private=private)
+    if not result.changed:
+        console.print(f"{result.repo_id} already holds these {len(result.files)} files (commit {result.commit})")
+        return
     console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit}")
     console.print(result.url, highlight=False, soft_wrap=True)
 

@@ -30,6 +30,7 @@ class PushResult:
     url: str
     commit: str
     files: tuple[str, ...]
+    changed: bool  # False when the repo already held exactly these files (no commit was made)
 
 
 def files_to_push(directory: Path) -> list[str]:
@@ -70,6 +71,11 @@ def push_dataset(directory: Path, *, repo_id: str, private: bool = False) -> Pus
     operations = [CommitOperationAdd(path_in_repo=f, path_or_fileobj=str(directory / f)) for f in files]
     try:
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        before = api.repo_info(repo_id, repo_type="dataset")
+        if private and not before.private:
+            # create_repo leaves an existing repo's visibility alone: never publish what was asked to be private
+            raise KgsynthError(f"{repo_id} already exists and is public; nothing was pushed",
+                               hint="make it private on the Hub first, or push to a new repo")  # fmt: skip
         info = api.create_commit(
             repo_id,
             repo_type="dataset",
@@ -80,5 +86,8 @@ def push_dataset(directory: Path, *, repo_id: str, private: bool = False) -> Pus
         # The Hub's own message (status, reason); requests and headers (the token) are not in it.
         raise KgsynthError(f"the Hub refused the push to {repo_id}: {exc}".splitlines()[0],
                            hint="check that the token can write to that organisation") from None  # fmt: skip
-    logger.info("pushed %d files to %s at %s", len(files), repo_id, info.oid)
-    return PushResult(repo_id=repo_id, url=info.commit_url, commit=info.oid, files=tuple(files))
+    changed = info.oid != before.sha
+    logger.info(
+        "pushed %d files to %s at %s (%s)", len(files), repo_id, info.oid, "new commit" if changed else "unchanged"
+    )
+    return PushResult(repo_id=repo_id, url=info.commit_url, commit=info.oid, files=tuple(files), changed=changed)

@@ -130,14 +130,18 @@ def test_push_private_and_the_errors_a_user_can_act_on(tmp_path: Path) -> None:
             urllib.request.urlopen(f"{hub.base_url}/api/datasets/org/private-one", timeout=10)
         assert anonymous.value.code == 404
         # the repo exists: pushing the same files again is no error and no empty commit; a changed card is one more
-        assert push(env, str(data), "--repo", "org/private-one").returncode == 0
+        again = push(env, str(data), "--repo", "org/private-one")
+        assert again.returncode == 0 and "already holds these 3 files" in again.stdout
         assert len(hub.commits("org/private-one")) == 1
         (data / "README.md").write_text("---\nlicense: cc0-1.0\n---\n# tiny, again\n")
         assert push(env, str(data), "--repo", "org/private-one").returncode == 0
         first, second = hub.commits("org/private-one")
         assert sorted(first.files) == sorted(second.files) and second.files["README.md"].endswith(b"# tiny, again\n")
 
+        assert push(env, str(data), "--repo", "org/public-one").returncode == 0
         failures = {
+            "private asked, public exists": (push(env, str(data), "--repo", "org/public-one", "--private"),
+                                             "org/public-one already exists and is public; nothing was pushed"),
             "no token": (push(hub_env(hub, tmp_path / "empty-home", token=None), str(data), "--repo", "org/x"),
                          "no Hugging Face token found"),
             "wrong token": (push(hub_env(hub, tmp_path / "hf-home", token="hf_wrongWRONGwrong"), str(data), "--repo",
@@ -150,5 +154,5 @@ def test_push_private_and_the_errors_a_user_can_act_on(tmp_path: Path) -> None:
             assert proc.returncode == 2, (what, proc.stderr)
             assert message in " ".join(proc.stderr.split()) and "Traceback" not in proc.stderr, (what, proc.stderr)
             assert "hf_wrongWRONGwrong" not in proc.stderr + proc.stdout and TOKEN not in proc.stderr + proc.stdout
-        assert ("dataset", "org/x") not in hub.repos
+        assert ("dataset", "org/x") not in hub.repos and len(hub.commits("org/public-one")) == 1
         assert TOKEN not in hub.log_text() and "hf_wrongWRONGwrong" not in hub.log_text()
