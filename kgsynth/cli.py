@@ -307,7 +307,7 @@ def generate_cmd(
     ] = None,
     export: Annotated[
         Path | None,
-        typer.Option("--export", help="Then export the run with default options (see `kgsynth export`) into this folder."),
+        typer.Option("--export", help="Then export the run with default options (see `kgsynth export`) here."),
     ] = None,
 ) -> None:
     """Generate verifiable multi-hop questions, each with its proof and evidence path."""
@@ -384,7 +384,7 @@ def export_cmd(
     run: Annotated[Path, typer.Argument(help="A generate run (the --out folder of kgsynth generate).")],
     out: Annotated[Path, typer.Option("--out", help="The dataset folder to write (replaced if it is an export).")],
     split_by: Annotated[
-        str, typer.Option(help="Keep splits disjoint by: answer (key and hidden entities), path (every entity), random.")
+        str, typer.Option(help="Splits disjoint by: answer (key and hidden entities), path (every entity), random.")
     ] = "answer",
     validation_size: Annotated[float, typer.Option(help="Share of items held out for validation.")] = 0.1,
     test_size: Annotated[float, typer.Option(help="Share of items held out for test.")] = 0.1,
@@ -397,7 +397,7 @@ def export_cmd(
         bool, typer.Option(help="Decontaminate against every benchmark in the shared benchmarks folder.")
     ] = True,
 ) -> None:
-    """Export a run as a dataset: sft, grpo and items configs; train/validation/test; deduplicated and decontaminated."""
+    """Export a run as a dataset: sft, grpo and items configs, train/validation/test, deduplicated, decontaminated."""
     from kgsynth.decontam import DecontamConfig
     from kgsynth.export import ExportConfig
     from kgsynth.split import SplitConfig

@@ -71,7 +71,9 @@ def sft_row(item: Item, *, chain: str | None = None, sample: int = 0) -> dict[st
     """
     source: ChainSource = "teacher" if chain is not None else "rationale"
     messages = [dict(message) for message in student_messages(item)]
-    messages.append({"role": "assistant", "content": assistant_text(item, chain if chain is not None else item.rationale)})
+    messages.append(
+        {"role": "assistant", "content": assistant_text(item, chain if chain is not None else item.rationale)}
+    )
     return {
         **_ids(item),
         "messages": messages,
@@ -194,9 +196,7 @@ def item_features() -> datasets.Features:
             "hops": i32,
             "path": datasets.List(triple),
             "constraints": datasets.List({"description": s, "kind": s, "candidates_after": i32, "args": s}),
-            "distractors": datasets.List(
-                {"curie": s, "name": s, "letter": s, "failed_constraint": i32, "rule": s}
-            ),
+            "distractors": datasets.List({"curie": s, "name": s, "letter": s, "failed_constraint": i32, "rule": s}),
             "rarity": datasets.Value("float64"),
             "template_id": s,
             "kg_version": s,

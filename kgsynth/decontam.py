@@ -55,7 +55,9 @@ class DecontamConfig(BaseModel):
     shared: bool = Field(default=True, description="check against every benchmark in the shared benchmarks folder")
     benchmarks: list[str] = Field(default_factory=list, description="more benchmark files (--benchmark)")
     ngram: int = Field(default=10, ge=3, description="words per n-gram")
-    boilerplate_items: int = Field(default=3, ge=2, description="an n-gram in this many benchmark questions is boilerplate")
+    boilerplate_items: int = Field(
+        default=3, ge=2, description="an n-gram in this many benchmark questions is boilerplate"
+    )
     boilerplate_share: float = Field(default=0.002, gt=0.0, le=1.0, description="... or in this share of the items")
     containment: float = Field(default=0.5, gt=0.0, le=1.0, description="share of a question's n-grams in an item")
     fuzzy_threshold: float = Field(default=80.0, ge=0.0, le=100.0, description="rapidfuzz ratio of a copy")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -62,7 +62,10 @@ class SplitResult:
     dropped_for_overlap: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        return {**{name: len(items) for name, items in self.splits.items()}, "dropped_for_overlap": len(self.dropped_for_overlap)}
+        return {
+            **{name: len(items) for name, items in self.splits.items()},
+            "dropped_for_overlap": len(self.dropped_for_overlap),
+        }
 
 
 def item_entities(item: Item, *, split_by: SplitBy) -> frozenset[str]:
@@ -145,7 +148,10 @@ def split_items(items: Sequence[Item], *, config: SplitConfig | None = None) -> 
     wanted: dict[tuple[str, int], dict[str, int]] = {}
     for key, members in by_stratum.items():
         members.sort(key=lambda item_id: _rank(config.seed, item_id))
-        wanted[key] = {"test": round(config.test_size * len(members)), "validation": round(config.validation_size * len(members))}
+        wanted[key] = {
+            "test": round(config.test_size * len(members)),
+            "validation": round(config.validation_size * len(members)),
+        }
 
     for limit in _PASSES:
         for key in sorted(by_stratum):

@@ -196,7 +196,6 @@ def test_benchmark_without_a_question_field_is_a_clear_error(tmp_path: Path) -> 
 
 
 def test_layout_configs_and_splits_load_with_datasets(exported_run) -> None:
-    import datasets
 
     run, folder, summary = exported_run
     for config in CONFIGS:
@@ -215,7 +214,6 @@ def test_layout_configs_and_splits_load_with_datasets(exported_run) -> None:
 
 
 def test_splits_are_entity_disjoint_and_stratified(exported_run) -> None:
-    import datasets
 
     _, folder, _ = exported_run
     split_items = {
@@ -248,7 +246,8 @@ def test_sft_rows_come_from_kept_teacher_chains(exported_run, items, tmp_path: P
     run = tmp_path / "run"
     (run / "teacher").mkdir(parents=True)
     item = items[0]
-    chain = f"<think>I walk the path from {item.path[0].subject_name}.</think>\nAnswer: {item.answer.letter or item.answer.name}"
+    final = item.answer.letter or item.answer.name
+    chain = f"<think>I walk the path from {item.path[0].subject_name}.</think>\nAnswer: {final}"
     sample = {"index": 2, "kept": True, "text": chain}
     (run / "teacher" / "results.jsonl").write_text(json.dumps({"item_id": item.id, "samples": [sample]}) + "\n")
     rows = build_rows(items[:2], read_teacher_chains(run))["sft"]

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("trl", reason="the TRL checks need the `train` extra")
 
-from tests.test_export import load_export, make_exported_run  # noqa: E402
+from tests.test_export import load_export, make_exported_run
 
 MODELS = Path(".models")
 # SmolLM2's ChatML, with the `{% generation %}` markers TRL needs to mask everything but the assistant's turns.
@@ -58,7 +58,6 @@ def tiny_model(tokenizer: Any) -> Any:
 
 
 def test_sft_config_prepared_by_sft_trainer(exported_run, tokenizer, tmp_path: Path) -> None:
-    import datasets
     from trl import SFTConfig, SFTTrainer
     from trl.data_utils import is_conversational
 
@@ -85,7 +84,6 @@ def test_sft_config_prepared_by_sft_trainer(exported_run, tokenizer, tmp_path: P
 
 
 def test_grpo_config_prepared_by_grpo_trainer(exported_run, tokenizer, tmp_path: Path) -> None:
-    import datasets
     from trl import GRPOConfig, GRPOTrainer
     from trl.data_utils import is_conversational
 

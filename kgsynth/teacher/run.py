@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kgsynth.answers import judge_item, reasoning_section
 from kgsynth.errors import UnknownNameError
+from kgsynth.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.item import Item
 from kgsynth.teacher.base import (
     BudgetExhausted,
@@ -47,7 +48,6 @@ from kgsynth.teacher.base import (
     TeacherRequest,
 )
 from kgsynth.teacher.cache import RequestCache
-from kgsynth.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.teacher.prompts import QUESTION_TEMPLATE, prompt_hash, student_messages, teacher_messages
 
 logger = logging.getLogger(__name__)
