@@ -30,8 +30,10 @@ rows = {}
 for config in sys.argv[3:]:
     loaded = datasets.load_dataset(repo, config)
     rows[config] = {split: loaded[split].to_list() for split in loaded}
+from huggingface_hub import HfApi
+card = HfApi().dataset_info(repo).card_data.to_dict()
 with open(out, "w") as fh:
-    json.dump(rows, fh)
+    json.dump({"rows": rows, "card": card}, fh)
 """
 
 
@@ -92,10 +94,11 @@ def test_push_every_config_in_one_commit_and_read_it_back(
         assert read.returncode == 0, read.stderr
         back = json.loads((tmp_path / "rows.json").read_text())
         for config in ("sft", "grpo", "items"):
-            assert back[config] == local_rows(out, config), config
-            assert sum(len(v) for v in back[config].values()) > 0
-        # the pushed card is the one written, with its true licence line
-        assert front_matter(out / "README.md")["license"] == "other"
+            assert back["rows"][config] == local_rows(out, config), config
+            assert sum(len(v) for v in back["rows"][config].values()) > 0
+        # the Hub reads the pushed card's metadata: the true licence line (several licences: other, with the list)
+        assert back["card"]["license"] == "other" == front_matter(out / "README.md")["license"]
+        assert back["card"]["license_link"] == "LICENSE.md" and "CC0 1.0" in back["card"]["license_details"]
         # the token never leaves the Authorization header: not in the bodies, the output, or any file
         log = hub.log_text()
         assert "/preupload/" in log and "/commit/" in log and "/resolve/" in log
