@@ -265,3 +265,14 @@ def test_cli_export_with_a_bad_benchmark_fails_cleanly_and_keeps_the_old_export(
     assert "bad.csv: no question field among ['body', 'id']" in result.output
     assert "Traceback" not in result.output
     assert (folder / "export_summary.json").read_bytes() == before
+
+
+def test_rewards_need_no_teacher_and_export_needs_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kgsynth.rewards; assert not [m for m in sys.modules if m.startswith('kgsynth.teacher')]; "
+        "import kgsynth.export; assert not {'torch', 'trl', 'transformers'} & set(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
