@@ -13,9 +13,9 @@ sentence reworded, in turn) to show what each method catches.
 2. Baseline, in the same run: exact dedup of normalised questions, then any item sharing any word
    8-gram with any benchmark question is dropped.
 
-Prints wall time and peak traced memory of each (memory measured in a second, untimed pass under
-`tracemalloc`), the ratio of times, and how many items each drops, planted copies caught and clean
-items flagged. Target: kgsynth under 60 s on 2 cores.
+Prints wall time, CPU time (the honest number on a shared machine), peak traced memory of each
+(memory measured in a second, untimed pass under `tracemalloc`), the ratio of times, and how many
+items each drops, planted copies caught and clean items flagged. Target: kgsynth under 60 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -96,14 +96,14 @@ def baseline_method(items: list[Item]) -> tuple[list[Item], int]:
 
 
 def measure(method: Callable[[list[Item]], tuple[list[Item], int]], items: list[Item]) -> dict[str, Any]:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     kept, duplicates = method(items)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     tracemalloc.start()
     method(items)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return {"seconds": seconds, "peak_mib": peak / 2**20, "kept": kept, "duplicates": duplicates}
+    return {"seconds": seconds, "cpu": cpu, "peak_mib": peak / 2**20, "kept": kept, "duplicates": duplicates}
 
 
 def main() -> None:
@@ -123,11 +123,15 @@ def main() -> None:
         kept = {item.id for item in r["kept"]}
         caught = len(planted - kept)
         flagged = len(items) - len(kept) - caught - r["duplicates"]
-        print(f"{name:>20}: {r['seconds']:6.1f} s, peak {r['peak_mib']:7.1f} MiB traced; kept {len(kept):,}; "
+        print(f"{name:>20}: {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU, peak {r['peak_mib']:7.1f} MiB traced; "
+              f"kept {len(kept):,}; "
               f"duplicates {r['duplicates']:,}; planted caught {caught}/{len(planted)}; "
               f"generated items flagged as contaminated {flagged:,}")  # fmt: skip
-    ratio = results["kgsynth"]["seconds"] / results["baseline any-8-gram"]["seconds"]
-    print(f"time ratio kgsynth / baseline: {ratio:.2f}x (target: kgsynth < 60 s on 2 cores)")
+    ours, base = results["kgsynth"], results["baseline any-8-gram"]
+    print(
+        f"time ratio kgsynth / baseline: {ours['seconds'] / base['seconds']:.2f}x wall, "
+        f"{ours['cpu'] / base['cpu']:.2f}x CPU (target: kgsynth < 60 s on 2 cores; both run on one core)"
+    )
 
 
 if __name__ == "__main__":

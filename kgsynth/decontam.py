@@ -11,7 +11,7 @@ An item is contaminated by a benchmark question when, in this order,
    n-gram found in `boilerplate_items` benchmark questions or more, in kgsynth's own question
    templates, or in a share `boilerplate_share` of the items checked -- and then, on these
    candidates only, either `containment`: that share of the benchmark question's n-grams is in the
-   item, or `fuzzy`: their `rapidfuzz` ratio reaches `fuzzy_threshold`.
+   item, or `fuzzy`: their `rapidfuzz` token-sort ratio (word order ignored) reaches `fuzzy_threshold`.
 
 Contaminated items are dropped; counts per benchmark and per rule go into the export summary.
 """
@@ -60,7 +60,7 @@ class DecontamConfig(BaseModel):
     )
     boilerplate_share: float = Field(default=0.002, gt=0.0, le=1.0, description="... or in this share of the items")
     containment: float = Field(default=0.5, gt=0.0, le=1.0, description="share of a question's n-grams in an item")
-    fuzzy_threshold: float = Field(default=80.0, ge=0.0, le=100.0, description="rapidfuzz ratio of a copy")
+    fuzzy_threshold: float = Field(default=80.0, ge=0.0, le=100.0, description="rapidfuzz token_sort_ratio of a copy")
 
 
 @dataclass(frozen=True)
@@ -268,7 +268,7 @@ def _match(text: str, hits: list[str], index: _Index, config: DecontamConfig) ->
     for k, count in sorted(shared.items(), key=lambda pair: (-pair[1], pair[0])):
         if index.sizes[k] and count / index.sizes[k] >= config.containment:
             return k, "containment"
-        if fuzz.ratio(text, index.texts[k]) >= config.fuzzy_threshold:
+        if fuzz.token_sort_ratio(text, index.texts[k]) >= config.fuzzy_threshold:
             return k, "fuzzy"
     return None
 
