@@ -68,22 +68,28 @@ def plant(items: list[Item], count: int) -> tuple[list[Item], set[str]]:
             first, rest = text.split(". ", 1)
             text = "Reworded: " + " ".join(reversed(first.split())) + ". " + rest
         index = k * step
-        out[index] = out[index].model_copy(update={"id": f"planted-{k}", "question": text})
+        # A fresh answer and no constraints, so that dedup cannot take the copy for its host's duplicate.
+        answer = out[index].answer.model_copy(update={"curie": f"PLANTED:{k}"})
+        update = {"id": f"planted-{k}", "question": text, "answer": answer, "constraints": [], "path": []}
+        out[index] = out[index].model_copy(update=update)
         planted.add(f"planted-{k}")
     return out, planted
 
 
-def kgsynth_method(items: list[Item]) -> tuple[list[Item], int]:
+def kgsynth_method(items: list[Item]) -> tuple[list[Item], set[str]]:
     unique = dedup(items)
-    return decontaminate(unique.kept, load_benchmarks(DecontamConfig())).kept, len(items) - len(unique.kept)
+    duplicates = {item_id for ids in unique.dropped.values() for item_id in ids}
+    return decontaminate(unique.kept, load_benchmarks(DecontamConfig())).kept, duplicates
 
 
-def baseline_method(items: list[Item]) -> tuple[list[Item], int]:
+def baseline_method(items: list[Item]) -> tuple[list[Item], set[str]]:
     seen: set[str] = set()
-    unique = []
+    unique, duplicates = [], set()
     for item in items:
         key = normalise_text(item.question)
-        if key not in seen:
+        if key in seen:
+            duplicates.add(item.id)
+        else:
             seen.add(key)
             unique.append(item)
     grams: set[str] = set()
@@ -92,10 +98,10 @@ def baseline_method(items: list[Item]) -> tuple[list[Item], int]:
     clean = [
         item for item in unique if not any(g in grams for g in word_ngrams(normalise_text(item.question).split(), 8))
     ]
-    return clean, len(items) - len(unique)
+    return clean, duplicates
 
 
-def measure(method: Callable[[list[Item]], tuple[list[Item], int]], items: list[Item]) -> dict[str, Any]:
+def measure(method: Callable[[list[Item]], tuple[list[Item], set[str]]], items: list[Item]) -> dict[str, Any]:
     start, cpu = time.perf_counter(), time.process_time()
     kept, duplicates = method(items)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -121,12 +127,11 @@ def main() -> None:
     results = {"kgsynth": measure(kgsynth_method, items), "baseline any-8-gram": measure(baseline_method, items)}
     for name, r in results.items():
         kept = {item.id for item in r["kept"]}
-        caught = len(planted - kept)
-        flagged = len(items) - len(kept) - caught - r["duplicates"]
+        contaminated = {item.id for item in items} - kept - r["duplicates"]
         print(f"{name:>20}: {r['seconds']:6.1f} s wall, {r['cpu']:6.1f} s CPU, peak {r['peak_mib']:7.1f} MiB traced; "
-              f"kept {len(kept):,}; "
-              f"duplicates {r['duplicates']:,}; planted caught {caught}/{len(planted)}; "
-              f"generated items flagged as contaminated {flagged:,}")  # fmt: skip
+              f"kept {len(kept):,}; duplicates {len(r['duplicates']):,}; dropped as contaminated: planted "
+              f"{len(contaminated & planted)}/{len(planted)} (+{len(r['duplicates'] & planted)} planted dropped as "
+              f"duplicates), generated items {len(contaminated - planted):,}")  # fmt: skip
     ours, base = results["kgsynth"], results["baseline any-8-gram"]
     print(
         f"time ratio kgsynth / baseline: {ours['seconds'] / base['seconds']:.2f}x wall, "

@@ -16,8 +16,9 @@ The first occurrence is kept, so the result depends only on the items and their 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,20 +86,22 @@ _CHUNK = 2048  # items per vectorised MinHash block (bounds the memory of the sh
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
-def minhash_signatures(shingle_sets: Sequence[list[str]], *, num_perm: int, seed: int) -> np.ndarray:
-    """One MinHash signature (`num_perm` uint32 minima) per shingle set, computed for many sets at once.
+def minhash_signatures(shingle_sets: Iterable[list[str]], *, count: int, num_perm: int, seed: int) -> np.ndarray:
+    """One MinHash signature (`num_perm` uint32 minima) for each of `count` shingle sets, many at a time.
 
     Each shingle is hashed by xxh32; permutation k maps a hash h to (a_k * h + b_k) mod 2**32 with a
     random odd a_k (a bijection of 32-bit values), so the signatures depend only on the shingles and seed.
+    The sets are consumed block by block, so a generator keeps only one block of shingles in memory.
     """
     import xxhash
 
     rng = np.random.default_rng(seed)
     a = (rng.integers(0, 2**31, size=num_perm, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
     b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint64)
-    out = np.empty((len(shingle_sets), num_perm), dtype=np.uint32)
-    for start in range(0, len(shingle_sets), _CHUNK):
-        block = shingle_sets[start : start + _CHUNK]
+    out = np.empty((count, num_perm), dtype=np.uint32)
+    sets = iter(shingle_sets)
+    for start in range(0, count, _CHUNK):
+        block = list(islice(sets, _CHUNK))
         sizes = np.array([max(len(grams), 1) for grams in block])
         hashes = np.array(
             [xxhash.xxh32_intdigest(g.encode()) for grams in block for g in (grams or [""])], dtype=np.uint64
@@ -138,7 +141,7 @@ def dedup(items: Sequence[Item], *, config: DedupConfig | None = None) -> DedupR
     seen_path: set[tuple[str, ...]] = set()
     parts = [normalised_parts(item) for item in items]
     signatures = minhash_signatures(
-        [shingles(p, size=config.shingle) for p in parts], num_perm=config.num_perm, seed=config.seed
+        (shingles(p, size=config.shingle) for p in parts), count=len(parts), num_perm=config.num_perm, seed=config.seed
     )
     bands, rows = lsh_bands(config.num_perm, config.near_threshold)
     buckets: list[dict[bytes, list[int]]] = [{} for _ in range(bands)]
