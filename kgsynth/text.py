@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterator
+
+logger = logging.getLogger(__name__)
 
 _NON_WORD = re.compile(r"[^\w]+")
 
