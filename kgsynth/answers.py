@@ -1,4 +1,4 @@
-"""The one parser of final answers, shared by the teacher's verifier and the GRPO rewards.
+"""The one answer judge: parses final answers for the teacher's verifier, the GRPO rewards and evaluation.
 
 A completion reasons inside `<think>...</think>` and then states its final answer on a line of its own::
 
@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from kgsynth.item import LETTERS
+from kgsynth.item import LETTERS, Item
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
@@ -124,21 +125,57 @@ def answer_matches(candidate: str, aliases: Iterable[str]) -> bool:
     return bool(wanted) and any(wanted == normalise_answer(alias) for alias in aliases)
 
 
-def is_correct(text: str, *, letter: str | None, aliases: Iterable[str] = ()) -> bool:
-    """Whether a completion's final answer is the proven one.
+@dataclass(frozen=True)
+class Verdict:
+    """What a completion answered (a letter, or the stated short answer; None if none) and whether it is right."""
 
-    Multiple-choice items (`letter` given) are judged by the letter alone; short-answer items
-    (`letter` None) by matching the stated answer against the proven answer's names (`aliases`).
+    answer: str | None
+    correct: bool
+
+
+def judge(text: str, *, letter: str | None, aliases: Iterable[str] = (), letters: str = LETTERS) -> Verdict:
+    """Judge a completion's final answer against the proven one.
+
+    Multiple-choice items (`letter` given) are judged by the letter alone, among `letters`;
+    short-answer items (`letter` None) by matching the stated answer against the proven answer's
+    names (`aliases`).
+
+    >>> judge("<think>B?</think>\\nAnswer: C", letter="C")
+    Verdict(answer='C', correct=True)
+    >>> judge("<think>...</think>\\nAnswer: MFS", letter=None, aliases=["Marfan syndrome"])
+    Verdict(answer='MFS', correct=False)
+    """
+    if letter is not None:
+        chosen = parse_answer(text, letters=letters)
+        return Verdict(chosen, chosen is not None and chosen == letter.upper())
+    stated = parse_short_answer(text)
+    return Verdict(stated, stated is not None and answer_matches(stated, aliases))
+
+
+def reference_aliases(item: Item) -> list[str]:
+    """Every name the proven answer of `item` may be given by: its name, aliases and synonyms, in order."""
+    names: list[str] = []
+    for name in (item.answer.name, *item.answer.aliases, *item.entity_aliases.get(item.answer.curie, [])):
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def judge_item(text: str, item: Item) -> Verdict:
+    """Judge a completion against `item`'s proven answer (its option letters, or its answer's names)."""
+    letters = "".join(option.letter for option in item.options) or LETTERS
+    return judge(text, letter=item.answer.letter, aliases=reference_aliases(item), letters=letters)
+
+
+def is_correct(text: str, *, letter: str | None, aliases: Iterable[str] = ()) -> bool:
+    """Whether a completion's final answer is the proven one (see `judge`).
 
     >>> is_correct("<think>...</think>\\nAnswer: C", letter="C")
     True
     >>> is_correct("<think>...</think>\\nAnswer: marfan syndrome", letter=None, aliases=["Marfan syndrome"])
     True
     """
-    if letter is not None:
-        return parse_answer(text) == letter.upper()
-    stated = parse_short_answer(text)
-    return stated is not None and answer_matches(stated, aliases)
+    return judge(text, letter=letter, aliases=aliases).correct
 
 
 def follows_format(text: str) -> bool:

@@ -419,6 +419,10 @@ def generate_cmd(
             rich_help_panel="Teacher",
         ),
     ] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", help="Then export the run with default options (see `kgsynth export`) here."),
+    ] = None,
     config: ConfigOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -474,6 +478,10 @@ def generate_cmd(
         _print_summary(summary, out)
         if cfg.teacher is not None:
             _run_teacher(cfg.teacher, out, allow_incomplete=allow_incomplete)
+    if export is not None:
+        from kgsynth.export import ExportConfig
+
+        _export(out, export, ExportConfig())
 
 
 def _run_teacher(tconfig: Any, out: Path, *, allow_incomplete: bool) -> None:
@@ -532,6 +540,73 @@ def with_teacher(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
     if run_seed is not None:
         teacher.setdefault("seed", run_seed)
     return {**data, "teacher": teacher}
+
+
+@app.command("export")
+@user_errors
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="A generate run (the --out folder of kgsynth generate).")],
+    out: Annotated[Path, typer.Option("--out", help="The dataset folder to write (replaced if it is an export).")],
+    split_by: Annotated[
+        str, typer.Option(help="Splits disjoint by: answer (key and hidden entities), path (every entity), random.")
+    ] = "answer",
+    validation_size: Annotated[float, typer.Option(help="Share of items held out for validation.")] = 0.1,
+    test_size: Annotated[float, typer.Option(help="Share of items held out for test.")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+    benchmark: Annotated[
+        list[Path] | None,
+        typer.Option("--benchmark", help="Also decontaminate against this file (JSON, JSONL, CSV, parquet; repeat)."),
+    ] = None,
+    shared_benchmarks: Annotated[
+        bool, typer.Option(help="Decontaminate against every benchmark in the shared benchmarks folder.")
+    ] = True,
+) -> None:
+    """Export a run as a dataset: sft, grpo and items configs, train/validation/test, deduplicated, decontaminated."""
+    from kgsynth.decontam import DecontamConfig
+    from kgsynth.export import ExportConfig
+    from kgsynth.split import SplitConfig
+
+    try:
+        config = ExportConfig(
+            split=SplitConfig(split_by=split_by, validation_size=validation_size, test_size=test_size, seed=seed),  # type: ignore[arg-type]
+            decontam=DecontamConfig(shared=shared_benchmarks, benchmarks=[str(p) for p in benchmark or []]),
+        )
+    except ValueError as exc:
+        raise KgsynthError(f"invalid export options: {exc}") from None
+    _export(run, out, config)
+
+
+def _export(run: Path, out: Path, config: Any) -> None:
+    from kgsynth.export import export_run
+
+    with err.status("exporting") as status:
+        summary = export_run(run, out, config=config, progress=lambda step: status.update(f"exporting: {step}"))
+    console.print(f"[bold]exported[/] {run} -> {out}")
+    _print_counts("rows per config and split", "config/split", "rows",
+                  {f"{c}/{s}": n for c, splits in summary["rows"].items() for s, n in splits.items()})  # fmt: skip
+    _print_counts("dropped", "reason", "items", {
+        **{f"dedup: {r}": n for r, n in summary["dedup"]["dropped"].items()},
+        **{f"benchmark: {b}": v["dropped"] for b, v in summary["decontamination"]["benchmarks"].items()},
+        "split: entity overlap with held-out splits": summary["split"]["dropped_for_overlap"],
+    })  # fmt: skip
+
+
+@app.command("push")
+@user_errors
+def push_cmd(
+    directory: Annotated[Path, typer.Argument(help="An exported dataset folder (kgsynth export --out DIR).")],
+    repo: Annotated[str, typer.Option("--repo", help="Hub dataset repository ORG/NAME (created if missing).")],
+    private: Annotated[bool, typer.Option("--private", help="Create the repository private.")] = False,
+) -> None:
+    """Push every config, the card and the configuration to the Hugging Face Hub in one commit (token: $HF_TOKEN)."""
+    from kgsynth.hub import push_dataset
+
+    result = push_dataset(directory, repo_id=repo, private=private)
+    if not result.changed:
+        console.print(f"{result.repo_id} already holds these {len(result.files)} files (commit {result.commit})")
+        return
+    console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit}")
+    console.print(result.url, highlight=False, soft_wrap=True)
 
 
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:

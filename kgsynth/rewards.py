@@ -11,7 +11,7 @@ Dataset columns these rewards read:
   short-answer item.
 - `answer_aliases` (`list[str]`): the proven answer's name and synonyms (short-answer items).
 - `path_intermediates` (`list[list[str]]`): the names of each intermediate entity of the evidence
-  path (see `kgsynth.teacher.faithfulness.intermediate_entities`).
+  path (see `kgsynth.faithfulness.intermediate_entities`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 from kgsynth.answers import follows_format, is_correct, reasoning_section
 from kgsynth.errors import UnknownNameError
-from kgsynth.teacher.faithfulness import path_faithfulness
+from kgsynth.faithfulness import path_faithfulness
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from kgsynth.card import FIGURE as CARD_FIGURE
 from kgsynth.errors import KgsynthError
+from kgsynth.licences import COMBINED_LINK as CARD_LICENCE
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,10 @@ SHARD_SIZE = 1000  # items per shard
 FLUSH_EVERY = 200  # items per commit
 LOCK_NAME = ".lock"
 # Everything a run (and the teacher step after it) writes at the top of its folder.
-RUN_FILES = frozenset({"config.json", "config.yaml", "progress.json", "summary.json", "README.md", LOCK_NAME})
+# The card's figure and licence file are named by kgsynth.card (their one home).
+RUN_FILES = frozenset(
+    {"config.json", "config.yaml", "progress.json", "summary.json", "README.md", CARD_FIGURE, CARD_LICENCE, LOCK_NAME}
+)
 RUN_FOLDERS = frozenset({"jsonl", "hf", "teacher"})
 # Scratch names a killed run may leave behind; the next run writes them afresh.
 SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), "hf.tmp"})

@@ -36,8 +36,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kgsynth.answers import answer_matches, parse_answer, parse_short_answer, reasoning_section
+from kgsynth.answers import judge_item, reasoning_section
 from kgsynth.errors import UnknownNameError
+from kgsynth.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.item import Item
 from kgsynth.teacher.base import (
     BudgetExhausted,
@@ -50,7 +51,6 @@ from kgsynth.teacher.base import (
     redact_url,
 )
 from kgsynth.teacher.cache import RequestCache
-from kgsynth.teacher.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.teacher.prompts import QUESTION_TEMPLATE, prompt_hash, student_messages, teacher_messages
 
 logger = logging.getLogger(__name__)
@@ -313,20 +313,13 @@ def request_seed(seed: int, item_id: str, sample: int) -> int:
 
 
 def judge(item: Item, completion: Completion) -> tuple[str | None, bool, str | None]:
-    """The answer a completion gives, whether it is the proven one, and if not, why."""
-    if item.answer.letter is not None:
-        letters = "".join(option.letter for option in item.options) or None
-        answer = parse_answer(completion.text, letters=letters) if letters else parse_answer(completion.text)
-        verified = answer is not None and answer == item.answer.letter.upper()
-    else:
-        answer = parse_short_answer(completion.text)
-        names = [item.answer.name, *item.answer.aliases, *item.entity_aliases.get(item.answer.curie, [])]
-        verified = answer is not None and answer_matches(answer, names)
-    if verified:
-        return answer, True, None
-    if answer is None:
+    """The answer a completion gives, whether it is the proven one (`kgsynth.answers.judge_item`), and if not, why."""
+    verdict = judge_item(completion.text, item)
+    if verdict.correct:
+        return verdict.answer, True, None
+    if verdict.answer is None:
         return None, False, "truncated" if completion.finish_reason == "length" else "no_answer"
-    return answer, False, "wrong_answer"
+    return verdict.answer, False, "wrong_answer"
 
 
 class _Run:

@@ -1,0 +1,217 @@
+"""The dataset row: the contract between the core and the trainers, one function per view of an item.
+
+- `grpo_row`: TRL's conversational `prompt` plus the columns kgsynth's rewards read
+  (`answer_letter`, `answer_aliases`, `path_intermediates`) and the item's ids;
+- `sft_row`: TRL's conversational `messages` -- the student's prompt, then the assistant's
+  `<think>chain</think>` and the final answer line -- with the chain's origin in `chain_source`;
+- `eval_row`: what an evaluation needs to ask a model and judge its answer (`kgsynth.answers.judge`);
+- `item_row`: every field of the item (free-form mappings as JSON strings, so one schema fits all rows).
+
+Each view has its `datasets.Features` (`FEATURES[view]()`), so every split of a config has one
+schema whatever rows it happens to hold. `datasets` is imported only when the features are asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Literal
+
+from kgsynth.answers import THINK_CLOSE, THINK_OPEN, reasoning_section, reference_aliases
+from kgsynth.faithfulness import intermediate_entities
+from kgsynth.item import Item
+from kgsynth.teacher.prompts import student_messages
+
+if TYPE_CHECKING:
+    import datasets
+
+logger = logging.getLogger(__name__)
+
+ChainSource = Literal["teacher", "rationale"]
+
+
+def _ids(item: Item) -> dict[str, Any]:
+    return {"item_id": item.id, "type": item.type, "format": item.format, "hops": item.hops}
+
+
+def answer_line(item: Item) -> str:
+    """The final answer line a completion for `item` ends with: `Answer: C`, or `Answer: <name>`."""
+    return f"Answer: {item.answer.letter if item.answer.letter is not None else item.answer.name}"
+
+
+def assistant_text(item: Item, chain: str) -> str:
+    """The assistant turn an SFT row teaches: the chain inside one think block, then the answer line.
+
+    >>> from kgsynth.item import Answer
+    >>> item = Item.model_construct(answer=Answer(letter="C", curie="X:1", name="Marfan syndrome"))
+    >>> assistant_text(item, "<think>FBN1 -> Marfan syndrome</think>\\nAnswer: C")
+    '<think>\\nFBN1 -> Marfan syndrome\\n</think>\\nAnswer: C'
+    """
+    reasoning = reasoning_section(chain).replace(THINK_OPEN, "").replace(THINK_CLOSE, "").strip()
+    return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n{answer_line(item)}"
+
+
+def grpo_row(item: Item) -> dict[str, Any]:
+    """The GRPO view of `item`: a conversational `prompt` and the reference columns the rewards read."""
+    return {
+        **_ids(item),
+        "prompt": [dict(message) for message in student_messages(item)],
+        "answer_letter": item.answer.letter,
+        "answer_aliases": reference_aliases(item),
+        "path_intermediates": list(intermediate_entities(item).values()),
+    }
+
+
+def sft_row(item: Item, *, chain: str | None = None, sample: int = 0) -> dict[str, Any]:
+    """The SFT view of `item`: the student's prompt and an assistant answer reasoning through `chain`.
+
+    `chain` is a verified teacher completion; without one the item's templated rationale is the chain.
+    """
+    source: ChainSource = "teacher" if chain is not None else "rationale"
+    messages = [dict(message) for message in student_messages(item)]
+    messages.append(
+        {"role": "assistant", "content": assistant_text(item, chain if chain is not None else item.rationale)}
+    )
+    return {
+        **_ids(item),
+        "messages": messages,
+        "chain_source": source,
+        "sample": sample,
+        "answer_letter": item.answer.letter,
+        "answer_aliases": reference_aliases(item),
+    }
+
+
+def eval_row(item: Item) -> dict[str, Any]:
+    """The evaluation view of `item`: the prompt, the reference answer, and what results are grouped by."""
+    return {
+        **_ids(item),
+        "prompt": [dict(message) for message in student_messages(item)],
+        "answer_letter": item.answer.letter,
+        "answer_aliases": reference_aliases(item),
+        "option_letters": "".join(option.letter for option in item.options),
+        "rarity": item.rarity,
+        "non_commercial": item.non_commercial,
+    }
+
+
+def item_row(item: Item) -> dict[str, Any]:
+    """Every field of `item`; `entity_aliases` and each constraint's `args` as JSON strings."""
+    row = item.model_dump()
+    row["entity_aliases"] = json.dumps(row["entity_aliases"], ensure_ascii=False, sort_keys=True)
+    for constraint in row["constraints"]:
+        constraint["args"] = json.dumps(constraint["args"], sort_keys=True)
+    return row
+
+
+# -- features -------------------------------------------------------------------------------------
+
+
+def _string() -> datasets.Value:
+    import datasets
+
+    return datasets.Value("string")
+
+
+def _messages() -> datasets.List:
+    import datasets
+
+    return datasets.List({"role": _string(), "content": _string()})
+
+
+def _ids_features() -> dict[str, Any]:
+    import datasets
+
+    return {"item_id": _string(), "type": _string(), "format": _string(), "hops": datasets.Value("int32")}
+
+
+@lru_cache(maxsize=1)
+def grpo_features() -> datasets.Features:
+    """The schema of `grpo_row`."""
+    import datasets
+
+    return datasets.Features(
+        {
+            **_ids_features(),
+            "prompt": _messages(),
+            "answer_letter": _string(),
+            "answer_aliases": datasets.List(_string()),
+            "path_intermediates": datasets.List(datasets.List(_string())),
+        }
+    )
+
+
+@lru_cache(maxsize=1)
+def sft_features() -> datasets.Features:
+    """The schema of `sft_row`."""
+    import datasets
+
+    return datasets.Features(
+        {
+            **_ids_features(),
+            "messages": _messages(),
+            "chain_source": _string(),
+            "sample": datasets.Value("int32"),
+            "answer_letter": _string(),
+            "answer_aliases": datasets.List(_string()),
+        }
+    )
+
+
+@lru_cache(maxsize=1)
+def eval_features() -> datasets.Features:
+    """The schema of `eval_row`."""
+    import datasets
+
+    return datasets.Features(
+        {
+            **_ids_features(),
+            "prompt": _messages(),
+            "answer_letter": _string(),
+            "answer_aliases": datasets.List(_string()),
+            "option_letters": _string(),
+            "rarity": datasets.Value("float64"),
+            "non_commercial": datasets.Value("bool"),
+        }
+    )
+
+
+@lru_cache(maxsize=1)
+def item_features() -> datasets.Features:
+    """The schema of `item_row`: `kgsynth.item.Item` field by field."""
+    import datasets
+
+    s, i32 = _string(), datasets.Value("int32")
+    triple = {k: s for k in ("subject", "subject_name", "predicate", "object", "object_name", "source", "licence")}
+    return datasets.Features(
+        {
+            "id": s,
+            "question": s,
+            "options": datasets.List({"letter": s, "curie": s, "text": s}),
+            "answer": {"letter": s, "curie": s, "name": s, "aliases": datasets.List(s)},
+            "type": s,
+            "format": s,
+            "hops": i32,
+            "path": datasets.List(triple),
+            "constraints": datasets.List({"description": s, "kind": s, "candidates_after": i32, "args": s}),
+            "distractors": datasets.List({"curie": s, "name": s, "letter": s, "failed_constraint": i32, "rule": s}),
+            "rarity": datasets.Value("float64"),
+            "template_id": s,
+            "kg_version": s,
+            "seed": datasets.Value("int64"),
+            "rationale": s,
+            "licences": datasets.List(s),
+            "non_commercial": datasets.Value("bool"),
+            "entity_aliases": s,
+        }
+    )
+
+
+FEATURES: dict[str, Callable[[], datasets.Features]] = {
+    "grpo": grpo_features,
+    "sft": sft_features,
+    "eval": eval_features,
+    "items": item_features,
+}

@@ -1,0 +1,180 @@
+"""Export: a generate run as a dataset folder that TRL and `datasets` load as it is.
+
+`export_run(run, out, config=ExportConfig())` reads the run's items, drops duplicates
+(`kgsynth.dedup`) and copies of benchmark questions (`kgsynth.decontam`), splits the rest
+(`kgsynth.split`) and writes, into `out`:
+
+- `data/<config>/<split>-00000-of-00001.parquet` for the configs `sft`, `grpo` and `items` (rows from
+  `kgsynth.dataset`) and the splits `train`, `validation`, `test`;
+- `README.md`: the dataset card (`kgsynth.card`), whose `configs:` block maps each config to its files,
+  so `datasets.load_dataset(out, "grpo")` works;
+- `kgsynth_config.json`: this export's configuration and the run's;
+- `export_summary.json`: rows per config and split, and what dedup, decontamination and the split dropped.
+
+The folder is written beside `out` and moved into place at the end, so a failed export leaves a
+previous one intact. The same run and options give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kgsynth.dataset import FEATURES, grpo_row, item_row, sft_row
+from kgsynth.decontam import DecontamConfig, decontaminate, load_benchmarks
+from kgsynth.dedup import DedupConfig, dedup
+from kgsynth.errors import KgsynthError
+from kgsynth.item import Item
+from kgsynth.split import SPLITS, SplitConfig, split_items
+
+logger = logging.getLogger(__name__)
+
+CONFIGS = ("sft", "grpo", "items")
+CONFIG_FILE = "kgsynth_config.json"
+SUMMARY_FILE = "export_summary.json"
+FORMAT_VERSION = 1
+
+
+class ExportConfig(BaseModel):
+    """Everything that says how a run is exported (the `kgsynth export` options)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    decontam: DecontamConfig = Field(default_factory=DecontamConfig)
+
+
+def data_file(config: str, split: str) -> str:
+    """Where a config's split lives inside an export folder (the Hub's own layout).
+
+    >>> data_file("grpo", "train")
+    'data/grpo/train-00000-of-00001.parquet'
+    """
+    return f"data/{config}/{split}-00000-of-00001.parquet"
+
+
+def read_teacher_chains(run: Path) -> dict[str, list[tuple[int, str]]]:
+    """The verified chains the teacher kept for each item of `run` (`teacher/results.jsonl`), if any."""
+    path = run / "teacher" / "results.jsonl"
+    chains: dict[str, list[tuple[int, str]]] = {}
+    if not path.is_file():
+        return chains
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise KgsynthError(f"{path}, line {number}: not JSON", hint="re-run the teacher step") from None
+            kept = [(s["index"], s["text"]) for s in record.get("samples", []) if s.get("kept") and s.get("text")]
+            if kept:
+                chains[record["item_id"]] = kept
+    return chains
+
+
+def build_rows(items: list[Item], chains: dict[str, list[tuple[int, str]]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of every config for `items`: one per item, and for `sft` one per kept teacher chain
+    (the item's templated rationale when the teacher kept none)."""
+    sft: list[dict[str, Any]] = []
+    for item in items:
+        kept = chains.get(item.id)
+        if kept:
+            sft += [sft_row(item, chain=text, sample=index) for index, text in kept]
+        else:
+            sft.append(sft_row(item))
+    return {"sft": sft, "grpo": [grpo_row(item) for item in items], "items": [item_row(item) for item in items]}
+
+
+def write_parquet(rows: list[dict[str, Any]], config: str, path: Path) -> None:
+    """`rows` as one parquet file with the config's features (so an empty split keeps its schema)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    features = FEATURES[config]()
+    table = pa.Table.from_pylist(rows, schema=features.arrow_schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+
+
+def write_readme(directory: Path, run: Path) -> None:
+    """The dataset card, with the `configs:` block that maps each config to its files."""
+    from kgsynth.card import CardContext, write_card
+
+    write_card(directory, CardContext(run=run))
+
+
+def _read_run(run: Path) -> tuple[list[Item], dict[str, Any]]:
+    from kgsynth.generate import read_items
+
+    config_path = run / "config.json"
+    if not config_path.is_file():
+        raise KgsynthError(f"{run} is not a kgsynth generate run (no config.json)",
+                           hint="give the --out folder of `kgsynth generate`")  # fmt: skip
+    items = read_items(run)
+    if not items:
+        raise KgsynthError(f"{run} holds no items", hint="run `kgsynth generate` into it first")
+    return items, json.loads(config_path.read_text(encoding="utf-8"))
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def export_run(
+    run: Path, out: Path, *, config: ExportConfig | None = None, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Export the generate run in `run` into the dataset folder `out` (see the module docstring); return
+    the export summary."""
+    config = config or ExportConfig()
+    step = progress or (lambda _: None)
+    items, run_config = _read_run(run)
+    if out.exists() and any(out.iterdir()) and not (out / SUMMARY_FILE).is_file():
+        raise KgsynthError(f"{out} exists and is not a kgsynth export", hint="give a new or empty --out folder")
+    questions = load_benchmarks(config.decontam)
+    step("dedup")
+    unique = dedup(items, config=config.dedup)
+    step("decontamination")
+    clean = decontaminate(unique.kept, questions, config=config.decontam)
+    step("split")
+    splits = split_items(clean.kept, config=config.split)
+    chains = read_teacher_chains(run)
+
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    rows_written: dict[str, dict[str, int]] = {name: {} for name in CONFIGS}
+    sources: Counter[str] = Counter()
+    step("write")
+    for split in SPLITS:
+        rows = build_rows(splits.splits[split], chains)
+        sources.update(row["chain_source"] for row in rows["sft"])
+        for name in CONFIGS:
+            write_parquet(rows[name], name, tmp / data_file(name, split))
+            rows_written[name][split] = len(rows[name])
+    summary = {
+        "format": FORMAT_VERSION,
+        "items_in_run": len(items),
+        "dedup": {"kept": len(unique.kept), "dropped": unique.counts()},
+        "decontamination": {"kept": len(clean.kept), "benchmarks": clean.counts()},
+        "split": splits.counts(),
+        "rows": rows_written,
+        "sft_chain_source": dict(sorted(sources.items())),
+    }
+    (tmp / SUMMARY_FILE).write_text(_dumps(summary), encoding="utf-8")
+    record = {"export": config.model_dump(mode="json"), "run": run_config}
+    (tmp / CONFIG_FILE).write_text(_dumps(record), encoding="utf-8")
+    step("card")
+    write_readme(tmp, run)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    logger.info("exported %s -> %s: %s", run, out, summary["split"])
+    return summary

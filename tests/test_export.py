@@ -1,0 +1,278 @@
+"""`kgsynth export`: the dataset row, dedup, decontamination, entity-disjoint splits and the folder layout.
+
+Runs on a real generate run over the default KG and on the real benchmarks in ../shared/data/benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kgsynth.cli import app
+from kgsynth.dataset import FEATURES, grpo_row, item_row, sft_row
+from kgsynth.decontam import DecontamConfig, decontaminate, load_benchmarks, read_benchmark
+from kgsynth.dedup import dedup
+from kgsynth.errors import KgsynthError
+from kgsynth.export import CONFIGS, ExportConfig, data_file, export_run
+from kgsynth.generate import generate, read_items
+from kgsynth.item import Item, Option
+from kgsynth.model import Graph
+from kgsynth.question import GenerateConfig
+from kgsynth.rewards import accuracy_reward, format_reward
+from kgsynth.split import SPLITS, item_entities, stratum
+
+pytestmark = pytest.mark.slow
+MEDQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "medqa" / "us_4_options_test.jsonl"
+
+
+def make_exported_run(graph: Graph, root: Path) -> tuple[Path, Path, dict]:
+    run = root / "run"
+    cfg = GenerateConfig(n=400, hops=2, seed=3, types=["chain", "vignette"], formats=["mcq", "short"])
+    generate(graph, cfg, run, compare_uniform=False)
+    folder = root / "export"
+    return run, folder, export_run(run, folder)
+
+
+def load_export(folder: Path, config: str, **options):
+    """`datasets.load_dataset` of an export, with a cache of its own: datasets caches a local folder's named
+    config by folder name and config name only, so another folder of the same name would be read instead."""
+    import datasets
+
+    return datasets.load_dataset(str(folder), config, cache_dir=str(folder.parent / "hf-cache"), **options)
+
+
+@pytest.fixture(scope="module")
+def exported_run(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    return make_exported_run(real_graph, tmp_path_factory.mktemp("export"))
+
+
+@pytest.fixture(scope="module")
+def items(exported_run) -> list[Item]:
+    return read_items(exported_run[0])
+
+
+@pytest.fixture(scope="module")
+def benchmarks():
+    return load_benchmarks(DecontamConfig())
+
+
+# -- the row ----------------------------------------------------------------------------------------
+
+
+def test_item_features_cover_every_item_field() -> None:
+    assert set(FEATURES["items"]()) == set(Item.model_fields)
+
+
+def test_every_view_fits_its_features(items) -> None:
+    import datasets
+
+    for view, make in (("grpo", grpo_row), ("sft", sft_row), ("items", item_row)):
+        ds = datasets.Dataset.from_list([make(item) for item in items[:20]], features=FEATURES[view]())
+        assert ds.num_rows == 20
+
+
+def test_sft_answers_score_full_marks_with_the_grpo_columns(items) -> None:
+    """The rule that wrote an SFT answer is the rule that scores it: one judge for both."""
+    completions = [sft_row(item)["messages"][-1]["content"] for item in items]
+    rows = [grpo_row(item) for item in items]
+    letters = [row["answer_letter"] for row in rows]
+    aliases = [row["answer_aliases"] for row in rows]
+    assert {item.format for item in items} == {"mcq", "short"}
+    assert accuracy_reward(completions, answer_letter=letters, answer_aliases=aliases) == [1.0] * len(items)
+    assert format_reward(completions) == [1.0] * len(items)
+
+
+# -- dedup ------------------------------------------------------------------------------------------
+
+
+def test_dedup_counts_each_reason(items) -> None:
+    base = items[:50]
+    first, second = base[0], base[1]
+    third = max(base[2:], key=lambda item: len(item.question))  # one extra word is a small change to a long text
+    reordered = list(reversed(first.options))
+    copies = [
+        first.model_copy(update={"id": "exact", "question": first.question.upper() + "  ", "options": reordered}),
+        second.model_copy(update={"id": "path", "question": "In other words: " + second.question}),
+        third.model_copy(
+            update={
+                "id": "near",
+                "question": third.question[:-1] + " exactly" + third.question[-1],
+                "constraints": [],
+                "options": [Option(letter=o.letter, curie=o.curie, text=o.text) for o in third.options],
+                "path": third.path[:1],
+            }
+        ),
+    ]
+    result = dedup([*base, *copies])
+    assert result.dropped == {"exact": ["exact"], "path_key": ["path"], "near": ["near"]}
+    assert [item.id for item in result.kept] == [item.id for item in base]
+
+
+def test_dedup_keeps_a_clean_run_whole(items) -> None:
+    assert dedup(items).counts() == {"exact": 0, "path_key": 0, "near": 0}
+
+
+# -- decontamination --------------------------------------------------------------------------------
+
+
+def planted(items: list[Item]) -> list[Item]:
+    """Copies of MedQA test questions, as a generator could accidentally make them."""
+    questions = [json.loads(line) for line in MEDQA.open(encoding="utf-8")][:40]
+    out = []
+    for k, record in enumerate(questions):
+        text = record["question"]
+        options = [Option(letter="ABCD"[j], curie=f"X:{j}", text=t) for j, t in enumerate(record["options"].values())]
+        if k % 4 == 1:
+            text = text.upper()
+        elif k % 4 == 2:
+            options = [Option(letter="ABCD"[j], curie=o.curie, text=o.text) for j, o in enumerate(reversed(options))]
+        elif k % 4 == 3:
+            sentences = text.split(". ")
+            sentences[1] = "On review, the notes record that " + " ".join(reversed(sentences[1].split()))
+            text = ". ".join(sentences)
+        out.append(items[k].model_copy(update={"id": f"planted-{k}", "question": text, "options": options}))
+    return out
+
+
+def test_planted_benchmark_copies_are_caught_and_clean_items_are_not(items, benchmarks) -> None:
+    copies = planted(items)
+    result = decontaminate([*items, *copies], benchmarks)
+    caught = result.dropped.get("medqa", {})
+    assert set(caught) == {item.id for item in copies}, "every planted copy, and nothing else"
+    rules = Counter(caught[f"planted-{k}"] for k in range(0, 40, 4))  # verbatim
+    assert rules == {"exact": 10}
+    assert {caught[f"planted-{k}"] for k in range(3, 40, 4)} <= {"containment", "fuzzy"}  # one sentence changed
+    assert [item.id for item in result.kept] == [item.id for item in items]
+    counts = result.counts()
+    assert set(counts) == {"medmcqa", "medqa", "mmlu_medical", "pubmedqa"}
+    assert counts["medqa"]["dropped"] == 40 and counts["medqa"]["questions"] == 1273
+
+
+def test_boilerplate_alone_does_not_contaminate(items, benchmarks) -> None:
+    """'Which of the following is the most likely diagnosis' is in hundreds of MedQA items: no evidence of a copy."""
+    item = items[0].model_copy(update={"id": "boiler", "question": (
+        "A patient presents with ataxia and nystagmus. Which of the following is the most likely diagnosis "
+        "in this patient?")})  # fmt: skip
+    assert decontaminate([item], benchmarks).kept == [item]
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv", ".parquet"])
+def test_user_benchmark_files_in_every_format(items, tmp_path: Path, suffix: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [{"id": k, "Stem": item.question, "answer": "A"} for k, item in enumerate(items[100:103])]
+    path = tmp_path / f"private{suffix}"
+    if suffix == ".json":
+        path.write_text(json.dumps(records))
+    elif suffix == ".jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    elif suffix == ".csv":
+        path.write_text("id,Stem,answer\n" + "".join(f'{r["id"]},"{r["Stem"]}",A\n' for r in records))
+    else:
+        pq.write_table(pa.Table.from_pylist(records), path)
+    questions = read_benchmark(path)
+    assert [q.text for q in questions] == [item.question for item in items[100:103]]
+    result = decontaminate(items[:110], questions)
+    assert sorted(result.dropped["private"]) == sorted(item.id for item in items[100:103])
+
+
+def test_benchmark_without_a_question_field_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": 1, "body": "x"}\n')
+    with pytest.raises(KgsynthError, match=r"bad\.jsonl: no question field among \['body', 'id'\]"):
+        read_benchmark(path)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"question": "x"}\n{oops\n')
+    with pytest.raises(KgsynthError, match=r"broken\.jsonl, line 2"):
+        read_benchmark(broken)
+
+
+# -- the export folder ------------------------------------------------------------------------------
+
+
+def test_layout_configs_and_splits_load_with_datasets(exported_run) -> None:
+
+    run, folder, summary = exported_run
+    for config in CONFIGS:
+        for split in SPLITS:
+            assert (folder / data_file(config, split)).is_file()
+        loaded = load_export(folder, config)
+        assert list(loaded) == list(SPLITS)
+        assert all(loaded[split].num_rows == summary["rows"][config][split] > 0 for split in SPLITS)
+    record = json.loads((folder / "kgsynth_config.json").read_text())
+    assert record["run"] == json.loads((run / "config.json").read_text())
+    assert record["export"]["split"]["split_by"] == "answer"
+    assert set(summary["dedup"]["dropped"]) == {"exact", "path_key", "near"}
+    assert set(summary["decontamination"]["benchmarks"]) == {"medmcqa", "medqa", "mmlu_medical", "pubmedqa"}
+    assert summary["sft_chain_source"] == {"rationale": sum(summary["rows"]["sft"].values())}
+    assert "configs:" in (folder / "README.md").read_text()
+
+
+def test_splits_are_entity_disjoint_and_stratified(exported_run) -> None:
+
+    _, folder, _ = exported_run
+    split_items = {
+        split: [Item.model_validate({**row, "entity_aliases": json.loads(row["entity_aliases"]),
+                                     "constraints": [{**c, "args": json.loads(c["args"])} for c in row["constraints"]]})
+                for row in load_export(folder, "items", split=split)]
+        for split in SPLITS
+    }  # fmt: skip
+    entities = {s: set().union(*(item_entities(it, split_by="answer") for it in its)) for s, its in split_items.items()}
+    keys_and_hidden_in_test = entities["test"]
+    assert keys_and_hidden_in_test and not keys_and_hidden_in_test & entities["train"]
+    assert not entities["validation"] & entities["train"] and not entities["validation"] & entities["test"]
+    strata = {s: Counter(stratum(it) for it in its) for s, its in split_items.items()}
+    assert set(strata["test"]) == set(strata["train"]) == set(strata["validation"])
+
+
+def test_same_run_and_options_give_byte_identical_exports(exported_run, tmp_path: Path) -> None:
+    run, folder, _ = exported_run
+    again = tmp_path / "again"
+    export_run(run, again, config=ExportConfig())
+    files = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (folder / rel).read_bytes() == (again / rel).read_bytes(), rel
+
+
+def test_sft_rows_come_from_kept_teacher_chains(exported_run, items, tmp_path: Path) -> None:
+    from kgsynth.export import build_rows, read_teacher_chains
+
+    run = tmp_path / "run"
+    (run / "teacher").mkdir(parents=True)
+    item = items[0]
+    final = item.answer.letter or item.answer.name
+    chain = f"<think>I walk the path from {item.path[0].subject_name}.</think>\nAnswer: {final}"
+    sample = {"index": 2, "kept": True, "text": chain}
+    (run / "teacher" / "results.jsonl").write_text(json.dumps({"item_id": item.id, "samples": [sample]}) + "\n")
+    rows = build_rows(items[:2], read_teacher_chains(run))["sft"]
+    assert [row["chain_source"] for row in rows] == ["teacher", "rationale"]
+    assert rows[0]["sample"] == 2 and "I walk the path" in rows[0]["messages"][-1]["content"]
+
+
+def test_cli_export_with_a_bad_benchmark_fails_cleanly_and_keeps_the_old_export(exported_run, tmp_path: Path) -> None:
+    run, folder, _ = exported_run
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,body\n1,x\n")
+    before = (folder / "export_summary.json").read_bytes()
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(folder), "--benchmark", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.csv: no question field among ['body', 'id']" in result.output
+    assert "Traceback" not in result.output
+    assert (folder / "export_summary.json").read_bytes() == before
+
+
+def test_rewards_need_no_teacher_and_export_needs_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kgsynth.rewards; assert not [m for m in sys.modules if m.startswith('kgsynth.teacher')]; "
+        "import kgsynth.export; assert not {'torch', 'trl', 'transformers'} & set(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
