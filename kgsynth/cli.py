@@ -377,6 +377,57 @@ def generate_cmd(
     )
 
 
+@app.command("audit")
+@user_errors
+def audit_cmd(
+    run: Annotated[Path, typer.Argument(help="A generate --out folder.", show_default=False)],
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option("--fail-on", help="KEY=THRESHOLD: exit 1 when the metric exceeds it (repeatable).",
+                     show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON.")] = False,
+    use_graph: Annotated[
+        bool, typer.Option("--graph/--no-graph", help="Open the run's KG for the checks that need it.")
+    ] = True,
+    write: Annotated[bool, typer.Option(help="Record the audit in the run's summary.json and card.")] = True,
+    sources: Annotated[
+        list[str] | None, typer.Option("--source", help="Sources of the graph (default: those the run records).")
+    ] = None,
+    from_: FromOpt = None,
+    cache_dir: CacheOpt = None,
+) -> None:
+    """Count the defects code can find in a generated run (raw ids, leaks, synonym distractors, ...)."""
+    from kgsynth.audit import audit_run, audit_table, exceeded, parse_thresholds, read_run_config, run_sources
+
+    thresholds = parse_thresholds(fail_on or [])
+    graph = None
+    if use_graph:
+        recorded, non_commercial = run_sources(read_run_config(run))
+        graph = graph_from_sources(sources or recorded, from_, non_commercial, cache_dir)
+    audit = audit_run(run, graph=graph)
+    if write:
+        from kgsynth.audit import write_audit
+
+        write_audit(run, audit)
+    if as_json:
+        console.print_json(json.dumps(audit))
+    else:
+        table = Table(title=f"audit of {run} ({audit['metrics']['items']:,} items)")
+        table.add_column("check")
+        table.add_column("value", justify="right")
+        for key, value in audit_table(audit):
+            table.add_row(key, value)
+        console.print(table)
+        for key, why in audit["skipped"].items():
+            console.print(f"[yellow]not checked:[/] {key} ({why})")
+    failures = exceeded(audit, thresholds)
+    for line in failures:
+        err.print(f"[bold red]audit failed:[/] {line}", highlight=False)
+    if failures:
+        raise typer.Exit(1)
+
+
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
     t = Table(title=title)
     t.add_column(key)
