@@ -25,7 +25,7 @@ from kgsynth.errors import KgsynthError
 from kgsynth.index import CSRIndex
 from kgsynth.item import Item
 from kgsynth.model import Graph, curie_prefix
-from kgsynth.question import Drop, GenerateConfig, QuestionBuilder
+from kgsynth.question import Drop, GenerateConfig, build_context, make_question
 from kgsynth.schema import load_schema
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class Generator:
         self.graph = graph
         self.config = config
         self.index = index or CSRIndex(graph)
-        self.builder = QuestionBuilder(graph, self.index, load_schema(config.schema_name), config)
+        self.ctx = build_context(graph, self.index, load_schema(config.schema_name), config)
         self.seen_questions: set[str] = set()
         self.seen_keys: set[str] = set()
         self.drops: Counter[str] = Counter()
@@ -81,7 +81,7 @@ class Generator:
         qtype = cfg.types[i % len(cfg.types)]
         fmt = cfg.formats[(i // len(cfg.types)) % len(cfg.formats)]
         gold = self.accepted % cfg.options  # every letter gold equally often over the dataset
-        made = self.builder.chain(rng, fmt, gold) if qtype == "chain" else self.builder.vignette(rng, fmt, gold)
+        made = make_question(self.ctx, qtype, rng, fmt, gold)
         if isinstance(made, Drop):
             self.drops[made.reason] += 1
             return None

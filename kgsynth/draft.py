@@ -1,0 +1,102 @@
+"""What every step of question making shares: the context built once per run, a draft, a drop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kgsynth.genconfig import AnswerFormat, GenerateConfig, QuestionType
+from kgsynth.index import CSRIndex, Step
+from kgsynth.item import Constraint
+from kgsynth.model import Graph
+from kgsynth.sample import rarity_scores
+from kgsynth.schema import GraphSchema, MetapathSpec
+from kgsynth.verify import Prover
+from kgsynth.wording import Templates, load_templates
+
+logger = logging.getLogger(__name__)
+
+ONSET_ROOT = "HP:0003674"
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+
+
+@dataclass
+class Drop:
+    """Why an attempt yielded no item."""
+
+    reason: str
+
+
+@dataclass
+class Context:
+    """The graph, its index, prover, templates and per-run caches: built once, read by every step."""
+
+    graph: Graph
+    index: CSRIndex
+    schema: GraphSchema
+    config: GenerateConfig
+    prover: Prover
+    templates: Templates
+    scores: np.ndarray
+    abnormal: np.ndarray
+    onset_terms: frozenset[int]
+    pheno_degree: np.ndarray
+    licence_of: list[str]
+    commercial: list[bool]
+    starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
+    reached: dict[str, np.ndarray] = field(default_factory=dict)
+    chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+    continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+
+
+def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: GenerateConfig) -> Context:
+    """The shared context of one run (rarity scores, HPO masks, templates)."""
+    prover = Prover(graph, index)
+    onset_terms: frozenset[int] = frozenset()
+    if ONSET_ROOT in graph.index:
+        onset_terms = frozenset(int(x) for x in prover.descendants(graph.index[ONSET_ROOT]))
+    abnormal = np.zeros(graph.num_nodes, dtype=bool)
+    if PHENOTYPIC_ABNORMALITY in graph.index:
+        abnormal[prover.descendants(graph.index[PHENOTYPIC_ABNORMALITY])] = True
+    ctx = Context(
+        graph=graph, index=index, schema=schema, config=config, prover=prover, templates=load_templates(),
+        scores=rarity_scores(graph, index, config.rarity), abnormal=abnormal, onset_terms=onset_terms,
+        pheno_degree=index.degree(Step("biolink:has_phenotype", inverse=True)),
+        licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],
+    )  # fmt: skip
+    from kgsynth.starts import askable_metapaths
+
+    ctx.chain_paths = askable_metapaths(ctx, None, config.hops)
+    ctx.continuations = askable_metapaths(ctx, "biolink:Disease", config.hops - 1) if config.hops > 1 else []
+    return ctx
+
+
+def phenotypes_ok(ctx: Context, nodes: np.ndarray) -> bool:
+    """No phenotype on the path is a clinical-course or modifier term (all under 'Phenotypic abnormality')."""
+    lo, hi = ctx.prover.pheno_lo, ctx.prover.pheno_hi
+    return all(bool(ctx.abnormal[int(n)]) for n in nodes if lo <= n < hi)
+
+
+@dataclass
+class Draft:
+    """A question before assembly: its proof (constraints, candidate layers), path and wording context."""
+
+    qtype: QuestionType
+    fmt: AnswerFormat
+    gold: int
+    steps: list[Step]
+    layers: list[np.ndarray]
+    answer: int
+    constraints: list[Constraint]
+    path_edges: list[int]
+    start_text: str
+    start: int
+    nodes: list[int]
+    mp_name: str
+    vignette_ctx: dict[str, Any] | None = None
+    vignette_distractors: list[tuple[int, str, int]] | None = None
+    findings_rationale: dict[str, Any] | None = None

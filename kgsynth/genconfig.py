@@ -1,0 +1,47 @@
+"""The generation options: the one home of their defaults."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from kgsynth.item import LETTERS
+from kgsynth.sample import RarityConfig
+
+logger = logging.getLogger(__name__)
+
+QuestionType = Literal["chain", "vignette"]
+AnswerFormat = Literal["mcq", "short"]
+
+DEFAULT_TYPES: tuple[QuestionType, ...] = ("chain", "vignette")
+DEFAULT_FORMATS: tuple[AnswerFormat, ...] = ("mcq",)
+
+
+def _default_rarity() -> RarityConfig:
+    return RarityConfig()
+
+
+class GenerateConfig(BaseModel):
+    """Everything that determines a generated dataset (with the KG version)."""
+
+    n: int = Field(default=1000, ge=1)
+    hops: int = Field(default=3, ge=1, le=4)
+    types: list[QuestionType] = Field(default_factory=lambda: list(DEFAULT_TYPES))
+    formats: list[AnswerFormat] = Field(default_factory=lambda: list(DEFAULT_FORMATS))
+    options: int = Field(default=4, ge=3, le=len(LETTERS))
+    seed: int = 0
+    hub_cap: int = Field(default=200, ge=1)
+    min_findings: int = Field(default=3, ge=1)
+    max_findings: int = Field(default=6, ge=1)
+    layperson: float = Field(default=0.25, ge=0, le=1)
+    rarity: RarityConfig = Field(default_factory=_default_rarity)
+    schema_name: str = "med"
+
+    @field_validator("types", "formats")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one")
+        return list(dict.fromkeys(v))
