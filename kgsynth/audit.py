@@ -512,11 +512,8 @@ def write_audit(out: Path, audit: dict[str, Any]) -> None:
     card_path = out / "README.md"
     card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
     cut = card.find("\n" + CARD_HEADING + "\n")
-    if cut >= 0:
-        card = card[: cut + 1]
-    elif card and not card.endswith("\n"):
-        card += "\n"
-    _atomic_write(card_path, card + ("\n" if card else "") + card_section(audit))
+    card = (card[:cut] if cut >= 0 else card).rstrip("\n")
+    _atomic_write(card_path, card + ("\n\n" if card else "") + card_section(audit))
 
 
 def audit_run(out: Path, *, graph: Graph | None = None) -> dict[str, Any]:
