@@ -305,6 +305,36 @@ def generate_cmd(
     max_total_tokens: Annotated[
         int | None, typer.Option(help="Budget: tokens this run may use.", rich_help_panel="Teacher")
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="Drop items a model finds a distractor correct in: openai, local or vllm (see docs/generate.md).",
+            rich_help_panel="Judge",
+        ),
+    ] = None,
+    judge_model: Annotated[str, typer.Option(help="Model name sent to the server.", rich_help_panel="Judge")] = "",
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (default: OpenAI).", rich_help_panel="Judge")
+    ] = None,
+    judge_api_key_env: Annotated[
+        str, typer.Option(help="Environment variable holding the API key.", rich_help_panel="Judge")
+    ] = "OPENAI_API_KEY",
+    judge_model_path: Annotated[
+        str | None,
+        typer.Option(help="local: model folder or .gguf file; vllm: model id/path.", rich_help_panel="Judge"),
+    ] = None,
+    judge_k: Annotated[
+        int | None, typer.Option(help="Samples per item at most (default 5).", rich_help_panel="Judge")
+    ] = None,
+    judge_m: Annotated[
+        int | None,
+        typer.Option(
+            help="Drop when a distractor is accepted in at least M samples (default 2).", rich_help_panel="Judge"
+        ),
+    ] = None,
+    judge_max_requests: Annotated[
+        int | None, typer.Option(help="Budget: judge requests this run may send.", rich_help_panel="Judge")
+    ] = None,
 ) -> None:
     """Generate verifiable multi-hop questions, each with its proof and evidence path."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -343,6 +373,22 @@ def generate_cmd(
             compare_uniform=compare_uniform,
         )
     _print_summary(summary, out)
+    taught = out
+    if judge is not None:
+        judged = {"k": judge_k, "m": judge_m, "max_requests": judge_max_requests}
+        taught = _run_judge(
+            out,
+            backend=judge,
+            model=judge_model or (judge_model_path or judge),
+            base_url=judge_base_url,
+            api_key_env=judge_api_key_env,
+            model_path=judge_model_path,
+            seed=seed,
+            concurrency=concurrency,
+            timeout=request_timeout,
+            max_retries=max_retries,
+            **{k: v for k, v in judged.items() if v is not None},
+        )
     if teacher is None:
         return
     from kgsynth.generate import read_items
@@ -369,12 +415,29 @@ def generate_cmd(
         )
     except ValueError as exc:
         raise KgsynthError(f"invalid teacher options: {exc}") from None
-    result = distil(read_items(out), tconfig, out, progress=True)
+    result = distil(read_items(taught), tconfig, out, progress=True)
     console.print(
         f"teacher {tconfig.model}: {result.verified:,} verified, {result.rejected:,} rejected, "
         f"{result.incomplete:,} incomplete (re-run to continue); {result.requests_sent:,} requests sent, "
         f"{result.cache_hits:,} answered from the cache; reasons: {result.failure_reasons}"
     )
+
+
+def _run_judge(out: Path, **settings: Any) -> Path:
+    """Judge the run in ``out`` (kgsynth/judge.py); return the folder of the kept items."""
+    from kgsynth.judge import JudgeConfig, judge_run
+
+    try:
+        config = JudgeConfig(**settings)
+    except ValueError as exc:
+        raise KgsynthError(f"invalid judge options: {exc}") from None
+    result = judge_run(out, config)
+    console.print(
+        f"judge {config.model}: {result.kept:,} kept, {result.dropped:,} dropped, {result.incomplete:,} incomplete "
+        f"(re-run to continue); {result.requests_sent:,} requests sent, {result.cache_hits:,} answered from the "
+        f"cache; distractor rules accepted: {result.distractor_rules_accepted}; kept items in {out / 'judge'}"
+    )
+    return out / "judge"
 
 
 @app.command("audit")
@@ -383,8 +446,9 @@ def audit_cmd(
     run: Annotated[Path, typer.Argument(help="A generate --out folder.", show_default=False)],
     fail_on: Annotated[
         list[str] | None,
-        typer.Option("--fail-on", help="KEY=THRESHOLD: exit 1 when the metric exceeds it (repeatable).",
-                     show_default=False),
+        typer.Option(
+            "--fail-on", help="KEY=THRESHOLD: exit 1 when the metric exceeds it (repeatable).", show_default=False
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON.")] = False,
     use_graph: Annotated[
