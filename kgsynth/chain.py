@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from kgsynth.draft import Context, Draft, Drop, phenotypes_ok
+from kgsynth.draft import Context, Draft, Drop, key_problem, phenotypes_ok
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.item import Constraint
 from kgsynth.sample import sample_walks
@@ -36,6 +36,9 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     start, answer = int(nodes[0]), int(nodes[-1])
     if not phenotypes_ok(ctx, nodes):
         return Drop("path has a clinical-course or modifier term, not a phenotypic abnormality")
+    problem = key_problem(ctx, [int(x) for x in nodes], [int(x) for x in nodes[1:-1]])
+    if problem:
+        return Drop(problem)
     layers = [np.array([start], dtype=np.int32), *ctx.prover.follow(np.array([start]), steps)]
     constraints = [
         Constraint(

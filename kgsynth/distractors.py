@@ -2,7 +2,8 @@
 recorded on it.
 
 A chain's distractors come from pools (:data:`CHAIN_RULES`), a vignette's wrong diagnoses are sorted
-into rules by why they fail (:data:`DIAGNOSIS_RULES`).
+into rules by why they fail (:data:`DIAGNOSIS_RULES`). No rule draws from what the hidden entity's
+siblings reach: in an open-world graph those are the options a clinician is most likely to call correct.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from kgsynth.draft import Context
+from kgsynth.curation import norm_name
+from kgsynth.draft import Context, ow
 from kgsynth.index import Step
 from kgsynth.item import Constraint
+from kgsynth.openworld import relatives
 from kgsynth.starts import vignette_starts
-from kgsynth.verify import HAS_PHENOTYPE, SUBCLASS
+from kgsynth.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS
 from kgsynth.wording import aliases
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,53 @@ class ChainTarget:
     steps: list[Step]
     layers: list[np.ndarray]
     answer: int
+    open_prev: np.ndarray | None = None  # more entities the hidden step could stand for (open world)
+
+
+NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
+
+
+def _prev(t: ChainTarget) -> np.ndarray | None:
+    prev = t.layers[-2] if len(t.layers) > 1 else None
+    if t.open_prev is not None:
+        prev = t.open_prev if prev is None else np.union1d(prev, t.open_prev)
+    return prev
+
+
+def near_hidden(ctx: Context, prev: np.ndarray) -> np.ndarray:
+    """The hidden entities with their ontology parents, siblings and name family (what the open world
+    could substitute for them)."""
+    if len(prev) == 0 or len(prev) > NEAR_LIMIT:
+        return prev
+    g, idx = ctx.graph, ctx.index
+    cat = g.categories[int(g.category[int(prev[0])])]
+    parts = [prev, idx.reach(prev, SUBCLASS), ctx.prover.siblings(prev), ow(ctx).same_name_or_family(prev, cat)]
+    if cat != "biolink:PhenotypicFeature":
+        parts.append(ctx.index.reach(idx.reach(prev, SUBCLASS), SUPERCLASS))
+    return np.unique(np.concatenate(parts))
+
+
+def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:
+    """Everything the open world could make correct: the answer set, what the asked relation reaches from
+    the hidden entities and their relatives, then (same category) ontology ancestors and descendants and
+    same-name or same-family entities of all of that."""
+    g, idx = ctx.graph, ctx.index
+    unsafe = np.zeros(g.num_nodes, dtype=bool)
+    unsafe[t.layers[-1]] = True
+    prev = _prev(t)
+    if prev is not None and len(prev):
+        unsafe[idx.reach(near_hidden(ctx, prev), t.steps[-1])] = True
+    cat = g.categories[int(g.category[t.answer])]
+    lo, hi = g.category_range(cat)
+    hit = np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo
+    if cat in HIERARCHICAL:
+        unsafe[relatives(idx, hit, g.num_nodes)] = True
+        hit = np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo
+    unsafe[ow(ctx).same_name_or_family(hit, cat)] = True
+    return unsafe
+
+
+HIERARCHICAL = frozenset({"biolink:PhenotypicFeature", "biolink:Disease", "biolink:OntologyClass"})
 
 
 def negative_evidence(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -52,18 +102,7 @@ def negative_evidence(ctx: Context, t: ChainTarget, rng: np.random.Generator) ->
     return np.empty(0, dtype=np.int32)
 
 
-def hard_negative_closed_world(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
-    """What the hidden entities' siblings reach by the last relation."""
-    prev = t.layers[-2] if len(t.layers) > 1 else None
-    if prev is None:
-        return np.empty(0, np.int32)
-    near = prev if len(prev) <= 32 else prev[rng.choice(len(prev), 32, replace=False)]
-    return ctx.index.reach(ctx.prover.siblings(near), t.steps[-1])
-
-
-def closed_world_same_relation(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
-    """Anything the last relation reaches from anywhere."""
-    last = t.steps[-1]
+def _reached_anywhere(ctx: Context, last: Step) -> np.ndarray:
     key = str(last)
     if key not in ctx.reached:
         adj = ctx.index._adj(last)
@@ -71,54 +110,75 @@ def closed_world_same_relation(ctx: Context, t: ChainTarget, rng: np.random.Gene
     return ctx.reached[key]
 
 
+def far_negative_other_system(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Phenotypes in HPO organ systems where the hidden entities have no annotation at all."""
+    g = ctx.graph
+    if g.categories[int(g.category[t.answer])] != "biolink:PhenotypicFeature":
+        return np.empty(0, np.int32)
+    prev = _prev(t)
+    annotated = t.layers[-1] if prev is None else np.union1d(t.layers[-1], ctx.index.reach(prev, HAS_PHENOTYPE))
+    bits = np.bitwise_or.reduce(ow(ctx).system_bits[annotated]) if len(annotated) else np.int64(0)
+    pool = _reached_anywhere(ctx, t.steps[-1])
+    sb = ow(ctx).system_bits[pool]
+    return pool[(sb != 0) & ((sb & bits) == 0)]
+
+
+def far_negative(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Anything of the answer's kind the asked relation reaches somewhere, outside the unsafe set."""
+    return _reached_anywhere(ctx, t.steps[-1])
+
+
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
-CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, hard_negative_closed_world, closed_world_same_relation)
+CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, far_negative_other_system, far_negative)
 
 
 def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k: int) -> list[tuple[int, str]]:
     """Up to ``k`` distractors for the end of a chain, each with the name of the rule that chose it.
 
-    Pools are tried in the order of :data:`CHAIN_RULES` and built only when needed.
+    Pools are tried in the order of :data:`CHAIN_RULES` and built only when needed; every pool is cut to
+    the answer's category and kind, and nothing unsafe in the open world (:func:`unsafe_options`) is kept.
     """
-    g = ctx.graph
-    final, answer = t.layers[-1], t.answer
+    g, o = ctx.graph, ow(ctx)
+    answer = t.answer
     cat = int(g.category[answer])
     lo, hi = g.category_range(g.categories[cat])
     is_pheno = g.categories[cat] == "biolink:PhenotypicFeature"
-    excluded = np.zeros(g.num_nodes, dtype=bool)
-    excluded[final] = True
-    if is_pheno:
-        # a broader term of a true answer is true too (HPO is_a): never offer one as wrong
-        frontier = final
-        while len(frontier):
-            up = ctx.index.reach(frontier, SUBCLASS)
-            frontier = up[~excluded[up]]
-            excluded[frontier] = True
+    excluded = unsafe_options(ctx, t)
+    excluded |= o.bad
+    kind = o.kind[answer]
     chosen: list[tuple[int, str]] = []
-    names = {g.names[answer].lower(), *(a.lower() for a in aliases(g, answer))}
+    names = {norm_name(a) for a in aliases(g, answer)}
     excluded[answer] = True
     for make in CHAIN_RULES:
         pool = make(ctx, t, rng)
         pool = pool[(pool >= lo) & (pool < hi)]
-        pool = pool[~excluded[pool]]
+        pool = pool[~excluded[pool] & (o.kind[pool] == kind)]
         if is_pheno:
-            pool = pool[ctx.abnormal[pool]]
+            pool = pool[ctx.abnormal[pool] & ~o.generic_key[pool]]
         if len(pool) == 0:
             continue
         take = pool if len(pool) <= 50 * k else pool[rng.choice(len(pool), 50 * k, replace=False)]
         for d in rng.permutation(take):
             d = int(d)
-            if excluded[d] or g.names[d].lower() in names:
+            if excluded[d] or norm_name(g.names[d]) in names or names & {norm_name(s) for s in g.synonyms[d]}:
                 continue
             chosen.append((d, make.__name__))
             excluded[d] = True
-            names.add(g.names[d].lower())
+            names.add(norm_name(g.names[d]))
             if len(chosen) == k:
                 return chosen
     return chosen
 
 
-DIAGNOSIS_RULES = ("negative_evidence", "unannotated_organ_system", "hard_negative_closed_world")
+DIAGNOSIS_RULES = ("negative_evidence", "unannotated_organ_system", "far_negative")
+
+
+def diagnosis_relatives(ctx: Context, disease: int) -> np.ndarray:
+    """The diagnosis's ontology ancestors, descendants and siblings, and its name family."""
+    one = np.array([disease], dtype=np.int32)
+    parts = [relatives(ctx.index, one, ctx.graph.num_nodes), ctx.prover.siblings(one),
+             ow(ctx).same_name_or_family(one, "biolink:Disease")]  # fmt: skip
+    return np.unique(np.concatenate(parts))
 
 
 def diagnosis_distractors(
@@ -129,9 +189,11 @@ def diagnosis_distractors(
     constraints: list[Constraint],
     rng: np.random.Generator,
 ) -> list[tuple[int, str, int]]:
-    """Wrong diagnoses: explicit negative evidence first, then a whole unannotated organ system,
-    then (closed world) the diseases sharing the most findings; each with the constraint it fails."""
-    g, prover = ctx.graph, ctx.prover
+    """Wrong diagnoses, each with the constraint it fails: explicit negative evidence first, then diseases
+    missing two or more findings one of which lies in an organ system they have no annotation in, then any
+    disease missing two or more findings. Never a relative or namesake of the diagnosis, never one that
+    misses a single finding (the open world may hold that annotation)."""
+    g, prover, o = ctx.graph, ctx.prover, ow(ctx)
     k = ctx.config.options - 1
     findings = [p for p, _, _, _ in chosen]
     sets = [prover.diseases_with(p) for p in findings]
@@ -145,39 +207,37 @@ def diagnosis_distractors(
     lo, hi = g.category_range("biolink:Disease")
     starts = vignette_starts(ctx)
     pool += [int(x) for x in rng.choice(starts, size=min(200, len(starts)), replace=False) if int(x) not in cand]
-    pool = [d for d in dict.fromkeys(pool) if lo <= d < hi and d != disease]
+    unsafe = np.zeros(g.num_nodes, dtype=bool)
+    unsafe[diagnosis_relatives(ctx, disease)] = True
+    unsafe |= o.bad
+    pool = [d for d in dict.fromkeys(pool) if lo <= d < hi and d != disease and not unsafe[d]]
     by_rule: dict[str, list[tuple[int, str, int]]] = {r: [] for r in DIAGNOSIS_RULES}
-    names = {a.lower() for a in aliases(g, disease)}
+    names = {norm_name(a) for a in aliases(g, disease)}
     for d in pool:
-        if g.names[d].lower() in names:
+        if norm_name(g.names[d]) in names:
             continue
         failed = [i for i, s in enumerate(sets) if not np.isin(d, s)]
-        if not failed:
-            # has every finding: fails only a later constraint (inheritance or onset)
-            later = [i for i, c in enumerate(constraints) if i >= len(sets)]
-            if not later:
-                continue
-            by_rule["hard_negative_closed_world"].append((d, "hard_negative_closed_world", later[0]))
-            continue
         neg = [i for i in failed if prover.lacks(d, findings[i])]
         if neg:
             by_rule["negative_evidence"].append((d, "negative_evidence", neg[0]))
+            continue
+        if len(failed) < 2:
             continue
         systems = annotated_systems(ctx, d)
         empty = [i for i in failed if prover.systems_of(findings[i]) and not (prover.systems_of(findings[i]) & systems)]
         if empty:
             by_rule["unannotated_organ_system"].append((d, "unannotated_organ_system", empty[0]))
         else:
-            by_rule["hard_negative_closed_world"].append((d, "hard_negative_closed_world", failed[0]))
+            by_rule["far_negative"].append((d, "far_negative", failed[0]))
     out: list[tuple[int, str, int]] = []
     seen_names = set(names)
     for rule in DIAGNOSIS_RULES:
         for d, r, f in by_rule[rule]:
             if len(out) == k:
                 return out
-            if g.names[d].lower() in seen_names:
+            if norm_name(g.names[d]) in seen_names:
                 continue
-            seen_names.add(g.names[d].lower())
+            seen_names.add(norm_name(g.names[d]))
             out.append((d, r, f))
     return out
 

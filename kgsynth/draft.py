@@ -8,10 +8,12 @@ from typing import Any
 
 import numpy as np
 
+from kgsynth.curation import load_curation
 from kgsynth.genconfig import AnswerFormat, GenerateConfig, QuestionType
 from kgsynth.index import CSRIndex, Step
 from kgsynth.item import Constraint
 from kgsynth.model import Graph
+from kgsynth.openworld import OpenWorld, build_open_world
 from kgsynth.sample import rarity_scores
 from kgsynth.schema import GraphSchema, MetapathSpec
 from kgsynth.verify import Prover
@@ -20,6 +22,7 @@ from kgsynth.wording import Templates, load_templates
 logger = logging.getLogger(__name__)
 
 ONSET_ROOT = "HP:0003674"
+MEMBER_OF_STEP = Step("biolink:member_of")
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 
 
@@ -49,6 +52,10 @@ class Context:
     starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
     reached: dict[str, np.ndarray] = field(default_factory=dict)
+    open_world: OpenWorld | None = None
+    inheritance_modes: frozenset[int] = frozenset()
+    diagnosis_counts: dict[int, int] = field(default_factory=dict)
+    vignettes_accepted: int = 0
     chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
 
@@ -69,6 +76,11 @@ def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: Ge
         licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],
     )  # fmt: skip
     from kgsynth.starts import askable_metapaths
+
+    ctx.open_world = build_open_world(graph, index, prover, load_curation(config.schema_name))
+    ctx.inheritance_modes = frozenset(
+        int(x) for x in index.reach(np.arange(graph.num_nodes, dtype=np.int32), Step("biolink:has_mode_of_inheritance"))
+    )
 
     ctx.chain_paths = askable_metapaths(ctx, None, config.hops)
     ctx.continuations = askable_metapaths(ctx, "biolink:Disease", config.hops - 1) if config.hops > 1 else []
@@ -100,3 +112,40 @@ class Draft:
     vignette_ctx: dict[str, Any] | None = None
     vignette_distractors: list[tuple[int, str, int]] | None = None
     findings_rationale: dict[str, Any] | None = None
+    # for a vignette's continuation: the hidden layer before the last step, followed from every disease
+    # consistent with all findings but one (the open world may hold the missing annotation)
+    open_prev: np.ndarray | None = None
+
+
+def ow(ctx: Context) -> OpenWorld:
+    """The run's open-world tables."""
+    assert ctx.open_world is not None
+    return ctx.open_world
+
+
+def nodes_readable(ctx: Context, nodes: np.ndarray) -> bool:
+    """No node is a raw identifier or an incidental class."""
+    return not bool(ow(ctx).bad[np.asarray(nodes, dtype=np.int64)].any())
+
+
+def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None:
+    """Why the end of a path is not a key a clinician would accept (None if it is).
+
+    ``nodes`` is the walked path (start first, key last); ``hidden`` the entities the question does not
+    name, which the key must not restate."""
+    g, o = ctx.graph, ow(ctx)
+    key = nodes[-1]
+    if not nodes_readable(ctx, np.array(nodes)):
+        return "path has an unnamed entity or an incidental drug class"
+    cat = g.categories[int(g.category[key])]
+    if cat == "biolink:PhenotypicFeature" and o.generic_key[key]:
+        return "key is an HPO term at organ-system depth"
+    if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
+        return "key is a non-Mendelian mode of inheritance"
+    if cat in ("biolink:PhenotypicFeature", "biolink:Disease") and o.key_restates(key, hidden):
+        return "key restates the hidden entity"
+    if cat == "biolink:OntologyClass":
+        start = nodes[0]
+        if g.categories[int(g.category[start])] == "biolink:Drug" and key in ctx.index.neighbors(start, MEMBER_OF_STEP):
+            return "answer class is the start drug's own class"
+    return None

@@ -38,6 +38,11 @@ class GenerateConfig(BaseModel):
     layperson: float = Field(default=0.25, ge=0, le=1)
     rarity: RarityConfig = Field(default_factory=_default_rarity)
     schema_name: str = "med"
+    # Symptomatic indications (PharmacotherapyDB SYM) walked as "treats"; off: keys a clinician accepts.
+    symptomatic_indications: bool = False
+    # Caps on concentration: a diagnosis's share of the vignettes, a key's share of all items (each at least 1).
+    max_diagnosis_share: float = Field(default=0.015, gt=0, le=1)
+    max_key_share: float = Field(default=0.02, gt=0, le=1)
 
     @field_validator("types", "formats")
     @classmethod

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from kgsynth.curation import without_symptomatic_indications
 from kgsynth.errors import KgsynthError
 from kgsynth.index import CSRIndex
 from kgsynth.item import Item
@@ -52,10 +53,13 @@ class Generator:
     """Runs attempts until ``config.n`` items are accepted, deduplicating as it goes."""
 
     def __init__(self, graph: Graph, config: GenerateConfig, *, index: CSRIndex | None = None) -> None:
+        if not config.symptomatic_indications:
+            graph, index = _disease_modifying(graph, index)
         self.graph = graph
         self.config = config
         self.index = index or CSRIndex(graph)
         self.ctx = build_context(graph, self.index, load_schema(config.schema_name), config)
+        self.key_counts: Counter[str] = Counter()
         self.seen_questions: set[str] = set()
         self.seen_keys: set[str] = set()
         self.drops: Counter[str] = Counter()
@@ -70,7 +74,17 @@ class Generator:
     def remember(self, item: Item) -> None:
         self.seen_questions.add(item.question)
         self.seen_keys.add(self._key(item))
+        self.key_counts[item.answer.curie] += 1
+        if item.type == "vignette" and item.path:
+            disease = self.graph.index[item.path[0].subject]
+            self.ctx.diagnosis_counts[disease] = self.ctx.diagnosis_counts.get(disease, 0) + 1
+            self.ctx.vignettes_accepted += 1
         self.accepted += 1
+
+    def key_capped(self, item: Item) -> bool:
+        """The item's key already has its share of the items accepted so far."""
+        cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
+        return self.key_counts[item.answer.curie] >= cap
 
     def next_item(self) -> Item | None:
         """Run one attempt; return its item, or None (its drop reason counted)."""
@@ -92,8 +106,28 @@ class Generator:
         if self._key(item) in self.seen_keys:
             self.drops["duplicate answer and constraints"] += 1
             return None
+        if self.key_capped(item):
+            self.drops["cap: this key already has its share of the items"] += 1
+            return None
         self.remember(item)
         return item
+
+
+_FILTERED: dict[int, tuple[Graph, Graph, CSRIndex]] = {}
+
+
+def _disease_modifying(graph: Graph, index: CSRIndex | None) -> tuple[Graph, CSRIndex | None]:
+    """The graph without symptomatic indications, and its index (built once per graph and process)."""
+    got = _FILTERED.get(id(graph))
+    if got is not None and got[0] is graph:
+        return got[1], got[2]
+    filtered = without_symptomatic_indications(graph)
+    if filtered is graph:
+        return graph, index
+    new_index = CSRIndex(filtered)
+    _FILTERED.clear()
+    _FILTERED[id(graph)] = (graph, filtered, new_index)
+    return filtered, new_index
 
 
 def _config_record(graph: Graph, config: GenerateConfig) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import logging
 
 import numpy as np
 
+from kgsynth.curation import display_name
 from kgsynth.distractors import ChainTarget, chain_distractors
 from kgsynth.draft import Context, Draft, Drop
 from kgsynth.item import LETTERS, Answer, Distractor, Item, Option, Triple
@@ -36,7 +37,7 @@ def pick_distractors(ctx: Context, draft: Draft, rng: np.random.Generator) -> li
         return draft.vignette_distractors
     k = ctx.config.options - 1
     last = len(draft.constraints) - 1
-    target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer)
+    target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev)
     return [(d, rule, last) for d, rule in chain_distractors(ctx, target, rng, k)]
 
 
@@ -47,7 +48,9 @@ def options_of(
     g = ctx.graph
     order = [d for d, _, _ in distractors]
     slots: list[int] = [*order[: draft.gold], draft.answer, *order[draft.gold :]]
-    options = [Option(letter=LETTERS[i], curie=g.ids[node], text=g.names[node]) for i, node in enumerate(slots)]
+    options = [
+        Option(letter=LETTERS[i], curie=g.ids[node], text=display_name(g.names[node])) for i, node in enumerate(slots)
+    ]
     records = [
         Distractor(curie=g.ids[d], name=g.names[d], letter=LETTERS[slots.index(d)], failed_constraint=failed, rule=rule)
         for d, rule, failed in distractors

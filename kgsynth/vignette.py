@@ -10,15 +10,16 @@ from typing import Any
 import numpy as np
 
 from kgsynth.distractors import diagnosis_distractors
-from kgsynth.draft import Context, Draft, Drop, phenotypes_ok
+from kgsynth.draft import Context, Draft, Drop, key_problem, nodes_readable, ow, phenotypes_ok
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.index import Step
 from kgsynth.item import Constraint
+from kgsynth.openworld import names_overlap
 from kgsynth.sample import sample_walks
 from kgsynth.schema import MetapathSpec
 from kgsynth.starts import completable, draw_starts, start_distribution, vignette_starts
 from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE
-from kgsynth.wording import as_phrase, finding_text, findings_rationale, vignette_context
+from kgsynth.wording import aliases, as_phrase, finding_text, findings_rationale, vignette_context
 
 logger = logging.getLogger(__name__)
 
@@ -126,16 +127,22 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     if disease_or_none is None:
         return Drop("no disease can start this vignette")
     disease = disease_or_none
+    if ctx.diagnosis_counts.get(disease, 0) >= diagnosis_cap(ctx):
+        return Drop("cap: this diagnosis already has its share of the vignettes")
+    if not nodes_readable(ctx, np.array([disease])):
+        return Drop("path has an unnamed entity or an incidental drug class")
     annots = phenotype_annotations(ctx, disease)
     onsets = [a for a in annots if a[0] in ctx.onset_terms]
     usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
+    names = aliases(g, disease)
+    usable = [a for a in usable if not names_overlap(aliases(g, a[0]), names)]  # no finding names the diagnosis
     if len(usable) < cfg.min_findings:
         return Drop("vignette: too few frequent phenotype annotations")
     chosen, cand, constraints = _choose_findings(ctx, usable, rng)
     path_edges = [e for _, e, _, _ in chosen]
     inheritance = ""
     modes = ctx.index.neighbors(disease, INHERITANCE)
-    if len(modes) == 1 and (len(cand) > 1 or rng.random() < 0.5):
+    if len(modes) == 1 and int(modes[0]) in ow(ctx).mendelian and (len(cand) > 1 or rng.random() < 0.5):
         mode = int(modes[0])
         cand = np.intersect1d(cand, prover.diseases_with_inheritance(mode), assume_unique=True)
         constraints.append(
@@ -145,7 +152,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         inheritance = as_phrase(g.names[mode])
         path_edges.append(int(ctx.index.edge_ids(disease, INHERITANCE)[0]))
     onset = ""
-    if len(onsets) == 1:
+    if len(onsets) == 1 and not names_overlap(aliases(g, onsets[0][0]), names):
         term = onsets[0][0]
         cand = np.intersect1d(cand, prover.diseases_with(term), assume_unique=True)
         constraints.append(
@@ -176,7 +183,12 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     nodes, edges = walks.nodes[0], walks.edges[0]
     if not phenotypes_ok(ctx, nodes):
         return Drop("path has a clinical-course or modifier term, not a phenotypic abnormality")
+    problem = key_problem(ctx, [int(x) for x in nodes], [int(x) for x in nodes[:-1]])
+    if problem:
+        return Drop(problem)
     layers = [cand, *prover.follow(cand, steps)]
+    open_start = np.union1d(cand, all_but_one(ctx, [p for p, _, _, _ in chosen]))
+    open_prev = prover.follow(open_start, steps[:-1])[-1] if len(steps) > 1 else open_start
     for step, layer in zip(steps, layers[1:], strict=True):
         constraints.append(
             Constraint(description=f"then {step}", kind="chain_step", candidates_after=len(layer),
@@ -187,5 +199,17 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         qtype="vignette", fmt=fmt, gold=gold, steps=steps, layers=layers, answer=int(nodes[-1]),
         constraints=constraints, path_edges=path_edges + [int(x) for x in edges],
         start_text="this patient's condition", start=disease, nodes=[int(x) for x in nodes], mp_name=mp.name,
-        vignette_ctx=vctx, findings_rationale=frat,
+        vignette_ctx=vctx, findings_rationale=frat, open_prev=open_prev,
     )  # fmt: skip
+
+
+def all_but_one(ctx: Context, findings: list[int]) -> np.ndarray:
+    """Diseases annotated with every finding but (at most) one."""
+    sets = [ctx.prover.diseases_with(p) for p in findings]
+    uniq, counts = np.unique(np.concatenate(sets), return_counts=True)
+    return uniq[counts >= len(findings) - 1]
+
+
+def diagnosis_cap(ctx: Context) -> int:
+    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1)."""
+    return max(1, int(ctx.config.max_diagnosis_share * (ctx.vignettes_accepted + 1)))
