@@ -70,7 +70,7 @@ def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: Ge
     if PHENOTYPIC_ABNORMALITY in graph.index:
         abnormal[prover.descendants(graph.index[PHENOTYPIC_ABNORMALITY])] = True
     ctx = Context(
-        graph=graph, index=index, schema=schema, config=config, prover=prover, templates=load_templates(),
+        graph=graph, index=index, schema=schema, config=config, prover=prover, templates=load_templates(schema),
         scores=rarity_scores(graph, index, config.rarity), abnormal=abnormal, onset_terms=onset_terms,
         pheno_degree=index.degree(Step("biolink:has_phenotype", inverse=True)),
         licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from kgsynth.item import LETTERS
 from kgsynth.sample import RarityConfig
+from kgsynth.schema import DEFAULT_SCHEMA
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class GenerateConfig(BaseModel):
     max_findings: int = Field(default=6, ge=1)
     layperson: float = Field(default=0.25, ge=0, le=1)
     rarity: RarityConfig = Field(default_factory=_default_rarity)
-    schema_name: str = "med"
+    # The graph schema: a shipped schema's name or the path of a user's YAML file (`generate --schema`).
+    schema_name: str = DEFAULT_SCHEMA
     # Symptomatic indications (PharmacotherapyDB SYM) walked as "treats"; off: keys a clinician accepts.
     symptomatic_indications: bool = False
     # Caps on concentration: a diagnosis's share of the vignettes, a key's share of all items (each at least 1).

@@ -25,6 +25,8 @@ from kgsynth.resources import schemas_dir
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_SCHEMA = "med"  # the default medical KG's schema (graph_schemas/med.yaml)
+
 
 class CategorySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -24,7 +24,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Templates:
-    """The question templates, loaded once: chain phrases per metapath step, and the three renderers."""
+    """The question templates, loaded once: the schema's noun phrases per metapath step (keyed by the step,
+    ``^`` for the inverse walk), and the three renderers."""
 
     phrases: dict[str, list[str]]
     chain: jinja2.Template
@@ -46,27 +47,56 @@ class StemRequest:
     findings_rationale: dict[str, Any] | None
 
 
-def load_templates() -> Templates:
-    """The templates in ``prompts/questions`` (strict: an undefined variable is an error)."""
+def load_templates(schema: GraphSchema) -> Templates:
+    """The templates in ``prompts/questions`` (strict: an undefined variable is an error) and the
+    schema's predicate phrases, the one home of how a hop is spoken."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(prompts_dir() / "questions")),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
     )
-    phrases: dict[str, list[str]] = env.get_template("phrases.j2").module.PHRASES  # type: ignore[attr-defined]
     return Templates(
-        phrases=phrases,
+        phrases=step_phrases(schema),
         chain=env.get_template("chain.j2"),
         vignette=env.get_template("vignette.j2"),
         rationale=env.get_template("rationale.j2"),
     )
 
 
+def step_phrases(schema: GraphSchema) -> dict[str, list[str]]:
+    """The schema's noun phrases for every predicate direction that has some, keyed like a metapath step
+    (``biolink:treats``, ``^biolink:treats``)."""
+    out: dict[str, list[str]] = {}
+    for pred, spec in schema.predicates.items():
+        for inverse in (False, True):
+            if spec.phrasings(inverse=inverse):
+                out[str(Step(pred, inverse=inverse))] = list(spec.phrasings(inverse=inverse))
+    return out
+
+
+# Sources whose labels capitalise a common noun (HPO: "Seizure"; drug names: "Rosiglitazone"); other
+# labels (MONDO "long QT syndrome 1", eponyms, MeSH class titles) are kept as written.
+_SENTENCE_CASE_PREFIXES = ("HP:",)
+_SENTENCE_CASE_CATEGORIES = frozenset({"biolink:Drug"})
+
+
 def as_phrase(name: str) -> str:
-    """A name as it reads inside a sentence: ``Seizure`` -> ``seizure``, ``EEG abnormality`` unchanged."""
-    if len(name) > 1 and name[0].isupper() and not name[1].isupper() and not name[1].isdigit():
+    """A name as it reads inside a sentence: ``Seizure`` -> ``seizure``; ``EEG abnormality``,
+    ``X-linked inheritance``, ``L-DOPA`` and ``5-HT`` unchanged (only a capital followed by a lower-case
+    letter is lowered)."""
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
         return name[0].lower() + name[1:]
+    return name
+
+
+def name_in_sentence(graph: Graph, node: int) -> str:
+    """``node``'s label as it reads mid-sentence: lowered (see `as_phrase`) for HPO terms and drugs,
+    whose labels start with a capital only by convention; as written for every other source."""
+    name = graph.names[node]
+    cat = graph.categories[int(graph.category[node])]
+    if graph.ids[node].startswith(_SENTENCE_CASE_PREFIXES) or cat in _SENTENCE_CASE_CATEGORIES:
+        return as_phrase(name)
     return name
 
 
@@ -88,13 +118,15 @@ def step_sentence(graph: Graph, schema: GraphSchema, step: Step, frm: int, to: i
 def chain_phrase(
     templates: Templates, start_text: str, steps: list[Step], rng: np.random.Generator
 ) -> tuple[str, list[int]]:
-    """The whole chain as one noun phrase, and the phrasing variant chosen for each step."""
+    """The whole chain as one noun phrase, and the phrasing variant chosen for each step: each step's
+    phrase (from the schema) takes the phrase so far in its ``{subject}`` (forward) or ``{object}``
+    (inverse) slot."""
     phrase, variants = start_text, []
     for step in steps:
         options = templates.phrases[str(step)]
         v = int(rng.integers(len(options)))
         variants.append(v)
-        phrase = options[v].replace("X", phrase)
+        phrase = options[v].replace("{object}" if step.inverse else "{subject}", phrase)
     return phrase, variants
 
 
@@ -121,13 +153,16 @@ def render_stem(
 ) -> tuple[str, str, dict[str, Any]]:
     """The question stem, its template id, and the rationale's context (with one sentence per hop)."""
     steps = req.steps
-    phrase, variants = chain_phrase(templates, req.start_text, steps, rng) if steps else ("", [])
+    start_text = req.start_text
+    if req.nodes and start_text == graph.names[req.nodes[0]]:
+        start_text = name_in_sentence(graph, req.nodes[0])
+    phrase, variants = chain_phrase(templates, start_text, steps, rng) if steps else ("", [])
     sentences = [step_sentence(graph, schema, s, req.nodes[i], req.nodes[i + 1]) for i, s in enumerate(steps)]
     answer_noun = noun(graph, schema, req.answer)
     if req.vignette is None:
         variant = int(rng.integers(4))
         ctx: dict[str, Any] = {
-            "variant": variant, "phrase": phrase, "answer_noun": answer_noun, "start_name": req.start_text,
+            "variant": variant, "phrase": phrase, "answer_noun": answer_noun, "start_name": start_text,
             "mcq": req.mcq,
         }  # fmt: skip
         render, tid = templates.chain, f"chain/v{variant}/{req.mp_name}/" + ".".join(map(str, variants))
