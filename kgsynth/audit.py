@@ -22,6 +22,9 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
 - ``symptomatic_indications`` / ``disease_modifying_indications`` / ``unqualified_indications``: items
   whose evidence path passes a ``treats`` edge of that category (the edge's qualifiers) -- needs the graph;
 - ``organ_system_keys``: phenotype keys at most two levels below "Phenotypic abnormality" -- needs the graph;
+- ``circular_keys``: keys that restate another entity of their path (matched as findings are), their
+  own subclass or superclass on the path aside;
+- ``own_class_keys``: chains whose key is a class the start drug itself belongs to -- needs the graph;
 - ``sibling_rule_share``: share of distractors chosen by a rule that reads what siblings reach.
 
 A check that needs what the run does not carry (the graph, a vignette) reports ``None`` and says why
@@ -40,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from kgsynth.errors import KgsynthError
 from kgsynth.item import Item
 
@@ -53,6 +58,7 @@ CARD_HEADING = "## Audit"
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 SUBCLASS_OF = "biolink:subclass_of"
 TREATS = "biolink:treats"
+MEMBER_OF = "biolink:member_of"
 HAS_PHENOTYPE = "biolink:has_phenotype"
 # Distractor rules that draw on what the hidden entity's siblings reach (closed-world at best).
 SIBLING_RULES = frozenset({"hard_negative_closed_world", "closed_world_same_relation"})
@@ -187,6 +193,17 @@ class GraphFacts:
             frontier = [p for n in frontier for p in self.parents(n) if p not in seen]
             seen.update(frontier)
         return None
+
+    def classes_of(self, drug: str) -> set[str]:
+        """The CURIEs of the classes ``drug`` is a ``member_of``."""
+        node = self.node(drug)
+        if node is None:
+            return set()
+        g = self.graph
+        part = g.relation_slice(MEMBER_OF)
+        lo = part.start + int(np.searchsorted(g.src[part], node, side="left"))
+        hi = part.start + int(np.searchsorted(g.src[part], node, side="right"))
+        return {g.ids[int(o)] for o in g.dst[lo:hi]}
 
     def treats_categories(self, drug: str, disease: str) -> set[str]:
         """The ``indication_category`` qualifiers of the treats edges drug -> disease, lower case with spaces
@@ -327,6 +344,26 @@ def _check_distractors(items: Sequence[Item], facts: GraphFacts | None, tally: _
                 tally.example("descendant_distractors", f"{it.id}: {d.name!r} below {it.answer.name!r}")
 
 
+def _check_circular(items: Sequence[Item], tally: _Tally) -> None:
+    """Keys that restate another entity of their own path ("Neoplasm of the breast" after breast cancer)."""
+    tally.metrics["circular_keys"] = 0
+    for it in items:
+        key_forms = [it.answer.name, *it.entity_aliases.get(it.answer.curie, [])]
+        names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
+        # a broader class is named after what it includes by design ("Nausea and vomiting" above "Nausea")
+        kin = {t.subject for t in it.path if t.object == it.answer.curie and t.predicate == SUBCLASS_OF}
+        kin |= {t.object for t in it.path if t.subject == it.answer.curie and t.predicate == SUBCLASS_OF}
+        kin |= {curie for curie, _ in _findings(it)} if it.type == "vignette" else set()  # leaks, counted apart
+        for curie, name in names.items():
+            if curie == it.answer.curie or curie in kin:
+                continue
+            form = finding_leaks(key_forms, [name, *it.entity_aliases.get(curie, [])])
+            if form is not None:
+                tally.add("circular_keys")
+                tally.example("circular_keys", f"{it.id}: key {form!r} restates {name!r}")
+                break
+
+
 def _check_stems(items: Sequence[Item], tally: _Tally) -> None:
     compiled = {name: re.compile(p, re.IGNORECASE) for name, p in BAD_PATTERNS.items()}
     by_pattern: Counter[str] = Counter()
@@ -372,7 +409,7 @@ def _check_spread(items: Sequence[Item], tally: _Tally) -> None:
 def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _Tally) -> None:
     keys = ("symptomatic_indications", "disease_modifying_indications", "unqualified_indications")
     if facts is None:
-        for key in (*keys, "organ_system_keys"):
+        for key in (*keys, "organ_system_keys", "own_class_keys"):
             tally.metrics[key] = None
             tally.skipped[key] = "needs the graph (edge qualifiers, subclass_of)"
         return
@@ -393,6 +430,12 @@ def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _
                     said = [f"{t.subject_name} treats {t.object_name}" for t in it.path if t.predicate == TREATS]
                     tally.example(key, f"{it.id}: " + "; ".join(said))
     tally.details["items_through_treats"] = seen_paths
+    tally.metrics["own_class_keys"] = 0
+    for it in items:
+        start = it.path[0].subject if it.path and it.type == "chain" else None
+        if start is not None and it.answer.curie in facts.classes_of(start):
+            tally.add("own_class_keys")
+            tally.example("own_class_keys", f"{it.id}: {it.path[0].subject_name} is a {it.answer.name}")
     root = facts.node(PHENOTYPIC_ABNORMALITY)
     if root is None:
         tally.metrics["organ_system_keys"] = None
@@ -421,6 +464,7 @@ def audit_items(items: Sequence[Item], *, graph: Graph | None = None) -> dict[st
     _check_options(items, tally)
     _check_leaks(items, tally)
     _check_distractors(items, facts, tally)
+    _check_circular(items, tally)
     _check_stems(items, tally)
     _check_spread(items, tally)
     _check_graph_facts(items, facts, tally)

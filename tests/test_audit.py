@@ -33,6 +33,8 @@ DEFECTS = (
     "symptomatic_indications",
     "organ_system_keys",
     "mixed_option_casing",
+    "circular_keys",
+    "own_class_keys",
 )
 
 
@@ -120,6 +122,11 @@ def disease_modifying_edge(g: Graph) -> tuple[str, str]:
     raise AssertionError("the default KG has no disease-modifying indication")
 
 
+def first_edge(g: Graph, relation: str) -> tuple[str, str]:
+    part = g.relation_slice(relation)
+    return g.ids[int(g.src[part.start])], g.ids[int(g.dst[part.start])]
+
+
 TOURETTE, ASTHMA = "MONDO:0007661", "MONDO:0004979"
 MARFAN, CF = "MONDO:0007947", "MONDO:0009061"
 ECHOLALIA, AGGRESSION, ASTHMA_HP = "HP:0010529", "HP:0000718", "HP:0002099"
@@ -130,6 +137,7 @@ def planted(g: Graph) -> dict[str, tuple[Item, dict[str, int]]]:
     """Items each with one planted defect, and the defect counts the audit must report for it alone."""
     clean = vignette(g, "clean", TOURETTE, [ECHOLALIA, AGGRESSION], [MARFAN, CF])
     drug, dm_disease = disease_modifying_edge(g)
+    member, klass = first_edge(g, "biolink:member_of")
     gene_path = [triple(g, TOURETTE, "biolink:has_phenotype", ECHOLALIA)]
     vsd_path = [triple(g, TOURETTE, "biolink:has_phenotype", ECHOLALIA)]
     return {
@@ -193,6 +201,27 @@ def planted(g: Graph) -> dict[str, tuple[Item, dict[str, int]]]:
             ),
             {"symptomatic_indications": 1},
         ),
+        "key restating its path": (
+            make_item(
+                g,
+                "circular",
+                answer=ASTHMA_HP,
+                wrong=[ECHOLALIA, VSD],
+                path=[triple(g, ASTHMA, "biolink:has_phenotype", ASTHMA_HP)],
+            ),
+            {"circular_keys": 1},
+        ),
+        "the start drug's own class as key": (
+            make_item(
+                g,
+                "ownclass",
+                answer=klass,
+                wrong=[MARFAN, CF],
+                path=[triple(g, member, "biolink:member_of", klass)],
+                texts={MARFAN: "A class", CF: "B class", klass: "C class"},
+            ),
+            {"own_class_keys": 1},
+        ),
         "organ-system key": (
             make_item(g, "organ", answer="HP:0001626", wrong=[ECHOLALIA, ASTHMA_HP], path=vsd_path),
             {"organ_system_keys": 1},
@@ -218,6 +247,8 @@ def cases(real_graph: Graph) -> dict[str, tuple[Item, dict[str, int]]]:
         "which X is a X stem",
         "knowledge-graph stem",
         "symptomatic indication",
+        "key restating its path",
+        "the start drug's own class as key",
         "organ-system key",
     ],
 )
@@ -232,9 +263,9 @@ def test_indication_categories_and_spread(real_graph: Graph, cases: dict) -> Non
     audit = audit_items(items, graph=real_graph)
     m = audit["metrics"]
     assert (m["symptomatic_indications"], m["disease_modifying_indications"]) == (1, 1)
-    # 2 vignettes over 2 diagnoses; 11 items over 9 keys: the ten most frequent keys are all of them
+    # 2 vignettes over 2 diagnoses; 13 items over 11 keys (MARFAN and TOURETTE twice each)
     assert m["vignettes"] == 2 and m["top10_diagnosis_share"] == 1.0
-    assert m["top10_key_share"] == 1.0 and audit["details"]["top_keys"][MARFAN] == 2
+    assert m["top10_key_share"] == round(12 / 13, 4) and audit["details"]["top_keys"][MARFAN] == 2
     assert m["letter_imbalance"] == pytest.approx(3.0)  # every key at A: A = 4x the mean of A-D
     assert audit["skipped"] == {}
 
@@ -243,7 +274,7 @@ def test_without_the_graph_graph_checks_are_skipped_not_zero(cases: dict) -> Non
     items = [item for item, _ in cases.values()]
     audit = audit_items(items)
     m = audit["metrics"]
-    for key in ("ancestor_distractors", "descendant_distractors", "symptomatic_indications", "organ_system_keys"):
+    for key in ("ancestor_distractors", "descendant_distractors", "symptomatic_indications", "own_class_keys"):
         assert m[key] is None and key in audit["skipped"]
     assert m["leaking_findings"] == 1 and m["synonym_distractors"] == 1 and m["raw_id_options"] == 2
 
