@@ -238,6 +238,11 @@ def _split_list(values: list[str] | None) -> list[str]:
     return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the user gave (not None): the rest keep their defaults from the config model."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 @app.command("generate")
 @user_errors
 def generate_cmd(
@@ -257,6 +262,27 @@ def generate_cmd(
     layperson: Annotated[float, typer.Option(help="Share of vignette findings worded in layperson terms.")] = 0.25,
     rarity_alpha: Annotated[float, typer.Option(help="Rarity bias of start entities (0 = uniform).")] = 3.0,
     hub_cap: Annotated[int, typer.Option(help="Walks avoid intermediate nodes of higher degree.")] = 200,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Graph schema: a shipped name (default med) or the path of your own YAML for your own graph "
+            "(categories, predicates with their phrases, metapaths; see graph_schemas/).",
+        ),
+    ] = None,
+    symptomatic_indications: Annotated[
+        bool | None,
+        typer.Option(
+            "--symptomatic-indications/--no-symptomatic-indications",
+            help="Also walk symptomatic indications as 'treats' (default: disease-modifying only).",
+        ),
+    ] = None,
+    max_diagnosis_share: Annotated[
+        float | None, typer.Option(help="Cap: one diagnosis's share of the vignettes (default 0.015).")
+    ] = None,
+    max_key_share: Annotated[
+        float | None, typer.Option(help="Cap: one key's share of the items (default 0.02).")
+    ] = None,
     backend: Annotated[str, typer.Option(help="Graph backend: embedded or neo4j.")] = "embedded",
     graph_name: Annotated[str, typer.Option("--graph", help="Graph name in the backend (neo4j).")] = "med",
     neo4j_uri: Neo4jUriOpt = None,
@@ -342,6 +368,7 @@ def generate_cmd(
     from kgsynth.generate import generate
     from kgsynth.question import GenerateConfig
     from kgsynth.sample import RarityConfig
+    from kgsynth.schema import load_schema
 
     try:
         config = GenerateConfig(
@@ -354,9 +381,16 @@ def generate_cmd(
             layperson=layperson,
             hub_cap=hub_cap,
             rarity=RarityConfig(alpha=rarity_alpha),
+            **_given(
+                symptomatic_indications=symptomatic_indications,
+                max_diagnosis_share=max_diagnosis_share,
+                max_key_share=max_key_share,
+                schema_name=schema,
+            ),
         )
     except ValueError as exc:
         raise KgsynthError(f"invalid generate options: {exc}") from None
+    load_schema(config.schema_name)  # a bad schema file is reported before the graph is loaded
     if backend == "embedded":
         graph = graph_from_sources(sources, from_, include_non_commercial, cache_dir)
     else:

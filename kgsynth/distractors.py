@@ -68,9 +68,11 @@ def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:
     g, idx = ctx.graph, ctx.index
     unsafe = np.zeros(g.num_nodes, dtype=bool)
     unsafe[t.layers[-1]] = True
-    prev = _prev(t)
-    if prev is not None and len(prev):
-        unsafe[idx.reach(near_hidden(ctx, prev), t.steps[-1])] = True
+    if len(t.layers) > 1:
+        near = near_hidden(ctx, t.layers[-2])
+        if t.open_prev is not None:
+            near = np.union1d(near, t.open_prev)
+        unsafe[idx.reach(near, t.steps[-1])] = True
     cat = g.categories[int(g.category[t.answer])]
     lo, hi = g.category_range(cat)
     hit = np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo

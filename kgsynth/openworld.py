@@ -40,20 +40,27 @@ class OpenWorld:
     mendelian: frozenset[int]
     generic: frozenset[str]
     kind: np.ndarray  # per node, an id of its broad kind (a class's vocabulary and class type; else 0)
-    _norm: dict[str, np.ndarray] = field(default_factory=dict)
+    _norm: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _family: dict[str, np.ndarray] = field(default_factory=dict)
 
     def category_of(self, node: int) -> str:
         return self.graph.categories[int(self.graph.category[node])]
 
-    def norm_ids(self, category: str) -> np.ndarray:
-        """Per node of ``category`` (offset by its range start), an id of its normalised name."""
+    def name_table(self, category: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For ``category``: per node the id of its normalised name, and every (node, normalised alias id)
+        pair over names, synonyms and layperson forms (ids shared, so equal ids are equal names)."""
         got = self._norm.get(category)
         if got is None:
-            lo, hi = self.graph.category_range(category)
+            g = self.graph
+            lo, hi = g.category_range(category)
             seen: dict[str, int] = {}
-            got = np.array([seen.setdefault(norm_name(self.graph.names[i]), len(seen)) for i in range(lo, hi)],
-                           dtype=np.int32)  # fmt: skip
+            name_id = np.array([seen.setdefault(norm_name(g.names[i]), len(seen)) for i in range(lo, hi)],
+                               dtype=np.int32)  # fmt: skip
+            pairs = [(i, seen.setdefault(norm_name(a), len(seen)))
+                     for i in range(lo, hi) for a in (*g.synonyms[i], *g.layperson[i])]  # fmt: skip
+            alias_node = np.array([lo + k for k in range(hi - lo)] + [i for i, _ in pairs], dtype=np.int32)
+            alias_id = np.concatenate([name_id, np.array([a for _, a in pairs], dtype=np.int32)])
+            got = (name_id, alias_node, alias_id)
             self._norm[category] = got
         return got
 
@@ -73,13 +80,25 @@ class OpenWorld:
         return got
 
     def same_name_or_family(self, nodes: np.ndarray, category: str) -> np.ndarray:
-        """Every node of ``category`` whose normalised name or name family equals one of ``nodes``'."""
-        lo, hi = self.graph.category_range(category)
+        """Every node of ``category`` whose name equals a name, synonym or layperson form of one of ``nodes``
+        (or the reverse) after normalisation, or that shares a name family with one of them."""
+        g = self.graph
+        lo, hi = g.category_range(category)
         nodes = nodes[(nodes >= lo) & (nodes < hi)]
         if len(nodes) == 0:
             return np.empty(0, dtype=np.int32)
-        norm, fam = self.norm_ids(category), self.family_ids(category)
-        hit = np.isin(norm, norm[nodes - lo])
+        name_id, alias_node, alias_id = self.name_table(category)
+        mask = np.zeros(g.num_nodes, dtype=bool)
+        mask[nodes] = True
+        ids = np.zeros(int(alias_id.max()) + 1, dtype=bool)
+        ids[alias_id[mask[alias_node]]] = True  # every alias of the nodes
+        hit = ids[name_id]  # a node named like one of their aliases
+        ids[:] = False
+        ids[name_id[nodes - lo]] = True
+        out = np.zeros(hi - lo, dtype=bool)
+        out[alias_node[ids[alias_id]] - lo] = True  # a node with an alias equal to one of their names
+        hit |= out
+        fam = self.family_ids(category)
         fams = fam[nodes - lo]
         fams = fams[fams >= 0]
         if len(fams):
