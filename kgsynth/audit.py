@@ -432,10 +432,10 @@ def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _
     tally.details["items_through_treats"] = seen_paths
     tally.metrics["own_class_keys"] = 0
     for it in items:
-        start = it.path[0].subject if it.path and it.type == "chain" else None
+        start = next((c.args.get("entity") for c in it.constraints if c.kind == "start"), None)
         if start is not None and it.answer.curie in facts.classes_of(start):
             tally.add("own_class_keys")
-            tally.example("own_class_keys", f"{it.id}: {it.path[0].subject_name} is a {it.answer.name}")
+            tally.example("own_class_keys", f"{it.id}: {start} is a {it.answer.name}")
     root = facts.node(PHENOTYPIC_ABNORMALITY)
     if root is None:
         tally.metrics["organ_system_keys"] = None

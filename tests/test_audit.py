@@ -77,6 +77,7 @@ def make_item(
         Option(letter=LETTERS[k], curie=c, text=texts.get(c, names[k][:1].upper() + names[k][1:]))
         for k, c in enumerate(ids)
     ]
+    start = {"entity": path[0].subject}
     entities = list(dict.fromkeys([t.subject for t in path] + [t.object for t in path] + [answer]))
     return Item(
         id=ident,
@@ -87,7 +88,7 @@ def make_item(
         format="mcq",
         hops=len(path),
         path=path,
-        constraints=constraints or [Constraint(description="start", kind="start", candidates_after=1)],
+        constraints=constraints or [Constraint(description="start", kind="start", candidates_after=1, args=start)],
         distractors=[
             Distractor(curie=o.curie, name=o.text, letter=o.letter, failed_constraint=0, rule="negative_evidence")
             for o in options[1:]
@@ -256,6 +257,22 @@ def test_each_planted_defect_is_found_and_nothing_else(real_graph: Graph, cases:
     item, expected = cases[case]
     metrics = audit_items([item], graph=real_graph)["metrics"]
     assert {k: metrics[k] for k in DEFECTS} == {k: expected.get(k, 0) for k in DEFECTS}
+
+
+def test_own_class_is_judged_from_the_start_entity_not_the_first_triple(real_graph: Graph) -> None:
+    g = real_graph
+    part = g.relation_slice("biolink:member_of")
+    haloperidol = g.resolve("DRUGBANK:DB00502")
+    klass = g.ids[int(g.dst[part][g.src[part] == haloperidol][0])]
+    path = [
+        triple(g, "DRUGBANK:DB00502", "biolink:treats", TOURETTE),
+        triple(g, "DRUGBANK:DB00502", "biolink:member_of", klass),
+    ]
+    item = make_item(g, "from-disease", answer=klass, wrong=[MARFAN, CF], path=path)
+    for start, expected in ((TOURETTE, 0), ("DRUGBANK:DB00502", 1)):
+        stated = Constraint(description="start", kind="start", candidates_after=1, args={"entity": start})
+        audited = item.model_copy(update={"constraints": [stated]})
+        assert audit_items([audited], graph=g)["metrics"]["own_class_keys"] == expected
 
 
 def test_indication_categories_and_spread(real_graph: Graph, cases: dict) -> None:
