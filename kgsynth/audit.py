@@ -435,7 +435,8 @@ def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _
         start = next((c.args.get("entity") for c in it.constraints if c.kind == "start"), None)
         if start is not None and it.answer.curie in facts.classes_of(start):
             tally.add("own_class_keys")
-            tally.example("own_class_keys", f"{it.id}: {start} is a {it.answer.name}")
+            names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
+            tally.example("own_class_keys", f"{it.id}: {names.get(start, start)} is in {it.answer.name}")
     root = facts.node(PHENOTYPIC_ABNORMALITY)
     if root is None:
         tally.metrics["organ_system_keys"] = None
