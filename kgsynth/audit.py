@@ -15,7 +15,7 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
 - ``ancestor_distractors`` / ``descendant_distractors``: distractors above / below the answer in the
   graph's ``subclass_of`` (HPO is_a, the MeSH tree, DO/MONDO) -- needs the graph;
 - ``bad_pattern_stems``: items whose question matches one of `BAD_PATTERNS`;
-- ``mixed_option_casing``: multiple-choice items whose options mix lower- and upper-case initials;
+- ``mixed_option_casing``: multiple-choice items whose options mix casing styles (`casing_style`);
 - ``top10_diagnosis_share``: share of vignettes whose hidden diagnosis is one of the ten most frequent;
   ``top10_key_share``: share of items whose key is one of the ten most frequent keys;
 - ``letter_imbalance``: the largest deviation of a gold letter's count from the mean, over the mean;
@@ -89,6 +89,21 @@ def is_raw_identifier(text: str) -> bool:
     (True, False, False)
     """
     return bool(_CURIE.match(text.strip()))
+
+
+def casing_style(text: str) -> str:
+    """How an option is cased: "lower" (lower-case initial), "title" (every word of four or more letters
+    capitalised, at least two of them) or "sentence".
+
+    >>> [casing_style(x) for x in ("dermatologic drug", "Dermatologic Agents", "Central nervous system agents")]
+    ['lower', 'title', 'sentence']
+    """
+    if text[:1].islower():
+        return "lower"
+    long_words = [w for w in re.findall(r"[A-Za-z]+", text) if len(w) >= 4]
+    if len(long_words) >= 2 and all(w[0].isupper() for w in long_words):
+        return "title"
+    return "sentence"
 
 
 def _singular(word: str) -> str:
@@ -289,8 +304,8 @@ def _check_options(items: Sequence[Item], tally: _Tally) -> None:
             tally.add("items_with_raw_id_options")
             tally.add("raw_id_keys", sum(o.letter == it.answer.letter for o in raw))
             tally.example("raw_id_options", f"{it.id}: " + ", ".join(o.text for o in raw))
-        initials = {o.text[:1].isupper() for o in it.options if o.text[:1].isalpha() and not is_raw_identifier(o.text)}
-        if len(initials) > 1:
+        styles = {casing_style(o.text) for o in it.options if not is_raw_identifier(o.text)}
+        if len(styles) > 1:
             tally.add("mixed_option_casing")
 
 

@@ -163,7 +163,7 @@ def planted(g: Graph) -> dict[str, tuple[Item, dict[str, int]]]:
         ),
         "cross-vocabulary synonym distractor": (
             make_item(g, "synonym", answer="CHEBI:50177", wrong=["MESH:D003879", "MESH:D000982"], path=gene_path),
-            {"synonym_distractors": 1},
+            {"synonym_distractors": 1, "mixed_option_casing": 1},  # "Dermatologic Agents" is title case
         ),
         "ancestor and descendant distractors": (
             make_item(g, "hierarchy", answer=VSD, wrong=[SEPTUM, PERIMEMBRANOUS_VSD, ASTHMA_HP], path=vsd_path),
