@@ -28,6 +28,7 @@ $(VENV)/.dev: $(VENV)/.core
 
 demo: $(VENV)/.core
 	$(BIN)/kgsynth generate --hops 3 --n 1000 --out $(OUT)
+	$(BIN)/kgsynth audit $(OUT)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check kgsynth tests bench
