@@ -10,6 +10,7 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
 - ``leaking_findings``: vignette findings (onset terms aside) whose name, synonym or layperson form matches the hidden
   diagnosis or one of its aliases (equal after normalisation, or one contained in the other as whole
   words, a one-word finding only when it is the whole diagnosis name but for a subtype designator);
+- ``stems_naming_diagnosis``: vignettes whose question text contains a name of the hidden diagnosis;
 - ``synonym_distractors``: distractors equal to the answer (or one of its aliases) after normalising
   case, plurals, hyphens and "agent"/"drug" words;
 - ``ancestor_distractors`` / ``descendant_distractors``: distractors above / below the answer in the
@@ -157,6 +158,23 @@ def finding_leaks(finding_forms: Iterable[str], diagnosis_forms: Iterable[str]) 
                 return form
             if len(f.split()) >= 2 and _contains_words(full, f):
                 return form
+    return None
+
+
+def stem_names(question: str, diagnosis_forms: Iterable[str]) -> str | None:
+    """The first name of the diagnosis (four letters or more, subtype designator aside) that the question
+    text contains as whole words, or None.
+
+    >>> stem_names("A patient with wheezing and asthma attacks.", ["asthma", "Asthma, susceptibility to, 1"])
+    'asthma'
+    >>> stem_names("A patient with wheezing.", ["asthma", "CF"]) is None
+    True
+    """
+    text = normalize_name(question)
+    for form in diagnosis_forms:
+        core = _core(normalize_name(form))
+        if len(core.replace(" ", "")) >= 4 and _contains_words(text, core):
+            return form
     return None
 
 
@@ -312,6 +330,7 @@ def _check_options(items: Sequence[Item], tally: _Tally) -> None:
 def _check_leaks(items: Sequence[Item], tally: _Tally) -> None:
     tally.metrics["leaking_findings"] = 0
     tally.metrics["items_with_leaking_findings"] = 0
+    tally.metrics["stems_naming_diagnosis"] = 0
     for it in items:
         disease = hidden_diagnosis(it)
         if disease is None:
@@ -328,6 +347,10 @@ def _check_leaks(items: Sequence[Item], tally: _Tally) -> None:
         if leaked:
             tally.add("leaking_findings", leaked)
             tally.add("items_with_leaking_findings")
+        named = stem_names(it.question, forms)
+        if named is not None:
+            tally.add("stems_naming_diagnosis")
+            tally.example("stems_naming_diagnosis", f"{it.id}: {named!r} in {it.question[:120]!r}")
 
 
 def _check_distractors(items: Sequence[Item], facts: GraphFacts | None, tally: _Tally) -> None:

@@ -26,6 +26,7 @@ DEFECTS = (
     "raw_id_options",
     "raw_id_keys",
     "leaking_findings",
+    "stems_naming_diagnosis",
     "synonym_distractors",
     "ancestor_distractors",
     "descendant_distractors",
@@ -159,7 +160,7 @@ def planted(g: Graph) -> dict[str, tuple[Item, dict[str, int]]]:
         ),
         "finding names the diagnosis": (
             vignette(g, "leak", ASTHMA, [ASTHMA_HP, AGGRESSION], [MARFAN, CF]),
-            {"leaking_findings": 1},
+            {"leaking_findings": 1, "stems_naming_diagnosis": 1},
         ),
         "cross-vocabulary synonym distractor": (
             make_item(g, "synonym", answer="CHEBI:50177", wrong=["MESH:D003879", "MESH:D000982"], path=gene_path),
