@@ -349,13 +349,11 @@ def generate_cmd(
         str | None,
         typer.Option(help="local: model folder or .gguf file; vllm: model id/path.", rich_help_panel="Judge"),
     ] = None,
-    judge_k: Annotated[
-        int | None, typer.Option(help="Samples per item at most (default 5).", rich_help_panel="Judge")
-    ] = None,
+    judge_k: Annotated[int | None, typer.Option(help="Samples per item at most.", rich_help_panel="Judge")] = None,
     judge_m: Annotated[
         int | None,
         typer.Option(
-            help="Drop when a distractor is accepted in at least M samples (default 2).", rich_help_panel="Judge"
+            help="Drop an item whose distractors are accepted in at least M samples.", rich_help_panel="Judge"
         ),
     ] = None,
     judge_max_requests: Annotated[
