@@ -40,7 +40,7 @@ from kgsynth.item import Item
 from kgsynth.teacher.base import BudgetExhausted, Message, RequestFailed, SamplingParams, Teacher, TeacherRequest
 from kgsynth.teacher.cache import RequestCache
 from kgsynth.teacher.prompts import environment, prompt_hash
-from kgsynth.teacher.run import RunBudget, TeacherConfig, make_teacher, request_seed
+from kgsynth.teacher.run import TRANSIENT_REASONS, RunBudget, TeacherConfig, make_teacher, request_seed
 
 logger = logging.getLogger(__name__)
 
@@ -160,11 +160,8 @@ def decide(item: Item, samples: list[JudgeSample], config: JudgeConfig) -> Verdi
         verdict.reason = f"accepted a distractor in {len(with_distractor)} of {len(samples)} samples"
     elif not answered and samples and all(s.failure_reason == "no_verdict" for s in samples):
         verdict.reason = "no readable verdict (kept)"
-    elif any(s.failure_reason in ("retries_exhausted", "budget_exhausted") for s in samples):
-        verdict.status, verdict.reason = (
-            "incomplete",
-            next(s.failure_reason for s in samples if s.failure_reason in ("retries_exhausted", "budget_exhausted")),
-        )
+    elif transient := [s.failure_reason for s in samples if s.failure_reason in TRANSIENT_REASONS]:
+        verdict.status, verdict.reason = "incomplete", transient[0]
     return verdict
 
 
@@ -172,8 +169,8 @@ def _settled(samples: list[JudgeSample], config: JudgeConfig, rules: set[str]) -
     """Whether more samples could no longer change the verdict (or a transient failure stops the item)."""
     hits = sum(bool(set(s.accepted or []) & rules) for s in samples)
     left = config.k - len(samples)
-    transient = samples and samples[-1].failure_reason in ("retries_exhausted", "budget_exhausted")
-    return bool(transient) or hits >= config.m or hits + left < config.m
+    transient = bool(samples) and samples[-1].failure_reason in TRANSIENT_REASONS
+    return transient or hits >= config.m or hits + left < config.m
 
 
 class _Judging:
