@@ -147,6 +147,8 @@ def finding_leaks(finding_forms: Iterable[str], diagnosis_forms: Iterable[str]) 
     'Amyotrophic lateral sclerosis'
     >>> finding_leaks(["Anemia"], ["Fanconi anemia"]) is None
     True
+    >>> finding_leaks(["Lipid accumulation in hepatocytes"], ["LA"]) is None
+    True
     """
     diagnoses = [(d, _core(d)) for d in {normalize_name(x) for x in diagnosis_forms} if d]
     for form in finding_forms:
@@ -154,7 +156,7 @@ def finding_leaks(finding_forms: Iterable[str], diagnosis_forms: Iterable[str]) 
         if not f:
             continue
         for full, core in diagnoses:
-            if f in (full, core) or _contains_words(f, core):
+            if f in (full, core) or (len(core.replace(" ", "")) >= 4 and _contains_words(f, core)):
                 return form
             if len(f.split()) >= 2 and _contains_words(full, f):
                 return form
