@@ -75,7 +75,8 @@ def load_curation(name: str) -> Curation:
 
 # --- names -----------------------------------------------------------------------------------------------
 _NON_WORD = re.compile(r"[^0-9a-z]+")
-_DROP_TOKENS = frozenset({"agent", "agents", "drug", "drugs", "the", "of", "and"})
+_DROP_TOKENS = frozenset({"", "agent", "agents", "drug", "drugs", "the", "of", "and"})
+_TOKENS: dict[str, str] = {}  # token -> its normalised form (words repeat across names: computed once)
 
 
 def _singular(token: str) -> str:
@@ -86,16 +87,23 @@ def _singular(token: str) -> str:
     return token
 
 
+def _token(token: str) -> str:
+    got = _TOKENS.get(token)
+    if got is None:
+        got = _TOKENS[token] = "" if token in _DROP_TOKENS else _singular(token)
+    return got
+
+
 def norm_name(name: str) -> str:
-    """A name reduced for comparison across vocabularies: case, hyphens, plurals, 'agent'/'drug' dropped.
+    """A name reduced for comparison across vocabularies: case, hyphens and punctuation, plurals, and the
+    words 'agent', 'drug', 'the', 'of', 'and' dropped.
 
     >>> norm_name("Dermatologic Agents") == norm_name("dermatologic drug")
     True
-    >>> norm_name("Anti-Inflammatory Agents, Non-Steroidal") == norm_name("non-steroidal anti-inflammatory drug")
+    >>> norm_name("Cytochrome P450 3A Inducers") == norm_name("Cytochrome P450 3A4 Inducers")
     False
     """
-    tokens = [_singular(t) for t in _NON_WORD.split(name.lower()) if t and t not in _DROP_TOKENS]
-    return " ".join(tokens)
+    return " ".join(t for t in map(_token, _NON_WORD.split(name.lower())) if t)
 
 
 def content_tokens(name: str, generic: frozenset[str]) -> frozenset[str]:
@@ -111,27 +119,28 @@ def is_raw_identifier(graph: Graph, node: int) -> bool:
     return not name or name == graph.ids[node]
 
 
+_LETTERS = re.compile(r"[A-Za-z]+")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]{3,}\b")
+
+
 def display_name(name: str) -> str:
     """One casing style for options: sentence case, keeping acronyms and symbols.
 
-    A Title Case name (MeSH, FDA) becomes sentence case; a lower-case name gets a capital first letter.
+    A Title Case name (MeSH, FDA: every word of four letters or more capitalised) becomes sentence case; a
+    lower-case name gets a capital first letter.
 
     >>> display_name("Dermatologic Agents"), display_name("dermatologic drug"), display_name("KCNQ1")
     ('Dermatologic agents', 'Dermatologic drug', 'KCNQ1')
-    >>> display_name("Anti-Inflammatory Agents, Non-Steroidal"), display_name("Parkinson disease")
-    ('Anti-inflammatory agents, non-steroidal', 'Parkinson disease')
+    >>> display_name("Delayed-Action Preparations"), display_name("MTOR Inhibitor Immunosuppressant")
+    ('Delayed-action preparations', 'MTOR inhibitor immunosuppressant')
+    >>> display_name("Parkinson disease")
+    'Parkinson disease'
     """
-    words = name.split(" ")
-    alpha = [w for w in words if w[:1].isalpha() and len(w) > 3]
-    title = len(alpha) > 1 and all(w[0].isupper() and w[1:].replace("-", "").islower() for w in alpha)
-    if title:
-        out = [words[0]] + [
-            "-".join(p[:1].lower() + p[1:] if p[1:].islower() else p for p in w.split("-")) for w in words[1:]
-        ]
-        first = out[0]
-        out[0] = "-".join([first.split("-")[0]] + [p[:1].lower() + p[1:] if p[1:].islower() else p
-                                                   for p in first.split("-")[1:]])  # fmt: skip
-        name = " ".join(out)
+    long_words = [w for w in _LETTERS.findall(name) if len(w) >= 4]
+    if len(long_words) >= 2 and all(w[0].isupper() for w in long_words):
+        first = _LETTERS.search(name)
+        cut = first.end() if first else 0
+        name = name[:cut] + _CAPITALISED.sub(lambda m: m.group(0).lower(), name[cut:])
     return name[:1].upper() + name[1:] if name[:1].islower() else name
 
 

@@ -20,7 +20,7 @@ from kgsynth.curation import norm_name
 from kgsynth.draft import Context, ow
 from kgsynth.index import Step
 from kgsynth.item import Constraint
-from kgsynth.openworld import relatives
+from kgsynth.openworld import closure, relatives
 from kgsynth.starts import vignette_starts
 from kgsynth.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS
 from kgsynth.wording import aliases
@@ -63,8 +63,8 @@ def near_hidden(ctx: Context, prev: np.ndarray) -> np.ndarray:
 
 def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:
     """Everything the open world could make correct: the answer set, what the asked relation reaches from
-    the hidden entities and their relatives, then (same category) ontology ancestors and descendants and
-    same-name or same-family entities of all of that."""
+    the hidden entities and their relatives, and (same category) every entity named like one of those.
+    Ontology ancestors and descendants of all of that are ruled out too (in :func:`chain_distractors`)."""
     g, idx = ctx.graph, ctx.index
     unsafe = np.zeros(g.num_nodes, dtype=bool)
     unsafe[t.layers[-1]] = True
@@ -76,11 +76,18 @@ def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:
     cat = g.categories[int(g.category[t.answer])]
     lo, hi = g.category_range(cat)
     hit = np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo
-    if cat in HIERARCHICAL:
-        unsafe[relatives(idx, hit, g.num_nodes)] = True
-        hit = np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo
     unsafe[ow(ctx).same_name_or_family(hit, cat)] = True
     return unsafe
+
+
+def ancestors_of(ctx: Context, node: int) -> np.ndarray:
+    """``node`` and its ontology ancestors (``subclass_of``), cached for the run."""
+    if ctx.prover.pheno_lo <= node < ctx.prover.pheno_hi:
+        return ctx.prover.ancestors(node)
+    got = ctx.lineage.get(node)
+    if got is None:
+        got = ctx.lineage[node] = closure(ctx.index, np.array([node], dtype=np.int32), SUBCLASS, ctx.graph.num_nodes)
+    return got
 
 
 HIERARCHICAL = frozenset({"biolink:PhenotypicFeature", "biolink:Disease", "biolink:OntologyClass"})
@@ -145,11 +152,15 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     cat = int(g.category[answer])
     lo, hi = g.category_range(g.categories[cat])
     is_pheno = g.categories[cat] == "biolink:PhenotypicFeature"
-    excluded = unsafe_options(ctx, t)
-    excluded |= o.bad
+    unsafe = unsafe_options(ctx, t)
+    excluded = unsafe | o.bad
+    hierarchical = g.categories[cat] in HIERARCHICAL
+    if hierarchical:  # an ancestor of an unsafe entity is unsafe too (a descendant: checked per candidate)
+        excluded[closure(ctx.index, np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo, SUBCLASS, g.num_nodes)] = True
     kind = o.kind[answer]
     chosen: list[tuple[int, str]] = []
-    names = {norm_name(a) for a in aliases(g, answer)}
+    name_id = o.name_table(g.categories[cat])[0]  # equal ids: equal normalised names
+    taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
     excluded[answer] = True
     for make in CHAIN_RULES:
         pool = make(ctx, t, rng)
@@ -159,14 +170,17 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             pool = pool[ctx.abnormal[pool] & ~o.generic_key[pool]]
         if len(pool) == 0:
             continue
-        take = pool if len(pool) <= 50 * k else pool[rng.choice(len(pool), 50 * k, replace=False)]
+        take = pool if len(pool) <= 20 * k else pool[rng.choice(len(pool), 20 * k, replace=False)]
         for d in rng.permutation(take):
             d = int(d)
-            if excluded[d] or norm_name(g.names[d]) in names or names & {norm_name(s) for s in g.synonyms[d]}:
+            if excluded[d] or int(name_id[d - lo]) in taken:
+                continue
+            if hierarchical and unsafe[ancestors_of(ctx, d)].any():
+                excluded[d] = True
                 continue
             chosen.append((d, make.__name__))
             excluded[d] = True
-            names.add(norm_name(g.names[d]))
+            taken.add(int(name_id[d - lo]))
             if len(chosen) == k:
                 return chosen
     return chosen

@@ -55,9 +55,24 @@ class Context:
     open_world: OpenWorld | None = None
     inheritance_modes: frozenset[int] = frozenset()
     diagnosis_counts: dict[int, int] = field(default_factory=dict)
+    lineage: dict[int, np.ndarray] = field(default_factory=dict)
     vignettes_accepted: int = 0
     chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+
+
+_OPEN_WORLDS: dict[tuple[int, str], tuple[Graph, OpenWorld]] = {}
+
+
+def _open_world(graph: Graph, index: CSRIndex, prover: Prover, schema_name: str) -> OpenWorld:
+    """The open-world tables of ``graph``, built once per graph and process (they depend on nothing else)."""
+    got = _OPEN_WORLDS.get((id(graph), schema_name))
+    if got is not None and got[0] is graph:
+        return got[1]
+    made = build_open_world(graph, index, prover, load_curation(schema_name))
+    _OPEN_WORLDS.clear()
+    _OPEN_WORLDS[(id(graph), schema_name)] = (graph, made)
+    return made
 
 
 def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: GenerateConfig) -> Context:
@@ -77,7 +92,7 @@ def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: Ge
     )  # fmt: skip
     from kgsynth.starts import askable_metapaths
 
-    ctx.open_world = build_open_world(graph, index, prover, load_curation(config.schema_name))
+    ctx.open_world = _open_world(graph, index, prover, config.schema_name)
     ctx.inheritance_modes = frozenset(
         int(x) for x in index.reach(np.arange(graph.num_nodes, dtype=np.int32), Step("biolink:has_mode_of_inheritance"))
     )

@@ -42,6 +42,7 @@ class OpenWorld:
     kind: np.ndarray  # per node, an id of its broad kind (a class's vocabulary and class type; else 0)
     _norm: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _family: dict[str, np.ndarray] = field(default_factory=dict)
+    _alias_norms: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def category_of(self, node: int) -> str:
         return self.graph.categories[int(self.graph.category[node])]
@@ -54,30 +55,29 @@ class OpenWorld:
             g = self.graph
             lo, hi = g.category_range(category)
             seen: dict[str, int] = {}
-            name_id = np.array([seen.setdefault(norm_name(g.names[i]), len(seen)) for i in range(lo, hi)],
-                               dtype=np.int32)  # fmt: skip
+            norms = [norm_name(g.names[i]) for i in range(lo, hi)]
+            name_id = np.array([seen.setdefault(n, len(seen)) for n in norms], dtype=np.int32)
             pairs = [(i, seen.setdefault(norm_name(a), len(seen)))
                      for i in range(lo, hi) for a in (*g.synonyms[i], *g.layperson[i])]  # fmt: skip
-            alias_node = np.array([lo + k for k in range(hi - lo)] + [i for i, _ in pairs], dtype=np.int32)
+            alias_node = np.concatenate([np.arange(lo, hi, dtype=np.int32),
+                                         np.array([i for i, _ in pairs], dtype=np.int32)])  # fmt: skip
             alias_id = np.concatenate([name_id, np.array([a for _, a in pairs], dtype=np.int32)])
             got = (name_id, alias_node, alias_id)
             self._norm[category] = got
+            family: dict[str, int] = {}
+            fam = np.full(hi - lo, -1, dtype=np.int32)
+            for k, n in enumerate(norms):
+                key = _family_key(g.names[lo + k], n, category)
+                if key:
+                    fam[k] = family.setdefault(key, len(family))
+            self._family[category] = fam
         return got
 
     def family_ids(self, category: str) -> np.ndarray:
         """Per node of ``category``, an id of its name family (-1 for none): diseases by their name without
         a trailing subtype number, genes by the first three letters of the symbol."""
-        got = self._family.get(category)
-        if got is None:
-            lo, hi = self.graph.category_range(category)
-            seen: dict[str, int] = {}
-            out = np.full(hi - lo, -1, dtype=np.int32)
-            for k, i in enumerate(range(lo, hi)):
-                key = _family_key(self.graph.names[i], category)
-                if key:
-                    out[k] = seen.setdefault(key, len(seen))
-            got = self._family[category] = out
-        return got
+        self.name_table(category)
+        return self._family[category]
 
     def same_name_or_family(self, nodes: np.ndarray, category: str) -> np.ndarray:
         """Every node of ``category`` whose name equals a name, synonym or layperson form of one of ``nodes``
@@ -105,6 +105,19 @@ class OpenWorld:
             hit |= np.isin(fam, fams)
         return np.flatnonzero(hit).astype(np.int32) + lo
 
+    def norms(self, node: int) -> frozenset[str]:
+        """The normalised name, synonyms and layperson forms of ``node`` (cached for the run)."""
+        got = self._alias_norms.get(node)
+        if got is None:
+            g = self.graph
+            got = self._alias_norms[node] = frozenset(norm_name(x) for x in (g.names[node], *g.synonyms[node],
+                                                                                *g.layperson[node]))  # fmt: skip
+        return got
+
+    def leaks(self, finding: int, diagnosis: int) -> bool:
+        """A name of ``finding`` names ``diagnosis`` (see :func:`names_overlap`)."""
+        return norms_overlap(self.norms(finding), self.norms(diagnosis))
+
     def key_restates(self, key: int, hidden: list[int]) -> bool:
         """The key shares an identity-bearing word with a hidden entity (a circular answer)."""
         words = content_tokens(self.graph.names[key], self.generic)
@@ -116,24 +129,35 @@ class OpenWorld:
 def names_overlap(a: list[str], b: list[str]) -> bool:
     """Some name in ``a`` equals, or appears as whole words inside, some name in ``b`` (or the reverse),
     after normalisation: "Asthma" and "asthma", "Seizure" and "Benign familial neonatal seizures"."""
-    na = {n for n in (norm_name(x) for x in a) if n}
-    nb = {n for n in (norm_name(x) for x in b) if n}
+    return norms_overlap({norm_name(x) for x in a}, {norm_name(x) for x in b})
+
+
+def norms_overlap(na: set[str] | frozenset[str], nb: set[str] | frozenset[str]) -> bool:
+    """:func:`names_overlap` on names already normalised."""
+    na = {n for n in na if n}
+    nb = {n for n in nb if n}
+    nb |= {c for c in (_core(n) for n in nb) if c}  # "dystonia 12" is also "dystonia"
     if na & nb:
         return True
     return any(f" {x} " in f" {y} " or f" {y} " in f" {x} " for x in na for y in nb)
 
 
-def _family_key(name: str, category: str) -> str:
+def _core(norm: str) -> str:
+    """A normalised name without its trailing subtype designator ("long qt syndrome 1" -> "long qt syndrome")."""
+    tokens = norm.split()
+    cut = len(tokens)
+    while cut > 1 and _FAMILY_TAIL.match(tokens[cut - 1]):
+        cut -= 1
+    return " ".join(tokens[:cut]) if cut < len(tokens) else ""
+
+
+def _family_key(name: str, norm: str, category: str) -> str:
     if category == "biolink:Gene":
         m = _SYMBOL_STEM.match(name)
         return m.group(0) if m and name.isupper() else ""
     if category != "biolink:Disease":
         return ""
-    tokens = norm_name(name).split()
-    cut = len(tokens)
-    while cut > 1 and _FAMILY_TAIL.match(tokens[cut - 1]):
-        cut -= 1
-    return " ".join(tokens[:cut]) if cut < len(tokens) else ""
+    return _core(norm)
 
 
 def closure(index: CSRIndex, nodes: np.ndarray, step: Step, num_nodes: int) -> np.ndarray:

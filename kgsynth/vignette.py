@@ -14,12 +14,11 @@ from kgsynth.draft import Context, Draft, Drop, key_problem, nodes_readable, ow,
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.index import Step
 from kgsynth.item import Constraint
-from kgsynth.openworld import names_overlap
 from kgsynth.sample import sample_walks
 from kgsynth.schema import MetapathSpec
 from kgsynth.starts import completable, draw_starts, start_distribution, vignette_starts
 from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE
-from kgsynth.wording import aliases, as_phrase, finding_text, findings_rationale, vignette_context
+from kgsynth.wording import as_phrase, finding_text, findings_rationale, vignette_context
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +133,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     annots = phenotype_annotations(ctx, disease)
     onsets = [a for a in annots if a[0] in ctx.onset_terms]
     usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
-    names = aliases(g, disease)
-    usable = [a for a in usable if not names_overlap(aliases(g, a[0]), names)]  # no finding names the diagnosis
+    usable = [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names the diagnosis
     if len(usable) < cfg.min_findings:
         return Drop("vignette: too few frequent phenotype annotations")
     chosen, cand, constraints = _choose_findings(ctx, usable, rng)
@@ -152,7 +150,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         inheritance = as_phrase(g.names[mode])
         path_edges.append(int(ctx.index.edge_ids(disease, INHERITANCE)[0]))
     onset = ""
-    if len(onsets) == 1 and not names_overlap(aliases(g, onsets[0][0]), names):
+    if len(onsets) == 1 and not ow(ctx).leaks(onsets[0][0], disease):
         term = onsets[0][0]
         cand = np.intersect1d(cand, prover.diseases_with(term), assume_unique=True)
         constraints.append(
