@@ -115,19 +115,21 @@ def step_sentence(graph: Graph, schema: GraphSchema, step: Step, frm: int, to: i
     return spec.forward.format(subject=graph.names[frm], object=graph.names[to])
 
 
+def compose_phrase(templates: Templates, start_text: str, steps: list[Step], variants: list[int]) -> str:
+    """The whole chain as one noun phrase with the given phrasing per step: each step's phrase (from the
+    schema) takes the phrase so far in its ``{subject}`` (forward) or ``{object}`` (inverse) slot."""
+    phrase = start_text
+    for step, v in zip(steps, variants, strict=True):
+        phrase = templates.phrases[str(step)][v].replace("{object}" if step.inverse else "{subject}", phrase)
+    return phrase
+
+
 def chain_phrase(
     templates: Templates, start_text: str, steps: list[Step], rng: np.random.Generator
 ) -> tuple[str, list[int]]:
-    """The whole chain as one noun phrase, and the phrasing variant chosen for each step: each step's
-    phrase (from the schema) takes the phrase so far in its ``{subject}`` (forward) or ``{object}``
-    (inverse) slot."""
-    phrase, variants = start_text, []
-    for step in steps:
-        options = templates.phrases[str(step)]
-        v = int(rng.integers(len(options)))
-        variants.append(v)
-        phrase = options[v].replace("{object}" if step.inverse else "{subject}", phrase)
-    return phrase, variants
+    """The whole chain as one noun phrase, and the phrasing variant drawn for each step."""
+    variants = [int(rng.integers(len(templates.phrases[str(step)]))) for step in steps]
+    return compose_phrase(templates, start_text, steps, variants), variants
 
 
 def finding_text(graph: Graph, phenotype: int, rng: np.random.Generator, layperson: float) -> str:
