@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from kgsynth.draft import Context, Draft, Drop, key_problem, phenotypes_ok
+from kgsynth.draft import Context, Draft, Drop, first_acceptable_walk
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.item import Constraint
 from kgsynth.sample import sample_walks
@@ -32,13 +32,11 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap)
     if len(walks.nodes) == 0:
         return Drop("walk died (dead end, repeated node or hub)")
-    nodes, edges = walks.nodes[0], walks.edges[0]
-    start, answer = int(nodes[0]), int(nodes[-1])
-    if not phenotypes_ok(ctx, nodes):
-        return Drop("path has a clinical-course or modifier term, not a phenotypic abnormality")
-    problem = key_problem(ctx, [int(x) for x in nodes], [int(x) for x in nodes[1:-1]])
+    w, problem = first_acceptable_walk(ctx, walks.nodes, 1)
     if problem:
         return Drop(problem)
+    nodes, edges = walks.nodes[w], walks.edges[w]
+    start, answer = int(nodes[0]), int(nodes[-1])
     layers = [np.array([start], dtype=np.int32), *ctx.prover.follow(np.array([start]), steps)]
     constraints = [
         Constraint(

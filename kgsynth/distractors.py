@@ -158,6 +158,10 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     if hierarchical:  # an ancestor of an unsafe entity is unsafe too (a descendant: checked per candidate)
         excluded[closure(ctx.index, np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo, SUBCLASS, g.num_nodes)] = True
     kind = o.kind[answer]
+    # no distractor below an unsafe entity; the open world's generic terms (HPO organ-system depth) aside,
+    # under which nearly everything lies (a correct one still counts)
+    above = unsafe & ~o.generic_key
+    above[t.layers[-1]] = True
     chosen: list[tuple[int, str]] = []
     name_id = o.name_table(g.categories[cat])[0]  # equal ids: equal normalised names
     taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
@@ -175,7 +179,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             d = int(d)
             if excluded[d] or int(name_id[d - lo]) in taken:
                 continue
-            if hierarchical and unsafe[ancestors_of(ctx, d)].any():
+            if hierarchical and above[ancestors_of(ctx, d)].any():
                 excluded[d] = True
                 continue
             chosen.append((d, make.__name__))

@@ -164,3 +164,22 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
         if g.categories[int(g.category[start])] == "biolink:Drug" and key in ctx.index.neighbors(start, MEMBER_OF_STEP):
             return "answer class is the start drug's own class"
     return None
+
+
+def first_acceptable_walk(ctx: Context, nodes: np.ndarray, hidden_from: int) -> tuple[int, str | None]:
+    """The first of the sampled walks (rows of ``nodes``) whose path and key pass :func:`key_problem` and
+    the phenotype check, and otherwise the first walk's problem (``hidden_from``: the index of the first
+    node the question does not name)."""
+    first: str | None = None
+    for w in range(len(nodes)):
+        path = [int(x) for x in nodes[w]]
+        problem = (
+            None
+            if phenotypes_ok(ctx, nodes[w])
+            else "path has a clinical-course or modifier term, not a phenotypic abnormality"
+        )
+        problem = problem or key_problem(ctx, path, path[hidden_from:-1])
+        if problem is None:
+            return w, None
+        first = first or problem
+    return 0, first

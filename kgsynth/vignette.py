@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from kgsynth.distractors import diagnosis_distractors
-from kgsynth.draft import Context, Draft, Drop, key_problem, nodes_readable, ow, phenotypes_ok
+from kgsynth.draft import Context, Draft, Drop, first_acceptable_walk, nodes_readable, ow
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.index import Step
 from kgsynth.item import Constraint
@@ -35,6 +35,7 @@ _RATIO = re.compile(r"^(\d+)/(\d+)$")
 _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 Annotation = tuple[int, int, float, dict[str, Any]]
+DRAWS = 8  # diseases drawn per vignette attempt
 
 
 def frequency_share(value: str | None) -> float:
@@ -78,8 +79,13 @@ def _draw_disease(ctx: Context, rng: np.random.Generator) -> tuple[int | None, t
             start_distribution(ctx, key, completable(ctx, cont[1], vignette_starts(ctx)), cfg.rarity.alpha)
     elif key not in ctx.starts:
         start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
-    drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, 1)
-    return (int(drawn[0]) if len(drawn) else None), cont
+    # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
+    drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
+    cap = diagnosis_cap(ctx)
+    for d in drawn:
+        if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
+            return int(d), cont
+    return None, cont
 
 
 def _choose_findings(
@@ -124,12 +130,8 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         return Drop(f"no metapath of {cfg.hops - 1} hops from a disease in the schema")
     disease_or_none, cont = _draw_disease(ctx, rng)
     if disease_or_none is None:
-        return Drop("no disease can start this vignette")
+        return Drop("cap: the diseases drawn already have their share of the vignettes")
     disease = disease_or_none
-    if ctx.diagnosis_counts.get(disease, 0) >= diagnosis_cap(ctx):
-        return Drop("cap: this diagnosis already has its share of the vignettes")
-    if not nodes_readable(ctx, np.array([disease])):
-        return Drop("path has an unnamed entity or an incidental drug class")
     annots = phenotype_annotations(ctx, disease)
     onsets = [a for a in annots if a[0] in ctx.onset_terms]
     usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
@@ -178,12 +180,10 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     walks = sample_walks(ctx.index, steps, np.array([disease] * 4, dtype=np.int32), seed=rng, hub_cap=cfg.hub_cap)
     if len(walks.nodes) == 0:
         return Drop("walk died (dead end, repeated node or hub)")
-    nodes, edges = walks.nodes[0], walks.edges[0]
-    if not phenotypes_ok(ctx, nodes):
-        return Drop("path has a clinical-course or modifier term, not a phenotypic abnormality")
-    problem = key_problem(ctx, [int(x) for x in nodes], [int(x) for x in nodes[:-1]])
+    w, problem = first_acceptable_walk(ctx, walks.nodes, 0)
     if problem:
         return Drop(problem)
+    nodes, edges = walks.nodes[w], walks.edges[w]
     layers = [cand, *prover.follow(cand, steps)]
     open_start = np.union1d(cand, all_but_one(ctx, [p for p, _, _, _ in chosen]))
     open_prev = prover.follow(open_start, steps[:-1])[-1] if len(steps) > 1 else open_start
