@@ -146,7 +146,7 @@ def vignette_context(*, sex: str, onset: str, findings: list[str], inheritance: 
 
 def findings_rationale(graph: Graph, findings: list[int], diagnosis: int, inheritance: str) -> dict[str, Any]:
     """The variables of the rationale's diagnosis paragraph."""
-    return {"findings": [graph.names[p] for p in findings], "diagnosis": graph.names[diagnosis],
+    return {"findings": [name_in_sentence(graph, p) for p in findings], "diagnosis": graph.names[diagnosis],
             "inheritance": inheritance}  # fmt: skip
 
 
