@@ -123,21 +123,24 @@ _LETTERS = re.compile(r"[A-Za-z]+")
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]{3,}\b")
 
 
-def display_name(name: str) -> str:
+def display_name(name: str, *, sentence: bool = False) -> str:
     """One casing style for options: sentence case, keeping acronyms and symbols.
 
-    A Title Case name (MeSH, FDA: every word of four letters or more capitalised) becomes sentence case; a
-    lower-case name gets a capital first letter.
+    A Title Case name (MeSH, FDA: every word of four letters or more capitalised), or any name with
+    ``sentence`` (drug classes, which hold no proper names), becomes sentence case; a lower-case name gets
+    a capital first letter.
 
     >>> display_name("Dermatologic Agents"), display_name("dermatologic drug"), display_name("KCNQ1")
     ('Dermatologic agents', 'Dermatologic drug', 'KCNQ1')
     >>> display_name("Delayed-Action Preparations"), display_name("MTOR Inhibitor Immunosuppressant")
     ('Delayed-action preparations', 'MTOR inhibitor immunosuppressant')
-    >>> display_name("Parkinson disease")
-    'Parkinson disease'
+    >>> display_name("Parkinson disease"), display_name("alpha-Glucosidase Inhibitor")
+    ('Parkinson disease', 'Alpha-glucosidase inhibitor')
+    >>> display_name("Platelet-reducing Agent", sentence=True)
+    'Platelet-reducing agent'
     """
     long_words = [w for w in _LETTERS.findall(name) if len(w) >= 4]
-    if len(long_words) >= 2 and all(w[0].isupper() for w in long_words):
+    if sentence or (len(long_words) >= 2 and all(w[0].isupper() for w in long_words[1:])):
         first = _LETTERS.search(name)
         cut = first.end() if first else 0
         name = name[:cut] + _CAPITALISED.sub(lambda m: m.group(0).lower(), name[cut:])

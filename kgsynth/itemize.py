@@ -48,8 +48,10 @@ def options_of(
     g = ctx.graph
     order = [d for d, _, _ in distractors]
     slots: list[int] = [*order[: draft.gold], draft.answer, *order[draft.gold :]]
+    is_class = g.categories[int(g.category[draft.answer])] == "biolink:OntologyClass"
     options = [
-        Option(letter=LETTERS[i], curie=g.ids[node], text=display_name(g.names[node])) for i, node in enumerate(slots)
+        Option(letter=LETTERS[i], curie=g.ids[node], text=display_name(g.names[node], sentence=is_class))
+        for i, node in enumerate(slots)
     ]
     records = [
         Distractor(curie=g.ids[d], name=g.names[d], letter=LETTERS[slots.index(d)], failed_constraint=failed, rule=rule)
