@@ -13,6 +13,7 @@ reaches as a noun phrase (question stems), several phrasings each so that stems 
 from __future__ import annotations
 
 import logging
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ class PhraseSpec(BaseModel):
     ``forward`` phrases walk subject -> object and name the object, so they hold ``{subject}`` (the
     start: a name or, in a chain, the phrase of the hops before); ``inverse`` phrases walk object ->
     subject and hold ``{object}``. Each must read well whether the slot holds a name ("imatinib") or a
-    noun phrase ("a drug indicated for asthma"): so no "the gene {subject}".
+    noun phrase ("a drug indicated for asthma"), except a phrase that names its slot ("a drug of the
+    class {object}"), which reads well only with a name: its step may only start a metapath.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -58,6 +60,19 @@ class PhraseSpec(BaseModel):
     @classmethod
     def _inverse_slot(cls, v: list[str]) -> list[str]:
         return _check_slots(v, "{object}", "{subject}")
+
+
+_NAMES_ITS_SLOT = re.compile(r"\bthe (?:[a-z]+ )?(?!(?:of|by|for|in|with|to|from) )[a-z]+ \{(?:subject|object)\}")
+
+
+def names_its_slot(phrase: str) -> bool:
+    """Whether ``phrase`` puts a noun before its slot ("the class {object}"): it takes names only.
+
+    >>> [names_its_slot(p) for p in ("a drug of the class {object}", "a member of the drug class {object}",
+    ...  "a drug that targets the product of {object}", "a drug indicated for {object}")]
+    [True, True, False, False]
+    """
+    return bool(_NAMES_ITS_SLOT.search(phrase))
 
 
 def _check_slots(phrases: list[str], need: str, forbid: str) -> list[str]:
@@ -136,7 +151,7 @@ class GraphSchema(BaseModel):
         categories chain up."""
         for mp in self.metapaths:
             current = {mp.start}
-            for raw in mp.steps:
+            for i, raw in enumerate(mp.steps):
                 pred = raw.lstrip("^")
                 if pred not in self.predicates:
                     raise ValueError(f"metapath {mp.name}: unknown predicate {pred}")
@@ -145,6 +160,12 @@ class GraphSchema(BaseModel):
                 if not spec.phrasings(inverse=raw.startswith("^")):
                     raise ValueError(
                         f"metapath {mp.name}: step {raw} has no phrases; give predicates.{pred}.phrases.{direction}"
+                    )
+                if i > 0 and any(names_its_slot(p) for p in spec.phrasings(inverse=raw.startswith("^"))):
+                    raise ValueError(
+                        f"metapath {mp.name}: step {raw} follows another step, but a phrase of "
+                        f"predicates.{pred}.phrases.{direction} names its slot ('the class {{...}}') and reads "
+                        "well only with a name"
                     )
                 frm, to = (spec.object, spec.subject) if raw.startswith("^") else (spec.subject, spec.object)
                 if not current & set(frm):

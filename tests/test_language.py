@@ -24,7 +24,7 @@ import pytest
 
 from kgsynth.audit import BAD_PATTERNS
 from kgsynth.index import Step
-from kgsynth.schema import GraphSchema, available_schemas, load_schema
+from kgsynth.schema import GraphSchema, available_schemas, load_schema, names_its_slot
 from kgsynth.wording import Templates, as_phrase, compose_phrase, load_templates, vignette_context
 from tests.conftest import FIXTURES, mini_directories
 
@@ -52,6 +52,7 @@ STEM_SHAPE: dict[str, str] = {
     "a before a vowel-initial word": r"\ba (?:a|an|indication|inheritance|adverse|unnamed|abnormality|EEG|ALS)\b",
     "an before a consonant-initial word": r"\ban (?:drug|disease|gene|condition|the)\b",
     "leftover slot": r"\{|\}",
+    "a noun phrase in a named slot": r"\bthe (?:[a-z]+ )?(?:class|gene|drug|disease) (?:a|an|the)\b",
     "family history of a non-Mendelian term": r"family history suggests (?!autosomal|X-linked|Y-linked|mitochondrial|"
     r"semidominant|pseudoautosomal|mendelian)",
 }
@@ -107,9 +108,11 @@ def chain_stems(schema: GraphSchema, templates: Templates) -> Iterator[tuple[str
     """(label, stem) for every metapath x phrase choice x stem variant x format x start name, and every
     predicate direction alone with a name and with a nested phrase in its slot."""
     paths = [(mp.name, mp.start, [Step.parse(s) for s in mp.steps]) for mp in schema.metapaths]
-    for key in templates.phrases:
+    for key, phrases in templates.phrases.items():
         step = Step.parse(key)
-        for start in [*_names(_from_category(schema, step)[0]), NESTED]:
+        # A noun phrase in the slot too, unless a phrase names its slot (the schema keeps such steps first).
+        nested = [] if any(names_its_slot(p) for p in phrases) else [NESTED]
+        for start in [*_names(_from_category(schema, step)[0]), *nested]:
             paths.append((f"step {key}", start, [step]))
     for label, start, steps in paths:
         starts = _names(start) if start.startswith("biolink:") else [start]
@@ -257,6 +260,17 @@ def test_every_metapath_step_has_phrases_in_both_directions_it_walks() -> None:
         for key, phrases in templates.phrases.items():
             step = Step.parse(key)
             assert phrases == schema.predicates[step.relation].phrasings(inverse=step.inverse)
+
+
+def test_a_phrase_that_names_its_slot_only_starts_a_metapath() -> None:
+    """'a drug of the class {object}' reads well with a class name only: the schema refuses it after a step."""
+    med = load_schema("med")
+    data = med.model_dump()
+    steps = ["^biolink:treats", "biolink:member_of", "^biolink:member_of"]
+    data["metapaths"] = [{"name": "nested", "start": "biolink:Disease", "steps": steps}]
+    with pytest.raises(ValueError, match=r"step \^biolink:member_of follows another step.*names its slot"):
+        GraphSchema.model_validate(data).check_metapaths()
+    assert bad_patterns("Which of the following is a drug of the class a drug class that includes imatinib?")
 
 
 def test_every_hpo_onset_and_inheritance_term_has_its_own_wording() -> None:
