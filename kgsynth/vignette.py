@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from kgsynth.distractors import diagnosis_distractors
+from kgsynth.distractors import diagnosis_distractors, diagnosis_relatives
 from kgsynth.draft import Context, Draft, Drop, first_acceptable_walk, nodes_readable, ow
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.index import Step
@@ -163,6 +163,8 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         path_edges.append(onsets[0][1])
     if len(cand) != 1 and cfg.hops == 1 and fmt == "short":
         return Drop("vignette: findings do not single out the diagnosis")
+    if cfg.hops == 1 and len(cand) > 1 and np.isin(cand, diagnosis_relatives(ctx, disease)).any():
+        return Drop("vignette: findings do not separate the diagnosis from its sibling subtypes")
     sexes = {str(q.get("sex")) for _, _, _, q in chosen if q.get("sex")}
     findings_text = [finding_text(g, p, rng, cfg.layperson) for p, _, _, _ in chosen]
     vctx = vignette_context(sex=sexes.pop() if len(sexes) == 1 else "", onset=onset, findings=findings_text,
