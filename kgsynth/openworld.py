@@ -119,11 +119,13 @@ class OpenWorld:
         return norms_overlap(self.norms(finding), self.norms(diagnosis))
 
     def key_restates(self, key: int, hidden: list[int]) -> bool:
-        """The key shares an identity-bearing word with a hidden entity (a circular answer)."""
+        """The key shares an identity-bearing word with a hidden entity, or one of its names is (part of) one of
+        the hidden entity's names (a circular answer)."""
         words = content_tokens(self.graph.names[key], self.generic)
-        if not words:
-            return False
-        return any(words & content_tokens(self.graph.names[h], self.generic) for h in hidden)
+        if words and any(words & content_tokens(self.graph.names[h], self.generic) for h in hidden):
+            return True
+        # or a name of the key is (part of) a name of a hidden entity: "Abdominal obesity", "metabolic syndrome X"
+        return any(norms_overlap(self.norms(key), self.norms(h)) for h in hidden)
 
 
 def names_overlap(a: list[str], b: list[str]) -> bool:
