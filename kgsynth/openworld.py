@@ -9,6 +9,7 @@ cross-vocabulary synonyms, and unreadable or incidental entities.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -43,13 +44,16 @@ class OpenWorld:
     _norm: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _family: dict[str, np.ndarray] = field(default_factory=dict)
     _alias_norms: dict[int, frozenset[str]] = field(default_factory=dict)
+    _id_count: dict[str, int] = field(default_factory=dict)
+    _family_count: dict[str, int] = field(default_factory=dict)
 
     def category_of(self, node: int) -> str:
         return self.graph.categories[int(self.graph.category[node])]
 
     def name_table(self, category: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For ``category``: per node the id of its normalised name, and every (node, normalised alias id)
-        pair over names, synonyms and layperson forms (ids shared, so equal ids are equal names)."""
+        pair over names, synonyms and layperson forms (ids shared, so equal ids are equal names; nodes
+        numbered from the category's first node)."""
         got = self._norm.get(category)
         if got is None:
             g = self.graph
@@ -59,8 +63,8 @@ class OpenWorld:
             name_id = np.array([seen.setdefault(n, len(seen)) for n in norms], dtype=np.int32)
             pairs = [(i, seen.setdefault(norm_name(a), len(seen)))
                      for i in range(lo, hi) for a in (*g.synonyms[i], *g.layperson[i])]  # fmt: skip
-            alias_node = np.concatenate([np.arange(lo, hi, dtype=np.int32),
-                                         np.array([i for i, _ in pairs], dtype=np.int32)])  # fmt: skip
+            alias_node = np.concatenate([np.arange(0, hi - lo, dtype=np.int32),  # category-local node ids
+                                         np.array([i - lo for i, _ in pairs], dtype=np.int32)])  # fmt: skip
             alias_id = np.concatenate([name_id, np.array([a for _, a in pairs], dtype=np.int32)])
             got = (name_id, alias_node, alias_id)
             self._norm[category] = got
@@ -71,6 +75,8 @@ class OpenWorld:
                 if key:
                     fam[k] = family.setdefault(key, len(family))
             self._family[category] = fam
+            self._id_count[category] = len(seen)
+            self._family_count[category] = len(family)
         return got
 
     def family_ids(self, category: str) -> np.ndarray:
@@ -88,21 +94,22 @@ class OpenWorld:
         if len(nodes) == 0:
             return np.empty(0, dtype=np.int32)
         name_id, alias_node, alias_id = self.name_table(category)
-        mask = np.zeros(g.num_nodes, dtype=bool)
-        mask[nodes] = True
-        ids = np.zeros(int(alias_id.max()) + 1, dtype=bool)
+        local = nodes - lo
+        mask = np.zeros(hi - lo, dtype=bool)
+        mask[local] = True
+        ids = np.zeros(self._id_count[category], dtype=bool)
         ids[alias_id[mask[alias_node]]] = True  # every alias of the nodes
         hit = ids[name_id]  # a node named like one of their aliases
         ids[:] = False
-        ids[name_id[nodes - lo]] = True
-        out = np.zeros(hi - lo, dtype=bool)
-        out[alias_node[ids[alias_id]] - lo] = True  # a node with an alias equal to one of their names
-        hit |= out
+        ids[name_id[local]] = True
+        hit[alias_node[ids[alias_id]]] = True  # a node with an alias equal to one of their names
         fam = self.family_ids(category)
-        fams = fam[nodes - lo]
+        fams = fam[local]
         fams = fams[fams >= 0]
         if len(fams):
-            hit |= np.isin(fam, fams)
+            fmask = np.zeros(self._family_count[category], dtype=bool)
+            fmask[fams] = True
+            hit |= (fam >= 0) & fmask[np.maximum(fam, 0)]
         return np.flatnonzero(hit).astype(np.int32) + lo
 
     def norms(self, node: int) -> frozenset[str]:
@@ -144,6 +151,7 @@ def norms_overlap(na: set[str] | frozenset[str], nb: set[str] | frozenset[str]) 
     return any(f" {x} " in f" {y} " or f" {y} " in f" {x} " for x in na for y in nb)
 
 
+@functools.lru_cache(maxsize=65536)
 def _core(norm: str) -> str:
     """A normalised name without its trailing subtype designator ("long qt syndrome 1" -> "long qt syndrome")."""
     tokens = norm.split()
