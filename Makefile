@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - installs the core into .venv and runs the main job (kgsynth generate) on the embedded default KG
-#   make test   - installs everything the tests need (dev tools, Neo4j, the small model) and runs them all
+#   make test   - installs everything the tests need (dev tools, Neo4j, LanguageTool, the small model) and runs them all
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -28,6 +28,7 @@ $(VENV)/.dev: $(VENV)/.core
 
 demo: $(VENV)/.core
 	$(BIN)/kgsynth generate --hops 3 --n 1000 --out $(OUT)
+	$(BIN)/kgsynth audit $(OUT)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check kgsynth tests bench
@@ -41,7 +42,12 @@ typecheck: $(VENV)/.dev
 	bash scripts/neo4j.sh install
 	touch $@
 
-unit: $(VENV)/.dev .models/.smollm2 .neo4j/.installed
+# LanguageTool's English grammar rules from Maven Central (tests/test_language.py checks every stem with it).
+.languagetool/.installed:
+	bash scripts/languagetool.sh install
+	touch $@
+
+unit: $(VENV)/.dev .models/.smollm2 .neo4j/.installed .languagetool/.installed
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -306,6 +306,11 @@ def _split_list(values: list[str] | None) -> list[str] | None:
     return split or None
 
 
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the user gave (not None): the rest keep their defaults from the config model."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
 @app.command("generate")
 @user_errors
 def generate_cmd(
@@ -344,6 +349,29 @@ def generate_cmd(
     ] = None,
     graph_name: GraphOpt = None,
     backend: BackendOpt = None,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Graph schema: a shipped name or the path of your own YAML for your own graph "
+            "(categories, predicates with their phrases, metapaths; see graph_schemas/).",
+            show_default=False,
+        ),
+    ] = None,
+    symptomatic_indications: Annotated[
+        bool | None,
+        typer.Option(
+            "--symptomatic-indications/--no-symptomatic-indications",
+            help="Also walk symptomatic indications as 'treats' (default: disease-modifying only).",
+            show_default=False,
+        ),
+    ] = None,
+    max_diagnosis_share: Annotated[
+        float | None, typer.Option(help="Cap: one diagnosis's share of the vignettes.", show_default=False)
+    ] = None,
+    max_key_share: Annotated[
+        float | None, typer.Option(help="Cap: one key's share of the items.", show_default=False)
+    ] = None,
     neo4j_uri: Neo4jUriOpt = None,
     neo4j_user: Neo4jUserOpt = None,
     neo4j_database: Neo4jDbOpt = None,
@@ -411,6 +439,38 @@ def generate_cmd(
     max_total_tokens: Annotated[
         int | None, typer.Option(help="Budget: tokens this run may use.", rich_help_panel="Teacher")
     ] = None,
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            help="Drop items a model finds a distractor correct in: openai, local or vllm (see docs/generate.md).",
+            rich_help_panel="Judge",
+            show_default=False,
+        ),
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option(help="Model name sent to the server.", rich_help_panel="Judge", show_default=False)
+    ] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (default: OpenAI).", rich_help_panel="Judge")
+    ] = None,
+    judge_api_key_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding the API key.", rich_help_panel="Judge", show_default=False),
+    ] = None,
+    judge_model_path: Annotated[
+        str | None,
+        typer.Option(help="local: model folder or .gguf file; vllm: model id/path.", rich_help_panel="Judge"),
+    ] = None,
+    judge_k: Annotated[int | None, typer.Option(help="Samples per item at most.", rich_help_panel="Judge")] = None,
+    judge_m: Annotated[
+        int | None,
+        typer.Option(
+            help="Drop an item whose distractors are accepted in at least M samples.", rich_help_panel="Judge"
+        ),
+    ] = None,
+    judge_max_requests: Annotated[
+        int | None, typer.Option(help="Budget: judge requests this run may send.", rich_help_panel="Judge")
+    ] = None,
     allow_incomplete: Annotated[
         bool,
         typer.Option(
@@ -437,6 +497,7 @@ def generate_cmd(
     from kgsynth.generate import generate
     from kgsynth.graphs import open_graph
     from kgsynth.rundir import lock_run_dir
+    from kgsynth.schema import load_schema
 
     teacher_flags = {
         "backend": teacher, "model": teacher_model, "base_url": teacher_base_url, "api_key_env": teacher_api_key_env,
@@ -450,17 +511,27 @@ def generate_cmd(
                              neo4j_database=neo4j_database),
         "generate": {"n": n, "hops": hops, "types": _split_list(types), "formats": _split_list(formats),
                      "options": options, "seed": seed, "layperson": layperson, "hub_cap": hub_cap,
-                     "rarity": {"alpha": rarity_alpha}},
+                     "rarity": {"alpha": rarity_alpha}, "schema_name": schema,
+                     "symptomatic_indications": symptomatic_indications,
+                     "max_diagnosis_share": max_diagnosis_share, "max_key_share": max_key_share},
         "compare_uniform": compare_uniform,
     }  # fmt: skip
     data = read_config_file(config) if config is not None else {}
-    data = with_teacher(data, teacher_flags)
+    data = with_section(data, "teacher", teacher_flags, _TEACHER_FLAG_NAMES)
+    judge_flags = {
+        "backend": judge, "model": judge_model, "base_url": judge_base_url, "api_key_env": judge_api_key_env,
+        "model_path": judge_model_path, "k": judge_k, "m": judge_m, "max_requests": judge_max_requests, "seed": seed,
+    }  # fmt: skip
+    data = with_section(data, "judge", judge_flags, _JUDGE_FLAG_NAMES)
     cfg = validate_config(RunConfig, data, flags, config)
     set_verbose(verbose)
-    if cfg.teacher is not None:
+    load_schema(cfg.generate.schema_name)  # a bad schema file is reported before the graph is loaded
+    if cfg.teacher is not None or cfg.judge is not None:
         from kgsynth.teacher.run import check_teacher
 
-        check_teacher(cfg.teacher)  # extras, key and server, before any work
+        for backend_config in (cfg.judge.teacher_config() if cfg.judge else None, cfg.teacher):
+            if backend_config is not None:
+                check_teacher(backend_config)  # extras, key and server, before any work
     with lock_run_dir(out):  # held through the teacher step: a second run into OUT is refused
         graph = open_graph(cfg.graph, progress=True)
         with Progress(
@@ -476,20 +547,23 @@ def generate_cmd(
             )
         write_config(cfg, out / CONFIG_FILE)
         _print_summary(summary, out)
+        taught = out if cfg.judge is None else _run_judge(out, cfg.judge)
         if cfg.teacher is not None:
-            _run_teacher(cfg.teacher, out, allow_incomplete=allow_incomplete)
+            _run_teacher(cfg.teacher, out, taught, allow_incomplete=allow_incomplete)
     if export is not None:
         from kgsynth.export import ExportConfig
 
         _export(out, export, ExportConfig())
 
 
-def _run_teacher(tconfig: Any, out: Path, *, allow_incomplete: bool) -> None:
+def _run_teacher(tconfig: Any, out: Path, items_from: Path, *, allow_incomplete: bool) -> None:
+    """The teacher step: chains of thought for the items in ``items_from`` (the run, or its judged subset),
+    written into ``out``."""
     from kgsynth.generate import read_items
     from kgsynth.teacher.base import TeacherIncomplete
     from kgsynth.teacher.run import TRANSIENT_REASONS, distil
 
-    result = distil(read_items(out), tconfig, out, progress=True)
+    result = distil(read_items(items_from), tconfig, out, progress=True)
     console.print(
         f"teacher {tconfig.model}: {result.verified:,} verified, {result.rejected:,} rejected, "
         f"{result.incomplete:,} incomplete; {result.requests_sent:,} requests sent, "
@@ -505,41 +579,44 @@ def _run_teacher(tconfig: Any, out: Path, *, allow_incomplete: bool) -> None:
         )
 
 
-# TeacherConfig fields whose flag is not simply --FIELD.
+# TeacherConfig and JudgeConfig fields whose flag is not simply --FIELD.
 _TEACHER_FLAG_NAMES = {
+    "backend": "--teacher",
     "model": "--teacher-model",
     "base_url": "--teacher-base-url",
     "api_key_env": "--teacher-api-key-env",
     "model_path": "--teacher-model-path",
     "timeout": "--request-timeout",
 }
+_JUDGE_FLAG_NAMES = {
+    "backend": "--judge",
+    **{k: f"--judge-{k.replace('_', '-')}" for k in ("model", "base_url", "api_key_env", "model_path", "k", "m")},
+    "max_requests": "--judge-max-requests",
+}
 
 
-def with_teacher(data: dict[str, Any], flags: dict[str, Any]) -> dict[str, Any]:
-    """``data`` with the teacher flags laid over its ``teacher`` section; the model defaults to the model path or
-    the backend's name, the seed to the run's. Teacher flags without a teacher (``--teacher`` or a ``teacher:``
-    section) are an error, not silently ignored."""
+def with_section(data: dict[str, Any], name: str, flags: dict[str, Any], flag_names: dict[str, str]) -> dict[str, Any]:
+    """``data`` with a model-backed step's flags (the teacher's, the judge's) laid over its ``name`` section; the
+    model defaults to the model path or the backend's name, the seed to the run's. The step's flags without the
+    step (``--teacher``/``--judge`` or a section in ``--config``) are an error, not silently ignored."""
     given = {k: v for k, v in flags.items() if v is not None and k != "seed"}
-    section = data.get("teacher")
+    section = data.get(name)
     if section is None and flags.get("backend") is None:
         if given:
-            names = ", ".join(_TEACHER_FLAG_NAMES.get(k, f"--{k.replace('_', '-')}") for k in given)
-            raise KgsynthError(f"teacher options without a teacher: {names}",
-                               hint="add --teacher openai|local|vllm (or a teacher: section in --config)")  # fmt: skip
+            names = ", ".join(flag_names.get(k, f"--{k.replace('_', '-')}") for k in given)
+            raise KgsynthError(f"{name} options without a {name}: {names}",
+                               hint=f"add {flag_names['backend']} openai|local|vllm (or a {name}: section in "
+                               "--config)")  # fmt: skip
         return data
-    teacher = {**(section or {}), **given}
+    step = {**(section or {}), **given}
     if flags.get("seed") is not None:
-        teacher["seed"] = flags["seed"]
-    if "model" not in teacher:
-        from kgsynth.teacher.run import TeacherConfig
-
-        teacher["model"] = (
-            teacher.get("model_path") or teacher.get("backend") or TeacherConfig.model_fields["backend"].default
-        )
+        step["seed"] = flags["seed"]
+    if "model" not in step:
+        step["model"] = step.get("model_path") or step.get("backend") or "openai"
     run_seed = (data.get("generate") or {}).get("seed")
     if run_seed is not None:
-        teacher.setdefault("seed", run_seed)
-    return {**data, "teacher": teacher}
+        step.setdefault("seed", run_seed)
+    return {**data, name: step}
 
 
 @app.command("export")
@@ -607,6 +684,80 @@ def push_cmd(
         return
     console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit}")
     console.print(result.url, highlight=False, soft_wrap=True)
+
+
+def _run_judge(out: Path, config: Any) -> Path:
+    """Judge the run in ``out`` (kgsynth/judge.py); return the folder of the kept items."""
+    from kgsynth.judge import judge_run
+
+    result = judge_run(out, config)
+    console.print(
+        f"judge {config.model}: {result.kept:,} kept, {result.dropped:,} dropped, {result.incomplete:,} incomplete "
+        f"(re-run to continue); {result.requests_sent:,} requests sent, {result.cache_hits:,} answered from the "
+        f"cache; distractor rules accepted: {result.distractor_rules_accepted}; kept items in {out / 'judge'}"
+    )
+    return out / "judge"
+
+
+@app.command("audit")
+@user_errors
+def audit_cmd(
+    run: Annotated[Path, typer.Argument(help="A generate --out folder.", show_default=False)],
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on", help="KEY=THRESHOLD: exit 1 when the metric exceeds it (repeatable).", show_default=False
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the audit as JSON.")] = False,
+    use_graph: Annotated[
+        bool, typer.Option("--graph/--no-graph", help="Open the run's KG for the checks that need it.")
+    ] = True,
+    write: Annotated[bool, typer.Option(help="Record the audit in the run's summary.json and card.")] = True,
+    sources: Annotated[
+        list[str] | None, typer.Option("--source", help="Sources of the graph (default: those the run records).")
+    ] = None,
+    from_: FromOpt = None,
+    cache_dir: CacheOpt = None,
+) -> None:
+    """Count the defects code can find in a generated run (raw ids, leaks, synonym distractors, ...)."""
+    from kgsynth.audit import audit_run, audit_table, exceeded, parse_thresholds, read_run_config, run_sources
+
+    thresholds = parse_thresholds(fail_on or [])
+    graph = None
+    if use_graph:
+        from kgsynth.config import CONFIG_FILE, RunConfig, merge, read_config_file, validate_config
+        from kgsynth.graphs import open_graph
+
+        recorded, non_commercial = run_sources(read_run_config(run))
+        written = run / CONFIG_FILE  # the run's own graph description, when it wrote one
+        data = read_config_file(written) if written.exists() else {}
+        base = merge(
+            {}, {"graph": data.get("graph") or {"sources": recorded, "include_non_commercial": non_commercial}}
+        )
+        flags = {"graph": graph_flags(sources, from_, cache_dir=cache_dir)}
+        graph = open_graph(validate_config(RunConfig, base, flags, written if data else None).graph, progress=True)
+    audit = audit_run(run, graph=graph)
+    if write:
+        from kgsynth.audit import write_audit
+
+        write_audit(run, audit)
+    if as_json:
+        console.print_json(json.dumps(audit))
+    else:
+        table = Table(title=f"audit of {run} ({audit['metrics']['items']:,} items)")
+        table.add_column("check")
+        table.add_column("value", justify="right")
+        for key, value in audit_table(audit):
+            table.add_row(key, value)
+        console.print(table)
+        for key, why in audit["skipped"].items():
+            console.print(f"[yellow]not checked:[/] {key} ({why})")
+    failures = exceeded(audit, thresholds)
+    for line in failures:
+        err.print(f"[bold red]audit failed:[/] {line}", highlight=False)
+    if failures:
+        raise typer.Exit(1)
 
 
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:

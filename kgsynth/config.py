@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgsynth.errors import KgsynthError
 from kgsynth.graphs import GraphSpec
+from kgsynth.judge import JudgeConfig
 from kgsynth.question import GenerateConfig
 from kgsynth.schema import DEFAULT_SCHEMA
 from kgsynth.teacher.run import TeacherConfig
@@ -70,6 +71,7 @@ class RunConfig(BaseModel):
     graph: GraphSpec = Field(default_factory=GraphSpec)
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     compare_uniform: bool = Field(default=True, description="also count rare coverage under uniform start sampling")
+    judge: JudgeConfig | None = Field(default=None, description="drop items a model contests (None: no judge)")
     teacher: TeacherConfig | None = Field(default=None, description="distil chains of thought (None: no teacher)")
 
 

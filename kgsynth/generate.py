@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from kgsynth.curation import without_symptomatic_indications
 from kgsynth.errors import KgsynthError
 from kgsynth.index import CSRIndex
 from kgsynth.item import Item
 from kgsynth.model import Graph, curie_prefix
-from kgsynth.question import Drop, GenerateConfig, QuestionBuilder
+from kgsynth.question import Drop, GenerateConfig, build_context, make_question
 from kgsynth.rundir import (
     FLUSH_EVERY,
     NEW_FOLDER_HINT,
@@ -51,10 +52,13 @@ class Generator:
     """Runs attempts until ``config.n`` items are accepted, deduplicating as it goes."""
 
     def __init__(self, graph: Graph, config: GenerateConfig, *, index: CSRIndex | None = None) -> None:
+        if not config.symptomatic_indications:
+            graph, index = _disease_modifying(graph, index)
         self.graph = graph
         self.config = config
         self.index = index or CSRIndex(graph)
-        self.builder = QuestionBuilder(graph, self.index, load_schema(config.schema_name), config)
+        self.ctx = build_context(graph, self.index, load_schema(config.schema_name), config)
+        self.key_counts: Counter[str] = Counter()
         self.seen_questions: set[str] = set()
         self.seen_keys: set[str] = set()
         self.drops: Counter[str] = Counter()
@@ -69,7 +73,17 @@ class Generator:
     def remember(self, item: Item) -> None:
         self.seen_questions.add(item.question)
         self.seen_keys.add(self._key(item))
+        self.key_counts[item.answer.curie] += 1
+        if item.type == "vignette" and item.path:
+            disease = self.graph.index[item.path[0].subject]
+            self.ctx.diagnosis_counts[disease] = self.ctx.diagnosis_counts.get(disease, 0) + 1
+            self.ctx.vignettes_accepted += 1
         self.accepted += 1
+
+    def key_capped(self, item: Item) -> bool:
+        """The item's key already has its share of the items accepted so far."""
+        cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
+        return self.key_counts[item.answer.curie] >= cap
 
     def next_item(self) -> Item | None:
         """Run one attempt; return its item, or None (its drop reason counted)."""
@@ -80,7 +94,7 @@ class Generator:
         qtype = cfg.types[i % len(cfg.types)]
         fmt = cfg.formats[(i // len(cfg.types)) % len(cfg.formats)]
         gold = self.accepted % cfg.options  # every letter gold equally often over the dataset
-        made = self.builder.chain(rng, fmt, gold) if qtype == "chain" else self.builder.vignette(rng, fmt, gold)
+        made = make_question(self.ctx, qtype, rng, fmt, gold)
         if isinstance(made, Drop):
             self.drops[made.reason] += 1
             return None
@@ -91,8 +105,28 @@ class Generator:
         if self._key(item) in self.seen_keys:
             self.drops["duplicate answer and constraints"] += 1
             return None
+        if self.key_capped(item):
+            self.drops["cap: this key already has its share of the items"] += 1
+            return None
         self.remember(item)
         return item
+
+
+_FILTERED: dict[int, tuple[Graph, Graph, CSRIndex]] = {}
+
+
+def _disease_modifying(graph: Graph, index: CSRIndex | None) -> tuple[Graph, CSRIndex | None]:
+    """The graph without symptomatic indications, and its index (built once per graph and process)."""
+    got = _FILTERED.get(id(graph))
+    if got is not None and got[0] is graph:
+        return got[1], got[2]
+    filtered = without_symptomatic_indications(graph)
+    if filtered is graph:
+        return graph, index
+    new_index = CSRIndex(filtered)
+    _FILTERED.clear()
+    _FILTERED[id(graph)] = (graph, filtered, new_index)
+    return filtered, new_index
 
 
 def _config_record(graph: Graph, config: GenerateConfig) -> dict[str, Any]:

@@ -51,7 +51,7 @@ LOCK_NAME = ".lock"
 RUN_FILES = frozenset(
     {"config.json", "config.yaml", "progress.json", "summary.json", "README.md", CARD_FIGURE, CARD_LICENCE, LOCK_NAME}
 )
-RUN_FOLDERS = frozenset({"jsonl", "hf", "teacher"})
+RUN_FOLDERS = frozenset({"jsonl", "hf", "teacher", "judge"})
 # Scratch names a killed run may leave behind; the next run writes them afresh.
 SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), "hf.tmp"})
 SHARD_PATTERN = re.compile(r"items-(\d{5})\.jsonl")

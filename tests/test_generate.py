@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,16 +23,22 @@ pytestmark = pytest.mark.slow
 
 
 class Oracle:
-    """Plain-Python adjacency built straight from the graph's edge arrays (no CSR index, no Prover)."""
+    """Plain-Python adjacency built straight from the graph's edge arrays (no CSR index, no Prover).
+
+    Symptomatic indications (PharmacotherapyDB SYM) are left out, as generation leaves them out by default:
+    a path through one is then not an edge of the oracle, and a proof counting one fails.
+    """
 
     def __init__(self, graph: Graph) -> None:
         self.g = graph
         self.out: dict[str, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
         self.inn: dict[str, dict[int, set[int]]] = defaultdict(lambda: defaultdict(set))
         self.edge_keys: set[tuple[str, str, str, str]] = set()
-        for s, d, r, src in zip(graph.src.tolist(), graph.dst.tolist(), graph.rel.tolist(),
-                                graph.edge_source.tolist(), strict=True):  # fmt: skip
+        for s, d, r, src, q in zip(graph.src.tolist(), graph.dst.tolist(), graph.rel.tolist(),
+                                   graph.edge_source.tolist(), graph.qual.tolist(), strict=True):  # fmt: skip
             rel = graph.relations[r]
+            if rel == "biolink:treats" and q >= 0 and graph.qualifiers[q].get("indication_category") == "symptomatic":
+                continue
             self.out[rel][s].add(d)
             self.inn[rel][d].add(s)
             self.edge_keys.add((graph.ids[s], rel, graph.ids[d], graph.sources[src].name))
@@ -55,6 +62,17 @@ class Oracle:
                         stack.append(m)
             self._closure[key] = seen
         return self._closure[key]
+
+    def any_closure(self, node: int, down: bool) -> set[int]:
+        """``node`` and all its ancestors (or descendants) over ``subclass_of``, in any ontology."""
+        seen, stack = {node}, [node]
+        table = self.inn if down else self.out
+        while stack:
+            for m in table["biolink:subclass_of"].get(stack.pop(), ()):
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+        return seen
 
     def diseases_with(self, term: int, rel: str = "biolink:has_phenotype") -> set[int]:
         return {d for t in self.closure(term, down=True) for d in self.inn[rel].get(t, ())}
@@ -142,6 +160,74 @@ def check_item(item: Item, oracle: Oracle) -> None:
     assert item.answer.curie in {t.subject for t in item.path} | {t.object for t in item.path}
 
 
+CURIE = re.compile(r"^[A-Za-z][\w.]*:[\w.:-]+$")
+
+
+def plain(name: str) -> str:
+    """A name compared across vocabularies: lower case, words only, singular, no 'agent'/'drug'."""
+    words = [w for w in re.split(r"[^0-9a-z]+", name.lower()) if w and w not in {"agent", "agents", "drug", "drugs"}]
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")) else w
+                    for w in words)  # fmt: skip
+
+
+def all_names(g: Graph, node: int) -> set[str]:
+    return {plain(x) for x in [g.names[node], *g.synonyms[node], *g.layperson[node]]} - {""}
+
+
+def check_open_world(item: Item, oracle: Oracle) -> None:
+    """The open-world rules, re-checked from the graph's arrays without the generator's code."""
+    g, ix = oracle.g, oracle.g.index
+    for o in item.options:  # a readable name, never a raw identifier
+        assert o.text and o.text != o.curie and not CURIE.match(o.text), o
+    if item.type == "vignette":  # no finding (or onset) names the diagnosis
+        diagnosis = all_names(g, ix[item.path[0].subject])
+        for c in item.constraints:
+            if c.kind == "has_phenotype":
+                finding = all_names(g, ix[c.args["phenotype"]])
+                assert not finding & diagnosis, (item.id, c)
+                assert not any(f" {a} " in f" {b} " or f" {b} " in f" {a} " for a in finding for b in diagnosis), c
+    if item.format != "mcq":
+        return
+    layers = oracle.candidates(item)
+    final = layers[-1]
+    answer = ix[item.answer.curie]
+    correct_names = {n for t in final for n in all_names(g, t)}
+    related = {r for t in final for r in oracle.any_closure(t, down=False) | oracle.any_closure(t, down=True)}
+    hidden: set[int] = set()
+    last = item.constraints[-1]
+    if last.kind == "chain_step" and len(layers) > 1 and 0 < len(layers[-2]) <= 200:
+        hidden = set(layers[-2])
+        parents = oracle.step(hidden, "biolink:subclass_of")
+        near = hidden | parents | oracle.step(parents, "^biolink:subclass_of")
+        reached = oracle.step(near, last.args["step"])
+    for d in item.distractors:
+        node = ix[d.curie]
+        assert d.rule in {"negative_evidence", "unannotated_organ_system", "far_negative",
+                          "far_negative_other_system"}, d  # fmt: skip
+        # not a correct entity under another name, nor above or below one (HPO, MONDO/DOID, MeSH trees)
+        assert plain(g.names[node]) not in correct_names, (item.id, d)
+        assert node not in related, (item.id, d)
+        if hidden and d.rule != "negative_evidence":
+            # not reachable by the asked relation from the hidden entities, their parents or siblings
+            assert node not in reached, (item.id, d)
+            if last.args["step"] == "biolink:has_phenotype":
+                phenos = oracle.step(hidden, "biolink:has_phenotype")
+                near_terms = {r for p in phenos for r in oracle.closure(p, False) | oracle.closure(p, True)}
+                assert node not in near_terms, (item.id, d)
+    if item.type == "vignette" and item.hops == 1:
+        diagnosis = ix[item.path[0].subject]
+        kin = oracle.any_closure(diagnosis, down=False) | oracle.any_closure(diagnosis, down=True)
+        kin |= oracle.step(oracle.step({diagnosis}, "biolink:subclass_of"), "^biolink:subclass_of")
+        assert not {ix[d.curie] for d in item.distractors} & kin, item.id
+        for d in item.distractors:  # a wrong diagnosis misses two findings, or is explicitly negated
+            if d.rule != "negative_evidence":
+                node = ix[d.curie]
+                missed = [c for c in item.constraints if c.kind == "has_phenotype"
+                          and node not in oracle.diseases_with(ix[c.args["phenotype"]])]  # fmt: skip
+                assert len(missed) >= 2, (item.id, d)
+    assert answer in final
+
+
 @pytest.fixture(scope="module")
 def oracle(real_graph: Graph) -> Oracle:
     return Oracle(real_graph)
@@ -166,6 +252,10 @@ def test_thousand_items_at_three_hops_each_proof_rechecked(thousand, oracle: Ora
     assert {it.type for it in items} == {"chain", "vignette"}
     for item in items:
         check_item(item, oracle)
+        check_open_world(item, oracle)
+    # no symptomatic indication on any path (the oracle has none), no 10 diagnoses over 15% of vignettes
+    diagnoses = Counter(it.path[0].subject for it in items if it.type == "vignette")
+    assert sum(c for _, c in diagnoses.most_common(10)) <= 0.15 * sum(diagnoses.values())
     # no two items share question text, or answer and constraints
     stems = [it.question for it in items]
     assert len(set(stems)) == len(stems)
@@ -214,6 +304,7 @@ def test_other_hops_types_and_formats(real_graph: Graph, oracle: Oracle, tmp_pat
     assert len(items) == 60 and {it.hops for it in items} == {hops}
     for item in items:
         check_item(item, oracle)
+        check_open_world(item, oracle)
         if item.format == "mcq":
             assert len(item.options) == 5
     assert {it.format for it in items} == set(formats)

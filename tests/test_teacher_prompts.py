@@ -57,8 +57,8 @@ def test_grounding_shows_the_path_to_the_teacher_only() -> None:
     bare = teacher_messages(item, grounding="none")[-1]["content"]
     facts = evidence_lines(item.path)
     assert facts == [
-        "FBN1 gene associated with condition Marfan syndrome",
-        "Marfan syndrome has phenotype Aortic root aneurysm",
+        "FBN1 is a gene associated with Marfan syndrome",
+        "Marfan syndrome presents with Aortic root aneurysm",
     ]
     assert all(fact in grounded for fact in facts)
     assert not any(fact in bare for fact in facts)
@@ -69,8 +69,12 @@ def test_grounding_shows_the_path_to_the_teacher_only() -> None:
 
 
 def test_speak_predicate() -> None:
+    """The schema words the predicates it declares; any other is spelled out from its CURIE."""
     assert speak_predicate("biolink:has_phenotype") == "has phenotype"
     assert speak_predicate("treats") == "treats"
+    path = make_item(0).path
+    odd = path[0].model_copy(update={"predicate": "biolink:regulates"})
+    assert evidence_lines([odd]) == ["FBN1 regulates Marfan syndrome"]
 
 
 def test_resource_folders_are_found() -> None:

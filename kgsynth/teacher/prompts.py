@@ -17,6 +17,7 @@ import jinja2
 
 from kgsynth.item import Item, Triple
 from kgsynth.resources import prompts_dir
+from kgsynth.schema import DEFAULT_SCHEMA, GraphSchema, load_schema
 from kgsynth.teacher.base import Message
 
 Grounding = Literal["path", "none"]
@@ -43,13 +44,24 @@ def environment() -> jinja2.Environment:
 
 
 def speak_predicate(predicate: str) -> str:
-    """A relation as words: `biolink:has_phenotype` -> `has phenotype`."""
+    """A relation the schema does not word, spelled out mechanically: `biolink:has_phenotype` ->
+    `has phenotype` (wording itself lives in the schema; see `evidence_line`)."""
     return _CURIE_PREFIX.sub("", predicate).replace("_", " ").strip()
 
 
-def evidence_lines(path: list[Triple]) -> list[str]:
-    """The evidence path as one plain sentence-like fact per edge, in path order."""
-    return [f"{t.subject_name} {speak_predicate(t.predicate)} {t.object_name}" for t in path]
+def evidence_line(triple: Triple, schema: GraphSchema) -> str:
+    """One edge as the schema's ``forward`` sentence (``imatinib targets the product of KIT``)."""
+    spec = schema.predicates.get(triple.predicate)
+    if spec is None:
+        return f"{triple.subject_name} {speak_predicate(triple.predicate)} {triple.object_name}"
+    return spec.forward.replace("{subject}", triple.subject_name).replace("{object}", triple.object_name)
+
+
+def evidence_lines(path: list[Triple], *, schema: GraphSchema | None = None) -> list[str]:
+    """The evidence path as one plain sentence per edge, in path order, worded by ``schema`` (default:
+    the shipped default schema)."""
+    schema = schema if schema is not None else load_schema(DEFAULT_SCHEMA)
+    return [evidence_line(t, schema) for t in path]
 
 
 def _render(name: str, **context: object) -> str:

@@ -1,0 +1,185 @@
+"""What every step of question making shares: the context built once per run, a draft, a drop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kgsynth.curation import load_curation
+from kgsynth.genconfig import AnswerFormat, GenerateConfig, QuestionType
+from kgsynth.index import CSRIndex, Step
+from kgsynth.item import Constraint
+from kgsynth.model import Graph
+from kgsynth.openworld import OpenWorld, build_open_world
+from kgsynth.sample import rarity_scores
+from kgsynth.schema import GraphSchema, MetapathSpec
+from kgsynth.verify import Prover
+from kgsynth.wording import Templates, load_templates
+
+logger = logging.getLogger(__name__)
+
+ONSET_ROOT = "HP:0003674"
+MEMBER_OF_STEP = Step("biolink:member_of")
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+
+
+@dataclass
+class Drop:
+    """Why an attempt yielded no item."""
+
+    reason: str
+
+
+@dataclass
+class Context:
+    """The graph, its index, prover, templates and per-run caches: built once, read by every step."""
+
+    graph: Graph
+    index: CSRIndex
+    schema: GraphSchema
+    config: GenerateConfig
+    prover: Prover
+    templates: Templates
+    scores: np.ndarray
+    abnormal: np.ndarray
+    onset_terms: frozenset[int]
+    pheno_degree: np.ndarray
+    licence_of: list[str]
+    commercial: list[bool]
+    starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
+    reached: dict[str, np.ndarray] = field(default_factory=dict)
+    open_world: OpenWorld | None = None
+    inheritance_modes: frozenset[int] = frozenset()
+    diagnosis_counts: dict[int, int] = field(default_factory=dict)
+    lineage: dict[int, np.ndarray] = field(default_factory=dict)
+    vignettes_accepted: int = 0
+    chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+    continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+
+
+_OPEN_WORLDS: dict[tuple[int, str], tuple[Graph, OpenWorld]] = {}
+
+
+def _open_world(graph: Graph, index: CSRIndex, prover: Prover, schema_name: str) -> OpenWorld:
+    """The open-world tables of ``graph``, built once per graph and process (they depend on nothing else)."""
+    got = _OPEN_WORLDS.get((id(graph), schema_name))
+    if got is not None and got[0] is graph:
+        return got[1]
+    made = build_open_world(graph, index, prover, load_curation(schema_name))
+    _OPEN_WORLDS.clear()
+    _OPEN_WORLDS[(id(graph), schema_name)] = (graph, made)
+    return made
+
+
+def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: GenerateConfig) -> Context:
+    """The shared context of one run (rarity scores, HPO masks, templates)."""
+    prover = Prover(graph, index)
+    onset_terms: frozenset[int] = frozenset()
+    if ONSET_ROOT in graph.index:
+        onset_terms = frozenset(int(x) for x in prover.descendants(graph.index[ONSET_ROOT]))
+    abnormal = np.zeros(graph.num_nodes, dtype=bool)
+    if PHENOTYPIC_ABNORMALITY in graph.index:
+        abnormal[prover.descendants(graph.index[PHENOTYPIC_ABNORMALITY])] = True
+    ctx = Context(
+        graph=graph, index=index, schema=schema, config=config, prover=prover, templates=load_templates(schema),
+        scores=rarity_scores(graph, index, config.rarity), abnormal=abnormal, onset_terms=onset_terms,
+        pheno_degree=index.degree(Step("biolink:has_phenotype", inverse=True)),
+        licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],
+    )  # fmt: skip
+    from kgsynth.starts import askable_metapaths
+
+    ctx.open_world = _open_world(graph, index, prover, config.schema_name)
+    ctx.inheritance_modes = frozenset(
+        int(x) for x in index.reach(np.arange(graph.num_nodes, dtype=np.int32), Step("biolink:has_mode_of_inheritance"))
+    )
+
+    ctx.chain_paths = askable_metapaths(ctx, None, config.hops)
+    ctx.continuations = askable_metapaths(ctx, "biolink:Disease", config.hops - 1) if config.hops > 1 else []
+    return ctx
+
+
+def phenotypes_ok(ctx: Context, nodes: np.ndarray) -> bool:
+    """No phenotype on the path is a clinical-course or modifier term (all under 'Phenotypic abnormality')."""
+    lo, hi = ctx.prover.pheno_lo, ctx.prover.pheno_hi
+    return all(bool(ctx.abnormal[int(n)]) for n in nodes if lo <= n < hi)
+
+
+@dataclass
+class Draft:
+    """A question before assembly: its proof (constraints, candidate layers), path and wording context."""
+
+    qtype: QuestionType
+    fmt: AnswerFormat
+    gold: int
+    steps: list[Step]
+    layers: list[np.ndarray]
+    answer: int
+    constraints: list[Constraint]
+    path_edges: list[int]
+    start_text: str
+    start: int
+    nodes: list[int]
+    mp_name: str
+    vignette_ctx: dict[str, Any] | None = None
+    vignette_distractors: list[tuple[int, str, int]] | None = None
+    findings_rationale: dict[str, Any] | None = None
+    # for a vignette's continuation: the hidden layer before the last step, followed from every disease
+    # consistent with all findings but one (the open world may hold the missing annotation)
+    open_prev: np.ndarray | None = None
+
+
+def ow(ctx: Context) -> OpenWorld:
+    """The run's open-world tables."""
+    assert ctx.open_world is not None
+    return ctx.open_world
+
+
+def nodes_readable(ctx: Context, nodes: np.ndarray) -> bool:
+    """No node is a raw identifier or an incidental class."""
+    return not bool(ow(ctx).bad[np.asarray(nodes, dtype=np.int64)].any())
+
+
+def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None:
+    """Why the end of a path is not a key a clinician would accept (None if it is).
+
+    ``nodes`` is the walked path (start first, key last); ``hidden`` the entities the question does not
+    name, which the key must not restate."""
+    g, o = ctx.graph, ow(ctx)
+    key = nodes[-1]
+    if not nodes_readable(ctx, np.array(nodes)):
+        return "path has an unnamed entity or an incidental drug class"
+    cat = g.categories[int(g.category[key])]
+    if cat == "biolink:PhenotypicFeature" and o.generic_key[key]:
+        return "key is an HPO term at organ-system depth"
+    if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
+        return "key is a non-Mendelian mode of inheritance"
+    if cat in ("biolink:PhenotypicFeature", "biolink:Disease") and o.key_restates(key, hidden):
+        return "key restates the hidden entity"
+    if cat == "biolink:OntologyClass":
+        start = nodes[0]
+        if g.categories[int(g.category[start])] == "biolink:Drug" and key in ctx.index.neighbors(start, MEMBER_OF_STEP):
+            return "answer class is the start drug's own class"
+    return None
+
+
+def first_acceptable_walk(ctx: Context, nodes: np.ndarray, hidden_from: int) -> tuple[int, str | None]:
+    """The first of the sampled walks (rows of ``nodes``) whose path and key pass :func:`key_problem` and
+    the phenotype check, and otherwise the first walk's problem (``hidden_from``: the index of the first
+    node the question does not name)."""
+    first: str | None = None
+    for w in range(len(nodes)):
+        path = [int(x) for x in nodes[w]]
+        problem = (
+            None
+            if phenotypes_ok(ctx, nodes[w])
+            else "path has a clinical-course or modifier term, not a phenotypic abnormality"
+        )
+        problem = problem or key_problem(ctx, path, path[hidden_from:-1])
+        if problem is None:
+            return w, None
+        first = first or problem
+    return 0, first

@@ -1,0 +1,56 @@
+"""The generation options: the one home of their defaults."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kgsynth.item import LETTERS
+from kgsynth.sample import RarityConfig
+from kgsynth.schema import DEFAULT_SCHEMA
+
+logger = logging.getLogger(__name__)
+
+QuestionType = Literal["chain", "vignette"]
+AnswerFormat = Literal["mcq", "short"]
+
+DEFAULT_TYPES: tuple[QuestionType, ...] = ("chain", "vignette")
+DEFAULT_FORMATS: tuple[AnswerFormat, ...] = ("mcq",)
+
+
+def _default_rarity() -> RarityConfig:
+    return RarityConfig()
+
+
+class GenerateConfig(BaseModel):
+    """Everything that determines a generated dataset (with the KG version)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(default=1000, ge=1)
+    hops: int = Field(default=3, ge=1, le=4)
+    types: list[QuestionType] = Field(default_factory=lambda: list(DEFAULT_TYPES))
+    formats: list[AnswerFormat] = Field(default_factory=lambda: list(DEFAULT_FORMATS))
+    options: int = Field(default=4, ge=3, le=len(LETTERS))
+    seed: int = Field(default=0, ge=0, lt=2**63, description="same seed, same KG -> byte-identical output")
+    hub_cap: int = Field(default=200, ge=1)
+    min_findings: int = Field(default=3, ge=1)
+    max_findings: int = Field(default=6, ge=1)
+    layperson: float = Field(default=0.25, ge=0, le=1)
+    rarity: RarityConfig = Field(default_factory=_default_rarity)
+    # The graph schema: a shipped schema's name or the path of a user's YAML file (`generate --schema`).
+    schema_name: str = DEFAULT_SCHEMA
+    # Symptomatic indications (PharmacotherapyDB SYM) walked as "treats"; off: keys a clinician accepts.
+    symptomatic_indications: bool = False
+    # Caps on concentration: a diagnosis's share of the vignettes, a key's share of all items (each at least 1).
+    max_diagnosis_share: float = Field(default=0.015, gt=0, le=1)
+    max_key_share: float = Field(default=0.02, gt=0, le=1)
+
+    @field_validator("types", "formats")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one")
+        return list(dict.fromkeys(v))

@@ -1,0 +1,228 @@
+"""Open-world safety: what may never be offered as wrong, and what may never be a key.
+
+The graph lists what is known, not everything that is true: an entity the graph does not link is not
+proven unrelated. These per-run tables (built once from the graph and the curation lists) let the
+distractor rules keep away from anything a clinician could count as correct: relatives in the ontology
+hierarchies, members of the same name family (``long QT syndrome 1``/``2``), genes of one symbol family,
+cross-vocabulary synonyms, and unreadable or incidental entities.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kgsynth.curation import MEMBER_OF, Curation, content_tokens, incidental_class_mask, is_raw_identifier, norm_name
+from kgsynth.index import CSRIndex, Step
+from kgsynth.model import Graph
+from kgsynth.verify import SUBCLASS, SUPERCLASS, Prover
+
+logger = logging.getLogger(__name__)
+
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+_FAMILY_TAIL = re.compile(r"^(\d+[a-z]?\d*|[ivx]+|type|[a-z])$")
+_SYMBOL_STEM = re.compile(r"^[A-Z]{3}")
+
+
+@dataclass
+class OpenWorld:
+    """Per-run masks and name tables for the open-world rules."""
+
+    graph: Graph
+    index: CSRIndex
+    curation: Curation
+    bad: np.ndarray  # raw identifier or incidental class: never a key, option or path node
+    generic_key: np.ndarray  # HPO terms too general to be a key (organ-system depth)
+    system_bits: np.ndarray  # per phenotype, a bit per HPO organ system it belongs to
+    mendelian: frozenset[int]
+    generic: frozenset[str]
+    kind: np.ndarray  # per node, an id of its broad kind (a class's vocabulary and class type; else 0)
+    _norm: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    _family: dict[str, np.ndarray] = field(default_factory=dict)
+    _alias_norms: dict[int, frozenset[str]] = field(default_factory=dict)
+    _id_count: dict[str, int] = field(default_factory=dict)
+    _family_count: dict[str, int] = field(default_factory=dict)
+
+    def category_of(self, node: int) -> str:
+        return self.graph.categories[int(self.graph.category[node])]
+
+    def name_table(self, category: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For ``category``: per node the id of its normalised name, and every (node, normalised alias id)
+        pair over names, synonyms and layperson forms (ids shared, so equal ids are equal names; nodes
+        numbered from the category's first node)."""
+        got = self._norm.get(category)
+        if got is None:
+            g = self.graph
+            lo, hi = g.category_range(category)
+            seen: dict[str, int] = {}
+            norms = [norm_name(g.names[i]) for i in range(lo, hi)]
+            name_id = np.array([seen.setdefault(n, len(seen)) for n in norms], dtype=np.int32)
+            pairs = [(i, seen.setdefault(norm_name(a), len(seen)))
+                     for i in range(lo, hi) for a in (*g.synonyms[i], *g.layperson[i])]  # fmt: skip
+            alias_node = np.concatenate([np.arange(0, hi - lo, dtype=np.int32),  # category-local node ids
+                                         np.array([i - lo for i, _ in pairs], dtype=np.int32)])  # fmt: skip
+            alias_id = np.concatenate([name_id, np.array([a for _, a in pairs], dtype=np.int32)])
+            got = (name_id, alias_node, alias_id)
+            self._norm[category] = got
+            family: dict[str, int] = {}
+            fam = np.full(hi - lo, -1, dtype=np.int32)
+            for k, n in enumerate(norms):
+                key = _family_key(g.names[lo + k], n, category)
+                if key:
+                    fam[k] = family.setdefault(key, len(family))
+            self._family[category] = fam
+            self._id_count[category] = len(seen)
+            self._family_count[category] = len(family)
+        return got
+
+    def family_ids(self, category: str) -> np.ndarray:
+        """Per node of ``category``, an id of its name family (-1 for none): diseases by their name without
+        a trailing subtype number, genes by the first three letters of the symbol."""
+        self.name_table(category)
+        return self._family[category]
+
+    def same_name_or_family(self, nodes: np.ndarray, category: str) -> np.ndarray:
+        """Every node of ``category`` whose name equals a name, synonym or layperson form of one of ``nodes``
+        (or the reverse) after normalisation, or that shares a name family with one of them."""
+        g = self.graph
+        lo, hi = g.category_range(category)
+        nodes = nodes[(nodes >= lo) & (nodes < hi)]
+        if len(nodes) == 0:
+            return np.empty(0, dtype=np.int32)
+        name_id, alias_node, alias_id = self.name_table(category)
+        local = nodes - lo
+        mask = np.zeros(hi - lo, dtype=bool)
+        mask[local] = True
+        ids = np.zeros(self._id_count[category], dtype=bool)
+        ids[alias_id[mask[alias_node]]] = True  # every alias of the nodes
+        hit = ids[name_id]  # a node named like one of their aliases
+        ids[:] = False
+        ids[name_id[local]] = True
+        hit[alias_node[ids[alias_id]]] = True  # a node with an alias equal to one of their names
+        fam = self.family_ids(category)
+        fams = fam[local]
+        fams = fams[fams >= 0]
+        if len(fams):
+            fmask = np.zeros(self._family_count[category], dtype=bool)
+            fmask[fams] = True
+            hit |= (fam >= 0) & fmask[np.maximum(fam, 0)]
+        return np.flatnonzero(hit).astype(np.int32) + lo
+
+    def norms(self, node: int) -> frozenset[str]:
+        """The normalised name, synonyms and layperson forms of ``node`` (cached for the run)."""
+        got = self._alias_norms.get(node)
+        if got is None:
+            g = self.graph
+            got = self._alias_norms[node] = frozenset(norm_name(x) for x in (g.names[node], *g.synonyms[node],
+                                                                                *g.layperson[node]))  # fmt: skip
+        return got
+
+    def leaks(self, finding: int, diagnosis: int) -> bool:
+        """A name of ``finding`` names ``diagnosis`` (see :func:`names_overlap`)."""
+        return norms_overlap(self.norms(finding), self.norms(diagnosis))
+
+    def key_restates(self, key: int, hidden: list[int]) -> bool:
+        """The key shares an identity-bearing word with a hidden entity, or one of its names is (part of) one of
+        the hidden entity's names (a circular answer)."""
+        words = content_tokens(self.graph.names[key], self.generic)
+        if words and any(words & content_tokens(self.graph.names[h], self.generic) for h in hidden):
+            return True
+        # or a name of the key is (part of) a name of a hidden entity: "Abdominal obesity", "metabolic syndrome X"
+        return any(norms_overlap(self.norms(key), self.norms(h)) for h in hidden)
+
+
+def names_overlap(a: list[str], b: list[str]) -> bool:
+    """Some name in ``a`` equals, or appears as whole words inside, some name in ``b`` (or the reverse),
+    after normalisation: "Asthma" and "asthma", "Seizure" and "Benign familial neonatal seizures"."""
+    return norms_overlap({norm_name(x) for x in a}, {norm_name(x) for x in b})
+
+
+def norms_overlap(na: set[str] | frozenset[str], nb: set[str] | frozenset[str]) -> bool:
+    """:func:`names_overlap` on names already normalised."""
+    na = {n for n in na if n}
+    nb = {n for n in nb if n}
+    nb |= {c for c in (_core(n) for n in nb) if c}  # "dystonia 12" is also "dystonia"
+    if na & nb:
+        return True
+    return any(f" {x} " in f" {y} " or f" {y} " in f" {x} " for x in na for y in nb)
+
+
+@functools.lru_cache(maxsize=65536)
+def _core(norm: str) -> str:
+    """A normalised name without its trailing subtype designator ("long qt syndrome 1" -> "long qt syndrome")."""
+    tokens = norm.split()
+    cut = len(tokens)
+    while cut > 1 and _FAMILY_TAIL.match(tokens[cut - 1]):
+        cut -= 1
+    return " ".join(tokens[:cut]) if cut < len(tokens) else ""
+
+
+def _family_key(name: str, norm: str, category: str) -> str:
+    if category == "biolink:Gene":
+        m = _SYMBOL_STEM.match(name)
+        return m.group(0) if m and name.isupper() else ""
+    if category != "biolink:Disease":
+        return ""
+    return _core(norm)
+
+
+def closure(index: CSRIndex, nodes: np.ndarray, step: Step, num_nodes: int) -> np.ndarray:
+    """``nodes`` and everything reached from them by repeating ``step`` (e.g. all ancestors)."""
+    seen = np.zeros(num_nodes, dtype=bool)
+    frontier = np.unique(np.asarray(nodes, dtype=np.int32))
+    seen[frontier] = True
+    while len(frontier):
+        nxt = index.reach(frontier, step)
+        frontier = nxt[~seen[nxt]]
+        seen[frontier] = True
+    return np.flatnonzero(seen).astype(np.int32)
+
+
+def relatives(index: CSRIndex, nodes: np.ndarray, num_nodes: int) -> np.ndarray:
+    """Ancestors and descendants (``subclass_of``) of ``nodes``, with ``nodes``."""
+    up = closure(index, nodes, SUBCLASS, num_nodes)
+    down = closure(index, nodes, SUPERCLASS, num_nodes)
+    return np.union1d(up, down)
+
+
+def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curation) -> OpenWorld:
+    """The masks and tables of one run."""
+    bad = incidental_class_mask(graph, cur)
+    for i in range(graph.num_nodes):
+        if is_raw_identifier(graph, i):
+            bad[i] = True
+    generic_key = np.zeros(graph.num_nodes, dtype=bool)
+    system_bits = np.zeros(graph.num_nodes, dtype=np.int64)
+    root = graph.index.get(PHENOTYPIC_ABNORMALITY)
+    if root is not None:
+        level = np.array([root], dtype=np.int32)
+        for _ in range(max(cur.min_key_phenotype_depth, 1)):
+            generic_key[level] = True
+            level = index.reach(level, SUPERCLASS)
+        for bit, system in enumerate(sorted(prover.organ_system_roots)[:63]):
+            system_bits[prover.descendants(system)] |= np.int64(1) << np.int64(bit)
+    mendelian = frozenset(graph.index[c] for c in cur.mendelian_modes if c in graph.index)
+    return OpenWorld(graph=graph, index=index, curation=cur, bad=bad, generic_key=generic_key,
+                     system_bits=system_bits, mendelian=mendelian, generic=frozenset(cur.generic_words),
+                     kind=class_kinds(graph))  # fmt: skip
+
+
+def class_kinds(graph: Graph) -> np.ndarray:
+    """Per node, an id of its kind: for a drug class its vocabulary (CURIE prefix) and DrugCentral class type
+    (so an item never mixes MeSH, NDFRT and ChEBI classes); 0 for every other node."""
+    kind = np.zeros(graph.num_nodes, dtype=np.int32)
+    if MEMBER_OF not in graph.relations:
+        return kind
+    seen: dict[tuple[str, str], int] = {}
+    sl = graph.relation_slice(MEMBER_OF)
+    for q, d in zip(graph.qual[sl], graph.dst[sl], strict=True):
+        d = int(d)
+        if kind[d]:
+            continue
+        ctype = graph.qualifiers[int(q)].get("class_type", "") if q >= 0 else ""
+        kind[d] = seen.setdefault((graph.ids[d].split(":")[0], str(ctype)), len(seen) + 1)
+    return kind

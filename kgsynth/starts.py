@@ -1,0 +1,64 @@
+"""Start sampling: which metapaths can be asked, and start entities drawn by rarity."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from kgsynth.draft import Context
+from kgsynth.index import Step
+from kgsynth.schema import MetapathSpec
+from kgsynth.verify import HAS_PHENOTYPE
+
+logger = logging.getLogger(__name__)
+
+
+def askable_metapaths(ctx: Context, start: str | None, hops: int) -> list[tuple[MetapathSpec, list[Step]]]:
+    """The schema's metapaths of ``hops`` steps (from ``start`` if given) whose every step has phrases and edges."""
+    out = []
+    for mp in ctx.schema.metapaths:
+        if len(mp.steps) != hops or (start is not None and mp.start != start):
+            continue
+        steps = [Step.parse(s) for s in mp.steps]
+        if all(str(s) in ctx.templates.phrases and ctx.index._adj(s) is not None for s in steps):
+            out.append((mp, steps))
+    return out
+
+
+def start_distribution(ctx: Context, key: str, candidates: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The rarity-weighted CDF over ``candidates``, cached under ``key``."""
+    got = ctx.starts.get(key)
+    if got is None:
+        w = np.power(ctx.scores[candidates], alpha) if alpha > 0 else np.ones(len(candidates))
+        cdf = np.cumsum(w)
+        got = (candidates, cdf / cdf[-1] if len(cdf) and cdf[-1] > 0 else cdf)
+        ctx.starts[key] = got
+    return got
+
+
+def draw_starts(ctx: Context, key: str, candidates: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """``size`` starts drawn by rarity from ``candidates`` (the distribution is cached under ``key``)."""
+    cands, cdf = start_distribution(ctx, key, candidates, ctx.config.rarity.alpha)
+    if len(cands) == 0:
+        return np.empty(0, dtype=np.int32)
+    return cands[np.minimum(np.searchsorted(cdf, rng.random(size), side="right"), len(cands) - 1)]
+
+
+def vignette_starts(ctx: Context) -> np.ndarray:
+    """Diseases with at least ``min_findings`` phenotype annotations."""
+    got = ctx.starts.get("vignette-starts")
+    if got is None:
+        lo, hi = ctx.graph.category_range("biolink:Disease")
+        deg = ctx.index.degree(HAS_PHENOTYPE)[lo:hi]
+        got = (np.arange(lo, hi, dtype=np.int32)[deg >= ctx.config.min_findings], np.empty(0))
+        ctx.starts["vignette-starts"] = got
+    return got[0]
+
+
+def completable(ctx: Context, steps: list[Step], candidates: np.ndarray) -> np.ndarray:
+    """The ``candidates`` from which at least one walk along ``steps`` exists (walked backwards)."""
+    reachable = np.arange(ctx.graph.num_nodes, dtype=np.int32)
+    for step in reversed(steps):
+        reachable = ctx.index.reach(reachable, Step(step.relation, not step.inverse))
+    return np.intersect1d(candidates, reachable)

@@ -1,0 +1,215 @@
+"""Vignette questions: a patient described by findings of a hidden disease, asking for the diagnosis or
+for an entity reached from it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import numpy as np
+
+from kgsynth.distractors import diagnosis_distractors, diagnosis_relatives
+from kgsynth.draft import Context, Draft, Drop, first_acceptable_walk, nodes_readable, ow
+from kgsynth.genconfig import AnswerFormat
+from kgsynth.index import Step
+from kgsynth.item import Constraint
+from kgsynth.sample import sample_walks
+from kgsynth.schema import MetapathSpec
+from kgsynth.starts import completable, draw_starts, start_distribution, vignette_starts
+from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE
+from kgsynth.wording import as_phrase, finding_text, findings_rationale, vignette_context
+
+logger = logging.getLogger(__name__)
+
+# HPO frequency terms -> the share of patients they stand for.
+FREQUENCY = {
+    "HP:0040280": 1.0,  # obligate
+    "HP:0040281": 0.9,  # very frequent
+    "HP:0040282": 0.55,  # frequent
+    "HP:0040283": 0.17,  # occasional
+    "HP:0040284": 0.025,  # very rare
+    "HP:0040285": 0.0,  # excluded
+}
+_RATIO = re.compile(r"^(\d+)/(\d+)$")
+_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
+
+Annotation = tuple[int, int, float, dict[str, Any]]
+DRAWS = 8  # diseases drawn per vignette attempt
+
+
+def frequency_share(value: str | None) -> float:
+    """An HPO frequency qualifier as a share in [0, 1] (0.5 when the source gives none).
+
+    >>> frequency_share("3/4"), frequency_share("HP:0040281"), frequency_share("20%"), frequency_share(None)
+    (0.75, 0.9, 0.2, 0.5)
+    """
+    if not value:
+        return 0.5
+    if value in FREQUENCY:
+        return FREQUENCY[value]
+    m = _RATIO.match(value)
+    if m and int(m.group(2)) > 0:
+        return int(m.group(1)) / int(m.group(2))
+    m = _PERCENT.match(value)
+    if m:
+        return float(m.group(1)) / 100
+    return 0.5
+
+
+def phenotype_annotations(ctx: Context, disease: int) -> list[Annotation]:
+    """Phenotype annotations of ``disease``: (phenotype, edge id, frequency share, qualifiers)."""
+    g, idx = ctx.graph, ctx.index
+    out = []
+    for e, p in zip(idx.edge_ids(disease, HAS_PHENOTYPE), idx.neighbors(disease, HAS_PHENOTYPE), strict=True):
+        q = int(g.qual[e])
+        quals = g.qualifiers[q] if q >= 0 else {}
+        out.append((int(p), int(e), frequency_share(quals.get("frequency")), quals))
+    return out
+
+
+def _draw_disease(ctx: Context, rng: np.random.Generator) -> tuple[int | None, tuple[MetapathSpec, list[Step]] | None]:
+    cfg = ctx.config
+    cont: tuple[MetapathSpec, list[Step]] | None = None
+    key = "vignette"
+    if cfg.hops > 1:
+        cont = ctx.continuations[int(rng.integers(len(ctx.continuations)))]
+        key = f"vignette:{cont[0].name}"
+        if key not in ctx.starts:
+            start_distribution(ctx, key, completable(ctx, cont[1], vignette_starts(ctx)), cfg.rarity.alpha)
+    elif key not in ctx.starts:
+        start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
+    # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
+    drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
+    cap = diagnosis_cap(ctx)
+    for d in drawn:
+        if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
+            return int(d), cont
+    return None, cont
+
+
+def _choose_findings(
+    ctx: Context, usable: list[Annotation], rng: np.random.Generator
+) -> tuple[list[Annotation], np.ndarray, list[Constraint]]:
+    """Frequent and specific findings, added until they single out the disease (or ``max_findings``)."""
+    cfg, g, prover = ctx.config, ctx.graph, ctx.prover
+    # Frequent and specific findings first (weighted random order: Efraimidis-Spirakis keys).
+    # specificity by direct annotation count (a cheap proxy; the proof uses the exact closure)
+    weights = np.array([a[2] / np.log2(2.0 + ctx.pheno_degree[a[0]]) for a in usable])
+    keys = np.log(rng.random(len(usable))) / np.maximum(weights, 1e-9)
+    order = np.argsort(-keys, kind="stable")
+    chosen: list[Annotation] = []
+    cand: np.ndarray | None = None
+    constraints: list[Constraint] = []
+    related: set[int] = set()
+    for i in order:
+        p, e, share, quals = usable[int(i)]
+        if len(chosen) >= cfg.max_findings or (len(chosen) >= cfg.min_findings and cand is not None and len(cand) == 1):
+            break
+        if p in related:
+            continue  # a broader or narrower term of a finding already stated adds nothing
+        with_p = prover.diseases_with(p)
+        new = with_p if cand is None else np.intersect1d(cand, with_p, assume_unique=True)
+        if cand is not None and len(new) == len(cand) and len(chosen) >= cfg.min_findings:
+            continue
+        chosen.append((p, e, share, quals))
+        related |= {int(x) for x in prover.ancestors(p)} | {int(x) for x in prover.descendants(p)}
+        cand = new
+        constraints.append(
+            Constraint(description=f"has phenotype {g.names[p]} (or a more specific one)", kind="has_phenotype",
+                       candidates_after=len(cand), args={"phenotype": g.ids[p]})
+        )  # fmt: skip
+    assert cand is not None
+    return chosen, cand, constraints
+
+
+def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
+    """A vignette's draft: findings that (nearly) single out a hidden disease, then an optional continuation."""
+    cfg, g, prover = ctx.config, ctx.graph, ctx.prover
+    if cfg.hops > 1 and not ctx.continuations:
+        return Drop(f"no metapath of {cfg.hops - 1} hops from a disease in the schema")
+    disease_or_none, cont = _draw_disease(ctx, rng)
+    if disease_or_none is None:
+        return Drop("cap: the diseases drawn already have their share of the vignettes")
+    disease = disease_or_none
+    annots = phenotype_annotations(ctx, disease)
+    onsets = [a for a in annots if a[0] in ctx.onset_terms]
+    usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
+    usable = [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names the diagnosis
+    if len(usable) < cfg.min_findings:
+        return Drop("vignette: too few frequent phenotype annotations")
+    chosen, cand, constraints = _choose_findings(ctx, usable, rng)
+    path_edges = [e for _, e, _, _ in chosen]
+    inheritance = ""
+    modes = ctx.index.neighbors(disease, INHERITANCE)
+    if len(modes) == 1 and int(modes[0]) in ow(ctx).mendelian and (len(cand) > 1 or rng.random() < 0.5):
+        mode = int(modes[0])
+        cand = np.intersect1d(cand, prover.diseases_with_inheritance(mode), assume_unique=True)
+        constraints.append(
+            Constraint(description=f"inherited in {g.names[mode]}", kind="has_mode_of_inheritance",
+                       candidates_after=len(cand), args={"mode": g.ids[mode]})
+        )  # fmt: skip
+        inheritance = as_phrase(g.names[mode])
+        path_edges.append(int(ctx.index.edge_ids(disease, INHERITANCE)[0]))
+    onset = ""
+    if len(onsets) == 1 and not ow(ctx).leaks(onsets[0][0], disease):
+        term = onsets[0][0]
+        cand = np.intersect1d(cand, prover.diseases_with(term), assume_unique=True)
+        constraints.append(
+            Constraint(description=f"onset {g.names[term]}", kind="has_phenotype", candidates_after=len(cand),
+                       args={"phenotype": g.ids[term]})
+        )  # fmt: skip
+        onset = as_phrase(g.names[term])
+        path_edges.append(onsets[0][1])
+    if len(cand) != 1 and cfg.hops == 1 and fmt == "short":
+        return Drop("vignette: findings do not single out the diagnosis")
+    if cfg.hops == 1 and len(cand) > 1 and np.isin(cand, diagnosis_relatives(ctx, disease)).any():
+        return Drop("vignette: findings do not separate the diagnosis from its sibling subtypes")
+    sexes = {str(q.get("sex")) for _, _, _, q in chosen if q.get("sex")}
+    findings_text = [finding_text(g, p, rng, cfg.layperson) for p, _, _, _ in chosen]
+    vctx = vignette_context(sex=sexes.pop() if len(sexes) == 1 else "", onset=onset, findings=findings_text,
+                            inheritance=inheritance)  # fmt: skip
+    frat = findings_rationale(g, [p for p, _, _, _ in chosen], disease, inheritance)
+    if cfg.hops == 1:
+        dist = diagnosis_distractors(ctx, disease, cand, chosen, constraints, rng) if fmt == "mcq" else []
+        return Draft(
+            qtype="vignette", fmt=fmt, gold=gold, steps=[], layers=[cand], answer=disease,
+            constraints=constraints, path_edges=path_edges, start_text="", start=disease, nodes=[disease],
+            mp_name="", vignette_ctx=vctx, vignette_distractors=dist, findings_rationale=frat,
+        )  # fmt: skip
+    assert cont is not None
+    mp, steps = cont
+    walks = sample_walks(ctx.index, steps, np.array([disease] * 4, dtype=np.int32), seed=rng, hub_cap=cfg.hub_cap)
+    if len(walks.nodes) == 0:
+        return Drop("walk died (dead end, repeated node or hub)")
+    w, problem = first_acceptable_walk(ctx, walks.nodes, 0)
+    if problem:
+        return Drop(problem)
+    nodes, edges = walks.nodes[w], walks.edges[w]
+    layers = [cand, *prover.follow(cand, steps)]
+    open_start = np.union1d(cand, all_but_one(ctx, [p for p, _, _, _ in chosen]))
+    open_prev = prover.follow(open_start, steps[:-1])[-1] if len(steps) > 1 else open_start
+    for step, layer in zip(steps, layers[1:], strict=True):
+        constraints.append(
+            Constraint(description=f"then {step}", kind="chain_step", candidates_after=len(layer),
+                       args={"step": str(step)})
+        )  # fmt: skip
+    # The continuation is spoken about "this patient's condition", never naming the diagnosis.
+    return Draft(
+        qtype="vignette", fmt=fmt, gold=gold, steps=steps, layers=layers, answer=int(nodes[-1]),
+        constraints=constraints, path_edges=path_edges + [int(x) for x in edges],
+        start_text="this patient's condition", start=disease, nodes=[int(x) for x in nodes], mp_name=mp.name,
+        vignette_ctx=vctx, findings_rationale=frat, open_prev=open_prev,
+    )  # fmt: skip
+
+
+def all_but_one(ctx: Context, findings: list[int]) -> np.ndarray:
+    """Diseases annotated with every finding but (at most) one."""
+    sets = [ctx.prover.diseases_with(p) for p in findings]
+    uniq, counts = np.unique(np.concatenate(sets), return_counts=True)
+    return uniq[counts >= len(findings) - 1]
+
+
+def diagnosis_cap(ctx: Context) -> int:
+    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1)."""
+    return max(1, int(ctx.config.max_diagnosis_share * (ctx.vignettes_accepted + 1)))
