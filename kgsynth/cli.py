@@ -499,11 +499,17 @@ def generate_cmd(
     from kgsynth.rundir import lock_run_dir
     from kgsynth.schema import load_schema
 
+    # Connection options serve whichever model-backed steps run (the judge's and the teacher's).
+    connection = {"concurrency": concurrency, "timeout": request_timeout, "max_retries": max_retries}
     teacher_flags = {
         "backend": teacher, "model": teacher_model, "base_url": teacher_base_url, "api_key_env": teacher_api_key_env,
-        "model_path": teacher_model_path, "concurrency": concurrency, "samples": samples, "keep": keep,
-        "grounding": grounding, "temperature": temperature, "max_tokens": max_tokens, "timeout": request_timeout,
-        "max_retries": max_retries, "max_requests": max_requests, "max_total_tokens": max_total_tokens, "seed": seed,
+        "model_path": teacher_model_path, "samples": samples, "keep": keep, "grounding": grounding,
+        "temperature": temperature, "max_tokens": max_tokens, "max_requests": max_requests,
+        "max_total_tokens": max_total_tokens, "seed": seed,
+    }  # fmt: skip
+    judge_flags = {
+        "backend": judge, "model": judge_model, "base_url": judge_base_url, "api_key_env": judge_api_key_env,
+        "model_path": judge_model_path, "k": judge_k, "m": judge_m, "max_requests": judge_max_requests, "seed": seed,
     }  # fmt: skip
     flags = {
         "graph": graph_flags(sources, from_, include_non_commercial=include_non_commercial, name=graph_name,
@@ -517,12 +523,11 @@ def generate_cmd(
         "compare_uniform": compare_uniform,
     }  # fmt: skip
     data = read_config_file(config) if config is not None else {}
-    data = with_section(data, "teacher", teacher_flags, _TEACHER_FLAG_NAMES)
-    judge_flags = {
-        "backend": judge, "model": judge_model, "base_url": judge_base_url, "api_key_env": judge_api_key_env,
-        "model_path": judge_model_path, "k": judge_k, "m": judge_m, "max_requests": judge_max_requests, "seed": seed,
-    }  # fmt: skip
-    data = with_section(data, "judge", judge_flags, _JUDGE_FLAG_NAMES)
+    judging = judge is not None or data.get("judge") is not None
+    teaching = teacher is not None or data.get("teacher") is not None
+    data = with_section(data, "teacher", teacher_flags | (connection if teaching or not judging else {}),
+                        _TEACHER_FLAG_NAMES)  # fmt: skip
+    data = with_section(data, "judge", judge_flags | (connection if judging else {}), _JUDGE_FLAG_NAMES)
     cfg = validate_config(RunConfig, data, flags, config)
     set_verbose(verbose)
     load_schema(cfg.generate.schema_name)  # a bad schema file is reported before the graph is loaded
