@@ -630,32 +630,43 @@ def export_cmd(
     run: Annotated[Path, typer.Argument(help="A generate run (the --out folder of kgsynth generate).")],
     out: Annotated[Path, typer.Option("--out", help="The dataset folder to write (replaced if it is an export).")],
     split_by: Annotated[
-        str, typer.Option(help="Splits disjoint by: answer (key and hidden entities), path (every entity), random.")
-    ] = "answer",
-    validation_size: Annotated[float, typer.Option(help="Share of items held out for validation.")] = 0.1,
-    test_size: Annotated[float, typer.Option(help="Share of items held out for test.")] = 0.1,
-    seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
+        str | None,
+        typer.Option(
+            help="Splits disjoint by: answer (key and hidden entities), path (every entity), random.",
+            show_default=False,
+        ),
+    ] = None,
+    validation_size: Annotated[
+        float | None, typer.Option(help="Share of items held out for validation.", show_default=False)
+    ] = None,
+    test_size: Annotated[
+        float | None, typer.Option(help="Share of items held out for test.", show_default=False)
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the split.", show_default=False)] = None,
     benchmark: Annotated[
         list[Path] | None,
-        typer.Option("--benchmark", help="Also decontaminate against this file (JSON, JSONL, CSV, parquet; repeat)."),
+        typer.Option(
+            "--benchmark",
+            help="Also decontaminate against this file (JSON, JSONL, CSV, parquet; repeat).",
+            show_default=False,
+        ),
     ] = None,
     shared_benchmarks: Annotated[
-        bool, typer.Option(help="Decontaminate against every benchmark in the shared benchmarks folder.")
-    ] = True,
+        bool | None,
+        typer.Option(help="Decontaminate against every benchmark in the shared benchmarks folder.", show_default=False),
+    ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Export a run as a dataset: sft, grpo and items configs, train/validation/test, deduplicated, decontaminated."""
-    from kgsynth.decontam import DecontamConfig
+    from kgsynth.config import build_config
     from kgsynth.export import ExportConfig
-    from kgsynth.split import SplitConfig
 
-    try:
-        config = ExportConfig(
-            split=SplitConfig(split_by=split_by, validation_size=validation_size, test_size=test_size, seed=seed),  # type: ignore[arg-type]
-            decontam=DecontamConfig(shared=shared_benchmarks, benchmarks=[str(p) for p in benchmark or []]),
-        )
-    except ValueError as exc:
-        raise KgsynthError(f"invalid export options: {exc}") from None
-    _export(run, out, config)
+    flags = {
+        "split": {"split_by": split_by, "validation_size": validation_size, "test_size": test_size, "seed": seed},
+        "decontam": {"shared": shared_benchmarks,
+                     "benchmarks": [str(p.expanduser().absolute()) for p in benchmark] if benchmark else None},
+    }  # fmt: skip
+    _export(run, out, build_config(ExportConfig, config, flags))
 
 
 def _export(run: Path, out: Path, config: Any) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgsynth.errors import KgsynthError
+from kgsynth.export import ExportConfig
 from kgsynth.graphs import GraphSpec
 from kgsynth.judge import JudgeConfig
 from kgsynth.question import GenerateConfig
@@ -177,5 +178,6 @@ COMMAND_CONFIGS: dict[str, type[BaseModel]] = {
     "stats": StatsConfig,
     "export-graph": ExportGraphConfig,
     "generate": RunConfig,
+    "export": ExportConfig,
 }
 """The config model of every command that takes ``--config``."""

@@ -165,7 +165,10 @@ def test_user_benchmark_files_in_every_format(items, tmp_path: Path, suffix: str
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    records = [{"id": k, "Stem": item.question, "answer": "A"} for k, item in enumerate(items[100:103])]
+    # Vignettes: their findings make each stem its own, so no other generated item is a near copy of one
+    # (two chain stems of one template can be, and would rightly be flagged too).
+    planted = [item for item in items[100:] if item.type == "vignette"][:3]
+    records = [{"id": k, "Stem": item.question, "answer": "A"} for k, item in enumerate(planted)]
     path = tmp_path / f"private{suffix}"
     if suffix == ".json":
         path.write_text(json.dumps(records))
@@ -176,9 +179,9 @@ def test_user_benchmark_files_in_every_format(items, tmp_path: Path, suffix: str
     else:
         pq.write_table(pa.Table.from_pylist(records), path)
     questions = read_benchmark(path)
-    assert [q.text for q in questions] == [item.question for item in items[100:103]]
-    result = decontaminate(items[:110], questions)
-    assert sorted(result.dropped["private"]) == sorted(item.id for item in items[100:103])
+    assert [q.text for q in questions] == [item.question for item in planted]
+    result = decontaminate(items, questions)
+    assert sorted(result.dropped["private"]) == sorted(item.id for item in planted)
 
 
 def test_benchmark_without_a_question_field_is_a_clear_error(tmp_path: Path) -> None:
