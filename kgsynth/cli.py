@@ -196,6 +196,14 @@ def load_cmd(
     ] = None,
     cache_dir: CacheOpt = None,
     refresh: Annotated[bool | None, typer.Option(help="Rebuild even if the cache is current.")] = None,
+    strict: Annotated[
+        bool | None,
+        typer.Option(
+            "--strict/--no-strict",
+            help="Refuse a graph whose load gave warnings (some edges dangling, unknown categories).",
+            show_default=False,
+        ),
+    ] = None,
     neo4j_uri: Neo4jUriOpt = None,
     neo4j_user: Neo4jUserOpt = None,
     neo4j_database: Neo4jDbOpt = None,
@@ -210,8 +218,9 @@ def load_cmd(
     from kgsynth.graphs import build_graph_from_sources, store_graph
 
     flags = graph_flags(sources, from_, include_non_commercial=include_non_commercial, backend=backend, name=name,
-                        cache_dir=cache_dir, refresh=refresh, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
-                        neo4j_database=neo4j_database, neo4j_batch_size=batch_size, neo4j_workers=workers)  # fmt: skip
+                        cache_dir=cache_dir, refresh=refresh, strict=strict, neo4j_uri=neo4j_uri,
+                        neo4j_user=neo4j_user, neo4j_database=neo4j_database, neo4j_batch_size=batch_size,
+                        neo4j_workers=workers)  # fmt: skip
     cfg = build_config(LoadConfig, config, {"graph": flags})
     graph = build_graph_from_sources(cfg.graph, progress=True)
     written = store_graph(graph, cfg.graph)

@@ -59,6 +59,7 @@ class GraphSpec(BaseModel):
     backend: Literal["embedded", "neo4j"] = Field(default="embedded", description="where graphs are stored")
     cache_dir: Path | None = Field(default=None, description="build cache and embedded store; None: ~/.cache/kgsynth")
     refresh: bool = Field(default=False, description="rebuild from the sources even if the cache is current")
+    strict: bool = Field(default=False, description="refuse a graph whose load gave warnings (dropped edges, ...)")
     neo4j: Neo4jConfig = Field(default_factory=Neo4jConfig)
 
     @model_validator(mode="before")
@@ -105,6 +106,7 @@ def build_graph_from_sources(spec: GraphSpec, *, progress: bool = False) -> Grap
         cache_dir=spec.cache_dir,
         refresh=spec.refresh,
         progress=progress,
+        strict=spec.strict,
     )
 
 

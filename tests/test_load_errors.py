@@ -494,3 +494,16 @@ def test_strict_load_refuses_warnings(tmp_path: Path) -> None:
     with pytest.raises(DamagedSourceError, match="1 of 3 records dropped") as exc:
         load_graph(["kgx"], directories={"kgx": tmp_path}, cache_dir=tmp_path / "c", strict=True)  # from the cache
     assert "a strict load refuses warnings too" in str(exc.value)
+
+
+def test_strict_flag_refuses_warnings_from_the_cli(tmp_path: Path) -> None:
+    (tmp_path / "nodes.tsv").write_text(KGX_NODES)
+    (tmp_path / "edges.tsv").write_text(KGX_EDGES + "MONDO:0007739\tbiolink:has_phenotype\tHP:9999999\n")
+    cache = tmp_path / "c"
+    lenient = kgsynth("load", "kgx", "--from", f"kgx={tmp_path}", cache=cache)
+    assert lenient.returncode == 0, lenient.stderr
+    before = snapshot(cache)
+    strict = kgsynth("load", "kgx", "--from", f"kgx={tmp_path}", "--strict", cache=cache)
+    assert strict.returncode == 2 and "a strict load refuses warnings too" in message(strict)
+    assert "Traceback" not in strict.stderr
+    assert snapshot(cache) == before  # the graph stored by the lenient load is untouched
