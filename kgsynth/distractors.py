@@ -22,7 +22,7 @@ from kgsynth.index import Step
 from kgsynth.item import Constraint
 from kgsynth.openworld import closure, relatives
 from kgsynth.starts import vignette_starts
-from kgsynth.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS
+from kgsynth.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, upward_closure
 from kgsynth.wording import aliases
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def ancestors_of(ctx: Context, node: int) -> np.ndarray:
         return ctx.prover.ancestors(node)
     got = ctx.lineage.get(node)
     if got is None:
-        got = ctx.lineage[node] = closure(ctx.index, np.array([node], dtype=np.int32), SUBCLASS, ctx.graph.num_nodes)
+        got = upward_closure(ctx.index, node, ctx.lineage, (0, ctx.graph.num_nodes))
     return got
 
 

@@ -28,6 +28,57 @@ _FAMILY_TAIL = re.compile(r"^(\d+[a-z]?\d*|[ivx]+|type|[a-z])$")
 _SYMBOL_STEM = re.compile(r"^[A-Z]{3}")
 
 
+@dataclass(frozen=True)
+class _Grouping:
+    """Members grouped by a key, CSR style: the members of key ``k`` are ``members[indptr[k]:indptr[k + 1]]``."""
+
+    indptr: np.ndarray
+    members: np.ndarray
+
+
+@dataclass(frozen=True)
+class _NameGroups:
+    """A category's name tables inverted once per run, so a lookup costs what it returns."""
+
+    aliases_of: _Grouping  # node -> the ids of its normalised names, synonyms and layperson forms
+    by_name: _Grouping  # normalised-name id -> the nodes so named
+    by_alias: _Grouping  # normalised-name id -> the nodes with a name, synonym or layperson form so normalised
+    by_family: _Grouping  # name family id -> its nodes
+
+
+def _group(keys: np.ndarray, members: np.ndarray, size: int) -> _Grouping:
+    order = np.argsort(keys, kind="stable")
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=size), out=indptr[1:])
+    return _Grouping(indptr=indptr, members=members[order])
+
+
+def _gather(grouping: _Grouping, keys: np.ndarray) -> np.ndarray:
+    """The members of every key in ``keys`` (concatenated, possibly repeated)."""
+    if len(keys) == 0:
+        return np.empty(0, dtype=np.int32)
+    starts, stops = grouping.indptr[keys], grouping.indptr[keys + 1]
+    lengths = stops - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int32)
+    idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    return grouping.members[idx]
+
+
+def _name_groups(name_id: np.ndarray, alias_node: np.ndarray, alias_id: np.ndarray, fam: np.ndarray) -> _NameGroups:
+    n = len(name_id)
+    ids = int(alias_id.max()) + 1 if len(alias_id) else 0
+    nodes = np.arange(n, dtype=np.int32)
+    has_fam = fam >= 0
+    return _NameGroups(
+        aliases_of=_group(alias_node, alias_id, n),
+        by_name=_group(name_id, nodes, ids),
+        by_alias=_group(alias_id, alias_node, ids),
+        by_family=_group(fam[has_fam], nodes[has_fam], int(fam.max()) + 1 if has_fam.any() else 0),
+    )
+
+
 @dataclass
 class OpenWorld:
     """Per-run masks and name tables for the open-world rules."""
@@ -46,6 +97,7 @@ class OpenWorld:
     _alias_norms: dict[int, frozenset[str]] = field(default_factory=dict)
     _id_count: dict[str, int] = field(default_factory=dict)
     _family_count: dict[str, int] = field(default_factory=dict)
+    _groups: dict[str, _NameGroups] = field(default_factory=dict)
 
     def category_of(self, node: int) -> str:
         return self.graph.categories[int(self.graph.category[node])]
@@ -93,24 +145,18 @@ class OpenWorld:
         nodes = nodes[(nodes >= lo) & (nodes < hi)]
         if len(nodes) == 0:
             return np.empty(0, dtype=np.int32)
-        name_id, alias_node, alias_id = self.name_table(category)
-        local = nodes - lo
-        mask = np.zeros(hi - lo, dtype=bool)
-        mask[local] = True
-        ids = np.zeros(self._id_count[category], dtype=bool)
-        ids[alias_id[mask[alias_node]]] = True  # every alias of the nodes
-        hit = ids[name_id]  # a node named like one of their aliases
-        ids[:] = False
-        ids[name_id[local]] = True
-        hit[alias_node[ids[alias_id]]] = True  # a node with an alias equal to one of their names
-        fam = self.family_ids(category)
-        fams = fam[local]
-        fams = fams[fams >= 0]
-        if len(fams):
-            fmask = np.zeros(self._family_count[category], dtype=bool)
-            fmask[fams] = True
-            hit |= (fam >= 0) & fmask[np.maximum(fam, 0)]
-        return np.flatnonzero(hit).astype(np.int32) + lo
+        groups = self._groups.get(category)
+        if groups is None:
+            groups = self._groups[category] = _name_groups(*self.name_table(category), self.family_ids(category))
+        local = np.unique(nodes - lo)
+        name_id = self._norm[category][0]
+        fams = self._family[category][local]
+        parts = [
+            _gather(groups.by_name, np.unique(_gather(groups.aliases_of, local))),  # named like one of their aliases
+            _gather(groups.by_alias, np.unique(name_id[local])),  # an alias equal to one of their names
+            _gather(groups.by_family, np.unique(fams[fams >= 0])),  # one name family
+        ]
+        return (np.unique(np.concatenate(parts)) + lo).astype(np.int32)
 
     def norms(self, node: int) -> frozenset[str]:
         """The normalised name, synonyms and layperson forms of ``node`` (cached for the run)."""
