@@ -82,8 +82,10 @@ class Generator:
         self.accepted += 1
 
     def key_capped(self, item: Item) -> bool:
-        """The item's key already has its share of the items accepted so far."""
-        cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
+        """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``;
+        few keys are single answers, see :func:`kgsynth.vignette.diagnosis_cap`)."""
+        base = self.config.n if item.format == "short" else self.accepted + 1
+        cap = max(1, int(self.config.max_key_share * base))
         return self.key_counts[item.answer.curie] >= cap
 
     def next_item(self) -> Item | None:

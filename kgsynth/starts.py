@@ -62,3 +62,12 @@ def completable(ctx: Context, steps: list[Step], candidates: np.ndarray) -> np.n
     for step in reversed(steps):
         reachable = ctx.index.reach(reachable, Step(step.relation, not step.inverse))
     return np.intersect1d(candidates, reachable)
+
+
+def single_answer_starts(ctx: Context, steps: list[Step], candidates: np.ndarray) -> np.ndarray:
+    """The ``candidates`` from which following ``steps`` through every intermediate ends at exactly one entity.
+
+    A short answer needs a unique answer, and a question's answer set contains what its start alone reaches:
+    a start reaching two or more ends can never make a short item, so short runs draw only from these."""
+    keep = [int(s) for s in candidates if len(ctx.prover.follow(np.array([s], dtype=np.int32), steps)[-1]) == 1]
+    return np.array(keep, dtype=np.int32)

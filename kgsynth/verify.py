@@ -58,7 +58,9 @@ def upward_closure(index: CSRIndex, term: int, cache: dict[int, np.ndarray], bou
         return out
 
 
-def _upward(index: CSRIndex, term: int, cache: dict[int, np.ndarray], bounds: tuple[int, int], active: set[int]) -> np.ndarray:
+def _upward(
+    index: CSRIndex, term: int, cache: dict[int, np.ndarray], bounds: tuple[int, int], active: set[int]
+) -> np.ndarray:
     got = cache.get(term)
     if got is not None:
         return got

@@ -16,7 +16,7 @@ from kgsynth.index import Step
 from kgsynth.item import Constraint
 from kgsynth.sample import sample_walks
 from kgsynth.schema import MetapathSpec
-from kgsynth.starts import completable, draw_starts, start_distribution, vignette_starts
+from kgsynth.starts import completable, draw_starts, single_answer_starts, start_distribution, vignette_starts
 from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE
 from kgsynth.wording import as_phrase, finding_text, findings_rationale, vignette_context
 
@@ -36,6 +36,7 @@ _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 Annotation = tuple[int, int, float, dict[str, Any]]
 DRAWS = 8  # diseases drawn per vignette attempt
+NO_START = -1  # no disease can start this kind of vignette
 
 
 def frequency_share(value: str | None) -> float:
@@ -68,20 +69,27 @@ def phenotype_annotations(ctx: Context, disease: int) -> list[Annotation]:
     return out
 
 
-def _draw_disease(ctx: Context, rng: np.random.Generator) -> tuple[int | None, tuple[MetapathSpec, list[Step]] | None]:
+def _draw_disease(
+    ctx: Context, rng: np.random.Generator, fmt: AnswerFormat
+) -> tuple[int | None, tuple[MetapathSpec, list[Step]] | None]:
     cfg = ctx.config
     cont: tuple[MetapathSpec, list[Step]] | None = None
     key = "vignette"
     if cfg.hops > 1:
         cont = ctx.continuations[int(rng.integers(len(ctx.continuations)))]
-        key = f"vignette:{cont[0].name}"
+        key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
         if key not in ctx.starts:
-            start_distribution(ctx, key, completable(ctx, cont[1], vignette_starts(ctx)), cfg.rarity.alpha)
+            candidates = completable(ctx, cont[1], vignette_starts(ctx))
+            if fmt == "short":  # the diagnosis alone must lead to one answer (more candidates only add ends)
+                candidates = single_answer_starts(ctx, cont[1], candidates)
+            start_distribution(ctx, key, candidates, cfg.rarity.alpha)
     elif key not in ctx.starts:
         start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
+    if len(ctx.starts[key][0]) == 0:
+        return NO_START, cont
     # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
     drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
-    cap = diagnosis_cap(ctx)
+    cap = diagnosis_cap(ctx, fmt)
     for d in drawn:
         if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
             return int(d), cont
@@ -128,9 +136,11 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     cfg, g, prover = ctx.config, ctx.graph, ctx.prover
     if cfg.hops > 1 and not ctx.continuations:
         return Drop(f"no metapath of {cfg.hops - 1} hops from a disease in the schema")
-    disease_or_none, cont = _draw_disease(ctx, rng)
+    disease_or_none, cont = _draw_disease(ctx, rng, fmt)
     if disease_or_none is None:
         return Drop("cap: the diseases drawn already have their share of the vignettes")
+    if disease_or_none == NO_START:
+        return Drop("short answer: no start of this metapath has a single answer")
     disease = disease_or_none
     annots = phenotype_annotations(ctx, disease)
     onsets = [a for a in annots if a[0] in ctx.onset_terms]
@@ -210,6 +220,13 @@ def all_but_one(ctx: Context, findings: list[int]) -> np.ndarray:
     return uniq[counts >= len(findings) - 1]
 
 
-def diagnosis_cap(ctx: Context) -> int:
-    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1)."""
-    return max(1, int(ctx.config.max_diagnosis_share * (ctx.vignettes_accepted + 1)))
+def diagnosis_cap(ctx: Context, fmt: AnswerFormat) -> int:
+    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1).
+
+    Short answers share the run's ``n`` instead (few chains have a single answer, so nearly all are vignettes):
+    few diagnoses lead to a single answer, and a share of the vignettes so far would hold every diagnosis at
+    one vignette until ``1 / share`` of them exist, which so few diagnoses never reach."""
+    cfg = ctx.config
+    if fmt == "short":
+        return max(1, int(cfg.max_diagnosis_share * cfg.n))
+    return max(1, int(cfg.max_diagnosis_share * (ctx.vignettes_accepted + 1)))
