@@ -57,6 +57,10 @@ class Context:
     diagnosis_counts: dict[int, int] = field(default_factory=dict)
     lineage: dict[int, np.ndarray] = field(default_factory=dict)
     vignettes_accepted: int = 0
+    # short answers: each start's single answer (per start distribution), items per key, chain starts used
+    short_answers: dict[str, np.ndarray] = field(default_factory=dict)
+    key_counts: dict[int, int] = field(default_factory=dict)
+    used_starts: set[tuple[str, int]] = field(default_factory=set)
     chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
 

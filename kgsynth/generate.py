@@ -28,6 +28,7 @@ from kgsynth.item import Item
 from kgsynth.model import Graph, curie_prefix
 from kgsynth.question import Drop, GenerateConfig, build_context, make_question
 from kgsynth.schema import load_schema
+from kgsynth.starts import short_cap
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,12 @@ class Generator:
         self.seen_questions.add(item.question)
         self.seen_keys.add(self._key(item))
         self.key_counts[item.answer.curie] += 1
+        if item.format == "short":  # what the short-answer start draws avoid (kgsynth.starts.draw_short_starts)
+            answer = self.graph.index[item.answer.curie]
+            self.ctx.key_counts[answer] = self.ctx.key_counts.get(answer, 0) + 1
+            if item.type == "chain":
+                start = next(c.args["entity"] for c in item.constraints if c.kind == "start")
+                self.ctx.used_starts.add((f"chain-short:{item.template_id.split('/')[2]}", self.graph.index[start]))
         if item.type == "vignette" and item.path:
             disease = self.graph.index[item.path[0].subject]
             self.ctx.diagnosis_counts[disease] = self.ctx.diagnosis_counts.get(disease, 0) + 1
@@ -82,10 +89,12 @@ class Generator:
         self.accepted += 1
 
     def key_capped(self, item: Item) -> bool:
-        """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``;
-        few keys are single answers, see :func:`kgsynth.vignette.diagnosis_cap`)."""
-        base = self.config.n if item.format == "short" else self.accepted + 1
-        cap = max(1, int(self.config.max_key_share * base))
+        """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``,
+        see :func:`kgsynth.starts.short_cap`)."""
+        if item.format == "short":
+            cap = short_cap(self.config.max_key_share, self.config.n)
+        else:
+            cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
         return self.key_counts[item.answer.curie] >= cap
 
     def next_item(self) -> Item | None:

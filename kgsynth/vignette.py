@@ -16,7 +16,15 @@ from kgsynth.index import Step
 from kgsynth.item import Constraint
 from kgsynth.sample import sample_walks
 from kgsynth.schema import MetapathSpec
-from kgsynth.starts import completable, draw_starts, single_answer_starts, start_distribution, vignette_starts
+from kgsynth.starts import (
+    completable,
+    draw_short_starts,
+    draw_starts,
+    short_cap,
+    single_answer_starts,
+    start_distribution,
+    vignette_starts,
+)
 from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE
 from kgsynth.wording import as_phrase, finding_text, findings_rationale, vignette_context
 
@@ -81,14 +89,19 @@ def _draw_disease(
         if key not in ctx.starts:
             candidates = completable(ctx, cont[1], vignette_starts(ctx))
             if fmt == "short":  # the diagnosis alone must lead to one answer (more candidates only add ends)
-                candidates = single_answer_starts(ctx, cont[1], candidates)
+                candidates = np.array([d for d in candidates.tolist() if len(usable_findings(
+                    ctx, d, phenotype_annotations(ctx, d))) >= cfg.min_findings], dtype=np.int32)  # fmt: skip
+                candidates = single_answer_starts(ctx, key, cont[1], candidates)
             start_distribution(ctx, key, candidates, cfg.rarity.alpha)
     elif key not in ctx.starts:
         start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
     if len(ctx.starts[key][0]) == 0:
         return NO_START, cont
     # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
-    drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
+    if fmt == "short" and cfg.hops > 1:
+        drawn = draw_short_starts(ctx, key, rng, DRAWS, vignette=True)
+    else:
+        drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
     cap = diagnosis_cap(ctx, fmt)
     for d in drawn:
         if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
@@ -131,6 +144,12 @@ def _choose_findings(
     return chosen, cand, constraints
 
 
+def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> list[Annotation]:
+    """The annotations a vignette may state: phenotypic, frequent, not an onset, not naming the diagnosis."""
+    usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
+    return [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names the diagnosis
+
+
 def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
     """A vignette's draft: findings that (nearly) single out a hidden disease, then an optional continuation."""
     cfg, g, prover = ctx.config, ctx.graph, ctx.prover
@@ -144,8 +163,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     disease = disease_or_none
     annots = phenotype_annotations(ctx, disease)
     onsets = [a for a in annots if a[0] in ctx.onset_terms]
-    usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
-    usable = [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names the diagnosis
+    usable = usable_findings(ctx, disease, annots)
     if len(usable) < cfg.min_findings:
         return Drop("vignette: too few frequent phenotype annotations")
     chosen, cand, constraints = _choose_findings(ctx, usable, rng)
@@ -221,12 +239,9 @@ def all_but_one(ctx: Context, findings: list[int]) -> np.ndarray:
 
 
 def diagnosis_cap(ctx: Context, fmt: AnswerFormat) -> int:
-    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1).
-
-    Short answers share the run's ``n`` instead (few chains have a single answer, so nearly all are vignettes):
-    few diagnoses lead to a single answer, and a share of the vignettes so far would hold every diagnosis at
-    one vignette until ``1 / share`` of them exist, which so few diagnoses never reach."""
+    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1; a
+    short item: of the run's ``n``, see :func:`kgsynth.starts.short_cap`)."""
     cfg = ctx.config
     if fmt == "short":
-        return max(1, int(cfg.max_diagnosis_share * cfg.n))
+        return short_cap(cfg.max_diagnosis_share, cfg.n)
     return max(1, int(cfg.max_diagnosis_share * (ctx.vignettes_accepted + 1)))
