@@ -10,15 +10,26 @@ cross-vocabulary synonyms, and unreadable or incidental entities.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from kgsynth.curation import MEMBER_OF, Curation, content_tokens, incidental_class_mask, is_raw_identifier, norm_name
-from kgsynth.index import CSRIndex, Step
+from kgsynth.curation import (
+    MEMBER_OF,
+    Curation,
+    content_tokens,
+    incidental_class_mask,
+    is_raw_identifier,
+    name_rules,
+    norm_name,
+)
+from kgsynth.index import CSRIndex, Step, sorted_unique
 from kgsynth.model import Graph
+from kgsynth.store.embedded import default_cache_dir
 from kgsynth.verify import SUBCLASS, SUPERCLASS, Prover
 
 logger = logging.getLogger(__name__)
@@ -108,27 +119,12 @@ class OpenWorld:
         numbered from the category's first node)."""
         got = self._norm.get(category)
         if got is None:
-            g = self.graph
-            lo, hi = g.category_range(category)
-            seen: dict[str, int] = {}
-            norms = [norm_name(g.names[i]) for i in range(lo, hi)]
-            name_id = np.array([seen.setdefault(n, len(seen)) for n in norms], dtype=np.int32)
-            pairs = [(i, seen.setdefault(norm_name(a), len(seen)))
-                     for i in range(lo, hi) for a in (*g.synonyms[i], *g.layperson[i])]  # fmt: skip
-            alias_node = np.concatenate([np.arange(0, hi - lo, dtype=np.int32),  # category-local node ids
-                                         np.array([i - lo for i, _ in pairs], dtype=np.int32)])  # fmt: skip
-            alias_id = np.concatenate([name_id, np.array([a for _, a in pairs], dtype=np.int32)])
+            name_id, alias_node, alias_id, fam = _cached_name_table(self.graph, category)
             got = (name_id, alias_node, alias_id)
             self._norm[category] = got
-            family: dict[str, int] = {}
-            fam = np.full(hi - lo, -1, dtype=np.int32)
-            for k, n in enumerate(norms):
-                key = _family_key(g.names[lo + k], n, category)
-                if key:
-                    fam[k] = family.setdefault(key, len(family))
             self._family[category] = fam
-            self._id_count[category] = len(seen)
-            self._family_count[category] = len(family)
+            self._id_count[category] = int(alias_id.max()) + 1 if len(alias_id) else 0
+            self._family_count[category] = int(fam.max()) + 1 if len(fam) else 0
         return got
 
     def family_ids(self, category: str) -> np.ndarray:
@@ -148,15 +144,15 @@ class OpenWorld:
         groups = self._groups.get(category)
         if groups is None:
             groups = self._groups[category] = _name_groups(*self.name_table(category), self.family_ids(category))
-        local = np.unique(nodes - lo)
+        local = sorted_unique(nodes - lo)
         name_id = self._norm[category][0]
         fams = self._family[category][local]
         parts = [
-            _gather(groups.by_name, np.unique(_gather(groups.aliases_of, local))),  # named like one of their aliases
-            _gather(groups.by_alias, np.unique(name_id[local])),  # an alias equal to one of their names
-            _gather(groups.by_family, np.unique(fams[fams >= 0])),  # one name family
+            _gather(groups.by_name, sorted_unique(_gather(groups.aliases_of, local))),  # named like their aliases
+            _gather(groups.by_alias, sorted_unique(name_id[local])),  # an alias equal to one of their names
+            _gather(groups.by_family, sorted_unique(fams[fams >= 0])),  # one name family
         ]
-        return (np.unique(np.concatenate(parts)) + lo).astype(np.int32)
+        return (sorted_unique(np.concatenate(parts)) + lo).astype(np.int32)
 
     def norms(self, node: int) -> frozenset[str]:
         """The normalised name, synonyms and layperson forms of ``node`` (cached for the run)."""
@@ -179,6 +175,58 @@ class OpenWorld:
             return True
         # or a name of the key is (part of) a name of a hidden entity: "Abdominal obesity", "metabolic syndrome X"
         return any(norms_overlap(self.norms(key), self.norms(h)) for h in hidden)
+
+
+NAME_TABLE_FORMAT = 1  # bump when the tables' layout changes (the normalisation rules are in the cache key)
+
+
+def _cached_name_table(graph: Graph, category: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`build_name_table`, kept on disk under a digest of the category's names and of the normalisation
+    rules (a graph's tables are built once, not once per run; a changed name or rule is a new digest)."""
+    lo, hi = graph.category_range(category)
+    h = hashlib.blake2b(digest_size=16)
+    rules = (NAME_TABLE_FORMAT, category, _FAMILY_TAIL.pattern, _SYMBOL_STEM.pattern, name_rules())
+    h.update(repr(rules).encode())
+    for i in range(lo, hi):
+        h.update("\x1f".join((graph.names[i], *graph.synonyms[i], "\x1e", *graph.layperson[i], "\x1d")).encode())
+    path = default_cache_dir() / "name-tables" / f"{h.hexdigest()}.npz"
+    try:
+        with np.load(path) as z:
+            return z["name_id"], z["alias_node"], z["alias_id"], z["family"]
+    except (OSError, KeyError, ValueError):
+        pass
+    made = build_name_table(graph, category)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, name_id=made[0], alias_node=made[1], alias_id=made[2], family=made[3])
+        os.replace(tmp, path)
+    except OSError as e:  # a read-only cache only costs the rebuild next time
+        logger.debug("name table not cached at %s: %s", path, e)
+    return made
+
+
+def build_name_table(graph: Graph, category: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For ``category`` (nodes numbered from its first node): per node the id of its normalised name; every
+    (node, alias id) pair over names, synonyms and layperson forms (equal ids: equal normalised names); and
+    per node the id of its name family (-1 for none)."""
+    g = graph
+    lo, hi = g.category_range(category)
+    seen: dict[str, int] = {}
+    norms = [norm_name(g.names[i]) for i in range(lo, hi)]
+    name_id = np.array([seen.setdefault(n, len(seen)) for n in norms], dtype=np.int32)
+    pairs = [(i, seen.setdefault(norm_name(a), len(seen)))
+             for i in range(lo, hi) for a in (*g.synonyms[i], *g.layperson[i])]  # fmt: skip
+    alias_node = np.concatenate([np.arange(0, hi - lo, dtype=np.int32),  # category-local node ids
+                                 np.array([i - lo for i, _ in pairs], dtype=np.int32)])  # fmt: skip
+    alias_id = np.concatenate([name_id, np.array([a for _, a in pairs], dtype=np.int32)])
+    family: dict[str, int] = {}
+    fam = np.full(hi - lo, -1, dtype=np.int32)
+    for k, n in enumerate(norms):
+        key = _family_key(g.names[lo + k], n, category)
+        if key:
+            fam[k] = family.setdefault(key, len(family))
+    return name_id, alias_node, alias_id, fam
 
 
 def names_overlap(a: list[str], b: list[str]) -> bool:
