@@ -115,9 +115,9 @@ def upward_union(ctx: Context, nodes: np.ndarray) -> np.ndarray:
         return np.empty(0, dtype=np.int32)
     bounds = (0, ctx.graph.num_nodes)
     parts = [ctx.lineage.get(int(n)) for n in nodes]
-    parts = [p if p is not None else upward_closure(ctx.index, int(n), ctx.lineage, bounds)
+    found = [p if p is not None else upward_closure(ctx.index, int(n), ctx.lineage, bounds)
              for p, n in zip(parts, nodes, strict=True)]  # fmt: skip
-    return sorted_unique(np.concatenate(parts)).astype(np.int32)
+    return sorted_unique(np.concatenate(found)).astype(np.int32)
 
 
 def ancestors_of(ctx: Context, node: int) -> np.ndarray:

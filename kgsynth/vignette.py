@@ -145,9 +145,13 @@ def _choose_findings(
 
 
 def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> list[Annotation]:
-    """The annotations a vignette may state: phenotypic, frequent, not an onset, not naming the diagnosis."""
-    usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
-    return [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names the diagnosis
+    """The annotations a vignette may state: phenotypic, frequent, not an onset, not naming the diagnosis
+    (``annots``: the disease's :func:`phenotype_annotations`; cached per disease for the run)."""
+    got = ctx.usable_cache.get(disease)
+    if got is None:
+        usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
+        got = ctx.usable_cache[disease] = [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names it
+    return got
 
 
 def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
