@@ -92,7 +92,7 @@ class Generator:
         """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``,
         see :func:`kgsynth.starts.short_cap`)."""
         if item.format == "short":
-            cap = short_cap(self.config.max_key_share, self.config.n)
+            cap = short_cap(self.config.max_short_key_share, self.config.n)
         else:
             cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
         return self.key_counts[item.answer.curie] >= cap

@@ -96,7 +96,7 @@ def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: in
     if len(cands) == 0:
         return np.empty(0, dtype=np.int32)
     answers = ctx.short_answers[key]
-    key_cap = short_cap(cfg.max_key_share, cfg.n)
+    key_cap = short_cap(cfg.max_short_key_share, cfg.n)
     ok = np.array([ctx.key_counts.get(int(a), 0) < key_cap for a in answers], dtype=bool)
     if vignette:
         dx_cap = short_cap(cfg.max_diagnosis_share, cfg.n)
