@@ -194,14 +194,14 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     is_pheno = g.categories[cat] == "biolink:PhenotypicFeature"
     hierarchical = g.categories[cat] in HIERARCHICAL
     unsafe_ids, up_ids = unsafe_sets(ctx, t, hierarchical=hierarchical)
-    unsafe = np.zeros(g.num_nodes, dtype=bool)
-    unsafe[unsafe_ids] = True
-    excluded = unsafe | o.bad
+    excluded = o.bad.copy()
+    excluded[unsafe_ids] = True
     excluded[up_ids] = True  # an ancestor of an unsafe entity is unsafe too (a descendant: checked per candidate)
     kind = o.kind[answer]
     # no distractor below an unsafe entity; the open world's generic terms (HPO organ-system depth) aside,
     # under which nearly everything lies (a correct one still counts)
-    above = unsafe & ~o.generic_key
+    above = np.zeros(g.num_nodes, dtype=bool)
+    above[unsafe_ids[~o.generic_key[unsafe_ids]]] = True
     above[t.layers[-1]] = True
     chosen: list[tuple[int, str]] = []
     name_id = o.name_table(g.categories[cat])[0]  # equal ids: equal normalised names
