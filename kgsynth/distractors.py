@@ -50,28 +50,15 @@ def _prev(t: ChainTarget) -> np.ndarray | None:
 
 def near_hidden(ctx: Context, prev: np.ndarray) -> np.ndarray:
     """The hidden entities with their ontology parents, siblings and name family (what the open world
-    could substitute for them): the union of each one's (see :func:`near_one`)."""
+    could substitute for them)."""
     if len(prev) == 0 or len(prev) > NEAR_LIMIT:
         return prev
-    g = ctx.graph
+    g, idx = ctx.graph, ctx.index
     cat = g.categories[int(g.category[int(prev[0])])]
-    return sorted_unique(np.concatenate([near_one(ctx, int(p), cat) for p in prev]))
-
-
-def near_one(ctx: Context, node: int, cat: str) -> np.ndarray:
-    """``node``, its parents, its siblings (by the sibling relation of ``cat``), the entities of ``cat`` named
-    like it or of its name family and (outside HPO) its parents' other children; cached for the run."""
-    key = (node, cat)
-    got = ctx.near_cache.get(key)
-    if got is None:
-        idx = ctx.index
-        one = np.array([node], dtype=np.int32)
-        parents = idx.reach(one, SUBCLASS)
-        parts = [one, parents, ctx.prover.siblings_of(one, cat), ow(ctx).same_name_or_family(one, cat)]
-        if cat != "biolink:PhenotypicFeature":
-            parts.append(idx.reach(parents, SUPERCLASS))
-        got = ctx.near_cache[key] = sorted_unique(np.concatenate(parts))
-    return got
+    parts = [prev, idx.reach(prev, SUBCLASS), ctx.prover.siblings(prev), ow(ctx).same_name_or_family(prev, cat)]
+    if cat != "biolink:PhenotypicFeature":
+        parts.append(ctx.index.reach(idx.reach(prev, SUBCLASS), SUPERCLASS))
+    return np.unique(np.concatenate(parts))
 
 
 def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:

@@ -58,7 +58,6 @@ class Context:
     lineage: dict[int, np.ndarray] = field(default_factory=dict)
     unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
-    near_cache: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)  # see distractors.near_one
     vignettes_accepted: int = 0
     # short answers: each start's single answer (per start distribution), items per key, chain starts used
     short_answers: dict[str, np.ndarray] = field(default_factory=dict)

@@ -173,10 +173,7 @@ class Prover:
         (drugs: ``member_of``) or a disease (genes)."""
         if len(nodes) == 0:
             return nodes
-        return self.siblings_of(nodes, self.graph.categories[int(self.graph.category[int(nodes[0])])])
-
-    def siblings_of(self, nodes: np.ndarray, category: str) -> np.ndarray:
-        """:meth:`siblings`, by the sibling relation of ``category``."""
+        category = self.graph.categories[int(self.graph.category[int(nodes[0])])]
         up = SIBLING_VIA.get(category, SUBCLASS)
         out = self.index.reach(self.index.reach(nodes, up), Step(up.relation, not up.inverse))
         return out[~np.isin(out, nodes, assume_unique=True)]
