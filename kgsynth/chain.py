@@ -10,7 +10,7 @@ from kgsynth.draft import Context, Draft, Drop, first_acceptable_walk
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.item import Constraint
 from kgsynth.sample import sample_walks
-from kgsynth.starts import completable, draw_starts, start_distribution
+from kgsynth.starts import completable, draw_short_starts, draw_starts, single_answer_starts, start_distribution
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +24,20 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     lo, hi = g.category_range(mp.start)
     if hi <= lo:
         return Drop("metapath start category absent from the graph")
-    key = f"chain:{mp.name}"
+    key = f"chain:{mp.name}" if fmt == "mcq" else f"chain-short:{mp.name}"
     if key not in ctx.starts:
         candidates = completable(ctx, steps, np.arange(lo, hi, dtype=np.int32))
+        if fmt == "short":
+            candidates = single_answer_starts(ctx, key, steps, candidates)
         start_distribution(ctx, key, candidates, ctx.config.rarity.alpha)
-    starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, 8)
+    if fmt == "short":
+        if len(ctx.starts[key][0]) == 0:
+            return Drop("short answer: no start of this metapath has a single answer")
+        starts = draw_short_starts(ctx, key, rng, 8, vignette=False)
+        if len(starts) == 0:
+            return Drop("cap: every single-answer start of this metapath is asked or at its key's cap")
+    else:
+        starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, 8)
     walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap)
     if len(walks.nodes) == 0:
         return Drop("walk died (dead end, repeated node or hub)")

@@ -76,6 +76,7 @@ def load_curation(name: str) -> Curation:
 # --- names -----------------------------------------------------------------------------------------------
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 _DROP_TOKENS = frozenset({"", "agent", "agents", "drug", "drugs", "the", "of", "and"})
+NORM_RULES_VERSION = 1  # bump when norm_name's rules change (cached name tables are keyed by it)
 _TOKENS: dict[str, str] = {}  # token -> its normalised form (words repeat across names: computed once)
 
 
@@ -92,6 +93,11 @@ def _token(token: str) -> str:
     if got is None:
         got = _TOKENS[token] = "" if token in _DROP_TOKENS else _singular(token)
     return got
+
+
+def name_rules() -> tuple[str, tuple[str, ...]]:
+    """What :func:`norm_name` depends on besides the name (a cache of normalised names is keyed by it)."""
+    return f"{NORM_RULES_VERSION}:{_NON_WORD.pattern}", tuple(sorted(_DROP_TOKENS))
 
 
 def norm_name(name: str) -> str:

@@ -18,11 +18,11 @@ import numpy as np
 
 from kgsynth.curation import norm_name
 from kgsynth.draft import Context, ow
-from kgsynth.index import Step
+from kgsynth.index import Step, sorted_unique
 from kgsynth.item import Constraint
 from kgsynth.openworld import closure, relatives
 from kgsynth.starts import vignette_starts
-from kgsynth.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS
+from kgsynth.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, upward_closure
 from kgsynth.wording import aliases
 
 logger = logging.getLogger(__name__)
@@ -80,13 +80,53 @@ def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:
     return unsafe
 
 
+UNSAFE_CACHE = 4096  # hidden layers whose unsafe sets are kept (about half the chain items repeat one)
+
+
+def unsafe_sets(ctx: Context, t: ChainTarget, *, hierarchical: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The unsafe entities of :func:`unsafe_options` and (``hierarchical``) the ancestors of those in the
+    answer's category, as node ids; cached per hidden layer, answer set and asked relation."""
+    prev = t.layers[-2] if len(t.layers) > 1 else None
+    key = (str(t.steps[-1]), hierarchical, int(ctx.graph.category[t.answer]), t.layers[-1].tobytes(),
+           b"" if prev is None else prev.tobytes(), b"-" if t.open_prev is None else t.open_prev.tobytes())  # fmt: skip
+    got = ctx.unsafe_cache.get(key)
+    if got is None:
+        g = ctx.graph
+        unsafe = unsafe_options(ctx, t)
+        unsafe_ids = np.flatnonzero(unsafe).astype(np.int32)
+        up_ids = np.empty(0, dtype=np.int32)
+        if hierarchical:
+            lo, hi = g.category_range(g.categories[int(g.category[t.answer])])
+            up_ids = upward_union(ctx, np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo)
+        if len(ctx.unsafe_cache) >= UNSAFE_CACHE:
+            ctx.unsafe_cache.clear()
+        got = ctx.unsafe_cache[key] = (unsafe_ids, up_ids)
+    return got
+
+
+SMALL_UNION = 64  # up to this many nodes, ancestors are the union of their memoised closures
+
+
+def upward_union(ctx: Context, nodes: np.ndarray) -> np.ndarray:
+    """``nodes`` and all their ``subclass_of`` ancestors (sorted; the set :func:`closure` finds)."""
+    if len(nodes) > SMALL_UNION:
+        return closure(ctx.index, nodes, SUBCLASS, ctx.graph.num_nodes)
+    if len(nodes) == 0:
+        return np.empty(0, dtype=np.int32)
+    bounds = (0, ctx.graph.num_nodes)
+    parts = [ctx.lineage.get(int(n)) for n in nodes]
+    found = [p if p is not None else upward_closure(ctx.index, int(n), ctx.lineage, bounds)
+             for p, n in zip(parts, nodes, strict=True)]  # fmt: skip
+    return sorted_unique(np.concatenate(found)).astype(np.int32)
+
+
 def ancestors_of(ctx: Context, node: int) -> np.ndarray:
     """``node`` and its ontology ancestors (``subclass_of``), cached for the run."""
     if ctx.prover.pheno_lo <= node < ctx.prover.pheno_hi:
         return ctx.prover.ancestors(node)
     got = ctx.lineage.get(node)
     if got is None:
-        got = ctx.lineage[node] = closure(ctx.index, np.array([node], dtype=np.int32), SUBCLASS, ctx.graph.num_nodes)
+        got = upward_closure(ctx.index, node, ctx.lineage, (0, ctx.graph.num_nodes))
     return got
 
 
@@ -152,15 +192,16 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     cat = int(g.category[answer])
     lo, hi = g.category_range(g.categories[cat])
     is_pheno = g.categories[cat] == "biolink:PhenotypicFeature"
-    unsafe = unsafe_options(ctx, t)
-    excluded = unsafe | o.bad
     hierarchical = g.categories[cat] in HIERARCHICAL
-    if hierarchical:  # an ancestor of an unsafe entity is unsafe too (a descendant: checked per candidate)
-        excluded[closure(ctx.index, np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo, SUBCLASS, g.num_nodes)] = True
+    unsafe_ids, up_ids = unsafe_sets(ctx, t, hierarchical=hierarchical)
+    excluded = o.bad.copy()
+    excluded[unsafe_ids] = True
+    excluded[up_ids] = True  # an ancestor of an unsafe entity is unsafe too (a descendant: checked per candidate)
     kind = o.kind[answer]
     # no distractor below an unsafe entity; the open world's generic terms (HPO organ-system depth) aside,
     # under which nearly everything lies (a correct one still counts)
-    above = unsafe & ~o.generic_key
+    above = np.zeros(g.num_nodes, dtype=bool)
+    above[unsafe_ids[~o.generic_key[unsafe_ids]]] = True
     above[t.layers[-1]] = True
     chosen: list[tuple[int, str]] = []
     name_id = o.name_table(g.categories[cat])[0]  # equal ids: equal normalised names

@@ -56,7 +56,13 @@ class Context:
     inheritance_modes: frozenset[int] = frozenset()
     diagnosis_counts: dict[int, int] = field(default_factory=dict)
     lineage: dict[int, np.ndarray] = field(default_factory=dict)
+    unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
     vignettes_accepted: int = 0
+    # short answers: each start's single answer (per start distribution), items per key, chain starts used
+    short_answers: dict[str, np.ndarray] = field(default_factory=dict)
+    key_counts: dict[int, int] = field(default_factory=dict)
+    used_starts: set[tuple[str, int]] = field(default_factory=set)
     chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
 

@@ -7,7 +7,6 @@ find on its own. A chain of thought is scored by the share of them it names, by 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -42,16 +41,15 @@ def intermediate_entities(item: Item) -> dict[str, list[str]]:
 
 
 @lru_cache(maxsize=65536)
-def _alias_pattern(alias: str) -> re.Pattern[str] | None:
-    words = normalise_answer(alias)
-    if not words:
-        return None
-    return re.compile(r"(?<!\w)" + re.escape(words) + r"(?!\w)")
+def _alias_words(alias: str) -> str:
+    return normalise_answer(alias)
 
 
 def _mentions(normalised_text: str, alias: str) -> bool:
-    pattern = _alias_pattern(alias)
-    return pattern is not None and pattern.search(normalised_text) is not None
+    """``alias`` appears as whole words in ``normalised_text`` (both normalised: words of word characters
+    joined by single spaces, so a padded substring test is the word-boundary match)."""
+    words = _alias_words(alias)
+    return bool(words) and f" {words} " in f" {normalised_text} "
 
 
 def path_faithfulness(reasoning: str, intermediates: Iterable[Sequence[str]]) -> float | None:

@@ -47,6 +47,9 @@ class GenerateConfig(BaseModel):
     # Caps on concentration: a diagnosis's share of the vignettes, a key's share of all items (each at least 1).
     max_diagnosis_share: float = Field(default=0.015, gt=0, le=1)
     max_key_share: float = Field(default=0.02, gt=0, le=1)
+    # A key's share of a short-answer run's n: few starts lead to a single answer (about 70 keys at --hops 3),
+    # and at 2% a 300-item run exhausts them at 297 items.
+    max_short_key_share: float = Field(default=0.025, gt=0, le=1)
 
     @field_validator("types", "formats")
     @classmethod

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from kgsynth.curation import without_symptomatic_indications
+from kgsynth.draft import Draft
 from kgsynth.errors import KgsynthError
 from kgsynth.index import CSRIndex
-from kgsynth.item import Item
+from kgsynth.item import Constraint, Item
 from kgsynth.model import Graph, curie_prefix
 from kgsynth.question import Drop, GenerateConfig, build_context, make_question
 from kgsynth.rundir import (
@@ -42,6 +43,7 @@ from kgsynth.rundir import (
     write_error,
 )
 from kgsynth.schema import load_schema
+from kgsynth.starts import short_cap
 
 logger = logging.getLogger(__name__)
 
@@ -66,14 +68,28 @@ class Generator:
         self.attempt = 0
 
     def _key(self, item: Item) -> str:
-        return (
-            item.answer.curie + "|" + json.dumps(sorted(json.dumps(c.args, sort_keys=True) for c in item.constraints))
-        )
+        return _answer_key(item.answer.curie, item.constraints)
+
+    def admit(self, draft: Draft) -> str | None:
+        """Why a draft can never be accepted whatever its wording (its key and constraints already asked, or
+        its key at its cap), checked before assembly; the same checks run on the item after it."""
+        curie = self.graph.ids[draft.answer]
+        if _answer_key(curie, draft.constraints) in self.seen_keys:
+            return "duplicate answer and constraints"
+        if self._capped(curie, draft.fmt):
+            return "cap: this key already has its share of the items"
+        return None
 
     def remember(self, item: Item) -> None:
         self.seen_questions.add(item.question)
         self.seen_keys.add(self._key(item))
         self.key_counts[item.answer.curie] += 1
+        if item.format == "short":  # what the short-answer start draws avoid (kgsynth.starts.draw_short_starts)
+            answer = self.graph.index[item.answer.curie]
+            self.ctx.key_counts[answer] = self.ctx.key_counts.get(answer, 0) + 1
+            if item.type == "chain":
+                start = next(c.args["entity"] for c in item.constraints if c.kind == "start")
+                self.ctx.used_starts.add((f"chain-short:{item.template_id.split('/')[2]}", self.graph.index[start]))
         if item.type == "vignette" and item.path:
             disease = self.graph.index[item.path[0].subject]
             self.ctx.diagnosis_counts[disease] = self.ctx.diagnosis_counts.get(disease, 0) + 1
@@ -81,9 +97,16 @@ class Generator:
         self.accepted += 1
 
     def key_capped(self, item: Item) -> bool:
-        """The item's key already has its share of the items accepted so far."""
-        cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
-        return self.key_counts[item.answer.curie] >= cap
+        """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``,
+        see :func:`kgsynth.starts.short_cap`)."""
+        return self._capped(item.answer.curie, item.format)
+
+    def _capped(self, curie: str, fmt: str) -> bool:
+        if fmt == "short":
+            cap = short_cap(self.config.max_short_key_share, self.config.n)
+        else:
+            cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
+        return self.key_counts[curie] >= cap
 
     def next_item(self) -> Item | None:
         """Run one attempt; return its item, or None (its drop reason counted)."""
@@ -94,7 +117,7 @@ class Generator:
         qtype = cfg.types[i % len(cfg.types)]
         fmt = cfg.formats[(i // len(cfg.types)) % len(cfg.formats)]
         gold = self.accepted % cfg.options  # every letter gold equally often over the dataset
-        made = make_question(self.ctx, qtype, rng, fmt, gold)
+        made = make_question(self.ctx, qtype, rng, fmt, gold, admit=self.admit)
         if isinstance(made, Drop):
             self.drops[made.reason] += 1
             return None
@@ -110,6 +133,11 @@ class Generator:
             return None
         self.remember(item)
         return item
+
+
+def _answer_key(curie: str, constraints: list[Constraint]) -> str:
+    """An item's identity for deduplication: its answer and the arguments of its constraints."""
+    return curie + "|" + json.dumps(sorted(json.dumps(c.args, sort_keys=True) for c in constraints))
 
 
 _FILTERED: dict[int, tuple[Graph, Graph, CSRIndex]] = {}

@@ -45,6 +45,11 @@ def _dedupe_sorted(x: np.ndarray) -> np.ndarray:
     return x[keep]
 
 
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` for the short arrays met per item (a sort and a neighbour compare, no hashing)."""
+    return _dedupe_sorted(np.sort(x))
+
+
 @dataclass
 class _Adjacency:
     lo: int  # first node id covered by indptr

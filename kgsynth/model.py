@@ -572,13 +572,17 @@ class Graph:
         return i
 
     def category_range(self, category: str) -> tuple[int, int]:
-        """The ``[start, stop)`` node index range of a category (empty if absent)."""
-        if category not in self.categories:
-            return (0, 0)
-        code = self.categories.index(category)
-        lo = int(np.searchsorted(self.category, code, side="left"))
-        hi = int(np.searchsorted(self.category, code, side="right"))
-        return lo, hi
+        """The ``[start, stop)`` node index range of a category (empty if absent; cached, the graph is frozen)."""
+        ranges: dict[str, tuple[int, int]] = self.__dict__.setdefault("_category_ranges", {})
+        got = ranges.get(category)
+        if got is None:
+            if category not in self.categories:
+                return (0, 0)
+            code = self.categories.index(category)
+            lo = int(np.searchsorted(self.category, code, side="left"))
+            hi = int(np.searchsorted(self.category, code, side="right"))
+            got = ranges[category] = (lo, hi)
+        return got
 
     def relation_slice(self, relation: str) -> slice:
         if relation not in self.relations:

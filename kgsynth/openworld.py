@@ -10,15 +10,26 @@ cross-vocabulary synonyms, and unreadable or incidental entities.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from kgsynth.curation import MEMBER_OF, Curation, content_tokens, incidental_class_mask, is_raw_identifier, norm_name
-from kgsynth.index import CSRIndex, Step
+from kgsynth.curation import (
+    MEMBER_OF,
+    Curation,
+    content_tokens,
+    incidental_class_mask,
+    is_raw_identifier,
+    name_rules,
+    norm_name,
+)
+from kgsynth.index import CSRIndex, Step, sorted_unique
 from kgsynth.model import Graph
+from kgsynth.store.embedded import default_cache_dir
 from kgsynth.verify import SUBCLASS, SUPERCLASS, Prover
 
 logger = logging.getLogger(__name__)
@@ -26,6 +37,57 @@ logger = logging.getLogger(__name__)
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 _FAMILY_TAIL = re.compile(r"^(\d+[a-z]?\d*|[ivx]+|type|[a-z])$")
 _SYMBOL_STEM = re.compile(r"^[A-Z]{3}")
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """Members grouped by a key, CSR style: the members of key ``k`` are ``members[indptr[k]:indptr[k + 1]]``."""
+
+    indptr: np.ndarray
+    members: np.ndarray
+
+
+@dataclass(frozen=True)
+class _NameGroups:
+    """A category's name tables inverted once per run, so a lookup costs what it returns."""
+
+    aliases_of: _Grouping  # node -> the ids of its normalised names, synonyms and layperson forms
+    by_name: _Grouping  # normalised-name id -> the nodes so named
+    by_alias: _Grouping  # normalised-name id -> the nodes with a name, synonym or layperson form so normalised
+    by_family: _Grouping  # name family id -> its nodes
+
+
+def _group(keys: np.ndarray, members: np.ndarray, size: int) -> _Grouping:
+    order = np.argsort(keys, kind="stable")
+    indptr = np.zeros(size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys, minlength=size), out=indptr[1:])
+    return _Grouping(indptr=indptr, members=members[order])
+
+
+def _gather(grouping: _Grouping, keys: np.ndarray) -> np.ndarray:
+    """The members of every key in ``keys`` (concatenated, possibly repeated)."""
+    if len(keys) == 0:
+        return np.empty(0, dtype=np.int32)
+    starts, stops = grouping.indptr[keys], grouping.indptr[keys + 1]
+    lengths = stops - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int32)
+    idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    return grouping.members[idx]
+
+
+def _name_groups(name_id: np.ndarray, alias_node: np.ndarray, alias_id: np.ndarray, fam: np.ndarray) -> _NameGroups:
+    n = len(name_id)
+    ids = int(alias_id.max()) + 1 if len(alias_id) else 0
+    nodes = np.arange(n, dtype=np.int32)
+    has_fam = fam >= 0
+    return _NameGroups(
+        aliases_of=_group(alias_node, alias_id, n),
+        by_name=_group(name_id, nodes, ids),
+        by_alias=_group(alias_id, alias_node, ids),
+        by_family=_group(fam[has_fam], nodes[has_fam], int(fam.max()) + 1 if has_fam.any() else 0),
+    )
 
 
 @dataclass
@@ -46,6 +108,7 @@ class OpenWorld:
     _alias_norms: dict[int, frozenset[str]] = field(default_factory=dict)
     _id_count: dict[str, int] = field(default_factory=dict)
     _family_count: dict[str, int] = field(default_factory=dict)
+    _groups: dict[str, _NameGroups] = field(default_factory=dict)
 
     def category_of(self, node: int) -> str:
         return self.graph.categories[int(self.graph.category[node])]
@@ -56,27 +119,12 @@ class OpenWorld:
         numbered from the category's first node)."""
         got = self._norm.get(category)
         if got is None:
-            g = self.graph
-            lo, hi = g.category_range(category)
-            seen: dict[str, int] = {}
-            norms = [norm_name(g.names[i]) for i in range(lo, hi)]
-            name_id = np.array([seen.setdefault(n, len(seen)) for n in norms], dtype=np.int32)
-            pairs = [(i, seen.setdefault(norm_name(a), len(seen)))
-                     for i in range(lo, hi) for a in (*g.synonyms[i], *g.layperson[i])]  # fmt: skip
-            alias_node = np.concatenate([np.arange(0, hi - lo, dtype=np.int32),  # category-local node ids
-                                         np.array([i - lo for i, _ in pairs], dtype=np.int32)])  # fmt: skip
-            alias_id = np.concatenate([name_id, np.array([a for _, a in pairs], dtype=np.int32)])
+            name_id, alias_node, alias_id, fam = _cached_name_table(self.graph, category)
             got = (name_id, alias_node, alias_id)
             self._norm[category] = got
-            family: dict[str, int] = {}
-            fam = np.full(hi - lo, -1, dtype=np.int32)
-            for k, n in enumerate(norms):
-                key = _family_key(g.names[lo + k], n, category)
-                if key:
-                    fam[k] = family.setdefault(key, len(family))
             self._family[category] = fam
-            self._id_count[category] = len(seen)
-            self._family_count[category] = len(family)
+            self._id_count[category] = int(alias_id.max()) + 1 if len(alias_id) else 0
+            self._family_count[category] = int(fam.max()) + 1 if len(fam) else 0
         return got
 
     def family_ids(self, category: str) -> np.ndarray:
@@ -93,24 +141,18 @@ class OpenWorld:
         nodes = nodes[(nodes >= lo) & (nodes < hi)]
         if len(nodes) == 0:
             return np.empty(0, dtype=np.int32)
-        name_id, alias_node, alias_id = self.name_table(category)
-        local = nodes - lo
-        mask = np.zeros(hi - lo, dtype=bool)
-        mask[local] = True
-        ids = np.zeros(self._id_count[category], dtype=bool)
-        ids[alias_id[mask[alias_node]]] = True  # every alias of the nodes
-        hit = ids[name_id]  # a node named like one of their aliases
-        ids[:] = False
-        ids[name_id[local]] = True
-        hit[alias_node[ids[alias_id]]] = True  # a node with an alias equal to one of their names
-        fam = self.family_ids(category)
-        fams = fam[local]
-        fams = fams[fams >= 0]
-        if len(fams):
-            fmask = np.zeros(self._family_count[category], dtype=bool)
-            fmask[fams] = True
-            hit |= (fam >= 0) & fmask[np.maximum(fam, 0)]
-        return np.flatnonzero(hit).astype(np.int32) + lo
+        groups = self._groups.get(category)
+        if groups is None:
+            groups = self._groups[category] = _name_groups(*self.name_table(category), self.family_ids(category))
+        local = sorted_unique(nodes - lo)
+        name_id = self._norm[category][0]
+        fams = self._family[category][local]
+        parts = [
+            _gather(groups.by_name, sorted_unique(_gather(groups.aliases_of, local))),  # named like their aliases
+            _gather(groups.by_alias, sorted_unique(name_id[local])),  # an alias equal to one of their names
+            _gather(groups.by_family, sorted_unique(fams[fams >= 0])),  # one name family
+        ]
+        return (sorted_unique(np.concatenate(parts)) + lo).astype(np.int32)
 
     def norms(self, node: int) -> frozenset[str]:
         """The normalised name, synonyms and layperson forms of ``node`` (cached for the run)."""
@@ -133,6 +175,58 @@ class OpenWorld:
             return True
         # or a name of the key is (part of) a name of a hidden entity: "Abdominal obesity", "metabolic syndrome X"
         return any(norms_overlap(self.norms(key), self.norms(h)) for h in hidden)
+
+
+NAME_TABLE_FORMAT = 1  # bump when the tables' layout changes (the normalisation rules are in the cache key)
+
+
+def _cached_name_table(graph: Graph, category: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`build_name_table`, kept on disk under a digest of the category's names and of the normalisation
+    rules (a graph's tables are built once, not once per run; a changed name or rule is a new digest)."""
+    lo, hi = graph.category_range(category)
+    h = hashlib.blake2b(digest_size=16)
+    rules = (NAME_TABLE_FORMAT, category, _FAMILY_TAIL.pattern, _SYMBOL_STEM.pattern, name_rules())
+    h.update(repr(rules).encode())
+    for i in range(lo, hi):
+        h.update("\x1f".join((graph.names[i], *graph.synonyms[i], "\x1e", *graph.layperson[i], "\x1d")).encode())
+    path = default_cache_dir() / "name-tables" / f"{h.hexdigest()}.npz"
+    try:
+        with np.load(path) as z:
+            return z["name_id"], z["alias_node"], z["alias_id"], z["family"]
+    except (OSError, KeyError, ValueError):
+        pass
+    made = build_name_table(graph, category)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, name_id=made[0], alias_node=made[1], alias_id=made[2], family=made[3])
+        os.replace(tmp, path)
+    except OSError as e:  # a read-only cache only costs the rebuild next time
+        logger.debug("name table not cached at %s: %s", path, e)
+    return made
+
+
+def build_name_table(graph: Graph, category: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For ``category`` (nodes numbered from its first node): per node the id of its normalised name; every
+    (node, alias id) pair over names, synonyms and layperson forms (equal ids: equal normalised names); and
+    per node the id of its name family (-1 for none)."""
+    g = graph
+    lo, hi = g.category_range(category)
+    seen: dict[str, int] = {}
+    norms = [norm_name(g.names[i]) for i in range(lo, hi)]
+    name_id = np.array([seen.setdefault(n, len(seen)) for n in norms], dtype=np.int32)
+    pairs = [(i, seen.setdefault(norm_name(a), len(seen)))
+             for i in range(lo, hi) for a in (*g.synonyms[i], *g.layperson[i])]  # fmt: skip
+    alias_node = np.concatenate([np.arange(0, hi - lo, dtype=np.int32),  # category-local node ids
+                                 np.array([i - lo for i, _ in pairs], dtype=np.int32)])  # fmt: skip
+    alias_id = np.concatenate([name_id, np.array([a for _, a in pairs], dtype=np.int32)])
+    family: dict[str, int] = {}
+    fam = np.full(hi - lo, -1, dtype=np.int32)
+    for k, n in enumerate(norms):
+        key = _family_key(g.names[lo + k], n, category)
+        if key:
+            fam[k] = family.setdefault(key, len(family))
+    return name_id, alias_node, alias_id, fam
 
 
 def names_overlap(a: list[str], b: list[str]) -> bool:

@@ -9,11 +9,12 @@ type returning a draft (:mod:`kgsynth.chain`, :mod:`kgsynth.vignette`), distract
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
 from kgsynth.chain import chain_draft
-from kgsynth.draft import Context, Drop, build_context
+from kgsynth.draft import Context, Draft, Drop, build_context
 from kgsynth.genconfig import AnswerFormat, GenerateConfig, QuestionType
 from kgsynth.item import Item
 from kgsynth.itemize import assemble
@@ -25,10 +26,19 @@ __all__ = ["AnswerFormat", "Context", "Drop", "GenerateConfig", "QuestionType", 
 
 
 def make_question(
-    ctx: Context, qtype: QuestionType, rng: np.random.Generator, fmt: AnswerFormat, gold: int
+    ctx: Context,
+    qtype: QuestionType,
+    rng: np.random.Generator,
+    fmt: AnswerFormat,
+    gold: int,
+    *,
+    admit: Callable[[Draft], str | None] | None = None,
 ) -> Item | Drop:
-    """One attempt: a draft of the given type, then the assembled item (or why there is none)."""
+    """One attempt: a draft of the given type, then the assembled item (or why there is none). ``admit``
+    may refuse a draft before the costly assembly (a duplicate or capped key), with the reason to record."""
     draft = chain_draft(ctx, rng, fmt, gold) if qtype == "chain" else vignette_draft(ctx, rng, fmt, gold)
     if isinstance(draft, Drop):
         return draft
+    if admit is not None and (reason := admit(draft)) is not None:
+        return Drop(reason)
     return assemble(ctx, draft, rng)

@@ -62,3 +62,50 @@ def completable(ctx: Context, steps: list[Step], candidates: np.ndarray) -> np.n
     for step in reversed(steps):
         reachable = ctx.index.reach(reachable, Step(step.relation, not step.inverse))
     return np.intersect1d(candidates, reachable)
+
+
+def single_answer_starts(ctx: Context, key: str, steps: list[Step], candidates: np.ndarray) -> np.ndarray:
+    """The ``candidates`` from which following ``steps`` through every intermediate ends at exactly one entity
+    (their answers kept under ``key`` for :func:`draw_short_starts`).
+
+    A short answer needs a unique answer, and a question's answer set contains what its start alone reaches:
+    a start reaching two or more ends can never make a short item, so short runs draw only from these."""
+    keep, answers = [], []
+    for s in candidates:
+        last = ctx.prover.follow(np.array([s], dtype=np.int32), steps)[-1]
+        if len(last) == 1:
+            keep.append(int(s))
+            answers.append(int(last[0]))
+    ctx.short_answers[key] = np.array(answers, dtype=np.int32)
+    return np.array(keep, dtype=np.int32)
+
+
+def short_cap(share: float, n: int) -> int:
+    """Items one key (or diagnosis) may have in a short-answer run: its share of the run's ``n`` (at least 1).
+
+    Few starts lead to a single answer (about 70 keys at --hops 3); a share of the items accepted so far
+    would hold every key at one item until ``1 / share`` items exist, which so few keys never reach."""
+    return max(1, int(share * n))
+
+
+def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: int, *, vignette: bool) -> np.ndarray:
+    """``size`` starts drawn by rarity among those whose single answer (and, for a vignette, diagnosis) is under
+    its cap and, for a chain, not asked already (a chain start asks one question)."""
+    cands, cdf = ctx.starts[key]
+    cfg = ctx.config
+    if len(cands) == 0:
+        return np.empty(0, dtype=np.int32)
+    answers = ctx.short_answers[key]
+    key_cap = short_cap(cfg.max_short_key_share, cfg.n)
+    ok = np.array([ctx.key_counts.get(int(a), 0) < key_cap for a in answers], dtype=bool)
+    if vignette:
+        dx_cap = short_cap(cfg.max_diagnosis_share, cfg.n)
+        ok &= np.array([ctx.diagnosis_counts.get(int(d), 0) < dx_cap for d in cands], dtype=bool)
+    else:
+        ok &= np.array([(key, int(s)) not in ctx.used_starts for s in cands], dtype=bool)
+    w = np.diff(cdf, prepend=0.0) * ok
+    total = w.sum()
+    if total <= 0:
+        return np.empty(0, dtype=np.int32)
+    cum = np.cumsum(w) / total
+    return cands[np.minimum(np.searchsorted(cum, rng.random(size), side="right"), len(cands) - 1)]

@@ -16,7 +16,15 @@ from kgsynth.index import Step
 from kgsynth.item import Constraint
 from kgsynth.sample import sample_walks
 from kgsynth.schema import MetapathSpec
-from kgsynth.starts import completable, draw_starts, start_distribution, vignette_starts
+from kgsynth.starts import (
+    completable,
+    draw_short_starts,
+    draw_starts,
+    short_cap,
+    single_answer_starts,
+    start_distribution,
+    vignette_starts,
+)
 from kgsynth.verify import HAS_PHENOTYPE, INHERITANCE
 from kgsynth.wording import as_phrase, finding_text, findings_rationale, vignette_context
 
@@ -36,6 +44,7 @@ _PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
 
 Annotation = tuple[int, int, float, dict[str, Any]]
 DRAWS = 8  # diseases drawn per vignette attempt
+NO_START = -1  # no disease can start this kind of vignette
 
 
 def frequency_share(value: str | None) -> float:
@@ -68,20 +77,32 @@ def phenotype_annotations(ctx: Context, disease: int) -> list[Annotation]:
     return out
 
 
-def _draw_disease(ctx: Context, rng: np.random.Generator) -> tuple[int | None, tuple[MetapathSpec, list[Step]] | None]:
+def _draw_disease(
+    ctx: Context, rng: np.random.Generator, fmt: AnswerFormat
+) -> tuple[int | None, tuple[MetapathSpec, list[Step]] | None]:
     cfg = ctx.config
     cont: tuple[MetapathSpec, list[Step]] | None = None
     key = "vignette"
     if cfg.hops > 1:
         cont = ctx.continuations[int(rng.integers(len(ctx.continuations)))]
-        key = f"vignette:{cont[0].name}"
+        key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
         if key not in ctx.starts:
-            start_distribution(ctx, key, completable(ctx, cont[1], vignette_starts(ctx)), cfg.rarity.alpha)
+            candidates = completable(ctx, cont[1], vignette_starts(ctx))
+            if fmt == "short":  # the diagnosis alone must lead to one answer (more candidates only add ends)
+                candidates = np.array([d for d in candidates.tolist() if len(usable_findings(
+                    ctx, d, phenotype_annotations(ctx, d))) >= cfg.min_findings], dtype=np.int32)  # fmt: skip
+                candidates = single_answer_starts(ctx, key, cont[1], candidates)
+            start_distribution(ctx, key, candidates, cfg.rarity.alpha)
     elif key not in ctx.starts:
         start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
+    if len(ctx.starts[key][0]) == 0:
+        return NO_START, cont
     # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
-    drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
-    cap = diagnosis_cap(ctx)
+    if fmt == "short" and cfg.hops > 1:
+        drawn = draw_short_starts(ctx, key, rng, DRAWS, vignette=True)
+    else:
+        drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
+    cap = diagnosis_cap(ctx, fmt)
     for d in drawn:
         if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
             return int(d), cont
@@ -123,19 +144,30 @@ def _choose_findings(
     return chosen, cand, constraints
 
 
+def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> list[Annotation]:
+    """The annotations a vignette may state: phenotypic, frequent, not an onset, not naming the diagnosis
+    (``annots``: the disease's :func:`phenotype_annotations`; cached per disease for the run)."""
+    got = ctx.usable_cache.get(disease)
+    if got is None:
+        usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
+        got = ctx.usable_cache[disease] = [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names it
+    return got
+
+
 def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
     """A vignette's draft: findings that (nearly) single out a hidden disease, then an optional continuation."""
     cfg, g, prover = ctx.config, ctx.graph, ctx.prover
     if cfg.hops > 1 and not ctx.continuations:
         return Drop(f"no metapath of {cfg.hops - 1} hops from a disease in the schema")
-    disease_or_none, cont = _draw_disease(ctx, rng)
+    disease_or_none, cont = _draw_disease(ctx, rng, fmt)
     if disease_or_none is None:
         return Drop("cap: the diseases drawn already have their share of the vignettes")
+    if disease_or_none == NO_START:
+        return Drop("short answer: no start of this metapath has a single answer")
     disease = disease_or_none
     annots = phenotype_annotations(ctx, disease)
     onsets = [a for a in annots if a[0] in ctx.onset_terms]
-    usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
-    usable = [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names the diagnosis
+    usable = usable_findings(ctx, disease, annots)
     if len(usable) < cfg.min_findings:
         return Drop("vignette: too few frequent phenotype annotations")
     chosen, cand, constraints = _choose_findings(ctx, usable, rng)
@@ -210,6 +242,10 @@ def all_but_one(ctx: Context, findings: list[int]) -> np.ndarray:
     return uniq[counts >= len(findings) - 1]
 
 
-def diagnosis_cap(ctx: Context) -> int:
-    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1)."""
-    return max(1, int(ctx.config.max_diagnosis_share * (ctx.vignettes_accepted + 1)))
+def diagnosis_cap(ctx: Context, fmt: AnswerFormat) -> int:
+    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1; a
+    short item: of the run's ``n``, see :func:`kgsynth.starts.short_cap`)."""
+    cfg = ctx.config
+    if fmt == "short":
+        return short_cap(cfg.max_diagnosis_share, cfg.n)
+    return max(1, int(cfg.max_diagnosis_share * (ctx.vignettes_accepted + 1)))

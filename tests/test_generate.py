@@ -313,6 +313,23 @@ def test_other_hops_types_and_formats(real_graph: Graph, oracle: Oracle, tmp_pat
         assert rules.get("negative_evidence", 0) + rules.get("unannotated_organ_system", 0) > 0
 
 
+def test_short_answers_at_three_hops_fill_their_run(real_graph: Graph, oracle: Oracle, tmp_path: Path) -> None:
+    """300 short items at --hops 3 (55 before the single-answer starts and the short caps), each with a
+    unique answer by the oracle, within the short caps, open-world clean."""
+    cfg = GenerateConfig(n=300, hops=3, formats=["short"], seed=0)
+    summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
+    items = read_items(tmp_path / "o")
+    assert len(items) == 300 and summary["attempts"] < 200 * 300
+    for item in items:
+        check_item(item, oracle)
+        check_open_world(item, oracle)
+    keys = Counter(it.answer.curie for it in items)
+    assert max(keys.values()) <= max(1, int(cfg.max_short_key_share * cfg.n))
+    diagnoses = Counter(it.path[0].subject for it in items if it.type == "vignette")
+    assert max(diagnoses.values()) <= max(1, int(cfg.max_diagnosis_share * cfg.n))
+    assert sum(n for _, n in diagnoses.most_common(10)) <= 0.15 * sum(diagnoses.values())
+
+
 def test_same_seed_gives_byte_identical_output(real_graph: Graph, tmp_path: Path) -> None:
     cfg = GenerateConfig(n=150, hops=3, seed=3)
     for name in ("a", "b"):
