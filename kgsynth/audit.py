@@ -84,12 +84,14 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def is_raw_identifier(text: str) -> bool:
-    """Whether an option text is an identifier rather than a name.
+    """Whether an option text is an identifier (or nothing readable: ``-``) rather than a name.
 
     >>> is_raw_identifier("NCBIGene:496"), is_raw_identifier("ATP4B"), is_raw_identifier("Type 2: adult")
     (True, False, False)
+    >>> is_raw_identifier("-")
+    True
     """
-    return bool(_CURIE.match(text.strip()))
+    return bool(_CURIE.match(text.strip())) or not any(c.isalnum() for c in text)
 
 
 def casing_style(text: str) -> str:

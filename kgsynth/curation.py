@@ -120,9 +120,10 @@ def content_tokens(name: str, generic: frozenset[str]) -> frozenset[str]:
 
 
 def is_raw_identifier(graph: Graph, node: int) -> bool:
-    """The node has no readable name (its name is its CURIE, or empty)."""
+    """The node has no readable name (its name is its CURIE, empty, or holds no letter or digit: NCBI gives some
+    genes the symbol ``-``)."""
     name = graph.names[node]
-    return not name or name == graph.ids[node]
+    return not any(c.isalnum() for c in name) or name == graph.ids[node]
 
 
 _LETTERS = re.compile(r"[A-Za-z]+")

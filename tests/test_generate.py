@@ -179,6 +179,9 @@ def check_open_world(item: Item, oracle: Oracle) -> None:
     g, ix = oracle.g, oracle.g.index
     for o in item.options:  # a readable name, never a raw identifier
         assert o.text and o.text != o.curie and not CURIE.match(o.text), o
+        assert re.search(r"[A-Za-z0-9]", o.text), o  # not a placeholder like "-"
+    if item.format == "short":
+        assert re.search(r"[A-Za-z0-9]", item.answer.name) and not CURIE.match(item.answer.name), item.answer
     if item.type == "vignette":  # no finding (or onset) names the diagnosis
         diagnosis = all_names(g, ix[item.path[0].subject])
         for c in item.constraints:
