@@ -138,7 +138,7 @@ class Generator:
 
 def _answer_key(curie: str, constraints: list[Constraint]) -> str:
     """An item's identity for deduplication: its answer and the arguments of its constraints."""
-    return curie + "|" + json.dumps(sorted(json.dumps(c.args, sort_keys=True) for c in constraints))
+    return curie + "|" + repr(sorted(tuple(sorted(c.args.items())) for c in constraints))
 
 
 _FILTERED: dict[int, tuple[Graph, Graph, CSRIndex]] = {}
