@@ -260,6 +260,8 @@ def generate(
 
     pending: list[str] = []
     first_pending = gen.accepted
+    resumed = gen.accepted > 0
+    made_here: list[Item] = []  # a fresh run's items, kept rather than parsed back from the shards
 
     def commit() -> None:
         nonlocal pending, first_pending
@@ -282,13 +284,15 @@ def generate(
         if made is None:
             continue
         pending.append(made.model_dump_json() + "\n")
+        made_here.append(made)
         if progress:
             progress(gen.accepted, config.n)
         if len(pending) >= FLUSH_EVERY:
             commit()
     commit()
 
-    items = shards.read()[: config.n]
+    # a resumed run reads every item back; a fresh one has them all (the kill/resume test proves both equal)
+    items = shards.read()[: config.n] if resumed else made_here[: config.n]
     summary = summarize(graph, items, gen, config)
     if compare_uniform:
         summary["rare_coverage"]["uniform_start_sampling"] = uniform_coverage(graph, config, gen.index)
