@@ -135,6 +135,10 @@ HIERARCHICAL = frozenset({"biolink:PhenotypicFeature", "biolink:Disease", "bioli
 
 def negative_evidence(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Entities the last relation explicitly does NOT reach from every entity the hidden step could be."""
+    return fitting(ctx, t.answer, _negated(ctx, t))
+
+
+def _negated(ctx: Context, t: ChainTarget) -> np.ndarray:
     idx, last = ctx.index, t.steps[-1]
     prev = t.layers[-2] if len(t.layers) > 1 else None
     if prev is None:
@@ -151,11 +155,26 @@ def negative_evidence(ctx: Context, t: ChainTarget, rng: np.random.Generator) ->
     return np.empty(0, dtype=np.int32)
 
 
-def _reached_anywhere(ctx: Context, last: Step) -> np.ndarray:
-    key = str(last)
+def fitting(ctx: Context, answer: int, pool: np.ndarray) -> np.ndarray:
+    """The entities of ``pool`` (order kept) that could stand as options beside ``answer``: its category and
+    kind, and for phenotypes an abnormality below organ-system depth."""
+    g, o = ctx.graph, ow(ctx)
+    lo, hi = g.category_range(g.categories[int(g.category[answer])])
+    pool = pool[(pool >= lo) & (pool < hi)]
+    pool = pool[o.kind[pool] == o.kind[answer]]
+    if g.categories[int(g.category[answer])] == "biolink:PhenotypicFeature":
+        pool = pool[ctx.abnormal[pool] & ~o.generic_key[pool]]
+    return pool
+
+
+def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
+    """What ``last`` reaches anywhere in the graph, cut by :func:`fitting` (cached per step, category, kind)."""
+    g = ctx.graph
+    key = f"{last}|{int(g.category[answer])}|{ow(ctx).kind[answer]}"
     if key not in ctx.reached:
         adj = ctx.index._adj(last)
-        ctx.reached[key] = np.unique(adj.cols) if adj is not None else np.empty(0, np.int32)
+        reached = np.unique(adj.cols) if adj is not None else np.empty(0, np.int32)
+        ctx.reached[key] = fitting(ctx, answer, reached)
     return ctx.reached[key]
 
 
@@ -167,16 +186,17 @@ def far_negative_other_system(ctx: Context, t: ChainTarget, rng: np.random.Gener
     prev = _prev(t)
     annotated = t.layers[-1] if prev is None else np.union1d(t.layers[-1], ctx.index.reach(prev, HAS_PHENOTYPE))
     bits = np.bitwise_or.reduce(ow(ctx).system_bits[annotated]) if len(annotated) else np.int64(0)
-    pool = _reached_anywhere(ctx, t.steps[-1])
+    pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
     sb = ow(ctx).system_bits[pool]
     return pool[(sb != 0) & ((sb & bits) == 0)]
 
 
 def far_negative(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Anything of the answer's kind the asked relation reaches somewhere, outside the unsafe set."""
-    return _reached_anywhere(ctx, t.steps[-1])
+    return _reached_anywhere(ctx, t.steps[-1], t.answer)
 
 
+# a rule returns its pool cut by :func:`fitting` (order kept)
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
 CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, far_negative_other_system, far_negative)
 
@@ -190,14 +210,12 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     g, o = ctx.graph, ow(ctx)
     answer = t.answer
     cat = int(g.category[answer])
-    lo, hi = g.category_range(g.categories[cat])
-    is_pheno = g.categories[cat] == "biolink:PhenotypicFeature"
+    lo = g.category_range(g.categories[cat])[0]
     hierarchical = g.categories[cat] in HIERARCHICAL
     unsafe_ids, up_ids = unsafe_sets(ctx, t, hierarchical=hierarchical)
     excluded = o.bad.copy()
     excluded[unsafe_ids] = True
     excluded[up_ids] = True  # an ancestor of an unsafe entity is unsafe too (a descendant: checked per candidate)
-    kind = o.kind[answer]
     # no distractor below an unsafe entity; the open world's generic terms (HPO organ-system depth) aside,
     # under which nearly everything lies (a correct one still counts)
     above = np.zeros(g.num_nodes, dtype=bool)
@@ -208,11 +226,8 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
     excluded[answer] = True
     for make in CHAIN_RULES:
-        pool = make(ctx, t, rng)
-        pool = pool[(pool >= lo) & (pool < hi)]
-        pool = pool[~excluded[pool] & (o.kind[pool] == kind)]
-        if is_pheno:
-            pool = pool[ctx.abnormal[pool] & ~o.generic_key[pool]]
+        pool = make(ctx, t, rng)  # already cut by :func:`fitting`
+        pool = pool[~excluded[pool]]
         if len(pool) == 0:
             continue
         take = pool if len(pool) <= 20 * k else pool[rng.choice(len(pool), 20 * k, replace=False)]

@@ -137,7 +137,7 @@ class Generator:
 
 def _answer_key(curie: str, constraints: list[Constraint]) -> str:
     """An item's identity for deduplication: its answer and the arguments of its constraints."""
-    return curie + "|" + json.dumps(sorted(json.dumps(c.args, sort_keys=True) for c in constraints))
+    return curie + "|" + repr(sorted(tuple(sorted(c.args.items())) for c in constraints))
 
 
 _FILTERED: dict[int, tuple[Graph, Graph, CSRIndex]] = {}
@@ -247,6 +247,8 @@ def _generate(
 
     pending: list[str] = []
     first_pending = gen.accepted
+    resumed = gen.accepted > 0
+    made_here: list[Item] = []  # a fresh run's items, kept rather than parsed back from the shards
 
     def commit() -> None:
         nonlocal pending, first_pending
@@ -269,13 +271,15 @@ def _generate(
         if made is None:
             continue
         pending.append(made.model_dump_json() + "\n")
+        made_here.append(made)
         if progress:
             progress(gen.accepted, config.n)
         if len(pending) >= FLUSH_EVERY:
             commit()
     commit()
 
-    items = [Item.model_validate_json(line) for line in shards.read_lines()]
+    # a resumed run reads every item back; a fresh one has them all (the kill/resume test proves both equal)
+    items = [Item.model_validate_json(line) for line in shards.read_lines()] if resumed else made_here
     summary = summarize(graph, items, gen, config)
     if compare_uniform:
         summary["rare_coverage"]["uniform_start_sampling"] = uniform_coverage(graph, config, gen.index)

@@ -122,19 +122,21 @@ def _choose_findings(
     chosen: list[Annotation] = []
     cand: np.ndarray | None = None
     constraints: list[Constraint] = []
-    related: set[int] = set()
+    # the broader and narrower terms of the findings chosen (all phenotypes: offsets from pheno_lo)
+    related = np.zeros(prover.pheno_hi - prover.pheno_lo, dtype=bool)
     for i in order:
         p, e, share, quals = usable[int(i)]
         if len(chosen) >= cfg.max_findings or (len(chosen) >= cfg.min_findings and cand is not None and len(cand) == 1):
             break
-        if p in related:
+        if prover.pheno_lo <= p < prover.pheno_hi and related[p - prover.pheno_lo]:
             continue  # a broader or narrower term of a finding already stated adds nothing
         with_p = prover.diseases_with(p)
         new = with_p if cand is None else np.intersect1d(cand, with_p, assume_unique=True)
         if cand is not None and len(new) == len(cand) and len(chosen) >= cfg.min_findings:
             continue
         chosen.append((p, e, share, quals))
-        related |= {int(x) for x in prover.ancestors(p)} | {int(x) for x in prover.descendants(p)}
+        for near in (prover.ancestors(p), prover.descendants(p)):
+            related[near[(near >= prover.pheno_lo) & (near < prover.pheno_hi)] - prover.pheno_lo] = True
         cand = new
         constraints.append(
             Constraint(description=f"has phenotype {g.names[p]} (or a more specific one)", kind="has_phenotype",

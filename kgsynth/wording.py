@@ -58,10 +58,17 @@ def load_templates(schema: GraphSchema) -> Templates:
     )
     return Templates(
         phrases=step_phrases(schema),
-        chain=env.get_template("chain.j2"),
-        vignette=env.get_template("vignette.j2"),
-        rationale=env.get_template("rationale.j2"),
+        chain=_plain_globals(env.get_template("chain.j2")),
+        vignette=_plain_globals(env.get_template("vignette.j2")),
+        rationale=_plain_globals(env.get_template("rationale.j2")),
     )
+
+
+def _plain_globals(template: jinja2.Template) -> jinja2.Template:
+    """``template`` with its globals frozen into a plain dict: Jinja keeps them in a ChainMap over the
+    environment's, which every render copies key by key (a third of a render's cost, measured)."""
+    template.globals = dict(template.globals)
+    return template
 
 
 def step_phrases(schema: GraphSchema) -> dict[str, list[str]]:

@@ -64,8 +64,17 @@ def evidence_lines(path: list[Triple], *, schema: GraphSchema | None = None) -> 
     return [evidence_line(t, schema) for t in path]
 
 
+@lru_cache(maxsize=8)
+def _template(name: str) -> jinja2.Template:
+    """A prompt template, its globals frozen into a plain dict (Jinja's ChainMap is copied key by key on
+    every render)."""
+    template = environment().get_template(name)
+    template.globals = dict(template.globals)
+    return template
+
+
 def _render(name: str, **context: object) -> str:
-    return environment().get_template(name).render(**context).strip()
+    return _template(name).render(**context).strip()
 
 
 def teacher_messages(item: Item, *, grounding: Grounding = "path") -> tuple[Message, ...]:
