@@ -23,7 +23,7 @@ from kgsynth.item import Item, Option
 from kgsynth.model import Graph
 from kgsynth.question import GenerateConfig
 from kgsynth.rewards import accuracy_reward, format_reward
-from kgsynth.split import SPLITS, item_entities, stratum
+from kgsynth.split import SPLITS, SplitConfig, split_items, stratum
 
 pytestmark = pytest.mark.slow
 MEDQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "medqa" / "us_4_options_test.jsonl"
@@ -216,21 +216,81 @@ def test_layout_configs_and_splits_load_with_datasets(exported_run) -> None:
     assert "configs:" in (folder / "README.md").read_text()
 
 
-def test_splits_are_entity_disjoint_and_stratified(exported_run) -> None:
+def _hidden_diagnoses(item: Item) -> set[str]:
+    """Computed here, not by kgsynth.split: a vignette's diagnosis is the disease its stated findings are
+    phenotypes of."""
+    findings = {c.args.get("phenotype") for c in item.constraints if c.kind == "has_phenotype"}
+    if item.type != "vignette":
+        return set()
+    return {t.subject for t in item.path if t.predicate == "biolink:has_phenotype" and t.object in findings}
 
-    _, folder, _ = exported_run
-    split_items = {
+
+def _protected(item: Item) -> set[str]:
+    return {item.answer.curie} | _hidden_diagnoses(item)
+
+
+def _exposed(item: Item) -> set[str]:
+    """Key, diagnosis and every path entity the constraints do not state (a superset of the hidden entities:
+    entities the question names in passing count too, so this is stricter than the rule)."""
+    stated = {value for c in item.constraints for value in c.args.values()}
+    return _protected(item) | ({e for t in item.path for e in (t.subject, t.object)} - stated)
+
+
+def _read_split_items(folder: Path) -> dict[str, list[Item]]:
+    return {
         split: [Item.model_validate({**row, "entity_aliases": json.loads(row["entity_aliases"]),
                                      "constraints": [{**c, "args": json.loads(c["args"])} for c in row["constraints"]]})
                 for row in load_export(folder, "items", split=split)]
         for split in SPLITS
     }  # fmt: skip
-    entities = {s: set().union(*(item_entities(it, split_by="answer") for it in its)) for s, its in split_items.items()}
-    keys_and_hidden_in_test = entities["test"]
-    assert keys_and_hidden_in_test and not keys_and_hidden_in_test & entities["train"]
-    assert not entities["validation"] & entities["train"] and not entities["validation"] & entities["test"]
-    strata = {s: Counter(stratum(it) for it in its) for s, its in split_items.items()}
+
+
+def test_splits_are_entity_disjoint_and_stratified(exported_run) -> None:
+    """No key or hidden diagnosis of a held-out split is a key or hidden entity of train, nor of the other
+    held-out split (each way)."""
+    _, folder, _ = exported_run
+    by_split = _read_split_items(folder)
+    protected = {s: set().union(*(_protected(it) for it in its)) for s, its in by_split.items()}
+    exposed = {s: set().union(*(_exposed(it) for it in its)) for s, its in by_split.items()}
+    assert any(_hidden_diagnoses(it) for it in by_split["test"])  # the rule has diagnoses to protect
+    assert protected["test"] and not protected["test"] & exposed["train"]
+    assert protected["validation"] and not protected["validation"] & exposed["train"]
+    assert not protected["validation"] & exposed["test"] and not protected["test"] & exposed["validation"]
+    strata = {s: Counter(stratum(it) for it in its) for s, its in by_split.items()}
     assert set(strata["test"]) == set(strata["train"]) == set(strata["validation"])
+
+
+def test_held_out_splits_come_out_close_to_the_asked_sizes(exported_run) -> None:
+    """Each held-out split within 10% of its asked share of the items, and few items dropped for overlap."""
+    _, _, summary = exported_run
+    counts = summary["split"]
+    total = sum(counts.values())
+    for split in ("validation", "test"):
+        assert abs(counts[split] - 0.1 * total) <= 0.1 * (0.1 * total), counts
+    assert counts["dropped_for_overlap"] <= 0.1 * total, counts
+    assert counts["train"] >= 0.7 * total, counts
+
+
+@pytest.mark.parametrize("split_by", ["answer", "path"])
+def test_split_options_keep_sizes_and_the_rule(items, split_by: str) -> None:
+    result = split_items(items, config=SplitConfig(split_by=split_by, validation_size=0.05, test_size=0.15, seed=7))
+    counts = result.counts()
+    assert sum(counts.values()) == len(items)
+    assert abs(counts["test"] - 0.15 * len(items)) <= 0.1 * 0.15 * len(items), counts
+    assert abs(counts["validation"] - 0.05 * len(items)) <= 0.1 * 0.05 * len(items) + 1, counts
+
+    def every(item: Item) -> set[str]:
+        return {item.answer.curie} | {e for t in item.path for e in (t.subject, t.object)}
+
+    protect, expose = (_protected, _exposed) if split_by == "answer" else (every, every)
+    splits = result.splits
+    for held, other in (("test", "train"), ("validation", "train"), ("test", "validation"), ("validation", "test")):
+        guarded = set().union(*(protect(it) for it in splits[held]))
+        assert not guarded & set().union(*(expose(it) for it in splits[other])), (held, other)
+    again = split_items(items, config=SplitConfig(split_by=split_by, validation_size=0.05, test_size=0.15, seed=7))
+    assert {s: [it.id for it in its] for s, its in again.splits.items()} == {
+        s: [it.id for it in its] for s, its in splits.items()
+    }
 
 
 def test_same_run_and_options_give_byte_identical_exports(exported_run, tmp_path: Path) -> None:
