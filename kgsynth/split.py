@@ -16,12 +16,13 @@ of the other held-out split (each way). So under `answer` no key or hidden diagn
 is a key or hidden entity of train; a held-out item's other hidden entities may appear in train.
 
 Real graphs connect almost every item to every other, so the held-out splits cannot be whole
-connected groups. Per stratum (type, hops) the wanted count of each held-out split is
-round(size * stratum size), and items are held out in order of cost: the number of train items a
-choice would drop (the items exposing one of its protected entities not yet protected by that split),
-minus one when the item itself would otherwise be dropped. Passes of growing cost limit (0, 1, 2, 4,
-...) sweep each stratum in a seeded-hash order until nothing more fits; after each choice, an item it
-drops that could join the same split at no further cost does (while its stratum still wants items).
+connected groups. Per stratum (type, hops) each held-out split wants round(size * stratum size) items,
+and items are held out cheapest first. An item's price for a split is the number of train items it
+would drop (those exposing one of its protected entities the split does not protect yet), minus one
+when it would itself be dropped, spread over the items it drops that could follow it into the split at
+no further cost (other questions with the same key, say). Passes of growing price limit (-1, 0, 0.25,
+0.5, 1, 2, ...) sweep each stratum in a seeded-hash order until nothing more fits; after each choice,
+the items it drops that can follow it for free join the split while their stratum still wants items.
 Held-out splits never exceed their wanted counts; the train items exposing a held-out protected
 entity are dropped (`dropped_for_overlap`) rather than leak it.
 """
@@ -111,7 +112,7 @@ def _rank(seed: int, item_id: str) -> str:
     return hashlib.sha256(f"{seed}\x00{item_id}".encode()).hexdigest()
 
 
-# Held-out items are taken in passes of growing cost: first those that drop no train item.
+# Held-out items are taken in passes of growing price: first those that save a train item, then those that drop none.
 _PASSES = (-1.0, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0, float(1 << 30))
 
 
