@@ -145,11 +145,12 @@ class _Selection:
     def price(self, item_id: str, name: str, room: Callable[[str], bool]) -> float:
         """Train items lost per held-out slot when `item_id` joins `name` together with the items it drops
         that could follow it at no further cost (`room(other)`: the other's stratum still wants items)."""
-        guarded = self.guarded[name] | self.protected[item_id]
+        guarded, mine = self.guarded[name], self.protected[item_id]
         drops = follow = 0
         for other in self._newly_dropped(item_id, name):
             drops += 1
-            if room(other) and self.protected[other] <= guarded and self.allowed(other, name):
+            covered = all(entity in mine or entity in guarded for entity in self.protected[other])
+            if covered and room(other) and self.allowed(other, name):
                 follow += 1
         drops -= 1 if item_id in self.dropped else 0
         return (drops - follow) / (1 + follow)
