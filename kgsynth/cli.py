@@ -641,7 +641,7 @@ def export_cmd(
     split_by: Annotated[
         str | None,
         typer.Option(
-            help="Splits disjoint by: answer (key and hidden entities), path (every entity), random.",
+            help="Splits disjoint by: answer (no held-out key/diagnosis is a train key or hidden entity), path, random",
             show_default=False,
         ),
     ] = None,

@@ -1,20 +1,30 @@
 """Splits: train / validation / test, stratified by question type and hops, disjoint by entity.
 
-An item's entities depend on `split_by`:
+Each item has protected entities (what a held-out item must keep unseen) and exposed entities (what a
+train item reveals), depending on `split_by`:
 
-- `answer`: its key (the proven answer) and its hidden entities (the intermediate entities of its
-  evidence path that the question does not name -- a vignette's hidden diagnosis among them);
-- `path`: every entity on its evidence path, and its key;
-- `random`: none (a stratified random split, no disjointness).
+- `answer` (default): protected = its key (the proven answer) and, for a vignette, its hidden diagnosis
+  (the disease whose phenotype edges the stated findings are, `kgsynth.audit.hidden_diagnosis`);
+  exposed = its key, its hidden diagnosis and its other hidden entities (the intermediate entities of
+  its evidence path that the question does not name, `kgsynth.faithfulness.intermediate_entities`,
+  less the findings and inheritance mode its constraints state);
+- `path`: both = every entity on its evidence path, and its key (symmetric);
+- `random`: both empty (a stratified random split, no disjointness).
 
-No entity of a validation or test item is an entity of a train item, nor of an item of the other
-held-out split. Real graphs connect almost every item to every other through shared entities, so
-the held-out splits cannot be whole connected groups; instead, per stratum (type, hops), the items
-whose entities are shared with the fewest others are held out first (ties broken by a seeded hash);
-then a train item that shares an entity with one held-out split joins it when that keeps no further
-item out of train (so the held-out splits may be somewhat larger than asked); the train items that
-would still share an entity with a held-out item are dropped (`dropped_for_overlap`) rather than
-leak it.
+The rule: no protected entity of a validation or test item is exposed by a train item, nor by an item
+of the other held-out split (each way). So under `answer` no key or hidden diagnosis of the test split
+is a key or hidden entity of train; a held-out item's other hidden entities may appear in train.
+
+Real graphs connect almost every item to every other, so the held-out splits cannot be whole
+connected groups. Per stratum (type, hops) each held-out split wants round(size * stratum size) items,
+and items are held out cheapest first. An item's price for a split is the number of train items it
+would drop (those exposing one of its protected entities the split does not protect yet), minus one
+when it would itself be dropped, spread over the items it drops that could follow it into the split at
+no further cost (other questions with the same key, say). Passes of growing price limit (-1, 0, 0.25,
+0.5, 1, 2, ...) sweep each stratum in a seeded-hash order until nothing more fits; after each choice,
+the items it drops that can follow it for free join the split while their stratum still wants items.
+Held-out splits never exceed their wanted counts; the train items exposing a held-out protected
+entity are dropped (`dropped_for_overlap`) rather than leak it.
 """
 
 from __future__ import annotations
@@ -22,12 +32,13 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from kgsynth.audit import hidden_diagnosis
 from kgsynth.faithfulness import intermediate_entities
 from kgsynth.item import Item
 
@@ -35,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 SplitBy = Literal["answer", "path", "random"]
 SPLITS = ("train", "validation", "test")
+HELD_OUT = ("test", "validation")
 
 
 class SplitConfig(BaseModel):
@@ -68,13 +80,27 @@ class SplitResult:
         }
 
 
-def item_entities(item: Item, *, split_by: SplitBy) -> frozenset[str]:
-    """The entities that must not be shared across splits (see the module docstring)."""
+def _path_entities(item: Item) -> frozenset[str]:
+    return frozenset({item.answer.curie, *(c for t in item.path for c in (t.subject, t.object))})
+
+
+def protected_entities(item: Item, *, split_by: SplitBy) -> frozenset[str]:
+    """The entities of a held-out item that no train item may expose (see the module docstring)."""
     if split_by == "random":
         return frozenset()
     if split_by == "path":
-        return frozenset({item.answer.curie, *(c for t in item.path for c in (t.subject, t.object))})
-    return frozenset({item.answer.curie, *intermediate_entities(item)})
+        return _path_entities(item)
+    diagnosis = hidden_diagnosis(item)
+    return frozenset({item.answer.curie} | ({diagnosis} if diagnosis else set()))
+
+
+def exposed_entities(item: Item, *, split_by: SplitBy) -> frozenset[str]:
+    """The entities a train item reveals (see the module docstring); always includes the protected ones."""
+    if split_by != "answer":
+        return protected_entities(item, split_by=split_by)
+    stated = {value for c in item.constraints if c.kind != "start" for value in (c.args or {}).values()}
+    hidden = {curie for curie in intermediate_entities(item) if curie not in stated}
+    return protected_entities(item, split_by=split_by) | hidden
 
 
 def stratum(item: Item) -> tuple[str, int]:
@@ -86,97 +112,158 @@ def _rank(seed: int, item_id: str) -> str:
     return hashlib.sha256(f"{seed}\x00{item_id}".encode()).hexdigest()
 
 
-# Held-out items are taken in passes of growing cost: first those that block no train item more.
-_PASSES = (0, 1, 2, 4, 8, 16, 32, 64, 1 << 30)
+# Held-out items are taken in passes of growing price: first those that save a train item, then those that drop none.
+_PASSES = (-1.0, 0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0, float(1 << 30))
 
 
 @dataclass
-class _State:
-    entities: dict[str, frozenset[str]]
-    postings: dict[str, list[str]]  # entity -> ids of the items that have it
-    held: dict[str, set[str]] = field(default_factory=lambda: {"validation": set(), "test": set()})
-    taken: dict[str, set[str]] = field(default_factory=lambda: {"validation": set(), "test": set()})
+class _Selection:
+    protected: dict[str, frozenset[str]]
+    exposed: dict[str, frozenset[str]]
+    exposing: dict[str, list[str]]  # entity -> ids of the items exposing it, in input order
+    split_of: dict[str, str] = field(default_factory=dict)  # held-out id -> its split
+    guarded: dict[str, set[str]] = field(default_factory=lambda: {name: set() for name in HELD_OUT})
+    shown: dict[str, set[str]] = field(default_factory=lambda: {name: set() for name in HELD_OUT})
+    dropped: set[str] = field(default_factory=set)
 
-    def blocks(self, item_id: str, name: str, limit: int) -> int:
-        """How many items not yet touched by a held-out split `item_id` would keep out of train (up to limit+1)."""
-        touched = self.taken["validation"] | self.taken["test"]
-        count, seen = 0, {item_id}
-        for entity in self.entities[item_id] - self.taken[name]:
-            for other in self.postings[entity]:
-                if other in seen or other in self.held["validation"] or other in self.held["test"]:
-                    continue
-                seen.add(other)
-                if not (self.entities[other] & touched):
-                    count += 1
-                    if count > limit:
-                        return count
+    def allowed(self, item_id: str, name: str) -> bool:
+        """`item_id` may join `name`: the other held-out split neither protects what it exposes nor exposes
+        what it protects."""
+        other = HELD_OUT[1 - HELD_OUT.index(name)]
+        return not (self.exposed[item_id] & self.guarded[other] or self.protected[item_id] & self.shown[other])
+
+    def cost(self, item_id: str, name: str, limit: int) -> int:
+        """How many train items holding `item_id` out in `name` drops, less one if it is dropped already
+        (counting stops above `limit`)."""
+        count = -1 if item_id in self.dropped else 0
+        for _ in self._newly_dropped(item_id, name):
+            count += 1
+            if count > limit:
+                return count
         return count
 
-    def hold(self, item_id: str, name: str) -> None:
-        self.held[name].add(item_id)
-        self.taken[name] |= self.entities[item_id]
+    def price(self, item_id: str, name: str, room: Callable[[str], bool]) -> float:
+        """Train items lost per held-out slot when `item_id` joins `name` together with the items it drops
+        that could follow it at no further cost (`room(other)`: the other's stratum still wants items)."""
+        guarded, mine = self.guarded[name], self.protected[item_id]
+        drops = follow = 0
+        for other in self._newly_dropped(item_id, name):
+            drops += 1
+            covered = all(entity in mine or entity in guarded for entity in self.protected[other])
+            if covered and room(other) and self.allowed(other, name):
+                follow += 1
+        drops -= 1 if item_id in self.dropped else 0
+        return (drops - follow) / (1 + follow)
+
+    def _newly_dropped(self, item_id: str, name: str) -> Iterator[str]:
+        seen = {item_id}
+        for entity in sorted(self.protected[item_id] - self.guarded[name]):
+            for other in self.exposing[entity]:
+                if other in seen or other in self.split_of or other in self.dropped:
+                    continue
+                seen.add(other)
+                yield other
+
+    def hold(self, item_id: str, name: str) -> list[str]:
+        """Hold `item_id` out in `name`; return the items this newly drops, in a deterministic order."""
+        self.split_of[item_id] = name
+        self.dropped.discard(item_id)
+        self.shown[name] |= self.exposed[item_id]
+        newly: list[str] = []
+        for entity in sorted(self.protected[item_id] - self.guarded[name]):
+            self.guarded[name].add(entity)
+            for other in self.exposing[entity]:
+                if other not in self.split_of and other not in self.dropped:
+                    self.dropped.add(other)
+                    newly.append(other)
+        return newly
 
 
-def _absorb(items: Sequence[Item], state: _State) -> None:
-    """Hold out, with the split whose entities it shares, every item that train would lose anyway and
-    whose other entities keep no further item out of train (so held-out splits may exceed their share)."""
-    changed = True
-    while changed:
-        changed = False
-        for item in items:
-            if item.id in state.held["test"] or item.id in state.held["validation"]:
-                continue
-            mine = state.entities[item.id]
-            touches = [name for name in ("test", "validation") if mine & state.taken[name]]
-            if len(touches) == 1 and state.blocks(item.id, touches[0], 0) == 0:
-                state.hold(item.id, touches[0])
-                changed = True
+Stratum = tuple[str, int]
+Strata = dict[str, Stratum]  # item id -> its stratum
+Wanted = dict[Stratum, dict[str, int]]  # stratum -> held-out split -> items still wanted
+
+
+def _wanted_counts(by_stratum: dict[Stratum, list[str]], config: SplitConfig) -> Wanted:
+    return {
+        key: {
+            "test": round(config.test_size * len(members)),
+            "validation": round(config.validation_size * len(members)),
+        }
+        for key, members in by_stratum.items()
+    }
+
+
+def _choose_split(selection: _Selection, item_id: str, wanted: Wanted, limit: float, strata: Strata) -> str | None:
+    """The held-out split `item_id` joins at this pass's limit on its price: the cheaper, then the one wanting more."""
+    best: tuple[float, int, int] | None = None
+    chosen = None
+    for order, name in enumerate(HELD_OUT):
+        if wanted[strata[item_id]][name] <= 0 or not selection.allowed(item_id, name):
+            continue
+
+        def room(other: str, split: str = name) -> bool:
+            return wanted[strata[other]][split] > 0
+
+        price = selection.price(item_id, name, room)
+        rank = (price, -wanted[strata[item_id]][name], order)
+        if price <= limit and (best is None or rank < best):
+            best, chosen = rank, name
+    return chosen
+
+
+def _take(selection: _Selection, item_id: str, name: str, wanted: Wanted, strata: Strata) -> None:
+    """Hold `item_id` out in `name`, then every item this drops that can follow it at no further cost
+    while its stratum still wants items."""
+    work = [item_id]
+    while work:
+        current = work.pop()
+        if current in selection.split_of or wanted[strata[current]][name] <= 0:
+            continue
+        if current != item_id and not (selection.allowed(current, name) and selection.cost(current, name, -1) < 0):
+            continue
+        wanted[strata[current]][name] -= 1
+        work.extend(reversed(selection.hold(current, name)))
 
 
 def split_items(items: Sequence[Item], *, config: SplitConfig | None = None) -> SplitResult:
     """Split `items` into train, validation and test (see the module docstring); deterministic given the seed."""
     config = config or SplitConfig()
-    entities = {item.id: item_entities(item, split_by=config.split_by) for item in items}
-    postings: dict[str, list[str]] = defaultdict(list)
+    protected = {item.id: protected_entities(item, split_by=config.split_by) for item in items}
+    exposed = {item.id: exposed_entities(item, split_by=config.split_by) for item in items}
+    exposing: dict[str, list[str]] = defaultdict(list)
     for item in items:
-        for entity in sorted(entities[item.id]):
-            postings[entity].append(item.id)
-    state = _State(entities, dict(postings))
+        for entity in sorted(exposed[item.id]):
+            exposing[entity].append(item.id)
+    selection = _Selection(protected, exposed, dict(exposing))
+    strata = {item.id: stratum(item) for item in items}
     by_stratum: dict[tuple[str, int], list[str]] = defaultdict(list)
     for item in items:
-        by_stratum[stratum(item)].append(item.id)
-    wanted: dict[tuple[str, int], dict[str, int]] = {}
-    for key, members in by_stratum.items():
+        by_stratum[strata[item.id]].append(item.id)
+    for members in by_stratum.values():
         members.sort(key=lambda item_id: _rank(config.seed, item_id))
-        wanted[key] = {
-            "test": round(config.test_size * len(members)),
-            "validation": round(config.validation_size * len(members)),
-        }
+    wanted = _wanted_counts(by_stratum, config)
 
     for limit in _PASSES:
-        for key in sorted(by_stratum):
-            for item_id in by_stratum[key]:
-                if not any(wanted[key].values()):
-                    break
-                if item_id in state.held["test"] or item_id in state.held["validation"]:
-                    continue
-                for name, other in (("test", "validation"), ("validation", "test")):
-                    if not wanted[key][name] or entities[item_id] & state.taken[other]:
+        progress = True
+        while progress:
+            progress = False
+            for key in sorted(by_stratum):
+                for item_id in by_stratum[key]:
+                    if not any(count > 0 for count in wanted[key].values()):
+                        break
+                    if item_id in selection.split_of:
                         continue
-                    if state.blocks(item_id, name, limit) <= limit:
-                        state.hold(item_id, name)
-                        wanted[key][name] -= 1
-                    break
+                    name = _choose_split(selection, item_id, wanted, limit, strata)
+                    if name is not None:
+                        _take(selection, item_id, name, wanted, strata)
+                        progress = True
 
-    _absorb(items, state)
     result = SplitResult()
-    leaked = state.taken["validation"] | state.taken["test"]
     for item in items:
-        if item.id in state.held["test"]:
-            result.splits["test"].append(item)
-        elif item.id in state.held["validation"]:
-            result.splits["validation"].append(item)
-        elif entities[item.id] & leaked:
+        if item.id in selection.split_of:
+            result.splits[selection.split_of[item.id]].append(item)
+        elif item.id in selection.dropped:
             result.dropped_for_overlap.append(item.id)
         else:
             result.splits["train"].append(item)

@@ -23,7 +23,7 @@ from kgsynth.item import Item, Option
 from kgsynth.model import Graph
 from kgsynth.question import GenerateConfig
 from kgsynth.rewards import accuracy_reward, format_reward
-from kgsynth.split import SPLITS, item_entities, stratum
+from kgsynth.split import SPLITS, SplitConfig, split_items, stratum
 
 pytestmark = pytest.mark.slow
 MEDQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "medqa" / "us_4_options_test.jsonl"
@@ -53,6 +53,14 @@ def exported_run(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture(scope="module")
 def items(exported_run) -> list[Item]:
     return read_items(exported_run[0])
+
+
+@pytest.fixture(scope="module")
+def three_hop_items(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> list[Item]:
+    """An 800-item 3-hop run (~10 s): 3-hop items share keys and hidden entities far more than 2-hop ones."""
+    run = tmp_path_factory.mktemp("three-hop") / "run"
+    generate(real_graph, GenerateConfig(n=800, hops=3, seed=5), run, compare_uniform=False)
+    return read_items(run)
 
 
 @pytest.fixture(scope="module")
@@ -216,21 +224,87 @@ def test_layout_configs_and_splits_load_with_datasets(exported_run) -> None:
     assert "configs:" in (folder / "README.md").read_text()
 
 
-def test_splits_are_entity_disjoint_and_stratified(exported_run) -> None:
+def _hidden_diagnoses(item: Item) -> set[str]:
+    """Computed here, not by kgsynth.split: a vignette's diagnosis is the disease its stated findings are
+    phenotypes of."""
+    findings = {c.args.get("phenotype") for c in item.constraints if c.kind == "has_phenotype"}
+    if item.type != "vignette":
+        return set()
+    return {t.subject for t in item.path if t.predicate == "biolink:has_phenotype" and t.object in findings}
 
-    _, folder, _ = exported_run
-    split_items = {
+
+def _protected(item: Item) -> set[str]:
+    return {item.answer.curie} | _hidden_diagnoses(item)
+
+
+def _exposed(item: Item) -> set[str]:
+    """Key, diagnosis and every path entity the constraints do not state (a superset of the hidden entities:
+    entities the question names in passing count too, so this is stricter than the rule)."""
+    stated = {value for c in item.constraints for value in c.args.values()}
+    return _protected(item) | ({e for t in item.path for e in (t.subject, t.object)} - stated)
+
+
+def _read_split_items(folder: Path) -> dict[str, list[Item]]:
+    return {
         split: [Item.model_validate({**row, "entity_aliases": json.loads(row["entity_aliases"]),
                                      "constraints": [{**c, "args": json.loads(c["args"])} for c in row["constraints"]]})
                 for row in load_export(folder, "items", split=split)]
         for split in SPLITS
     }  # fmt: skip
-    entities = {s: set().union(*(item_entities(it, split_by="answer") for it in its)) for s, its in split_items.items()}
-    keys_and_hidden_in_test = entities["test"]
-    assert keys_and_hidden_in_test and not keys_and_hidden_in_test & entities["train"]
-    assert not entities["validation"] & entities["train"] and not entities["validation"] & entities["test"]
-    strata = {s: Counter(stratum(it) for it in its) for s, its in split_items.items()}
+
+
+def test_splits_are_entity_disjoint_and_stratified(exported_run) -> None:
+    """No key or hidden diagnosis of a held-out split is a key or hidden entity of train, nor of the other
+    held-out split (each way)."""
+    _, folder, _ = exported_run
+    by_split = _read_split_items(folder)
+    protected = {s: set().union(*(_protected(it) for it in its)) for s, its in by_split.items()}
+    exposed = {s: set().union(*(_exposed(it) for it in its)) for s, its in by_split.items()}
+    assert any(_hidden_diagnoses(it) for it in by_split["test"])  # the rule has diagnoses to protect
+    assert protected["test"] and not protected["test"] & exposed["train"]
+    assert protected["validation"] and not protected["validation"] & exposed["train"]
+    assert not protected["validation"] & exposed["test"] and not protected["test"] & exposed["validation"]
+    strata = {s: Counter(stratum(it) for it in its) for s, its in by_split.items()}
     assert set(strata["test"]) == set(strata["train"]) == set(strata["validation"])
+
+
+def test_held_out_splits_come_out_close_to_the_asked_sizes(exported_run) -> None:
+    """Each held-out split within 10% of its asked share of the items, and few items dropped for overlap."""
+    _, _, summary = exported_run
+    counts = summary["split"]
+    total = sum(counts.values())
+    for split in ("validation", "test"):
+        assert abs(counts[split] - 0.1 * total) <= 0.1 * (0.1 * total), counts
+    assert counts["dropped_for_overlap"] <= 0.1 * total, counts
+    assert counts["train"] >= 0.7 * total, counts
+
+
+@pytest.mark.parametrize("split_by", ["answer", "path"])
+@pytest.mark.parametrize("sizes", [(0.1, 0.1), (0.05, 0.15)])
+def test_held_out_sizes_and_the_rule_on_a_three_hop_run(three_hop_items, split_by: str, sizes) -> None:
+    """Held-out splits within 10% of the asked size (per-stratum rounding aside), few items dropped, the
+    rule kept; the same seed gives the same split."""
+    validation_size, test_size = sizes
+    config = SplitConfig(split_by=split_by, validation_size=validation_size, test_size=test_size, seed=7)
+    result = split_items(three_hop_items, config=config)
+    counts, total = result.counts(), len(three_hop_items)
+    assert sum(counts.values()) == total
+    for split, size in (("validation", validation_size), ("test", test_size)):
+        assert abs(counts[split] - size * total) <= 0.1 * size * total + 1, counts
+    assert counts["dropped_for_overlap"] <= (0.05 if split_by == "answer" else 0.25) * total, counts
+
+    def every(item: Item) -> set[str]:
+        return {item.answer.curie} | {e for t in item.path for e in (t.subject, t.object)}
+
+    protect, expose = (_protected, _exposed) if split_by == "answer" else (every, every)
+    splits = result.splits
+    for held, other in (("test", "train"), ("validation", "train"), ("test", "validation"), ("validation", "test")):
+        guarded = set().union(*(protect(it) for it in splits[held]))
+        assert guarded and not guarded & set().union(*(expose(it) for it in splits[other])), (held, other)
+    again = split_items(three_hop_items, config=config)
+    assert {s: [it.id for it in its] for s, its in again.splits.items()} == {
+        s: [it.id for it in its] for s, its in splits.items()
+    }
 
 
 def test_same_run_and_options_give_byte_identical_exports(exported_run, tmp_path: Path) -> None:
