@@ -88,6 +88,9 @@ class TransformersBackend:
                 raise KgsynthError(
                     "evaluating with transformers needs torch and transformers", hint="pip install 'kgsynth[local]'"
                 ) from error
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # kgsynth shows its own
             torch.set_num_threads(self.threads)
             extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
             logger.info("loading %s from %s (%d torch threads)", self.label, self.path, self.threads)

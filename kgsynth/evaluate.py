@@ -531,7 +531,8 @@ def write_report(summary: Mapping[str, Any], out: Path) -> None:
 
 
 def compare(directories: Sequence[Path], out: Path) -> dict[str, Any]:
-    """One table of the results of several evaluation folders (models named by folder when they clash)."""
+    """One table of the results of several evaluation folders (a model is named by its folder where the same
+    model and set are in several)."""
     summaries = []
     for directory in directories:
         path = directory / SUMMARY_FILE
@@ -541,14 +542,17 @@ def compare(directories: Sequence[Path], out: Path) -> dict[str, Any]:
                 hint="give --out folders of kgsynth eval",
             )
         summaries.append(json.loads(path.read_text(encoding="utf-8")))
-    counts = Counter(m["label"] for s in summaries for m in s["models"])
-    results, models, sets = [], [], []
+    # A model is named by its folder only where the same model and set appear in more than one folder, so
+    # evaluations of one model on different sets (run in parallel, say) merge into one row per set.
+    pairs = Counter((r["model"], r["set"]) for s in summaries for r in s["results"])
+    results: list[dict[str, Any]] = []
+    models: list[dict[str, Any]] = []
+    sets: list[dict[str, Any]] = []
     for directory, summary in zip(directories, summaries, strict=True):
-        rename = {
-            m["label"]: m["label"] if counts[m["label"]] == 1 else f"{directory.name}/{m['label']}"
-            for m in summary["models"]
-        }
-        models += [{**m, "label": rename[m["label"]]} for m in summary["models"]]
+        clash = {r["model"] for r in summary["results"] if pairs[(r["model"], r["set"])] > 1}
+        rename = {m["label"]: f"{directory.name}/{m['label']}" if m["label"] in clash else m["label"]
+                  for m in summary["models"]}  # fmt: skip
+        models += [m for m in ({**m, "label": rename[m["label"]]} for m in summary["models"]) if m not in models]
         sets += [s for s in summary["sets"] if s not in sets]
         results += [{**r, "model": rename[r["model"]]} for r in summary["results"]]
     merged = {

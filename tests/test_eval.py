@@ -452,3 +452,14 @@ def test_several_models_one_table_deterministic_and_compared(tmp_path: Path, tin
     merged = compare([a, b], tmp_path / "c")
     assert len(merged["results"]) == 8 and {r["model"] for r in merged["results"]} >= {"a/tiny-llama", "b/tiny-llama"}
     assert "| a/tiny-llama | list | 4 |" in (tmp_path / "c" / "results.md").read_text()
+
+
+def test_compare_merges_one_model_evaluated_on_different_sets_in_different_folders(tmp_path: Path) -> None:
+    files = write_files(tmp_path / "files")
+    for name in ("list.json", "lettered.csv"):
+        evaluate([Scripted(lambda p: "Answer: C")], [resolve_set(str(files[name]))], tmp_path / name)
+    merged = compare([tmp_path / "list.json", tmp_path / "lettered.csv"], tmp_path / "both")
+    assert [(r["model"], r["set"], r["correct"]) for r in merged["results"]] == [
+        ("scripted", "list", 1), ("scripted", "lettered", 1)
+    ]  # fmt: skip
+    assert [m["label"] for m in merged["models"]] == ["scripted"]
