@@ -581,6 +581,9 @@ def eval_cmd(
             bar.update(task, description=f"{label} on {name}", completed=done, total=total)
 
         summary = evaluate(models, sets, out, config=config, progress=show)
+    for t in json.loads((out / "timings.json").read_text(encoding="utf-8")):
+        console.print(f"{t['model']} on {t['set']}: {t['items']} items, {t['generated']} generated, "
+                      f"{t['from_cache']} from the cache, {t['seconds']} s generating", highlight=False)  # fmt: skip
     _print_eval(summary, out)
 
 

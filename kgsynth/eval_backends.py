@@ -102,6 +102,9 @@ class TransformersBackend:
             self._loaded = (tokenizer, network.to(self.device).eval())
         return self._loaded
 
+    def load(self) -> None:
+        self._load()
+
     def generate(self, prompts: Sequence[tuple[Message, ...]], params: GenerationParams) -> list[str]:
         """Greedy completions of `prompts`, generated together (left-padded)."""
         import torch
@@ -166,6 +169,9 @@ class VLLMBackend:
             logger.info("starting vLLM for %s with %s", self.model, self.engine_args)
             self._engine = vllm.LLM(model=self.model, **self.engine_args)
         return self._engine
+
+    def load(self) -> None:
+        self.engine()
 
     def generate(self, prompts: Sequence[tuple[Message, ...]], params: GenerationParams) -> list[str]:
         """Greedy completions of `prompts`, in one `LLM.chat` call."""

@@ -84,6 +84,10 @@ class Backend(Protocol):
     model_id: str
     batch_size: int
 
+    def load(self) -> None:
+        """Load the model now (not timed with the generation); a backend loads itself if not told to."""
+        ...
+
     def generate(self, prompts: Sequence[tuple[Message, ...]], params: GenerationParams) -> list[str]:
         """The completion of each prompt, in order."""
         ...
@@ -333,6 +337,8 @@ def _run_set(
     )
     done = len(items) - len(pending)
     report(done)
+    if pending:
+        backend.load()
     start = time.perf_counter()
     for begin in range(0, len(pending), backend.batch_size):
         batch = pending[begin : begin + backend.batch_size]

@@ -109,6 +109,9 @@ class Scripted:
         self.answer = answer
         self.prompts_generated = 0
 
+    def load(self) -> None:
+        pass
+
     def generate(self, prompts: Any, params: GenerationParams) -> list[str]:
         self.prompts_generated += len(prompts)
         return [self.answer(p) for p in prompts]
@@ -266,6 +269,7 @@ def test_user_files_and_short_answers_end_to_end_with_a_tiny_model(tmp_path: Pat
     out = tmp_path / "out"
     result = run_cli(*eval_args(tiny_model, out, *map(str, files.values()), str(short)), "--batch-size", "3")
     assert result.exit_code == 0, result.output
+    assert "tiny-llama on short: 1 items, 1 generated, 0 from the cache" in result.output
     summary = json.loads((out / "summary.json").read_text())
     names = [r["set"] for r in summary["results"]]
     assert names == unique_labels([p.stem for p in files.values()] + ["short"]) and "list-2" in names
