@@ -503,7 +503,8 @@ def eval_item(item: Item) -> EvalItem:
 
     row = eval_row(item)
     messages = tuple({"role": m["role"], "content": m["content"]} for m in row["prompt"])
-    groups = (("type", row["type"]), ("hops", str(row["hops"])), ("rarity", rarity_bin(row["rarity"])))
+    groups = (("type", row["type"]), ("format", row["format"]), ("hops", str(row["hops"])),
+              ("rarity", rarity_bin(row["rarity"])))  # fmt: skip
     return EvalItem(
         row["item_id"],
         messages,

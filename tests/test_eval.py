@@ -337,7 +337,7 @@ def test_a_kgsynth_run_and_an_export_split(tmp_path: Path, tiny_model: Path, kgs
     test_rows = pq.read_table(ds / "data/items/test-00000-of-00001.parquet").num_rows
     assert by_set["run"]["n"] == 60 and by_set["ds:test"]["n"] == test_rows > 0
     for r in by_set.values():
-        assert set(r["breakdown"]) == {"type", "hops", "rarity"}
+        assert set(r["breakdown"]) == {"type", "format", "hops", "rarity"}
         assert sum(m["n"] for m in r["breakdown"]["type"].values()) == r["n"]
     records = [json.loads(line) for line in (out / "items" / "tiny-llama" / "ds-test.jsonl").open()]
     formats = {r["format"] for r in records}
@@ -467,3 +467,11 @@ def test_compare_merges_one_model_evaluated_on_different_sets_in_different_folde
         ("scripted", "list", 1), ("scripted", "lettered", 1)
     ]  # fmt: skip
     assert [m["label"] for m in merged["models"]] == ["scripted"]
+
+
+def test_the_evaluation_core_imports_no_torch() -> None:
+    code = ("import sys, kgsynth.evaluate, kgsynth.benchmarks, kgsynth.eval_backends; "
+            "print(sorted(m for m in ('torch', 'transformers', 'vllm') if m in sys.modules))")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"
