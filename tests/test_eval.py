@@ -234,6 +234,11 @@ def test_field_overrides_and_ten_options(tmp_path: Path) -> None:
     path.write_text(json.dumps({"question": "q", "options": [*options, "eleven"], "answer": "A"}) + "\n")
     with pytest.raises(KgsynthError, match="11 options, more than 10"):
         resolve_set(str(path))
+    path.write_text(json.dumps({"question": "q", "options": ["x", "y", "z"], "answer": 2}) + "\n")
+    with pytest.raises(KgsynthError, match="--answer-index-base"):
+        resolve_set(str(path))
+    assert read_question_file(path, fields=FieldMap(answer_index_base=0)).items[0].letter == "C"
+    assert read_question_file(path, fields=FieldMap(answer_index_base=1)).items[0].letter == "B"
 
 
 @pytest.mark.parametrize(
@@ -346,6 +351,7 @@ def test_a_kgsynth_run_and_an_export_split(tmp_path: Path, tiny_model: Path, kgs
     by_id = {json.loads(line)["id"]: json.loads(line) for line in (out / "items" / "tiny-llama" / "run.jsonl").open()}
     assert all(by_id[r["id"]]["prompt_hash"] == r["prompt_hash"] for r in records)
     assert run_cli(*eval_args(tiny_model, tmp_path / "o2", f"{run}:test")).exit_code == 2  # a run has no splits
+    assert [i.id for i in resolve_set(str(ds)).items] == [i.id for i in resolve_set(f"{ds}:test").items]
 
 
 # -- the cache and resuming -----------------------------------------------------------------------
