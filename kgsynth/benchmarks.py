@@ -481,6 +481,16 @@ def read_shared(name: str) -> EvalSet:
     return result
 
 
+def shared_subject(evalset: EvalSet, subject: str) -> EvalSet:
+    """The items of one subject of a shared benchmark (`mmlu_medical:anatomy`)."""
+    subjects = sorted({dict(item.groups).get("subject", "") for item in evalset.items} - {""})
+    items = [item for item in evalset.items if dict(item.groups).get("subject") == subject]
+    if not items:
+        raise KgsynthError(f"benchmark {evalset.name!r} has no subject {subject!r}",
+                           hint=f"subjects: {', '.join(subjects) or 'none (it has no subjects)'}")  # fmt: skip
+    return EvalSet(f"{evalset.name}:{subject}", f"{evalset.source}:{subject}", evalset.kind, items)
+
+
 # -- kgsynth runs and exports ---------------------------------------------------------------------
 
 
@@ -558,6 +568,8 @@ def resolve_set(spec: str, *, fields: FieldMap | None = None) -> EvalSet:
     if spec in SHARED and not path.exists():
         return read_shared(spec)
     head, sep, tail = spec.rpartition(":")
+    if sep and head in SHARED and not path.exists():
+        return shared_subject(read_shared(head), tail)
     if sep and not path.exists() and Path(head).is_dir():
         return read_kgsynth(Path(head), tail)
     if path.is_dir():

@@ -312,6 +312,10 @@ def test_shared_benchmarks_by_name() -> None:
     assert medmcqa.letter == "A"  # cop 1 counts from 1
     subjects = {dict(item.groups)["subject"] for item in resolve_set("mmlu_medical").items}
     assert "anatomy" in subjects and len(subjects) == 6
+    anatomy = resolve_set("mmlu_medical:anatomy")
+    assert anatomy.name == "mmlu_medical:anatomy" and len(anatomy.items) == 135
+    with pytest.raises(KgsynthError, match="no subject 'astrology'"):
+        resolve_set("mmlu_medical:astrology")
 
 
 @pytest.fixture(scope="module")
