@@ -873,5 +873,92 @@ def _print_stats(stats: dict[str, Any]) -> None:
         console.print(f"[red]NON-COMMERCIAL sources in this graph: {', '.join(stats['non_commercial_sources'])}[/]")
 
 
+# -- evaluation (kgsynth eval, kgsynth eval-compare) ----------------------------------------------
+
+
+@app.command("eval")
+@user_errors
+def eval_cmd(
+    model: Annotated[list[str], typer.Option("--model", help="A model folder or .gguf file (repeat to compare).")],
+    benchmark: Annotated[
+        list[str],
+        typer.Option(
+            "--benchmark",
+            help="medqa, medmcqa, mmlu_medical, pubmedqa; a JSON/JSONL/CSV/parquet file; a generate run; "
+            "an export folder DIR[:split] (repeat).",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The evaluation folder (a rerun resumes from its cache).")],
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens a model may generate per item.")] = 512,
+    limit: Annotated[int | None, typer.Option(help="Items per set, drawn balanced over gold letters.")] = None,
+    seed: Annotated[int, typer.Option(help="Which items are drawn when --limit is given.")] = 0,
+    backend: Annotated[str, typer.Option(help="transformers (CPU) or vllm (GPU).")] = "transformers",
+    batch_size: Annotated[int | None, typer.Option(help="Prompts per generate call (8; vLLM 256).")] = None,
+    threads: Annotated[int, typer.Option(help="torch threads (0 = the cores available).")] = 0,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field", help="Where a user file keeps a part: question|options|answer|aliases|id=COLUMN[,...]."
+        ),
+    ] = None,
+    answer_index_base: Annotated[
+        int | None, typer.Option(help="Read a numeric answer in a user file as an option index from 0 or 1.")
+    ] = None,
+) -> None:
+    """Evaluate models on benchmarks and kgsynth sets, scored by the rewards' answer judge."""
+    from rich.progress import Progress
+
+    from kgsynth.benchmarks import FieldMap, parse_field_overrides, resolve_set
+    from kgsynth.eval_backends import load_backend
+    from kgsynth.evaluate import EvalConfig, evaluate
+
+    try:
+        config = EvalConfig(backend=backend, max_new_tokens=max_new_tokens, limit=limit, seed=seed,  # type: ignore[arg-type]
+                            batch_size=batch_size, threads=threads)  # fmt: skip
+    except ValueError as exc:
+        raise KgsynthError(f"invalid eval options: {exc}") from None
+    fields = FieldMap(**parse_field_overrides(field or []), answer_index_base=answer_index_base)
+    sets = [resolve_set(spec, fields=fields) for spec in benchmark]
+    models = [load_backend(m, config) for m in model]
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("evaluating", total=None)
+
+        def show(label: str, name: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{label} on {name}", completed=done, total=total)
+
+        summary = evaluate(models, sets, out, config=config, progress=show)
+    for t in json.loads((out / "timings.json").read_text(encoding="utf-8")):
+        console.print(f"{t['model']} on {t['set']}: {t['items']} items, {t['generated']} generated, "
+                      f"{t['from_cache']} from the cache, {t['seconds']} s generating", highlight=False)  # fmt: skip
+    _print_eval(summary, out)
+
+
+@app.command("eval-compare")
+@user_errors
+def eval_compare_cmd(
+    directories: Annotated[list[Path], typer.Argument(help="kgsynth eval --out folders.")],
+    out: Annotated[Path, typer.Option("--out", help="Where the merged table, summary and figure go.")],
+) -> None:
+    """Put the results of several evaluations (models, checkpoints) in one table."""
+    from kgsynth.evaluate import compare
+
+    _print_eval(compare(directories, out), out)
+
+
+def _print_eval(summary: dict[str, Any], out: Path) -> None:
+    t = Table(title="accuracy (95% Wilson interval) and the letter-prior expectation")
+    for col in ("model", "set", "n", "accuracy %", "95% CI", "letter prior %", "strict format %", "predicted"):
+        t.add_column(col)
+    for r in summary["results"]:
+        low, high = r["ci95"]
+        prior = "-" if r["letter_prior"] is None else f"{100 * r['letter_prior']:.1f}"
+        predicted = " ".join(f"{k}{v}" for k, v in r["predicted"].items()) or "-"
+        t.add_row(r["model"], r["set"], str(r["n"]), f"{100 * (r['accuracy'] or 0):.1f}",
+                  f"{100 * low:.1f}-{100 * high:.1f}", prior, f"{100 * (r['strict_format'] or 0):.1f}",
+                  predicted)  # fmt: skip
+    console.print(t)
+    console.print(f"results in {out} (summary.json, results.md, results.png)", highlight=False, soft_wrap=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -106,6 +106,14 @@ def item_row(item: Item) -> dict[str, Any]:
     return row
 
 
+def item_from_row(row: dict[str, Any]) -> Item:
+    """The item an `item_row` was made from (its JSON-string fields decoded again)."""
+    row = dict(row)
+    row["entity_aliases"] = json.loads(row["entity_aliases"] or "{}")
+    row["constraints"] = [{**c, "args": json.loads(c["args"] or "{}")} for c in row["constraints"]]
+    return Item.model_validate(row)
+
+
 # -- features -------------------------------------------------------------------------------------
 
 

@@ -18,10 +18,7 @@ Contaminated items are dropped; counts per benchmark and per rule go into the ex
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -31,6 +28,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from kgsynth.benchmarks import (
+    BENCHMARKS_ENV,
+    QUESTION_FIELDS,
+    SUFFIXES,
+    benchmarks_root,
+    question_field,
+    read_records,
+)
 from kgsynth.errors import KgsynthError
 from kgsynth.item import Item
 from kgsynth.resources import prompts_dir
@@ -38,12 +43,6 @@ from kgsynth.text import normalise_text, word_ngrams
 
 logger = logging.getLogger(__name__)
 
-BENCHMARKS_ENV = "KGSYNTH_BENCHMARKS_DIR"
-# Names a question field goes by, most specific first (compared case-insensitively).
-QUESTION_FIELDS = ("question", "question_text", "stem", "query", "problem", "prompt", "input", "sent1", "text")
-SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
-# Benchmarks shipped as CSV without a header row: their column names.
-HEADERLESS_CSV = {"mmlu_medical": ("question", "A", "B", "C", "D", "answer")}
 RULES = ("exact", "containment", "fuzzy")
 
 
@@ -91,66 +90,6 @@ class DecontamResult:
 # -- reading benchmarks ---------------------------------------------------------------------------
 
 
-def benchmarks_root() -> Path | None:
-    """The shared benchmarks folder: `$KGSYNTH_BENCHMARKS_DIR`, else `benchmarks/` beside the ontologies."""
-    env = os.environ.get(BENCHMARKS_ENV)
-    if env:
-        return Path(env)
-    from kgsynth.loaders.base import data_root
-
-    root = data_root()
-    if root is not None and (root / "benchmarks").is_dir():
-        return root / "benchmarks"
-    return None
-
-
-def _records(path: Path) -> tuple[list[dict[str, Any]], list[str] | None]:
-    """The records of a benchmark file, and the column names a headerless CSV is known to have."""
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        records = []
-        with path.open(encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    records.append(json.loads(line))
-                except ValueError as error:
-                    raise KgsynthError(f"{path}, line {number}: not JSON ({error})",
-                                       hint="a .jsonl benchmark holds one JSON object per line") from None  # fmt: skip
-        return records, None
-    if suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as error:
-            raise KgsynthError(f"{path}: not JSON ({error})") from None
-        if isinstance(data, dict):
-            lists = [value for value in data.values() if isinstance(value, list)]
-            data = lists[0] if len(data) == 1 and lists else list(data.values())
-        return [record for record in data if isinstance(record, dict)], None
-    if suffix == ".csv":
-        headerless = HEADERLESS_CSV.get(path.parent.name)
-        with path.open(encoding="utf-8", newline="") as fh:
-            if headerless:
-                return [dict(zip(headerless, row, strict=False)) for row in csv.reader(fh)], list(headerless)
-            return list(csv.DictReader(fh)), None
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist(), None
-    raise KgsynthError(f"{path}: not a benchmark file", hint=f"give a file ending in one of {', '.join(SUFFIXES)}")
-
-
-def question_field(fields: Iterable[str]) -> str | None:
-    """The field holding the question, chosen by name (`QUESTION_FIELDS`), or None.
-
-    >>> question_field(["id", "QUESTION", "CONTEXTS"])
-    'QUESTION'
-    """
-    by_name = {name.casefold(): name for name in fields}
-    return next((by_name[name] for name in QUESTION_FIELDS if name in by_name), None)
-
-
 def read_benchmark(path: str | Path, *, name: str | None = None) -> list[BenchmarkQuestion]:
     """The questions of one benchmark file (JSON, JSONL, CSV or parquet).
 
@@ -159,7 +98,7 @@ def read_benchmark(path: str | Path, *, name: str | None = None) -> list[Benchma
     path = Path(path)
     if not path.is_file():
         raise KgsynthError(f"benchmark file {path} does not exist")
-    records, _ = _records(path)
+    records = read_records(path).rows
     fields = sorted({key for record in records[:100] for key in record})
     column = question_field(fields)
     if column is None:

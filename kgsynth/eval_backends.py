@@ -1,0 +1,189 @@
+"""The models `kgsynth eval` asks, behind one interface (`kgsynth.evaluate.Backend`).
+
+- `TransformersBackend`: a transformers causal LM on the CPU (the `local` extra): a model folder or
+  a `.gguf` file (SmolLM2-135M-Instruct ships as one; dequantised on load with `gguf_file=`),
+  greedy, batched with left padding, torch threads = the cores this process may use unless told;
+- `VLLMBackend`: vLLM's offline engine on a GPU (the `vllm` extra), a whole batch per `LLM.chat` call.
+
+Both apply the model's own chat template to the student's messages. torch, transformers and vllm
+are imported when a model is first needed, so this module imports anywhere and a resumed
+evaluation whose completions are all cached never loads a model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kgsynth.errors import KgsynthError
+from kgsynth.evaluate import EvalConfig, GenerationParams
+from kgsynth.teacher.base import Message
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def model_label(path: Path) -> str:
+    """A short name for a model: a GGUF file's stem before its quantisation, a folder's name.
+
+    >>> model_label(Path(".models/SmolLM2-135M-Instruct.Q4_1.gguf")), model_label(Path("runs/sft/checkpoint-75"))
+    ('SmolLM2-135M-Instruct', 'sft/checkpoint-75')
+    """
+    if path.suffix == ".gguf":
+        return path.name.split(".")[0]
+    if path.name.startswith("checkpoint") and path.parent.name:
+        return f"{path.parent.name}/{path.name}"
+    return path.name
+
+
+def model_fingerprint(path: Path) -> str:
+    """An id of a model on disk that changes when its weights do: its path, and each weight file's name, size
+    and modification time."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES)
+    digest = hashlib.sha256(str(path.resolve()).encode())
+    for file in files:
+        stat = file.stat()
+        digest.update(
+            f"\0{file.relative_to(path) if file != path else file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+        )
+    return f"{model_label(path)}@{digest.hexdigest()[:16]}"
+
+
+class TransformersBackend:
+    """A transformers causal LM, greedy and batched on the CPU."""
+
+    def __init__(self, path: Path, *, batch_size: int = 8, threads: int = 0, device: str = "cpu") -> None:
+        if not path.exists():
+            raise KgsynthError(f"model {path} does not exist", hint="give a transformers model folder or a .gguf file")
+        self.path = path
+        self.gguf_file = path.name if path.suffix == ".gguf" else None
+        self.directory = path.parent if self.gguf_file else path
+        self.label = model_label(path)
+        self.model_id = model_fingerprint(path)
+        self.batch_size = batch_size
+        self.threads = threads or available_cores()
+        self.device = device
+        self.prompts_generated = 0  # how many prompts this backend has generated for (tests count them)
+        self._loaded: tuple[Any, Any] | None = None
+
+    def _load(self) -> tuple[Any, Any]:
+        if self._loaded is None:
+            try:
+                import torch
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+            except ImportError as error:
+                raise KgsynthError(
+                    "evaluating with transformers needs torch and transformers", hint="pip install 'kgsynth[local]'"
+                ) from error
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # kgsynth shows its own
+            torch.set_num_threads(self.threads)
+            extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
+            logger.info("loading %s from %s (%d torch threads)", self.label, self.path, self.threads)
+            tokenizer = AutoTokenizer.from_pretrained(self.directory, **extra)
+            tokenizer.padding_side = "left"
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            network: Any = AutoModelForCausalLM.from_pretrained(self.directory, dtype=torch.float32, **extra)
+            self._loaded = (tokenizer, network.to(self.device).eval())
+        return self._loaded
+
+    def load(self) -> None:
+        self._load()
+
+    def generate(self, prompts: Sequence[tuple[Message, ...]], params: GenerationParams) -> list[str]:
+        """Greedy completions of `prompts`, generated together (left-padded)."""
+        import torch
+
+        tokenizer, network = self._load()
+        texts = [tokenizer.apply_chat_template(list(p), add_generation_prompt=True, tokenize=False) for p in prompts]
+        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        with torch.no_grad():
+            output = network.generate(
+                **batch,
+                max_new_tokens=params.max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        self.prompts_generated += len(prompts)
+        new = output[:, batch["input_ids"].shape[1] :]
+        return list(tokenizer.batch_decode(new, skip_special_tokens=True))
+
+
+def vllm_sampling_params(params: GenerationParams) -> Any:
+    """vLLM's greedy `SamplingParams` for `params`."""
+    import vllm
+
+    return vllm.SamplingParams(temperature=0.0, max_tokens=params.max_new_tokens)
+
+
+class VLLMBackend:
+    """A model run by vLLM's offline engine in this process (a GPU); `engine_args` go to `vllm.LLM` as they are.
+
+    `engine` and `sampling_params` replace the engine and vLLM's `SamplingParams` (tests drive the
+    backend with a fake engine: vLLM cannot run without a GPU).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        batch_size: int = 256,
+        engine_args: dict[str, Any] | None = None,
+        engine: Any = None,
+        sampling_params: Callable[[GenerationParams], Any] = vllm_sampling_params,
+    ) -> None:
+        path = Path(model)
+        self.model = model
+        self.label = model_label(path) if path.exists() else model.rstrip("/").split("/")[-1]
+        self.model_id = model_fingerprint(path) if path.exists() else model
+        self.batch_size = batch_size
+        self.engine_args = dict(engine_args or {})
+        self.sampling_params = sampling_params
+        self.prompts_generated = 0
+        self._engine = engine
+
+    def engine(self) -> Any:
+        if self._engine is None:
+            try:
+                import vllm
+            except ImportError as error:
+                raise KgsynthError(
+                    "evaluating with vLLM needs vllm and a GPU",
+                    hint="pip install 'kgsynth[vllm]', or use --backend transformers",
+                ) from error
+            logger.info("starting vLLM for %s with %s", self.model, self.engine_args)
+            self._engine = vllm.LLM(model=self.model, **self.engine_args)
+        return self._engine
+
+    def load(self) -> None:
+        self.engine()
+
+    def generate(self, prompts: Sequence[tuple[Message, ...]], params: GenerationParams) -> list[str]:
+        """Greedy completions of `prompts`, in one `LLM.chat` call."""
+        outputs = self.engine().chat(
+            [list(p) for p in prompts], sampling_params=self.sampling_params(params), use_tqdm=False
+        )
+        self.prompts_generated += len(prompts)
+        return [output.outputs[0].text for output in outputs]
+
+
+def load_backend(model: str, config: EvalConfig) -> TransformersBackend | VLLMBackend:
+    """The backend `config` names for `model` (a path; for vLLM also a Hub model id)."""
+    if config.backend == "vllm":
+        return VLLMBackend(model, batch_size=config.batch_size or 256)
+    return TransformersBackend(Path(model), batch_size=config.batch_size or 8, threads=config.threads)
