@@ -445,6 +445,30 @@ def push_cmd(
     console.print(result.url, highlight=False, soft_wrap=True)
 
 
+@app.command("train", context_settings={"allow_interspersed_args": True})
+@user_errors
+def train_cmd(
+    name: Annotated[str, typer.Argument(help="Trainer: sft, grpo, or any registered in kgsynth.trainers.")],
+    config: Annotated[Path, typer.Option("--config", help="Recipe YAML (trainers/recipes/<model>/<stage>.yaml).")],
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="Recipe keys to override, as key=value (e.g. max_steps=10).")
+    ] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="grpo: 1, or 2 (mine hard items, then train).")] = None,
+    from_: Annotated[
+        Path | None, typer.Option("--from", help="Checkpoint to start from (grpo stage 2: the stage-1 run).")
+    ] = None,
+    merge: Annotated[
+        bool | None, typer.Option("--merge/--no-merge", help="Merge a LoRA adapter and save a plain model too.")
+    ] = None,
+) -> None:
+    """Train a model on an exported dataset with a recipe (needs the trainers package: pip install -e trainers/)."""
+    from kgsynth.train import get_trainer, recipe_overrides
+
+    trainer = get_trainer(name)
+    run = trainer(config, recipe_overrides(overrides or [], stage=stage, init_from=from_, merge=merge))
+    console.print(f"[bold]trained[/] {name} -> {run} (report: {run / 'report.md'})")
+
+
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
     t = Table(title=title)
     t.add_column(key)
