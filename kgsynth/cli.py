@@ -469,6 +469,24 @@ def train_cmd(
     console.print(f"[bold]trained[/] {name} -> {run} (report: {run / 'report.md'})")
 
 
+@app.command("focus")
+@user_errors
+def focus_cmd(
+    passrates: Annotated[Path, typer.Argument(help="passrates.jsonl of a stage-2 run (kgsynth train grpo --stage 2).")],
+    out: Annotated[Path, typer.Option("--out", help="The focus file to write (JSON).")] = Path("focus.json"),
+    prior_items: Annotated[float, typer.Option(help="Pseudo-items smoothing each failure rate.")] = 4.0,
+) -> None:
+    """Which relations, metapaths, hops, types and rarity bins the policy fails most, as sampling weights."""
+    from kgsynth.focus import FocusConfig, derive_focus, read_pass_rates, write_focus
+
+    focus = derive_focus(read_pass_rates(passrates), config=FocusConfig(prior_items=prior_items))
+    write_focus(focus, out)
+    console.print(f"{focus['items']} items, overall failure rate {focus['overall_failure_rate']:.3f} -> {out}")
+    for dimension in ("relation", "hops", "rarity_bin"):
+        top = ", ".join(f"{g['value']} x{g['weight']:.2f}" for g in focus["groups"][dimension][:3])
+        console.print(f"  most failed {dimension}: {top or '-'}", highlight=False, soft_wrap=True)
+
+
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
     t = Table(title=title)
     t.add_column(key)

@@ -305,6 +305,11 @@ def test_grpo_stage2_mines_then_trains_on_the_kept_items(
         assert rate["kept"] == (rate["pass_rate"] <= 0.5)
     kept = sum(rate["kept"] for rate in rates)
     assert kept > 0 and f"{kept} kept" in (out / "report.md").read_text()
+    # The loop back to the graph: the pass rates become sampling weights.
+    result = CliRunner().invoke(app, ["focus", str(out / "passrates.jsonl"), "--out", str(out / "focus.json")])
+    assert result.exit_code == 0, result.output
+    focus = json.loads((out / "focus.json").read_text())
+    assert focus["items"] == 10 and focus["rollouts"] == 20 and focus["weights"]["relation"]
 
 
 # -- mining, with a policy whose answers are known ---------------------------------------------------
