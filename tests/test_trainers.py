@@ -334,6 +334,7 @@ def test_mining_keeps_items_at_most_tau_and_confirms_unsolved_ones() -> None:
 
     plain = mine(rows, roll_out=roll_out, reward=accuracy_reward, settings=MiningSettings(k=4, tau=0.5))
     assert [(r.successes, r.pass_rate, r.kept) for r in plain] == [(4, 1.0, False), (1, 0.25, True), (0, 0.0, True)]
+    assert plain[1].answers == ("A", "B", "B", "B") and plain[1].answer_letter == "A"
     calls.clear()
     confirmed = mine(rows, roll_out=roll_out, reward=accuracy_reward,
                      settings=MiningSettings(k=4, tau=0.5, confirm_k=2))  # fmt: skip

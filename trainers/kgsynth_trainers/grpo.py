@@ -24,6 +24,7 @@ from kgsynth_trainers.mining import (
     PASSRATES_FILE,
     MiningSettings,
     PassRate,
+    accuracy_against_letter_prior,
     item_metadata,
     mine,
     read_pass_rates,
@@ -113,6 +114,11 @@ def train(recipe_path: Path, overrides: Sequence[str] = ()) -> Path:
             f"{len(rates)} items, k={section.mining_k}, tau={section.mining_tau}: {len(kept)} kept "
             f"(mean pass rate {mean:.3f}; `{PASSRATES_FILE}`)"
         )
+        against_prior = accuracy_against_letter_prior(rates)
+        if against_prior is not None:
+            extra["mining accuracy (MCQ rollouts)"] = (
+                f"{against_prior[0]:.3f}, letter-prior expectation {against_prior[1]:.3f}"
+            )
         if not kept:
             raise KgsynthError(
                 f"stage-2 mining kept no item of {len(rates)} (pass rates in {output_dir / PASSRATES_FILE})",

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kgsynth.answers import parse_answer, parse_short_answer
 from kgsynth.errors import KgsynthError
 from kgsynth_trainers.data import reward_columns
 
@@ -60,6 +61,8 @@ class PassRate:
     confirm_k: int
     confirm_successes: int
     kept: bool
+    answer_letter: str | None = None  # the proven letter (None for a short-answer item)
+    answers: tuple[str | None, ...] = ()  # each of the k rollouts' final answer (a letter for an MCQ), None if none
 
 
 def roll_out_transformers(model: Any, tokenizer: Any, settings: MiningSettings) -> RollOut:
@@ -141,7 +144,8 @@ def mine(
 ) -> list[PassRate]:
     """Every row's pass rate under `roll_out`, and whether it is kept for stage 2 (see the module doc)."""
     prompts = [row["prompt"] for row in rows]
-    successes = count_successes(rows, roll_out(prompts, settings.k), reward)
+    completions = roll_out(prompts, settings.k)
+    successes = count_successes(rows, completions, reward)
     confirmed = [0] * len(rows)
     if settings.confirm_k:
         unsolved = [i for i, count in enumerate(successes) if count == 0]
@@ -150,7 +154,7 @@ def mine(
             for i, count in zip(unsolved, count_successes([rows[i] for i in unsolved], extra, reward), strict=True):
                 confirmed[i] = count
     rates = []
-    for row, count, extra_count in zip(rows, successes, confirmed, strict=True):
+    for row, texts, count, extra_count in zip(rows, completions, successes, confirmed, strict=True):
         rate = count / settings.k
         kept = rate <= settings.tau and (settings.confirm_k == 0 or count > 0 or extra_count > 0)
         meta = (metadata or {}).get(row["item_id"], {})
@@ -168,9 +172,41 @@ def mine(
                 confirm_k=settings.confirm_k if count == 0 else 0,
                 confirm_successes=extra_count,
                 kept=kept,
+                answer_letter=row.get("answer_letter"),
+                answers=tuple(final_answer(text, mcq=row.get("answer_letter") is not None) for text in texts),
             )
         )
     return rates
+
+
+def final_answer(text: str, *, mcq: bool) -> str | None:
+    """A rollout's final answer as the judge reads it: an option letter for an MCQ, else the answer text.
+
+    >>> final_answer("<think>x</think>\\nAnswer: b", mcq=True), final_answer("Answer: MFS.", mcq=False)
+    ('B', 'MFS')
+    """
+    return parse_answer(text) if mcq else parse_short_answer(text)
+
+
+def accuracy_against_letter_prior(rates: Sequence[PassRate]) -> tuple[float, float] | None:
+    """(accuracy, its letter-prior expectation) over the multiple-choice rollouts; None without any.
+
+    The expectation is sum over letters L of P(model answers L) x P(gold is L): what a policy that
+    ignores the question but keeps its letter habits scores. Accuracy means something only above it.
+
+    >>> rate = PassRate("i", "chain", 2, None, None, None, 2, 1, 0.5, 0, 0, True, "A", ("A", "B"))
+    >>> accuracy_against_letter_prior([rate, PassRate(**{**rate.__dict__, "answer_letter": "B"})])
+    (0.5, 0.5)
+    """
+    mcq = [rate for rate in rates if rate.answer_letter is not None and rate.answers]
+    if not mcq:
+        return None
+    said = [answer for rate in mcq for answer in rate.answers]
+    gold = [rate.answer_letter for rate in mcq]
+    accuracy = sum(rate.successes for rate in mcq) / sum(rate.k for rate in mcq)
+    letters = set(gold)
+    expected = sum((said.count(letter) / len(said)) * (gold.count(letter) / len(gold)) for letter in letters)
+    return accuracy, expected
 
 
 def item_metadata(items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -195,4 +231,5 @@ def write_pass_rates(path: Path, rates: Sequence[PassRate]) -> Path:
 
 def read_pass_rates(path: Path) -> list[PassRate]:
     """The rows `write_pass_rates` wrote."""
-    return [PassRate(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [PassRate(**{**row, "answers": tuple(row.get("answers", ()))}) for row in rows]
