@@ -284,6 +284,17 @@ def test_grpo_stage1_from_the_sft_adapter(grpo_stage1_run: Path) -> None:
     ).is_file()
 
 
+def test_grpo_full_from_the_merged_sft_model(sft_lora_run: Path, tiny_model: Path, dataset: Path) -> None:
+    """init_from a plain saved model (the SFT run's merged/), no LoRA: the GRPO run saves a full model."""
+    out = sft_lora_run.parent / "grpo_full"
+    result = run_cli("grpo", "--config", str(RECIPES / "smollm2-135m" / "grpo_stage1.yaml"),
+                     *tiny(tiny_model, dataset, out, init_from=sft_lora_run / "merged", lora=False, merge=False,
+                           max_steps=1, **grpo_keys()))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    check_run_files(out, steps=1, trainer="grpo")
+    assert (out / "model.safetensors").is_file() and not (out / "adapter_config.json").exists()
+
+
 def test_grpo_stage2_mines_then_trains_on_the_kept_items(
     grpo_stage1_run: Path, tiny_model: Path, dataset: Path
 ) -> None:
