@@ -42,7 +42,7 @@ class FocusConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    prior_items: float = Field(default=4.0, ge=0.0, description="Pseudo-items pulling a value's rate to the overall one.")
+    prior_items: float = Field(default=4.0, ge=0.0, description="Pseudo-items smoothing each rate.")
     min_weight: float = Field(default=0.25, gt=0.0)
     max_weight: float = Field(default=4.0, gt=0.0)
     min_items: int = Field(default=1, ge=1, description="Values seen on fewer items are left out (weight 1).")
