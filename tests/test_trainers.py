@@ -417,3 +417,12 @@ def test_killed_run_resumes(tiny_model: Path, dataset: Path, tmp_path: Path) -> 
     assert state["global_step"] == 30
     logged = steps_logged(out)
     assert logged[:-1] == list(range(1, 31)) and logged[-1] == 30  # one line per step across the kill
+
+
+@pytest.mark.parametrize("module", ["recipe", "data", "mining"])
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"kgsynth_trainers.{module}"))
+    assert result.failed == 0 and result.attempted > 0
