@@ -146,6 +146,7 @@ def test_sft_recipe_error_is_one_clear_message(dataset: Path, tmp_path: Path, ke
         ({"stage": 2, "init_from": "null"}, "stage 2 trains from the stage-1 run: set init_from"),
         ({"stage": 3}, "key 'stage': input should be 1 or 2, found 3"),
         ({"beta": "[1]"}, "key 'beta': expected float, found [1]"),
+        ({"stage": 2, "init_from": "elsewhere", "mining_backend": "vllm"}, "mining_backend: vllm needs vLLM"),
     ],
 )
 def test_grpo_recipe_error_is_one_clear_message(dataset: Path, tmp_path: Path, keys, expected) -> None:

@@ -80,6 +80,8 @@ def train(recipe_path: Path, overrides: Sequence[str] = ()) -> Path:
     recipe = read_grpo_recipe(Path(recipe_path), overrides)
     section, args = recipe.kgsynth, recipe.trl
     rewards = resolve_rewards(recipe)
+    if section.stage == 2 and section.mining_backend == "vllm":
+        vllm_sampling_params(mining_settings(recipe), 1)  # vLLM missing: say so before anything loads
     success = get_reward(section.mining_success_reward) if section.stage == 2 else None
     rows = load_split(section, config=section.dataset_config, split=section.dataset_split)
     where = f"{section.dataset} ({section.dataset_config}/{section.dataset_split})"
@@ -179,7 +181,6 @@ def _mined(recipe: Recipe[GRPOSection, Any], pool: Any, *, model: Any, tokenizer
         except KgsynthError as error:
             logger.warning("no item metadata for the pass rates (%s)", error.message)
     if section.mining_backend == "vllm":
-        vllm_sampling_params(settings, 1)  # a clear error when vLLM is missing, before it is imported
         from vllm import LLM
 
         roll_out = roll_out_vllm(LLM(model=_vllm_model_dir(section)), lambda k: vllm_sampling_params(settings, k))
