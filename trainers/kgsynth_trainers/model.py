@@ -56,11 +56,29 @@ def load_model(section: ModelSection) -> Any:
         logger.info("starting from the saved model %s", folder)
         return AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
     model = AutoModelForCausalLM.from_pretrained(section.model, dtype=dtype, **_gguf(section))
+    if section.gguf_file:
+        model = detach_gguf_quantizer(model)
     if folder is not None:
         from peft import PeftModel
 
         logger.info("starting from %s with the adapter %s merged", section.model, folder)
         model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+    return model
+
+
+def detach_gguf_quantizer(model: Any) -> Any:
+    """The GGUF-loaded `model` as a plain model: its weights were dequantised on load, but it keeps the GGUF
+    quantizer, with which transformers' Trainer refuses to train and `save_pretrained` to save."""
+    if getattr(model, "hf_quantizer", None) is None:
+        return model
+    if any(not parameter.dtype.is_floating_point for parameter in model.parameters()):
+        raise KgsynthError("the GGUF model kept quantized weights, which cannot be trained",
+                           hint="convert it to a transformers folder (or use the Hub model) and set model to it")  # fmt: skip
+    model.hf_quantizer = None
+    if getattr(model, "is_quantized", False):
+        model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     return model
 
 
