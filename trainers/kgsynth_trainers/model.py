@@ -72,8 +72,10 @@ def detach_gguf_quantizer(model: Any) -> Any:
     if getattr(model, "hf_quantizer", None) is None:
         return model
     if any(not parameter.dtype.is_floating_point for parameter in model.parameters()):
-        raise KgsynthError("the GGUF model kept quantized weights, which cannot be trained",
-                           hint="convert it to a transformers folder (or use the Hub model) and set model to it")  # fmt: skip
+        raise KgsynthError(
+            "the GGUF model kept quantized weights, which cannot be trained",
+            hint="convert it to a transformers folder (or use the Hub model) and set model to it",
+        )
     model.hf_quantizer = None
     if getattr(model, "is_quantized", False):
         model.is_quantized = False
