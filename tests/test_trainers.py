@@ -427,3 +427,21 @@ def test_docstring_examples_run(module: str) -> None:
 
     result = doctest.testmod(importlib.import_module(f"kgsynth_trainers.{module}"))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_gguf_model_is_trainable_after_its_quantizer_is_detached(tmp_path: Path) -> None:
+    """SmolLM2's GGUF is dequantised on load but keeps the GGUF quantizer, which Trainer refuses to train."""
+    from transformers import AutoModelForCausalLM
+    from transformers.trainer_utils import validate_quantization_for_training
+
+    from kgsynth.teacher.local import ensure_smollm2
+    from kgsynth_trainers.model import detach_gguf_quantizer
+
+    gguf = ensure_smollm2(MODELS)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    with pytest.raises(ValueError, match="do not support training"):
+        validate_quantization_for_training(model)
+    plain = detach_gguf_quantizer(model)
+    validate_quantization_for_training(plain)
+    plain.save_pretrained(str(tmp_path))
+    assert (tmp_path / "config.json").is_file() and "quantization_config" not in (tmp_path / "config.json").read_text()
