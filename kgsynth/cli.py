@@ -785,6 +785,48 @@ def audit_cmd(
         raise typer.Exit(1)
 
 
+@app.command("train", context_settings={"allow_interspersed_args": True})
+@user_errors
+def train_cmd(
+    name: Annotated[str, typer.Argument(help="Trainer: sft, grpo, or any registered in kgsynth.trainers.")],
+    config: Annotated[Path, typer.Option("--config", help="Recipe YAML (trainers/recipes/<model>/<stage>.yaml).")],
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="Recipe keys to override, as key=value (e.g. max_steps=10).")
+    ] = None,
+    stage: Annotated[int | None, typer.Option("--stage", help="grpo: 1, or 2 (mine hard items, then train).")] = None,
+    from_: Annotated[
+        Path | None, typer.Option("--from", help="Checkpoint to start from (grpo stage 2: the stage-1 run).")
+    ] = None,
+    merge: Annotated[
+        bool | None, typer.Option("--merge/--no-merge", help="Merge a LoRA adapter and save a plain model too.")
+    ] = None,
+) -> None:
+    """Train a model on an exported dataset with a recipe (needs the trainers package: pip install -e trainers/)."""
+    from kgsynth.train import get_trainer, recipe_overrides
+
+    trainer = get_trainer(name)
+    run = trainer(config, recipe_overrides(overrides or [], stage=stage, init_from=from_, merge=merge))
+    console.print(f"[bold]trained[/] {name} -> {run} (report: {run / 'report.md'})")
+
+
+@app.command("focus")
+@user_errors
+def focus_cmd(
+    passrates: Annotated[Path, typer.Argument(help="passrates.jsonl of a stage-2 run (kgsynth train grpo --stage 2).")],
+    out: Annotated[Path, typer.Option("--out", help="The focus file to write (JSON).")] = Path("focus.json"),
+    prior_items: Annotated[float, typer.Option(help="Pseudo-items smoothing each failure rate.")] = 4.0,
+) -> None:
+    """Which relations, metapaths, hops, types and rarity bins the policy fails most, as sampling weights."""
+    from kgsynth.focus import FocusConfig, derive_focus, read_pass_rates, write_focus
+
+    focus = derive_focus(read_pass_rates(passrates), config=FocusConfig(prior_items=prior_items))
+    write_focus(focus, out)
+    console.print(f"{focus['items']} items, overall failure rate {focus['overall_failure_rate']:.3f} -> {out}")
+    for dimension in ("relation", "hops", "rarity_bin"):
+        top = ", ".join(f"{g['value']} x{g['weight']:.2f}" for g in focus["groups"][dimension][:3])
+        console.print(f"  most failed {dimension}: {top or '-'}", highlight=False, soft_wrap=True)
+
+
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
     t = Table(title=title)
     t.add_column(key)

@@ -11,7 +11,8 @@ Dataset columns these rewards read:
   short-answer item.
 - `answer_aliases` (`list[str]`): the proven answer's name and synonyms (short-answer items).
 - `path_intermediates` (`list[list[str]]`): the names of each intermediate entity of the evidence
-  path (see `kgsynth.faithfulness.intermediate_entities`).
+  path (see `kgsynth.faithfulness.intermediate_entities`); path faithfulness is capped at
+  `PATH_FAITHFULNESS_CAP` and paid only when the answer is correct.
 """
 
 from __future__ import annotations
@@ -88,22 +89,40 @@ def format_reward(completions: Sequence[Any], **_: Any) -> list[float | None]:
     return [1.0 if follows_format(completion_text(completion)) else 0.0 for completion in completions]
 
 
+PATH_FAITHFULNESS_CAP = 0.5
+"""The most path faithfulness pays: half a correct answer, so naming the path never outweighs answering right."""
+
+
 def path_faithfulness_reward(
     completions: Sequence[Any],
     path_intermediates: Sequence[Sequence[Sequence[str]] | None] | None = None,
+    answer_letter: Sequence[str | None] | None = None,
+    answer_aliases: Sequence[Sequence[str] | None] | None = None,
     **_: Any,
 ) -> list[float | None]:
-    """The share of the evidence path's intermediate entities the reasoning names; None for none.
+    """`PATH_FAITHFULNESS_CAP` times the share of the evidence path's intermediate entities the reasoning
+    names, paid only when the final answer is correct (0.0 otherwise); None without intermediates or reference.
+
+    Paying faithfulness to a wrong answer would reward reciting the path instead of answering.
 
     >>> path_faithfulness_reward(["<think>FBN1 causes Marfan syndrome</think>\\nAnswer: A"],
-    ...                          path_intermediates=[[["Marfan syndrome"], ["aortic dilatation"]]])
-    [0.5]
+    ...                          path_intermediates=[[["Marfan syndrome"], ["aortic dilatation"]]],
+    ...                          answer_letter=["A"])
+    [0.25]
+    >>> path_faithfulness_reward(["<think>FBN1 causes Marfan syndrome</think>\\nAnswer: B"],
+    ...                          path_intermediates=[[["Marfan syndrome"]]], answer_letter=["A"])
+    [0.0]
     """
     intermediates = _column(path_intermediates, len(completions))
-    return [
-        path_faithfulness(reasoning_section(completion_text(completion)), groups or [])
-        for completion, groups in zip(completions, intermediates, strict=True)
-    ]
+    correct = accuracy_reward(completions, answer_letter=answer_letter, answer_aliases=answer_aliases)
+    rewards: list[float | None] = []
+    for completion, groups, right in zip(completions, intermediates, correct, strict=True):
+        share = path_faithfulness(reasoning_section(completion_text(completion)), groups or [])
+        if share is None or right is None:
+            rewards.append(None)
+        else:
+            rewards.append(PATH_FAITHFULNESS_CAP * share if right == 1.0 else 0.0)
+    return rewards
 
 
 REWARDS: dict[str, RewardFunction] = {

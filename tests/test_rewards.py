@@ -68,12 +68,16 @@ def test_format_reward() -> None:
     assert format_reward([GOOD, WRONG, UNFORMATTED]) == [1.0, 1.0, 0.0]
 
 
-def test_path_faithfulness_reward() -> None:
-    scores = path_faithfulness_reward(
-        [GOOD, WRONG, GOOD],
-        path_intermediates=[[["Marfan syndrome"], ["aortic root"]], [["Marfan syndrome"]], []],
-    )
-    assert scores == [1.0, 0.0, None]
+def test_path_faithfulness_reward_is_capped_and_paid_only_when_correct() -> None:
+    from kgsynth.rewards import PATH_FAITHFULNESS_CAP
+
+    paths = [[["Marfan syndrome"], ["TGFBR2"]], [["Marfan syndrome"]], [], [["Marfan syndrome"]]]
+    scores = path_faithfulness_reward([GOOD, WRONG, GOOD, GOOD], path_intermediates=paths, answer_letter=["C"] * 4)
+    # GOOD names one of two intermediates and is correct: half the cap; WRONG names it but answers wrong: nothing.
+    assert scores == [PATH_FAITHFULNESS_CAP * 0.5, 0.0, None, PATH_FAITHFULNESS_CAP]
+    assert PATH_FAITHFULNESS_CAP < 1.0  # never worth more than a correct answer
+    # No reference answer: correctness cannot be judged, so neither can the faithfulness pay.
+    assert path_faithfulness_reward([GOOD], path_intermediates=[[["Marfan syndrome"]]]) == [None]
 
 
 def test_completion_text_accepts_trl_shapes() -> None:

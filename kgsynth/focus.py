@@ -1,0 +1,147 @@
+"""The loop back to the graph: which relations, metapaths, hops, question types and rarity bins a policy fails.
+
+`derive_focus(rows)` reads the per-item pass rates that stage-2 mining writes (`passrates.jsonl`: one
+JSON object per item with `type`, `hops`, `metapath` (relations joined by `>`), `rarity`, `k`,
+`successes`, `pass_rate`) and returns, per dimension, each value's failure rate and a sampling weight:
+
+    weight = smoothed failure rate of the value / overall failure rate, clipped to [min_weight, max_weight]
+
+The failure rate is smoothed towards the overall one (`prior_items` pseudo-items), so a value seen on
+two items does not get an extreme weight. A weight above 1 means "generate more of this". The same
+rows give byte-identical JSON.
+
+How `kgsynth generate --focus focus.json` is to consume it (the sampler is not changed here): multiply
+the sampler's start-entity weight by the weight of the entity's rarity bin, each candidate walk's
+weight by the product of its relations' weights (or its metapath's weight when it has one), and the
+draw of hops and question type by theirs; record the focus file and its SHA-256 in the run's config
+and card.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kgsynth.errors import SourceFormatError
+
+logger = logging.getLogger(__name__)
+
+RARITY_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
+FOCUS_VERSION = 1
+
+
+class FocusConfig(BaseModel):
+    """How failure rates become sampling weights."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prior_items: float = Field(default=4.0, ge=0.0, description="Pseudo-items smoothing each rate.")
+    min_weight: float = Field(default=0.25, gt=0.0)
+    max_weight: float = Field(default=4.0, gt=0.0)
+    min_items: int = Field(default=1, ge=1, description="Values seen on fewer items are left out (weight 1).")
+
+
+def rarity_bin(rarity: float) -> str:
+    """The bin label of a rarity in [0, 1].
+
+    >>> rarity_bin(0.1), rarity_bin(0.5), rarity_bin(1.0)
+    ('0.00-0.25', '0.50-0.75', '0.75-1.00')
+    """
+    for low, high in itertools.pairwise(RARITY_BINS):
+        if rarity < high or high == RARITY_BINS[-1]:
+            return f"{low:.2f}-{high:.2f}"
+    raise AssertionError("unreachable")
+
+
+def read_pass_rates(path: Path) -> list[dict[str, Any]]:
+    """The rows of a pass-rate file; a clear error naming the line that is not a pass-rate row."""
+    if not path.is_file():
+        raise SourceFormatError(path, None, "a passrates.jsonl file (written by kgsynth train grpo --stage 2)",
+                                hint="pass the passrates.jsonl beside a stage-2 run's checkpoint")  # fmt: skip
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            raise SourceFormatError(path, number, "one JSON object per line", found=line) from None
+        if not isinstance(row, dict) or not {"k", "successes"} <= set(row) or not row["k"]:
+            raise SourceFormatError(path, number, "an object with k > 0 and successes", found=line)
+        rows.append(row)
+    return rows
+
+
+def _values(row: Mapping[str, Any]) -> dict[str, list[str]]:
+    metapath = row.get("metapath") or ""
+    values = {
+        "type": [str(row["type"])] if row.get("type") is not None else [],
+        "hops": [str(row["hops"])] if row.get("hops") is not None else [],
+        "metapath": [metapath] if metapath else [],
+        "relation": sorted(set(metapath.split(">"))) if metapath else [],
+        "rarity_bin": [rarity_bin(float(row["rarity"]))] if row.get("rarity") is not None else [],
+    }
+    return values
+
+
+def derive_focus(rows: Iterable[Mapping[str, Any]], *, config: FocusConfig | None = None) -> dict[str, Any]:
+    """Failure rates and sampling weights per dimension (see the module doc), most failed first.
+
+    >>> rows = [{"type": "chain", "hops": 2, "metapath": "a>b", "rarity": 0.9, "k": 4, "successes": 0},
+    ...         {"type": "chain", "hops": 2, "metapath": "a>c", "rarity": 0.1, "k": 4, "successes": 4}]
+    >>> focus = derive_focus(rows, config=FocusConfig(prior_items=0))
+    >>> focus["weights"]["relation"]
+    {'b': 2.0, 'a': 1.0, 'c': 0.25}
+    """
+    config = config or FocusConfig()
+    rows = list(rows)
+    rollouts = sum(int(row["k"]) for row in rows)
+    failures = sum(int(row["k"]) - int(row["successes"]) for row in rows)
+    overall = failures / rollouts if rollouts else 0.0
+    counts: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
+    for row in rows:
+        for dimension, values in _values(row).items():
+            for value in values:
+                entry = counts[dimension][value]
+                entry[0] += 1
+                entry[1] += int(row["k"])
+                entry[2] += int(row["k"]) - int(row["successes"])
+    groups: dict[str, list[dict[str, Any]]] = {}
+    weights: dict[str, dict[str, float]] = {}
+    for dimension in ("relation", "metapath", "type", "hops", "rarity_bin"):
+        entries: list[dict[str, Any]] = []
+        for value, (items, k, failed) in counts.get(dimension, {}).items():
+            if items < config.min_items:
+                continue
+            rate = failed / k
+            smoothed = (failed + config.prior_items * overall) / (k + config.prior_items)
+            weight = smoothed / overall if overall else 1.0
+            weight = min(config.max_weight, max(config.min_weight, weight))
+            entries.append({"value": value, "items": items, "rollouts": k, "failure_rate": round(rate, 6),
+                            "weight": round(weight, 6)})  # fmt: skip
+        entries.sort(key=lambda e: (-e["weight"], -e["items"], e["value"]))
+        groups[dimension] = entries
+        weights[dimension] = {e["value"]: e["weight"] for e in entries}
+    return {
+        "focus_version": FOCUS_VERSION,
+        "items": len(rows),
+        "rollouts": rollouts,
+        "overall_failure_rate": round(overall, 6),
+        "config": config.model_dump(),
+        "weights": weights,
+        "groups": groups,
+    }
+
+
+def write_focus(focus: Mapping[str, Any], path: Path) -> Path:
+    """The focus as indented, key-sorted JSON (same focus, same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(focus, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
