@@ -40,7 +40,14 @@ from kgsynth.item import Item
 from kgsynth.teacher.base import BudgetExhausted, Message, RequestFailed, SamplingParams, Teacher, TeacherRequest
 from kgsynth.teacher.cache import RequestCache
 from kgsynth.teacher.prompts import environment, prompt_hash
-from kgsynth.teacher.run import TRANSIENT_REASONS, RunBudget, TeacherConfig, make_teacher, request_seed
+from kgsynth.teacher.run import (
+    TRANSIENT_REASONS,
+    RunBudget,
+    TeacherConfig,
+    for_each_concurrently,
+    make_teacher,
+    request_seed,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -247,20 +254,11 @@ async def ajudge(
     verdicts: dict[str, Verdict] = {}
     with RequestCache(folder / "cache.sqlite") as cache:
         run = _Judging(config, teacher, cache)
-        queue = iter(items)
 
-        async def worker() -> None:
-            for item in queue:
-                verdicts[item.id] = await run.item(item)
+        async def one(item: Item) -> None:
+            verdicts[item.id] = await run.item(item)
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(config.concurrency, len(items))):
-                    group.create_task(worker())
-        except BaseExceptionGroup as failed:
-            raise failed.exceptions[0] from None
-        finally:
-            await teacher.aclose()
+        await for_each_concurrently(items, one, concurrency=config.concurrency, teacher=teacher)
     ordered = [verdicts[item.id] for item in items]
     statuses = Counter(v.status for v in ordered)
     rules: Counter[str] = Counter()

@@ -29,7 +29,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -438,6 +438,27 @@ async def adistil(
         return await _adistil(items, config, out_dir, teacher=teacher, progress=progress)
 
 
+async def for_each_concurrently(
+    items: Sequence[Item], work: Callable[[Item], Awaitable[None]], *, concurrency: int, teacher: Teacher
+) -> None:
+    """Run ``work`` on every item with at most ``concurrency`` in flight, then close ``teacher``. One worker's
+    error (a refused key, say) stops them all and is raised itself, not as an exception group."""
+    queue = iter(items)
+
+    async def worker() -> None:
+        for item in queue:
+            await work(item)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(concurrency, len(items))):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    finally:
+        await teacher.aclose()
+
+
 async def _adistil(
     items: Iterable[Item],
     config: TeacherConfig,
@@ -455,22 +476,12 @@ async def _adistil(
     results: dict[str, TeacherResult] = {}
     with RequestCache(folder / "cache.sqlite") as cache, _progress(progress, len(pending)) as advance:
         run = _Run(config, teacher, cache)
-        queue = iter(pending)
 
-        async def worker() -> None:
-            for item in queue:
-                results[item.id] = await run.item(item)
-                advance()
+        async def one(item: Item) -> None:
+            results[item.id] = await run.item(item)
+            advance()
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(config.concurrency, len(pending))):
-                    group.create_task(worker())
-        except BaseExceptionGroup as failed:
-            # One worker's error (a refused key, say) stops them all; report it, not the group.
-            raise failed.exceptions[0] from None
-        finally:
-            await teacher.aclose()
+        await for_each_concurrently(pending, one, concurrency=config.concurrency, teacher=teacher)
     ordered = [results[item.id] for item in pending]
     summary = _summarise(ordered)
     summary.requests_sent, summary.cache_hits = run.sent, run.cache_hits
