@@ -6,10 +6,9 @@ import logging
 
 import numpy as np
 
-from kgsynth.draft import Context, Draft, Drop, first_acceptable_walk
+from kgsynth.draft import Context, Draft, Drop, acceptable_walk
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.item import Constraint
-from kgsynth.sample import sample_walks
 from kgsynth.starts import completable, draw_short_starts, draw_starts, single_answer_starts, start_distribution
 
 logger = logging.getLogger(__name__)
@@ -38,13 +37,10 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
             return Drop("cap: every single-answer start of this metapath is asked or at its key's cap")
     else:
         starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, 8)
-    walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap)
-    if len(walks.nodes) == 0:
-        return Drop("walk died (dead end, repeated node or hub)")
-    w, problem = first_acceptable_walk(ctx, walks.nodes, 1)
-    if problem:
-        return Drop(problem)
-    nodes, edges = walks.nodes[w], walks.edges[w]
+    walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=1)
+    if isinstance(walk, Drop):
+        return walk
+    nodes, edges = walk
     start, answer = int(nodes[0]), int(nodes[-1])
     layers = [np.array([start], dtype=np.int32), *ctx.prover.follow(np.array([start]), steps)]
     constraints = [

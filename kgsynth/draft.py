@@ -14,7 +14,7 @@ from kgsynth.index import CSRIndex, Step
 from kgsynth.item import Constraint
 from kgsynth.model import Graph
 from kgsynth.openworld import OpenWorld, build_open_world
-from kgsynth.sample import rarity_scores
+from kgsynth.sample import rarity_scores, sample_walks
 from kgsynth.schema import GraphSchema, MetapathSpec
 from kgsynth.verify import Prover
 from kgsynth.wording import Templates, load_templates
@@ -172,20 +172,26 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
     return None
 
 
-def first_acceptable_walk(ctx: Context, nodes: np.ndarray, hidden_from: int) -> tuple[int, str | None]:
-    """The first of the sampled walks (rows of ``nodes``) whose path and key pass :func:`key_problem` and
-    the phenotype check, and otherwise the first walk's problem (``hidden_from``: the index of the first
-    node the question does not name)."""
+def acceptable_walk(
+    ctx: Context, steps: list[Step], starts: np.ndarray, rng: np.random.Generator, *, hidden_from: int
+) -> tuple[np.ndarray, np.ndarray] | Drop:
+    """Walks along ``steps`` from ``starts``; the nodes and edges of the first whose path and key pass
+    :func:`key_problem` and the phenotype check, or the first walk's problem (``hidden_from``: the index of
+    the first node the question does not name)."""
+    walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap)
+    if len(walks.nodes) == 0:
+        return Drop("walk died (dead end, repeated node or hub)")
     first: str | None = None
-    for w in range(len(nodes)):
-        path = [int(x) for x in nodes[w]]
+    for w in range(len(walks.nodes)):
+        path = [int(x) for x in walks.nodes[w]]
         problem = (
             None
-            if phenotypes_ok(ctx, nodes[w])
+            if phenotypes_ok(ctx, walks.nodes[w])
             else "path has a clinical-course or modifier term, not a phenotypic abnormality"
         )
         problem = problem or key_problem(ctx, path, path[hidden_from:-1])
         if problem is None:
-            return w, None
+            return walks.nodes[w], walks.edges[w]
         first = first or problem
-    return 0, first
+    assert first is not None
+    return Drop(first)

@@ -10,11 +10,10 @@ from typing import Any
 import numpy as np
 
 from kgsynth.distractors import diagnosis_distractors, diagnosis_relatives
-from kgsynth.draft import Context, Draft, Drop, first_acceptable_walk, nodes_readable, ow
+from kgsynth.draft import Context, Draft, Drop, acceptable_walk, nodes_readable, ow
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.index import Step
 from kgsynth.item import Constraint
-from kgsynth.sample import sample_walks
 from kgsynth.schema import MetapathSpec
 from kgsynth.starts import (
     completable,
@@ -213,13 +212,10 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         )  # fmt: skip
     assert cont is not None
     mp, steps = cont
-    walks = sample_walks(ctx.index, steps, np.array([disease] * 4, dtype=np.int32), seed=rng, hub_cap=cfg.hub_cap)
-    if len(walks.nodes) == 0:
-        return Drop("walk died (dead end, repeated node or hub)")
-    w, problem = first_acceptable_walk(ctx, walks.nodes, 0)
-    if problem:
-        return Drop(problem)
-    nodes, edges = walks.nodes[w], walks.edges[w]
+    walk = acceptable_walk(ctx, steps, np.array([disease] * 4, dtype=np.int32), rng, hidden_from=0)
+    if isinstance(walk, Drop):
+        return walk
+    nodes, edges = walk
     layers = [cand, *prover.follow(cand, steps)]
     open_start = np.union1d(cand, all_but_one(ctx, [p for p, _, _, _ in chosen]))
     open_prev = prover.follow(open_start, steps[:-1])[-1] if len(steps) > 1 else open_start
