@@ -12,7 +12,6 @@ trainer -> train (resuming) -> save (and merge) -> report.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,13 +32,12 @@ from kgsynth_trainers.mining import (
     vllm_sampling_params,
     write_pass_rates,
 )
-from kgsynth_trainers.model import check_init_from, load_model, load_tokenizer, lora_config, save_merged
+from kgsynth_trainers.model import check_init_from, load_model, load_tokenizer, lora_config
 from kgsynth_trainers.recipe import GRPOSection, Recipe, load_recipe, recipe_error
-from kgsynth_trainers.runlog import MetricsCallback, RunSummary, last_checkpoint, write_config, write_report
+from kgsynth_trainers.runlog import MERGED_DIR, MetricsCallback, train_and_report, write_config
 
 logger = logging.getLogger(__name__)
 
-MERGED_DIR = "merged"
 MINING_COLUMNS = ("item_id", "type", "hops")
 
 
@@ -136,33 +134,15 @@ def train(recipe_path: Path, overrides: Sequence[str] = ()) -> Path:
         peft_config=lora_config(section),
         callbacks=[MetricsCallback(output_dir)],
     )
-    resume = last_checkpoint(output_dir)
-    start_step = int(resume.rsplit("-", 1)[1]) if resume else 0
-    started = time.perf_counter()
-    trainer.train(resume_from_checkpoint=resume)
-    runtime = time.perf_counter() - started
-    trainer.save_model(str(output_dir))
-    tokenizer.save_pretrained(str(output_dir))
-    saved = ["adapter" if section.lora else "model"]
-    if section.lora and section.merge:
-        save_merged(trainer.model, tokenizer, output_dir / MERGED_DIR)
-        saved.append(f"{MERGED_DIR}/ (merged model)")
-    write_report(
-        RunSummary(
-            trainer="grpo",
-            title=f"GRPO stage {section.stage} ({'LoRA' if section.lora else 'full'}) on {Path(section.dataset).name}",
-            output_dir=output_dir,
-            model=section.init_from or section.model,
-            dataset=where,
-            train_rows=len(dataset),
-            start_step=start_step,
-            global_step=trainer.state.global_step,
-            train_runtime=runtime,
-            saved=saved,
-            extra=extra,
-        )
+    return train_and_report(
+        trainer,
+        section,
+        name="grpo",
+        title=f"GRPO stage {section.stage} ({'LoRA' if section.lora else 'full'}) on {Path(section.dataset).name}",
+        dataset=where,
+        rows=len(dataset),
+        extra=extra,
     )
-    return output_dir
 
 
 def _mined(recipe: Recipe[GRPOSection, Any], pool: Any, *, model: Any, tokenizer: Any, reward: Any) -> list[PassRate]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +20,16 @@ from typing import Any
 import yaml
 from transformers import TrainerCallback
 
+from kgsynth_trainers.model import save_merged
+from kgsynth_trainers.recipe import ModelSection
+
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 REPORT_FILE = "report.md"
 CURVES_FILE = "curves.png"
+MERGED_DIR = "merged"  # where a LoRA run saves its merged plain model (`merge: true`)
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
@@ -155,3 +160,48 @@ def write_report(summary: RunSummary) -> Path:
     path = summary.output_dir / REPORT_FILE
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def train_and_report(
+    trainer: Any,
+    section: ModelSection,
+    *,
+    name: str,
+    title: str,
+    dataset: str,
+    rows: int,
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Train (from the last checkpoint when there is one), save the model or adapter and the tokenizer, merge
+    the adapter on request, and write the report; return the run's folder. Shared by every trainer."""
+    output_dir = Path(trainer.args.output_dir)
+    tokenizer = trainer.processing_class
+    resume = last_checkpoint(output_dir)
+    start_step = int(resume.rsplit("-", 1)[1]) if resume else 0
+    if resume:
+        logger.info("resuming from %s", resume)
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    runtime = time.perf_counter() - started
+    trainer.save_model(str(output_dir))
+    tokenizer.save_pretrained(str(output_dir))
+    saved = ["adapter" if section.lora else "model"]
+    if section.lora and section.merge:
+        save_merged(trainer.model, tokenizer, output_dir / MERGED_DIR)
+        saved.append(f"{MERGED_DIR}/ (merged model)")
+    write_report(
+        RunSummary(
+            trainer=name,
+            title=title,
+            output_dir=output_dir,
+            model=section.init_from or section.model,
+            dataset=dataset,
+            train_rows=rows,
+            start_step=start_step,
+            global_step=trainer.state.global_step,
+            train_runtime=runtime,
+            saved=saved,
+            extra=extra or {},
+        )
+    )
+    return output_dir
