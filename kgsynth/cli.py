@@ -664,6 +664,13 @@ def export_cmd(
         bool | None,
         typer.Option(help="Decontaminate against every benchmark in the shared benchmarks folder.", show_default=False),
     ] = None,
+    sft_chain: Annotated[
+        str | None,
+        typer.Option(
+            help="sft chain of items without a teacher chain: rationale (templated steps) or path (A → B → C).",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Export a run as a dataset: sft, grpo and items configs, train/validation/test, deduplicated, decontaminated."""
@@ -674,6 +681,7 @@ def export_cmd(
         "split": {"split_by": split_by, "validation_size": validation_size, "test_size": test_size, "seed": seed},
         "decontam": {"shared": shared_benchmarks,
                      "benchmarks": [str(p.expanduser().absolute()) for p in benchmark] if benchmark else None},
+        "sft_chain": sft_chain,
     }  # fmt: skip
     _export(run, out, build_config(ExportConfig, config, flags))
 

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ChainSource = Literal["teacher", "rationale"]
+ChainSource = Literal["teacher", "rationale", "path"]
+SftChain = Literal["rationale", "path"]
+PATH_ARROW = " → "
 
 
 def _ids(item: Item) -> dict[str, Any]:
@@ -53,6 +55,49 @@ def assistant_text(item: Item, chain: str) -> str:
     return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n{answer_line(item)}"
 
 
+def path_chain(item: Item) -> str:
+    """The item's evidence as a terse chain of names, start first: `A → B → C` (a short scratchpad).
+
+    The entities are named hop by hop from the question's given entities (its start, or a vignette's
+    findings); entities the same number of hops away are joined by "; ".
+
+    >>> from kgsynth.item import Answer, Constraint, Triple
+    >>> t = [Triple(subject="D:1", subject_name="Metformin", predicate="treats", object="M:1",
+    ...             object_name="metabolic syndrome X", source="s", licence="l"),
+    ...      Triple(subject="D:1", subject_name="Metformin", predicate="targets", object="G:1",
+    ...             object_name="NDUFAF3", source="s", licence="l")]
+    >>> start = Constraint(description="start", kind="start", candidates_after=1, args={"entity": "M:1"})
+    >>> item = Item.model_construct(path=t, constraints=[start], answer=Answer(letter="A", curie="G:1", name="NDUFAF3"))
+    >>> path_chain(item)
+    'metabolic syndrome X → Metformin → NDUFAF3'
+    """
+    names: dict[str, str] = {}
+    for triple in item.path:
+        names.setdefault(triple.subject, triple.subject_name)
+        names.setdefault(triple.object, triple.object_name)
+    # The question's given entities: its start, or a vignette's findings.
+    starts = [
+        curie
+        for constraint in item.constraints
+        if (curie := (constraint.args or {}).get("entity" if constraint.kind == "start" else "phenotype")) in names
+    ]
+    if not starts and item.path:
+        starts = [item.path[0].subject]
+    levels: list[list[str]] = []
+    seen: set[str] = set()
+    frontier = set(starts)
+    while frontier:
+        levels.append([curie for curie in names if curie in frontier])
+        seen |= frontier
+        frontier = {
+            there
+            for triple in item.path
+            for here, there in ((triple.subject, triple.object), (triple.object, triple.subject))
+            if here in frontier and there not in seen
+        }
+    return PATH_ARROW.join("; ".join(names[curie] for curie in level) for level in levels if level)
+
+
 def grpo_row(item: Item) -> dict[str, Any]:
     """The GRPO view of `item`: a conversational `prompt` and the reference columns the rewards read."""
     return {
@@ -64,16 +109,19 @@ def grpo_row(item: Item) -> dict[str, Any]:
     }
 
 
-def sft_row(item: Item, *, chain: str | None = None, sample: int = 0) -> dict[str, Any]:
+def sft_row(
+    item: Item, *, chain: str | None = None, sample: int = 0, fallback: SftChain = "rationale"
+) -> dict[str, Any]:
     """The SFT view of `item`: the student's prompt and an assistant answer reasoning through `chain`.
 
-    `chain` is a verified teacher completion; without one the item's templated rationale is the chain.
+    `chain` is a verified teacher completion; without one the chain is the item's templated rationale
+    (`fallback="rationale"`) or its evidence as a terse chain of names (`fallback="path"`, `path_chain`).
     """
-    source: ChainSource = "teacher" if chain is not None else "rationale"
+    source: ChainSource = "teacher" if chain is not None else fallback
+    if chain is None:
+        chain = item.rationale if fallback == "rationale" else path_chain(item)
     messages = [dict(message) for message in student_messages(item)]
-    messages.append(
-        {"role": "assistant", "content": assistant_text(item, chain if chain is not None else item.rationale)}
-    )
+    messages.append({"role": "assistant", "content": assistant_text(item, chain)})
     return {
         **_ids(item),
         "messages": messages,

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kgsynth.dataset import FEATURES, grpo_row, item_row, sft_row
+from kgsynth.dataset import FEATURES, SftChain, grpo_row, item_row, sft_row
 from kgsynth.decontam import DecontamConfig, decontaminate, load_benchmarks
 from kgsynth.dedup import DedupConfig, dedup
 from kgsynth.errors import KgsynthError
@@ -51,6 +51,11 @@ class ExportConfig(BaseModel):
     split: SplitConfig = Field(default_factory=SplitConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     decontam: DecontamConfig = Field(default_factory=DecontamConfig)
+    sft_chain: SftChain = Field(
+        default="rationale",
+        description="the sft chain of an item the teacher kept none for: its templated rationale, "
+        "or its path as a terse chain of names (A → B → C)",
+    )
 
 
 def data_file(config: str, split: str) -> str:
@@ -80,16 +85,18 @@ def read_teacher_chains(run: Path) -> dict[str, list[tuple[int, str]]]:
     return chains
 
 
-def build_rows(items: list[Item], chains: dict[str, list[tuple[int, str]]]) -> dict[str, list[dict[str, Any]]]:
+def build_rows(
+    items: list[Item], chains: dict[str, list[tuple[int, str]]], *, sft_chain: SftChain = "rationale"
+) -> dict[str, list[dict[str, Any]]]:
     """The rows of every config for `items`: one per item, and for `sft` one per kept teacher chain
-    (the item's templated rationale when the teacher kept none)."""
+    (the item's templated rationale, or its path as names, when the teacher kept none: `sft_chain`)."""
     sft: list[dict[str, Any]] = []
     for item in items:
         kept = chains.get(item.id)
         if kept:
             sft += [sft_row(item, chain=text, sample=index) for index, text in kept]
         else:
-            sft.append(sft_row(item))
+            sft.append(sft_row(item, fallback=sft_chain))
     return {"sft": sft, "grpo": [grpo_row(item) for item in items], "items": [item_row(item) for item in items]}
 
 
@@ -154,7 +161,7 @@ def export_run(
     sources: Counter[str] = Counter()
     step("write")
     for split in SPLITS:
-        rows = build_rows(splits.splits[split], chains)
+        rows = build_rows(splits.splits[split], chains, sft_chain=config.sft_chain)
         sources.update(row["chain_source"] for row in rows["sft"])
         for name in CONFIGS:
             write_parquet(rows[name], name, tmp / data_file(name, split))
