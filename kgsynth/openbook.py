@@ -18,7 +18,7 @@ import numpy as np
 
 from kgsynth.curation import norm_name
 from kgsynth.distractors import ChainTarget, chain_distractors
-from kgsynth.draft import Context, Draft, Drop, ow, phenotypes_ok
+from kgsynth.draft import Context, Draft, Drop, ow
 from kgsynth.index import Step
 
 logger = logging.getLogger(__name__)
@@ -49,11 +49,13 @@ def open_book(ctx: Context, draft: Draft, rng: np.random.Generator) -> OpenBook 
     that each end a decoy chain, or a drop when too few do."""
     g = ctx.graph
     k = ctx.config.options - 1
-    target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev)
+    categories = [int(g.category[n]) for n in draft.nodes]
+    layers = walkable_layers(ctx, draft.steps, categories)
+    target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev,
+                         allowed=layers[-1])  # fmt: skip
     candidates = chain_distractors(ctx, target, rng, k * CANDIDATES_PER_DECOY)
     if len(candidates) < k:
-        return Drop("too few provably wrong distractors")
-    categories = [int(g.category[n]) for n in draft.nodes]
+        return Drop("open book: too few provably wrong distractors end a walk along the metapath")
     taken = _Taken(set(draft.nodes), {norm_name(g.names[n]) for n in draft.nodes})
     for d, _ in candidates:  # an option is never an entity of another option's decoy chain
         taken.nodes.add(d)
@@ -62,7 +64,7 @@ def open_book(ctx: Context, draft: Draft, rng: np.random.Generator) -> OpenBook 
     for d, rule in candidates:
         if norm_name(g.names[d]) in taken.names:
             continue
-        chain = decoy_chain(ctx, draft.steps, categories, d, taken, rng)
+        chain = decoy_chain(ctx, draft.steps, layers, d, taken, rng)
         if chain is None:
             continue
         decoys.append((d, rule))
@@ -77,11 +79,33 @@ def open_book(ctx: Context, draft: Draft, rng: np.random.Generator) -> OpenBook 
     return OpenBook(decoys=decoys, facts=[facts[i] for i in rng.permutation(len(facts))])
 
 
+def walkable_layers(ctx: Context, steps: list[Step], categories: list[int]) -> list[np.ndarray]:
+    """Per position of the metapath, a mask of the entities some walk along ``steps`` from an entity of the
+    start's category reaches there (each of that position's category, readable, no clinical-course term);
+    cached per metapath and categories."""
+    key = "open-book|" + "|".join(map(str, steps)) + "|" + ",".join(map(str, categories))
+    if key + "|0" not in ctx.reached:
+        g, bad = ctx.graph, ow(ctx).bad
+        lo, hi = ctx.prover.pheno_lo, ctx.prover.pheno_hi
+        unfit = bad.copy()
+        unfit[lo:hi] |= ~ctx.abnormal[lo:hi]
+        nodes = np.flatnonzero((g.category == categories[0]) & ~unfit).astype(np.int32)
+        for j, step in enumerate([None, *steps]):
+            if step is not None:
+                nodes = ctx.index.reach(nodes, step)
+                nodes = nodes[(g.category[nodes] == categories[j]) & ~unfit[nodes]]
+            mask = np.zeros(g.num_nodes, dtype=bool)
+            mask[nodes] = True
+            ctx.reached[f"{key}|{j}"] = mask
+    return [ctx.reached[f"{key}|{j}"] for j in range(len(steps) + 1)]
+
+
 def decoy_chain(
-    ctx: Context, steps: list[Step], categories: list[int], end: int, taken: _Taken, rng: np.random.Generator
+    ctx: Context, steps: list[Step], layers: list[np.ndarray], end: int, taken: _Taken, rng: np.random.Generator
 ) -> list[int] | None:
-    """The edges (path order) of a real walk along ``steps`` that ends at ``end``, its entities of the given
-    ``categories`` and all outside ``taken`` (which then holds them), or None if the search finds none."""
+    """The edges (path order) of a real walk along ``steps`` that ends at ``end``, its entities in the
+    :func:`walkable_layers` ``layers`` and all outside ``taken`` (which then holds them), or None if the
+    search finds none."""
     g = ctx.graph
     budget = [MAX_EXPANSIONS]
     name_of = {end: norm_name(g.names[end])}
@@ -94,13 +118,13 @@ def decoy_chain(
         nbrs, eids = ctx.index.neighbors(node, rev), ctx.index.edge_ids(node, rev)
         nbrs, first = np.unique(nbrs, return_index=True)
         eids = eids[first]
-        ok = (g.category[nbrs] == categories[pos - 1]) & ~ow(ctx).bad[nbrs]
+        ok = layers[pos - 1][nbrs]
         for i in rng.permutation(np.flatnonzero(ok))[:FANOUT]:
             n = int(nbrs[i])
             if budget[0] <= 0:
                 return None
             budget[0] -= 1
-            if n in taken.nodes or n in seen or not phenotypes_ok(ctx, np.array([n])):
+            if n in taken.nodes or n in seen:
                 continue
             name = norm_name(g.names[n])
             if name in taken.names or name in {name_of[s] for s in seen}:
