@@ -341,6 +341,15 @@ def generate_cmd(
         typer.Option("--format", help="Answer formats: mcq, short (repeat or comma-separate).", show_default=False),
     ] = None,
     options: Annotated[int | None, typer.Option(help="Options per multiple-choice item.", show_default=False)] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            "--context",
+            help="none (closed-book) or facts: the prompt lists the evidence path's edges and one decoy chain per "
+            "distractor (chain items only; see docs/generate.md).",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[
         int | None,
         typer.Option(help="Random seed: same seed, same KG -> byte-identical output.", show_default=False),
@@ -525,7 +534,8 @@ def generate_cmd(
                              backend=backend, cache_dir=cache_dir, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
                              neo4j_database=neo4j_database),
         "generate": {"n": n, "hops": hops, "types": _split_list(types), "formats": _split_list(formats),
-                     "options": options, "seed": seed, "layperson": layperson, "hub_cap": hub_cap,
+                     "options": options, "context": context, "seed": seed, "layperson": layperson,
+                     "hub_cap": hub_cap,
                      "rarity": {"alpha": rarity_alpha}, "schema_name": schema,
                      "symptomatic_indications": symptomatic_indications,
                      "max_diagnosis_share": max_diagnosis_share, "max_key_share": max_key_share},

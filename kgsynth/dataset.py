@@ -5,7 +5,8 @@
 - `sft_row`: TRL's conversational `messages` -- the student's prompt, then the assistant's
   `<think>chain</think>` and the final answer line -- with the chain's origin in `chain_source`;
 - `eval_row`: what an evaluation needs to ask a model and judge its answer (`kgsynth.answers.judge`);
-- `item_row`: every field of the item (free-form mappings as JSON strings, so one schema fits all rows).
+- `item_row`: every field of the item (free-form mappings as JSON strings, so one schema fits all rows;
+  `context`, an open-book item's facts, is an empty list on a closed-book row).
 
 Each view has its `datasets.Features` (`FEATURES[view]()`), so every split of a config has one
 schema whatever rows it happens to hold. `datasets` is imported only when the features are asked for.
@@ -148,6 +149,7 @@ def eval_row(item: Item) -> dict[str, Any]:
 def item_row(item: Item) -> dict[str, Any]:
     """Every field of `item`; `entity_aliases` and each constraint's `args` as JSON strings."""
     row = item.model_dump()
+    row["context"] = [t.model_dump() for t in item.context]  # a closed-book item's JSON leaves it out; rows keep it
     row["entity_aliases"] = json.dumps(row["entity_aliases"], ensure_ascii=False, sort_keys=True)
     for constraint in row["constraints"]:
         constraint["args"] = json.dumps(constraint["args"], sort_keys=True)
@@ -261,6 +263,7 @@ def item_features() -> datasets.Features:
             "licences": datasets.List(s),
             "non_commercial": datasets.Value("bool"),
             "entity_aliases": s,
+            "context": datasets.List(triple),
         }
     )
 

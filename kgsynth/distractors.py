@@ -36,6 +36,7 @@ class ChainTarget:
     layers: list[np.ndarray]
     answer: int
     open_prev: np.ndarray | None = None  # more entities the hidden step could stand for (open world)
+    allowed: np.ndarray | None = None  # a mask over nodes: only these may be chosen (open-book: decoy chain ends)
 
 
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
@@ -228,6 +229,8 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     for make in CHAIN_RULES:
         pool = make(ctx, t, rng)  # already cut by :func:`fitting`
         pool = pool[~excluded[pool]]
+        if t.allowed is not None:
+            pool = pool[t.allowed[pool]]
         if len(pool) == 0:
             continue
         take = pool if len(pool) <= 20 * k else pool[rng.choice(len(pool), 20 * k, replace=False)]

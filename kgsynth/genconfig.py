@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kgsynth.item import LETTERS
 from kgsynth.sample import RarityConfig
@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 QuestionType = Literal["chain", "vignette"]
 AnswerFormat = Literal["mcq", "short"]
+ContextMode = Literal["none", "facts"]
 
 DEFAULT_TYPES: tuple[QuestionType, ...] = ("chain", "vignette")
 DEFAULT_FORMATS: tuple[AnswerFormat, ...] = ("mcq",)
@@ -50,6 +51,9 @@ class GenerateConfig(BaseModel):
     # A key's share of a short-answer run's n: few starts lead to a single answer (about 70 keys at --hops 3),
     # and at 2% a 300-item run exhausts them at 297 items.
     max_short_key_share: float = Field(default=0.025, gt=0, le=1)
+    # Open-book items: "facts" shows the evidence path's edges and one decoy chain per distractor in the prompt
+    # (chains only: the default types become chain, and vignette is refused); "none" is closed-book.
+    context: ContextMode = "none"
 
     @field_validator("types", "formats")
     @classmethod
@@ -57,3 +61,14 @@ class GenerateConfig(BaseModel):
         if not v:
             raise ValueError("give at least one")
         return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _facts_are_for_chains(self) -> GenerateConfig:
+        if self.context == "facts":
+            if "types" not in self.model_fields_set:
+                self.types = ["chain"]
+            elif "vignette" in self.types:
+                raise ValueError(
+                    "--context facts applies to chain items only; drop --type vignette (or use --context none)"
+                )
+        return self

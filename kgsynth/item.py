@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 LETTERS = "ABCDEFGH"
 
@@ -75,3 +75,19 @@ class Item(BaseModel):
     non_commercial: bool = False
     # Names and synonyms of every entity on the path (for path-faithfulness of chains of thought).
     entity_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    # Open-book items (`generate --context facts`): the facts the student prompt shows, shuffled -- the evidence
+    # path's edges and one decoy chain per distractor. Empty for a closed-book item, and then left out of its
+    # JSON, so closed-book runs keep their bytes.
+    context: list[Triple] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_context(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.context:
+            data.pop("context", None)
+        return data
+
+
+def without_context(item: Item) -> Item:
+    """The same item closed-book: a copy with no facts (same id, question, options and answer)."""
+    return item.model_copy(update={"context": []})

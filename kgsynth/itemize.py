@@ -11,6 +11,7 @@ from kgsynth.curation import display_name
 from kgsynth.distractors import ChainTarget, chain_distractors
 from kgsynth.draft import Context, Draft, Drop
 from kgsynth.item import LETTERS, Answer, Distractor, Item, Option, Triple
+from kgsynth.openbook import open_book
 from kgsynth.wording import StemRequest, aliases, render_rationale, render_stem
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,15 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
         return Drop("short answer: more than one entity satisfies the question")
     k = ctx.config.options - 1
     distractors: list[tuple[int, str, int]] = []
-    if fmt == "mcq":
+    facts: list[int] = []
+    if ctx.config.context == "facts" and draft.qtype == "chain":
+        book = open_book(ctx, draft, rng)
+        if isinstance(book, Drop):
+            return book
+        facts = book.facts
+        if fmt == "mcq":  # a short answer's decoy endpoints are only in the facts
+            distractors = [(d, rule, len(draft.constraints) - 1) for d, rule in book.decoys]
+    elif fmt == "mcq":
         distractors = pick_distractors(ctx, draft, rng)
         if len(distractors) < k:
             return Drop("too few provably wrong distractors")
@@ -80,7 +89,7 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
     options, records = options_of(ctx, draft, distractors) if fmt == "mcq" else ([], [])
     answer = draft.answer
     triples = [triple(ctx, e) for e in draft.path_edges]
-    sources = {int(g.edge_source[e]) for e in draft.path_edges}
+    sources = {int(g.edge_source[e]) for e in [*draft.path_edges, *facts]}  # the facts shown carry licences too
     entities = list(dict.fromkeys([t.subject for t in triples] + [t.object for t in triples]))
     ident = hashlib.blake2b(f"{stem}\x00{g.ids[answer]}\x00{g.version}".encode(), digest_size=12).hexdigest()
     return Item(
@@ -107,4 +116,5 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
         licences=sorted({ctx.licence_of[s] for s in sources}),
         non_commercial=any(not ctx.commercial[s] for s in sources),
         entity_aliases={c: aliases(g, g.index[c]) for c in entities},
+        context=[triple(ctx, e) for e in facts],
     )

@@ -87,8 +87,10 @@ def teacher_messages(item: Item, *, grounding: Grounding = "path") -> tuple[Mess
 
 
 def student_messages(item: Item) -> tuple[Message, ...]:
-    """The prompt a student model sees for `item` (no evidence), in TRL's conversational format."""
-    return ({"role": "user", "content": _render(STUDENT_TEMPLATE, item=item)},)
+    """The prompt a student model sees for `item` (no evidence path), in TRL's conversational format; an
+    open-book item's facts (`Item.context`) as one sentence each, between the question and the options."""
+    facts = evidence_lines(item.context) if item.context else []
+    return ({"role": "user", "content": _render(STUDENT_TEMPLATE, item=item, facts=facts)},)
 
 
 def prompt_hash(messages: tuple[Message, ...]) -> str:

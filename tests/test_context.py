@@ -1,0 +1,164 @@
+"""Open-book items (`generate --context facts`) on the real default KG: the facts are real edges, and in them the
+question's start reaches the key and nothing else, checked by plain Python over each item's own facts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from kgsynth.dataset import item_features, item_row
+from kgsynth.generate import generate, read_items
+from kgsynth.index import CSRIndex, Step
+from kgsynth.item import Item, Triple, without_context
+from kgsynth.model import Graph
+from kgsynth.question import GenerateConfig
+from kgsynth.teacher.prompts import evidence_lines, student_messages
+
+pytestmark = pytest.mark.slow
+
+Edges = dict[tuple[str, bool], dict[str, set[str]]]
+
+
+def _steps(item: Item) -> list[Step]:
+    return [Step.parse(c.args["step"]) for c in item.constraints if c.kind == "chain_step"]
+
+
+def _start(item: Item) -> str:
+    return next(c.args["entity"] for c in item.constraints if c.kind == "start")
+
+
+def _adjacency(facts: list[Triple], *, by_name: bool) -> Edges:
+    """The facts as a directed graph per (predicate, inverse): forward subject -> object, inverse back."""
+    adj: Edges = defaultdict(lambda: defaultdict(set))
+    for t in facts:
+        s, o = (t.subject_name, t.object_name) if by_name else (t.subject, t.object)
+        adj[(t.predicate, False)][s].add(o)
+        adj[(t.predicate, True)][o].add(s)
+    return adj
+
+
+def _follow(adj: Edges, start: str, steps: list[Step]) -> set[str]:
+    layer = {start}
+    for step in steps:
+        layer = {n for x in layer for n in adj[(step.relation, step.inverse)].get(x, set())}
+    return layer
+
+
+def _chains_back(adj: Edges, end: str, steps: list[Step]) -> list[set[str]]:
+    """The layers reached walking the metapath backwards from ``end`` (last layer first)."""
+    layers = [{end}]
+    for step in reversed(steps):
+        layers.append({n for x in layers[-1] for n in adj[(step.relation, not step.inverse)].get(x, set())})
+    return layers
+
+
+def check_open_book(graph: Graph, index: CSRIndex, item: Item, endpoints: list[str]) -> None:
+    """The promise of an open-book item, with ``endpoints`` its key and its decoys' ends."""
+    steps, start = _steps(item), _start(item)
+    hops = len(steps)
+    assert item.type == "chain" and len(item.context) == len(endpoints) * hops
+    for t in item.context:  # real edges of the graph
+        s, o = graph.index[t.subject], graph.index[t.object]
+        assert o in index.neighbors(s, Step(t.predicate)), t
+        assert (t.subject_name, t.object_name) == (graph.names[s], graph.names[o])
+    for by_name in (False, True):  # by identifier, and as the student reads it: by name
+        adj = _adjacency(item.context, by_name=by_name)
+        start_key = graph.names[graph.index[start]] if by_name else start
+        answer = item.answer.name if by_name else item.answer.curie
+        assert _follow(adj, start_key, steps) == {answer}
+    adj = _adjacency(item.context, by_name=False)
+    entities: set[str] = set()
+    start_category = graph.category[graph.index[start]]
+    for end in endpoints:  # every endpoint ends exactly one chain, along the same metapath, all chains disjoint
+        layers = _chains_back(adj, end, steps)
+        assert all(len(layer) == 1 for layer in layers), (item.id, end, layers)
+        chain = [next(iter(layer)) for layer in layers]
+        assert graph.category[graph.index[chain[-1]]] == start_category
+        assert (chain[-1] == start) == (end == item.answer.curie)
+        assert not entities & set(chain), (item.id, end)
+        entities |= set(chain)
+    # nothing in the facts beyond these chains
+    assert entities == {t.subject for t in item.context} | {t.object for t in item.context}
+
+
+@pytest.fixture(scope="module")
+def index(real_graph: Graph) -> CSRIndex:
+    return CSRIndex(real_graph)
+
+
+@pytest.fixture(scope="module")
+def mcq_run(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("open-book") / "a"
+    generate(real_graph, GenerateConfig(n=60, hops=2, seed=5, context="facts"), out, compare_uniform=False)
+    return out
+
+
+def test_open_book_mcq_items_chain_only_to_the_key(real_graph: Graph, index: CSRIndex, mcq_run: Path) -> None:
+    items = read_items(mcq_run)
+    assert len(items) == 60 and {it.hops for it in items} == {2}
+    for it in items:
+        assert len(it.options) == 4 and len(it.distractors) == 3
+        check_open_book(real_graph, index, it, [o.curie for o in it.options])
+    # shuffled: the true chain is not always listed first
+    assert any(it.context[0].subject != _start(it) and it.context[0].object != _start(it) for it in items)
+
+
+def test_open_book_short_answers_hide_three_decoy_endpoints(real_graph: Graph, index: CSRIndex, tmp_path: Path) -> None:
+    cfg = GenerateConfig(n=15, hops=2, seed=2, context="facts", formats=["short"])
+    generate(real_graph, cfg, tmp_path / "s", compare_uniform=False)
+    items = read_items(tmp_path / "s")
+    assert len(items) == 15
+    for it in items:
+        assert it.format == "short" and not it.options
+        steps = _steps(it)
+        adj = _adjacency(it.context, by_name=False)
+        last = steps[-1]
+        ends = sorted({t.object if not last.inverse else t.subject for t in it.context if t.predicate == last.relation})
+        assert len(ends) == 4 and it.answer.curie in ends
+        check_open_book(real_graph, index, it, ends)
+        assert _follow(adj, _start(it), steps) == {it.answer.curie}
+
+
+def test_open_book_runs_are_byte_identical(real_graph: Graph, mcq_run: Path, tmp_path: Path) -> None:
+    generate(real_graph, GenerateConfig(n=60, hops=2, seed=5, context="facts"), tmp_path / "b", compare_uniform=False)
+    files = sorted(p.relative_to(mcq_run) for p in mcq_run.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    for f in files:
+        assert (mcq_run / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_student_prompt_shows_facts_before_options_and_closed_book_shows_none(mcq_run: Path) -> None:
+    it = read_items(mcq_run)[0]
+    text = student_messages(it)[0]["content"]
+    lines = text.splitlines()
+    facts = lines.index("Facts:")
+    assert text.startswith(it.question + "\n\nFacts:\n")
+    shown = lines[facts + 1 : facts + 1 + len(it.context)]
+    assert shown == [f"- {s}" for s in evidence_lines(it.context)]
+    assert lines[facts + 1 + len(it.context)] == "" and lines[facts + 2 + len(it.context)].startswith("A. ")
+    closed = without_context(it)
+    assert closed.context == [] and closed.id == it.id and closed.options == it.options
+    closed_text = student_messages(closed)[0]["content"]
+    assert "Facts:" not in closed_text and closed_text.startswith(it.question + "\n\nA. ")
+    assert '"context"' not in closed.model_dump_json() and '"context"' in it.model_dump_json()
+    import datasets
+
+    rows = [item_row(it), item_row(closed)]  # one schema for open- and closed-book rows
+    ds = datasets.Dataset.from_list(rows, features=item_features())
+    assert len(ds[0]["context"]) == len(it.context) and ds[1]["context"] == []
+
+
+def test_context_facts_defaults_to_chains_and_refuses_vignettes(cache_dir: Path, tmp_path: Path) -> None:
+    assert GenerateConfig(context="facts").types == ["chain"]
+    assert GenerateConfig().types == ["chain", "vignette"] and GenerateConfig().context == "none"
+    env = {**os.environ, "KGSYNTH_CACHE_DIR": str(cache_dir), "COLUMNS": "200"}
+    args = ["generate", "--context", "facts", "--type", "chain,vignette", "--n", "5", "--out", str(tmp_path / "v")]
+    r = subprocess.run([sys.executable, "-m", "kgsynth.cli", *args], capture_output=True, text=True, env=env)
+    assert r.returncode == 2, r.stderr
+    assert "--context facts applies to chain items only" in " ".join(r.stderr.split())
+    assert "Traceback" not in r.stderr + r.stdout and not (tmp_path / "v").exists()
