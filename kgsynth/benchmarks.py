@@ -57,6 +57,7 @@ FIELDS = tuple(FIELD_NAMES)
 _LETTERED = re.compile(r"^(?:op(?:tion)?|choice)?[ _-]?([a-j])$", re.IGNORECASE)
 _LETTER_ANSWER = re.compile(r"^\(?([A-Ja-j])\)?[.)]?$")
 RARITY_BINS = (0.25, 0.5, 0.75)  # upper bounds of the rarity bins but the last
+CLOSED = "closed"  # `EXPORT:split:closed` asks a kgsynth set without its facts
 
 
 def benchmarks_root() -> Path | None:
@@ -526,8 +527,17 @@ def eval_item(item: Item) -> EvalItem:
     )
 
 
-def read_kgsynth(directory: Path, split: str | None) -> EvalSet:
-    """A generate run's items (`split` must be None), or an exported dataset's split (`test` by default)."""
+def closed_book(evalset: EvalSet, items: list[Item]) -> EvalSet:
+    """The same kgsynth items asked without their facts (`kgsynth.item.without_context`), as `NAME:closed`."""
+    from kgsynth.item import without_context
+
+    return EvalSet(f"{evalset.name}:{CLOSED}", f"{evalset.source}:{CLOSED}", evalset.kind,
+                   [eval_item(without_context(item)) for item in items])  # fmt: skip
+
+
+def read_kgsynth(directory: Path, split: str | None, *, closed: bool = False) -> EvalSet:
+    """A generate run's items (`split` must be None), or an exported dataset's split (`test` by default);
+    `closed`: the same items without the facts an open-book item shows (`closed_book`)."""
     from kgsynth.export import SUMMARY_FILE, data_file
     from kgsynth.split import SPLITS
 
@@ -543,7 +553,8 @@ def read_kgsynth(directory: Path, split: str | None) -> EvalSet:
         from kgsynth.dataset import item_from_row
 
         items = [item_from_row(row) for row in pq.read_table(path).to_pylist()]
-        return EvalSet(f"{directory.name}:{split}", f"{directory}:{split}", "kgsynth", [eval_item(i) for i in items])
+        evalset = EvalSet(f"{directory.name}:{split}", f"{directory}:{split}", "kgsynth", [eval_item(i) for i in items])
+        return closed_book(evalset, items) if closed else evalset
     if (directory / "config.json").is_file() and (directory / "jsonl").is_dir():
         if split is not None:
             raise KgsynthError(
@@ -555,7 +566,8 @@ def read_kgsynth(directory: Path, split: str | None) -> EvalSet:
         items = read_items(directory)
         if not items:
             raise KgsynthError(f"{directory} holds no items", hint="run kgsynth generate into it first")
-        return EvalSet(directory.name, str(directory), "kgsynth", [eval_item(i) for i in items])
+        evalset = EvalSet(directory.name, str(directory), "kgsynth", [eval_item(i) for i in items])
+        return closed_book(evalset, items) if closed else evalset
     raise KgsynthError(
         f"{directory} is neither a kgsynth generate run nor an exported dataset",
         hint="give a generate --out folder, an export --out folder (DIR[:split]), or a file",
@@ -568,6 +580,14 @@ def resolve_set(spec: str, *, fields: FieldMap | None = None) -> EvalSet:
     if spec in SHARED and not path.exists():
         return read_shared(spec)
     head, sep, tail = spec.rpartition(":")
+    if sep and tail == CLOSED and not path.exists():
+        inner, inner_sep, split = head.rpartition(":")
+        if inner_sep and Path(inner).is_dir() and not Path(head).exists():
+            return read_kgsynth(Path(inner), split, closed=True)
+        if Path(head).is_dir():
+            return read_kgsynth(Path(head), None, closed=True)
+        raise KgsynthError(f"benchmark {spec!r}: only kgsynth runs and exports can be asked closed-book",
+                           hint="give RUN:closed or EXPORT:split:closed")  # fmt: skip
     if sep and head in SHARED and not path.exists():
         return shared_subject(read_shared(head), tail)
     if sep and not path.exists() and Path(head).is_dir():
