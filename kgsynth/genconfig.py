@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -50,6 +51,8 @@ class GenerateConfig(BaseModel):
     # A key's share of a short-answer run's n: few starts lead to a single answer (about 70 keys at --hops 3),
     # and at 2% a 300-item run exhausts them at 297 items.
     max_short_key_share: float = Field(default=0.025, gt=0, le=1)
+    # A focus file (`kgsynth focus`): sampling weighted toward what a policy fails (kgsynth.focus); None: unweighted.
+    focus: Path | None = None
 
     @field_validator("types", "formats")
     @classmethod
