@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -246,4 +246,3 @@ def weight_bound(focus: Focus, *, types: Iterable[str]) -> float:
     relations = math.prod(x for x in w.relation.values() if x > 1.0)
     paths = max([1.0, *w.metapath.values(), min(focus.bounds[1], max(focus.bounds[0], relations))])
     return paths * max(w.type.get(t, 1.0) for t in types)
-
