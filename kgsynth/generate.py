@@ -73,6 +73,9 @@ class Generator:
         if self.focus is not None:
             self.ctx.rarity_bin_weights = dict(self.focus.weights.rarity_bin)
             self._focus_bound = weight_bound(self.focus, types=config.types)
+            hops = self.focus.weights.hops
+            if hops and max(hops, key=lambda h: (hops[h], h)) != str(config.hops):
+                logger.info("the focus file weighs other hops more (%s); this run asks --hops %d", hops, config.hops)
 
     def _key(self, item: Item) -> str:
         return _answer_key(item.answer.curie, item.constraints)
