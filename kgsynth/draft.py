@@ -65,8 +65,6 @@ class Context:
     used_starts: set[tuple[str, int]] = field(default_factory=set)
     chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
-    # a focus file's weight per rarity bin, multiplied into the start distributions (kgsynth.focus)
-    rarity_bin_weights: dict[str, float] = field(default_factory=dict)
 
 
 _OPEN_WORLDS: dict[tuple[int, str], tuple[Graph, OpenWorld]] = {}

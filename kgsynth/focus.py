@@ -11,11 +11,12 @@ two items does not get an extreme weight. A weight above 1 means "generate more 
 rows give byte-identical JSON.
 
 `kgsynth generate --focus focus.json` reads the file back strictly (:func:`read_focus`) and weights its
-sampling by it: each start entity's rarity weight is multiplied by the weight of its rarity bin
-(:mod:`kgsynth.starts`), and each draft is kept with probability :func:`draft_weight` / :func:`weight_bound`
-(its metapath's weight, or the product of its relations' weights when the metapath is not in the file,
-times its question type's weight), so the drafts that reach assembly follow the unfocused distribution
-multiplied by the weights. Hops are fixed per run (`--hops`): their weights say which `--hops` to run.
+sampling by it: each draft (a walk with its proof, before assembly) is kept with probability
+:func:`draft_weight` / :func:`weight_bound` (its metapath's weight, or the product of its relations' weights
+when the metapath is not in the file, times its question type's and its start's rarity bin's weights), so
+the drafts that reach assembly follow the unfocused distribution multiplied by the weights (rejection
+sampling: a start's rarity bin is weighed in the joint draw, not only among one metapath's starts, whose
+rarities often share one bin). Hops are fixed per run (`--hops`): their weights say which `--hops` to run.
 The file's SHA-256 and weights go into the run's `config.json` (a resume with another file is refused),
 its summary and its card.
 """
@@ -235,9 +236,12 @@ def metapath_weight(weights: FocusWeights, relations: list[str], *, bounds: tupl
     return min(bounds[1], max(bounds[0], product))
 
 
-def draft_weight(focus: Focus, *, relations: list[str], qtype: str) -> float:
-    """A draft's focus weight: its metapath's (:func:`metapath_weight`) times its question type's."""
-    return metapath_weight(focus.weights, relations, bounds=focus.bounds) * focus.weights.type.get(qtype, 1.0)
+def draft_weight(focus: Focus, *, relations: list[str], qtype: str, rarity: float) -> float:
+    """A draft's focus weight: its metapath's (:func:`metapath_weight`) times its question type's times its start's
+    rarity bin's."""
+    w = focus.weights
+    path = metapath_weight(w, relations, bounds=focus.bounds)
+    return path * w.type.get(qtype, 1.0) * w.rarity_bin.get(rarity_bin(rarity), 1.0)
 
 
 def weight_bound(focus: Focus, *, types: Iterable[str]) -> float:
@@ -245,4 +249,4 @@ def weight_bound(focus: Focus, *, types: Iterable[str]) -> float:
     w = focus.weights
     relations = math.prod(x for x in w.relation.values() if x > 1.0)
     paths = max([1.0, *w.metapath.values(), min(focus.bounds[1], max(focus.bounds[0], relations))])
-    return paths * max(w.type.get(t, 1.0) for t in types)
+    return paths * max(w.type.get(t, 1.0) for t in types) * max([1.0, *w.rarity_bin.values()])

@@ -71,7 +71,6 @@ class Generator:
         self.focus: Focus | None = read_focus(config.focus) if config.focus is not None else None
         self._focus_rng: np.random.Generator | None = None
         if self.focus is not None:
-            self.ctx.rarity_bin_weights = dict(self.focus.weights.rarity_bin)
             self._focus_bound = weight_bound(self.focus, types=config.types)
             hops = self.focus.weights.hops
             if hops and max(hops, key=lambda h: (hops[h], h)) != str(config.hops):
@@ -98,7 +97,8 @@ class Generator:
         attempt's own focus stream so the rest of the attempt is drawn as without it."""
         assert self.focus is not None and self._focus_rng is not None
         relations = [self.graph.relations[int(self.graph.rel[e])] for e in draft.path_edges]
-        weight = draft_weight(self.focus, relations=relations, qtype=draft.qtype)
+        rarity = round(float(self.ctx.scores[draft.start]), 6)  # the item's rarity (kgsynth.itemize)
+        weight = draft_weight(self.focus, relations=relations, qtype=draft.qtype, rarity=rarity)
         return bool(self._focus_rng.random() * self._focus_bound < weight)
 
     def remember(self, item: Item) -> None:

@@ -7,7 +7,6 @@ import logging
 import numpy as np
 
 from kgsynth.draft import Context
-from kgsynth.focus import rarity_bin
 from kgsynth.index import Step
 from kgsynth.schema import MetapathSpec
 from kgsynth.verify import HAS_PHENOTYPE
@@ -28,21 +27,14 @@ def askable_metapaths(ctx: Context, start: str | None, hops: int) -> list[tuple[
 
 
 def start_distribution(ctx: Context, key: str, candidates: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """The rarity-weighted CDF over ``candidates`` (times their rarity bins' focus weights), cached under ``key``."""
+    """The rarity-weighted CDF over ``candidates``, cached under ``key``."""
     got = ctx.starts.get(key)
     if got is None:
         w = np.power(ctx.scores[candidates], alpha) if alpha > 0 else np.ones(len(candidates))
-        if ctx.rarity_bin_weights:
-            w = w * focus_weights(ctx.rarity_bin_weights, ctx.scores[candidates])
         cdf = np.cumsum(w)
         got = (candidates, cdf / cdf[-1] if len(cdf) and cdf[-1] > 0 else cdf)
         ctx.starts[key] = got
     return got
-
-
-def focus_weights(by_bin: dict[str, float], rarity: np.ndarray) -> np.ndarray:
-    """Each rarity's bin weight (1 for a bin the focus file does not name)."""
-    return np.array([by_bin.get(rarity_bin(float(r)), 1.0) for r in rarity], dtype=np.float64)
 
 
 def draw_starts(ctx: Context, key: str, candidates: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:

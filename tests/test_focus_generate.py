@@ -55,6 +55,20 @@ def test_focus_shifts_the_share_of_the_failed_metapath(real_graph: Graph, focus_
     assert "Sampling was focused" not in (tmp_path / "plain" / "README.md").read_text()
 
 
+def test_rarity_bin_weights_shift_the_rarity_of_the_starts(real_graph: Graph, tmp_path: Path) -> None:
+    """Weighed in the joint draw: a metapath whose starts all sit in a light bin is drawn less often too."""
+    focus = tmp_path / "rare.json"
+    weights = {"rarity_bin": {"0.00-0.25": 0.25, "0.25-0.50": 0.25, "0.75-1.00": 4.0}}
+    focus.write_text(json.dumps({"focus_version": 1, "items": 0, "rollouts": 0, "overall_failure_rate": 0.5,
+                                 "config": {}, "weights": weights}))  # fmt: skip
+    shares = []
+    for name, path in (("plain", None), ("focused", focus)):
+        generate(real_graph, GenerateConfig(n=200, hops=2, seed=0, focus=path), tmp_path / name, compare_uniform=False)
+        items = read_items(tmp_path / name)
+        shares.append(sum(it.rarity < 0.5 for it in items) / len(items))
+    assert shares[1] <= shares[0] - 0.15, shares
+
+
 def test_focused_run_is_deterministic_and_another_file_is_refused_on_resume(
     real_graph: Graph, focus_file: Path, tmp_path: Path
 ) -> None:
