@@ -317,6 +317,27 @@ def _environment() -> jinja2.Environment:
     )
 
 
+FOCUS_STEERS = ("metapath", "relation", "type", "rarity_bin")  # what `generate --focus` weights within a run
+
+
+def focus_toward(summary: dict[str, Any], *, top: int = 3) -> dict[str, list[tuple[str, float]]]:
+    """What a focused run's sampling was weighted toward: per dimension it steers, the ``top`` values weighing
+    more than 1, heaviest first (empty when the run was not focused).
+
+    >>> focus_toward({"focus": {"weights": {"hops": {"3": 2.0}, "relation": {"a": 0.5, "b": 1.5, "c": 3.0}}}})
+    {'relation': [('c', 3.0), ('b', 1.5)]}
+    """
+    weights = (summary.get("focus") or {}).get("weights") or {}
+    out: dict[str, list[tuple[str, float]]] = {}
+    for dimension in FOCUS_STEERS:
+        heavy = sorted(
+            ((v, w) for v, w in (weights.get(dimension) or {}).items() if w > 1.0), key=lambda x: (-x[1], x[0])
+        )
+        if heavy:
+            out[dimension] = heavy[:top]
+    return out
+
+
 def render_card(data: CardData, *, figure: str | None = FIGURE) -> str:
     """The text of ``README.md`` for ``data``."""
     meta = yaml.safe_dump(front_matter(data), sort_keys=False, allow_unicode=True, width=1000)
@@ -328,6 +349,7 @@ def render_card(data: CardData, *, figure: str | None = FIGURE) -> str:
             data=data,
             licence=data.licence,
             counts=counts(data.facts),
+            focus_toward=focus_toward(data.run_summary),
             figure=figure,
             config_file=CONFIG_FILE if (data.configs and data.config) else None,
             config_json=json.dumps(data.config, indent=1, sort_keys=True, ensure_ascii=False),

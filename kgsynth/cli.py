@@ -390,6 +390,14 @@ def generate_cmd(
     max_key_share: Annotated[
         float | None, typer.Option(help="Cap: one key's share of the items.", show_default=False)
     ] = None,
+    focus: Annotated[
+        Path | None,
+        typer.Option(
+            "--focus",
+            help="Weight sampling toward what a policy fails: a focus file written by `kgsynth focus`.",
+            show_default=False,
+        ),
+    ] = None,
     neo4j_uri: Neo4jUriOpt = None,
     neo4j_user: Neo4jUserOpt = None,
     neo4j_database: Neo4jDbOpt = None,
@@ -538,7 +546,8 @@ def generate_cmd(
                      "hub_cap": hub_cap,
                      "rarity": {"alpha": rarity_alpha}, "schema_name": schema,
                      "symptomatic_indications": symptomatic_indications,
-                     "max_diagnosis_share": max_diagnosis_share, "max_key_share": max_key_share},
+                     "max_diagnosis_share": max_diagnosis_share, "max_key_share": max_key_share,
+                     "focus": focus},
         "compare_uniform": compare_uniform,
     }  # fmt: skip
     data = read_config_file(config) if config is not None else {}
@@ -550,6 +559,10 @@ def generate_cmd(
     cfg = validate_config(RunConfig, data, flags, config)
     set_verbose(verbose)
     load_schema(cfg.generate.schema_name)  # a bad schema file is reported before the graph is loaded
+    if cfg.generate.focus is not None:
+        from kgsynth.focus import read_focus
+
+        read_focus(cfg.generate.focus)  # and a bad focus file
     if cfg.teacher is not None or cfg.judge is not None:
         from kgsynth.teacher.run import check_teacher
 
@@ -856,6 +869,8 @@ def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> N
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     console.print(f"[bold]{summary['items']:,} items[/] in {out} ({summary['attempts']:,} attempts)")
+    if "focus" in summary:
+        console.print(f"sampling focused by {summary['focus']['file']} (sha256 {summary['focus']['sha256'][:12]})")
     _print_counts("items by type / format / hops", "kind", "items", summary["by_type_format_hops"])
     _print_counts("dropped attempts by reason", "reason", "attempts", summary["drop_reasons"])
     console.print("gold letters: " + ", ".join(f"{k} {v}" for k, v in summary["gold_letter_counts"].items()))

@@ -10,26 +10,32 @@ The failure rate is smoothed towards the overall one (`prior_items` pseudo-items
 two items does not get an extreme weight. A weight above 1 means "generate more of this". The same
 rows give byte-identical JSON.
 
-How `kgsynth generate --focus focus.json` is to consume it (the sampler is not changed here): multiply
-the sampler's start-entity weight by the weight of the entity's rarity bin, each candidate walk's
-weight by the product of its relations' weights (or its metapath's weight when it has one), and the
-draw of hops and question type by theirs; record the focus file and its SHA-256 in the run's config
-and card.
+`kgsynth generate --focus focus.json` reads the file back strictly (:func:`read_focus`) and weights its
+sampling by it: each draft (a walk with its proof, before assembly) is kept with probability
+:func:`draft_weight` / :func:`weight_bound` (its metapath's weight, or the product of its relations' weights
+when the metapath is not in the file, times its question type's and its start's rarity bin's weights), so
+the drafts that reach assembly follow the unfocused distribution multiplied by the weights (rejection
+sampling: a start's rarity bin is weighed in the joint draw, not only among one metapath's starts, whose
+rarities often share one bin). Hops are fixed per run (`--hops`): their weights say which `--hops` to run.
+The file's SHA-256 and weights go into the run's `config.json` (a resume with another file is refused),
+its summary and its card.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kgsynth.errors import SourceFormatError
+from kgsynth.errors import KgsynthError, SourceFormatError
 
 logger = logging.getLogger(__name__)
 
@@ -145,3 +151,102 @@ def write_focus(focus: Mapping[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(focus, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+DIMENSIONS = ("relation", "metapath", "type", "hops", "rarity_bin")
+Weight = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+
+class FocusWeights(BaseModel):
+    """The sampling weights of a focus file, per dimension (a value left out weighs 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    relation: dict[str, Weight] = Field(default_factory=dict)
+    metapath: dict[str, Weight] = Field(default_factory=dict)
+    type: dict[str, Weight] = Field(default_factory=dict)
+    hops: dict[str, Weight] = Field(default_factory=dict)
+    rarity_bin: dict[str, Weight] = Field(default_factory=dict)
+
+
+class FocusFile(BaseModel):
+    """A focus file as `kgsynth focus` writes it (`derive_focus`); read strictly by `generate --focus`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    focus_version: int = Field(ge=1, le=FOCUS_VERSION)
+    items: int = Field(ge=0)
+    rollouts: int = Field(ge=0)
+    overall_failure_rate: float = Field(ge=0.0, le=1.0)
+    config: FocusConfig
+    weights: FocusWeights
+    groups: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
+
+
+class Focus(BaseModel):
+    """A read focus file: where it was, its SHA-256 and its weights (what a run records and samples by)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    sha256: str
+    weights: FocusWeights
+    bounds: tuple[float, float]  # the file's (min_weight, max_weight): what a relation product is clipped to
+
+    def record(self) -> dict[str, Any]:
+        """What the run's `config.json` and summary hold of the focus (the path is not part of it)."""
+        return {"sha256": self.sha256, "weights": self.weights.model_dump()}
+
+
+def read_focus(path: Path) -> Focus:
+    """The focus file at ``path``, validated strictly: a bad file is one error naming the file and the field."""
+    hint = "pass a focus file written by `kgsynth focus PASSRATES --out focus.json`"
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KgsynthError(f"cannot read the focus file {path}: {exc.strerror or exc}", hint=hint) from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KgsynthError(f"{path}: not a JSON focus file ({exc})", hint=hint) from None
+    try:
+        parsed = FocusFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(the file)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        found = f", found {first['input']!r}" if first["type"] != "missing" else ""
+        raise KgsynthError(f"{path}: field {field}: {first['msg']}{found}{more}", hint=hint) from None
+    bounds = (parsed.config.min_weight, parsed.config.max_weight)
+    return Focus(file=str(path), sha256=hashlib.sha256(raw).hexdigest(), weights=parsed.weights, bounds=bounds)
+
+
+def metapath_weight(weights: FocusWeights, relations: list[str], *, bounds: tuple[float, float]) -> float:
+    """The weight of a path with these relations (in order): its metapath's weight, or else the product of its
+    distinct relations' weights clipped to ``bounds`` (the focus file's min and max weight).
+
+    >>> w = FocusWeights(metapath={"a>b": 3.0}, relation={"a": 2.0, "c": 0.5})
+    >>> metapath_weight(w, ["a", "b"], bounds=(0.25, 4.0)), metapath_weight(w, ["a", "c", "a"], bounds=(0.25, 4.0))
+    (3.0, 1.0)
+    """
+    metapath = ">".join(relations)
+    if metapath in weights.metapath:
+        return weights.metapath[metapath]
+    product = math.prod(weights.relation.get(r, 1.0) for r in sorted(set(relations)))
+    return min(bounds[1], max(bounds[0], product))
+
+
+def draft_weight(focus: Focus, *, relations: list[str], qtype: str, rarity: float) -> float:
+    """A draft's focus weight: its metapath's (:func:`metapath_weight`) times its question type's times its start's
+    rarity bin's."""
+    w = focus.weights
+    path = metapath_weight(w, relations, bounds=focus.bounds)
+    return path * w.type.get(qtype, 1.0) * w.rarity_bin.get(rarity_bin(rarity), 1.0)
+
+
+def weight_bound(focus: Focus, *, types: Iterable[str]) -> float:
+    """No draft of these question types weighs more (what :func:`draft_weight` is divided by to keep a draft)."""
+    w = focus.weights
+    relations = math.prod(x for x in w.relation.values() if x > 1.0)
+    paths = max([1.0, *w.metapath.values(), min(focus.bounds[1], max(focus.bounds[0], relations))])
+    return paths * max(w.type.get(t, 1.0) for t in types) * max([1.0, *w.rarity_bin.values()])

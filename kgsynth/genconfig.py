@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -54,6 +55,8 @@ class GenerateConfig(BaseModel):
     # Open-book items: "facts" shows the evidence path's edges and one decoy chain per distractor in the prompt
     # (chains only: the default types become chain, and vignette is refused); "none" is closed-book.
     context: ContextMode = "none"
+    # A focus file (`kgsynth focus`): sampling weighted toward what a policy fails (kgsynth.focus); None: unweighted.
+    focus: Path | None = None
 
     @field_validator("types", "formats")
     @classmethod

@@ -25,6 +25,7 @@ import numpy as np
 from kgsynth.curation import without_symptomatic_indications
 from kgsynth.draft import Draft
 from kgsynth.errors import KgsynthError
+from kgsynth.focus import Focus, draft_weight, read_focus, weight_bound
 from kgsynth.index import CSRIndex
 from kgsynth.item import Constraint, Item
 from kgsynth.model import Graph, curie_prefix
@@ -48,6 +49,7 @@ from kgsynth.starts import short_cap
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: progress.json records each shard's name, length and SHA-256
+FOCUS_DROP = "focus: drawn less often (the focus file weighs this draft below the heaviest)"
 
 
 class Generator:
@@ -66,6 +68,13 @@ class Generator:
         self.drops: Counter[str] = Counter()
         self.accepted = 0
         self.attempt = 0
+        self.focus: Focus | None = read_focus(config.focus) if config.focus is not None else None
+        self._focus_rng: np.random.Generator | None = None
+        if self.focus is not None:
+            self._focus_bound = weight_bound(self.focus, types=config.types)
+            hops = self.focus.weights.hops
+            if hops and max(hops, key=lambda h: (hops[h], h)) != str(config.hops):
+                logger.info("the focus file weighs other hops more (%s); this run asks --hops %d", hops, config.hops)
 
     def _key(self, item: Item) -> str:
         return _answer_key(item.answer.curie, item.constraints)
@@ -78,7 +87,19 @@ class Generator:
             return "duplicate answer and constraints"
         if self._capped(curie, draft.fmt):
             return "cap: this key already has its share of the items"
+        if self.focus is not None and not self._focus_keeps(draft):
+            return FOCUS_DROP
         return None
+
+    def _focus_keeps(self, draft: Draft) -> bool:
+        """Keep a draft with probability its focus weight over the heaviest a draft can have (rejection
+        sampling: the drafts kept follow the unfocused distribution times the weights), drawn from the
+        attempt's own focus stream so the rest of the attempt is drawn as without it."""
+        assert self.focus is not None and self._focus_rng is not None
+        relations = [self.graph.relations[int(self.graph.rel[e])] for e in draft.path_edges]
+        rarity = round(float(self.ctx.scores[draft.start]), 6)  # the item's rarity (kgsynth.itemize)
+        weight = draft_weight(self.focus, relations=relations, qtype=draft.qtype, rarity=rarity)
+        return bool(self._focus_rng.random() * self._focus_bound < weight)
 
     def remember(self, item: Item) -> None:
         self.seen_questions.add(item.question)
@@ -114,6 +135,8 @@ class Generator:
         i = self.attempt
         self.attempt += 1
         rng = np.random.default_rng([cfg.seed, i])
+        if self.focus is not None:
+            self._focus_rng = np.random.default_rng([cfg.seed, i, 1])
         qtype = cfg.types[i % len(cfg.types)]
         fmt = cfg.formats[(i // len(cfg.types)) % len(cfg.formats)]
         gold = self.accepted % cfg.options  # every letter gold equally often over the dataset
@@ -158,9 +181,13 @@ def _disease_modifying(graph: Graph, index: CSRIndex | None) -> tuple[Graph, CSR
 
 
 def _config_record(graph: Graph, config: GenerateConfig) -> dict[str, Any]:
+    """What a run is (compared on resume): the options but ``n`` and the focus file's path, the focus file's
+    SHA-256 and weights when there is one (another file's content is another run), and the KG."""
+    focus = {"focus": read_focus(config.focus).record()} if config.focus is not None else {}
     return {
         "format": FORMAT_VERSION,
-        "config": config.model_dump(exclude={"n"}),
+        "config": config.model_dump(exclude={"n", "focus"}),
+        **focus,
         "kg": {
             "name": graph.name,
             "version": graph.version,
@@ -313,7 +340,8 @@ def orpha_diseases(graph: Graph, items: list[Item]) -> set[str]:
 
 def uniform_coverage(graph: Graph, config: GenerateConfig, index: CSRIndex) -> int:
     """Distinct ORPHA diseases covered by the same N items drawn with uniform start sampling."""
-    uniform = config.model_copy(update={"rarity": config.rarity.model_copy(update={"alpha": 0.0})})
+    # the baseline of what rarity weighting buys: no rarity bias and no focus file
+    uniform = config.model_copy(update={"rarity": config.rarity.model_copy(update={"alpha": 0.0}), "focus": None})
     gen = Generator(graph, uniform, index=index)
     items: list[Item] = []
     while len(items) < config.n and gen.attempt < 200 * config.n:
@@ -332,7 +360,9 @@ def summarize(graph: Graph, items: list[Item], gen: Generator, config: GenerateC
     lo, hi = graph.category_range("biolink:Disease")
     rare_total = int(np.count_nonzero(graph.rare[lo:hi]))
     covered = orpha_diseases(graph, items)
+    focus = {"focus": {"file": gen.focus.file, **gen.focus.record()}} if gen.focus is not None else {}
     return {
+        **focus,
         "items": len(items),
         "attempts": gen.attempt,
         "by_type_format_hops": dict(sorted(by_type.items())),

@@ -61,7 +61,7 @@ def test_focus_bad_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output and "stage-2 run" in result.output
 
 
-@pytest.mark.parametrize("module", ["kgsynth.focus", "kgsynth.train"])
+@pytest.mark.parametrize("module", ["kgsynth.focus", "kgsynth.train", "kgsynth.card"])
 def test_docstring_examples_run(module: str) -> None:
     import doctest
     import importlib

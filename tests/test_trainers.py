@@ -297,7 +297,7 @@ def test_grpo_full_from_the_merged_sft_model(sft_lora_run: Path, tiny_model: Pat
 
 
 def test_grpo_stage2_mines_then_trains_on_the_kept_items(
-    grpo_stage1_run: Path, tiny_model: Path, dataset: Path
+    grpo_stage1_run: Path, tiny_model: Path, dataset: Path, real_graph: Any
 ) -> None:
     out = grpo_stage1_run.parent / "grpo_stage2"
     result = run_cli("grpo", "--config", str(RECIPES / "smollm2-135m" / "grpo_stage2.yaml"),
@@ -322,6 +322,15 @@ def test_grpo_stage2_mines_then_trains_on_the_kept_items(
     assert result.exit_code == 0, result.output
     focus = json.loads((out / "focus.json").read_text())
     assert focus["items"] == 10 and focus["rollouts"] == 20 and focus["weights"]["relation"]
+    # ... which steer a new generate run, recorded in its config and summary
+    from kgsynth.genconfig import GenerateConfig
+    from kgsynth.generate import generate as generate_items
+
+    summary = generate_items(real_graph, GenerateConfig(n=20, hops=2, seed=5, focus=out / "focus.json"),
+                             out / "focused", compare_uniform=False)  # fmt: skip
+    assert summary["items"] == 20 and summary["focus"]["file"] == str(out / "focus.json")
+    record = json.loads((out / "focused" / "config.json").read_text())
+    assert record["focus"]["weights"]["relation"] == focus["weights"]["relation"]
 
 
 # -- mining, with a policy whose answers are known ---------------------------------------------------
