@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
 OUT ?= out/demo
 
-.PHONY: demo test lint typecheck unit bench clean train
+.PHONY: demo test lint typecheck unit bench clean train learn
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_generate.py
 	$(BIN)/python bench/bench_teacher.py
 	$(BIN)/python bench/bench_trainers.py
+
+# The learning run (docs/learning.md): open-book items -> SFT -> GRPO stage 1 -> stage 2, evaluated after
+# every stage; about 80 minutes on 2 cores; resumes if killed (LEARN_FLAGS=--quick: a few minutes).
+learn: $(VENV)/.dev .models/.smollm2
+	$(BIN)/python bench/bench_learning.py --out out/learn $(LEARN_FLAGS)
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache .pytest_cache
