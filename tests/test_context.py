@@ -162,3 +162,50 @@ def test_context_facts_defaults_to_chains_and_refuses_vignettes(cache_dir: Path,
     assert r.returncode == 2, r.stderr
     assert "--context facts applies to chain items only" in " ".join(r.stderr.split())
     assert "Traceback" not in r.stderr + r.stdout and not (tmp_path / "v").exists()
+
+
+def test_export_with_path_chains_and_closed_book_evaluation_sets(mcq_run: Path, tmp_path: Path) -> None:
+    """`export --sft-chain path` answers through the chain of names the facts spell out, and
+    `EXPORT:split:closed` / `RUN:closed` ask the same items without their facts."""
+    import pyarrow.parquet as pq
+
+    from kgsynth.benchmarks import resolve_set
+    from kgsynth.dataset import PATH_ARROW, path_chain
+    from kgsynth.decontam import DecontamConfig
+    from kgsynth.errors import KgsynthError
+    from kgsynth.export import ExportConfig, export_run
+    from kgsynth.rewards import accuracy_reward, format_reward
+    from kgsynth.split import SplitConfig
+
+    config = ExportConfig(split=SplitConfig(test_size=0.3, validation_size=0.1), sft_chain="path",
+                          decontam=DecontamConfig(shared=False))  # fmt: skip
+    summary = export_run(mcq_run, tmp_path / "ds", config=config)
+    assert summary["sft_chain_source"] == {"path": sum(summary["rows"]["sft"].values())}
+    items = {it.id: it for it in read_items(mcq_run)}
+    rows = pq.read_table(tmp_path / "ds" / "data/sft/train-00000-of-00001.parquet").to_pylist()
+    assert rows
+    for row in rows:
+        item = items[row["item_id"]]
+        names = path_chain(item).split(PATH_ARROW)
+        start = next(t for t in item.context if _start(item) in (t.subject, t.object))
+        assert names[0] == (start.subject_name if start.subject == _start(item) else start.object_name)
+        assert names[-1] == item.answer.name and len(names) == item.hops + 1
+        fact_names = {t.subject_name for t in item.context} | {t.object_name for t in item.context}
+        assert set(names) <= fact_names  # every name of the scratchpad is copied from the facts
+        assert row["messages"][-1]["content"] == f"<think>\n{path_chain(item)}\n</think>\nAnswer: {item.answer.letter}"
+    completions = [row["messages"][-1]["content"] for row in rows]
+    assert accuracy_reward(completions, answer_letter=[r["answer_letter"] for r in rows],
+                           answer_aliases=[r["answer_aliases"] for r in rows]) == [1.0] * len(rows)  # fmt: skip
+    assert format_reward(completions) == [1.0] * len(rows)
+
+    open_set, closed_set = resolve_set(f"{tmp_path / 'ds'}:test"), resolve_set(f"{tmp_path / 'ds'}:test:closed")
+    assert closed_set.name == "ds:test:closed" and open_set.items
+    assert [i.id for i in closed_set.items] == [i.id for i in open_set.items]
+    assert [i.letter for i in closed_set.items] == [i.letter for i in open_set.items]
+    assert all("Facts:" in i.messages[0]["content"] for i in open_set.items)
+    assert all("Facts:" not in i.messages[0]["content"] for i in closed_set.items)
+    run_closed = resolve_set(f"{mcq_run}:closed")
+    assert len(run_closed.items) == len(items)
+    assert all("Facts:" not in i.messages[0]["content"] for i in run_closed.items)
+    with pytest.raises(KgsynthError, match="closed-book"):
+        resolve_set("medqa:closed")
