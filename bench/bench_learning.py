@@ -14,8 +14,8 @@ Every step is a kgsynth command, the same a user runs (docs/learning.md lists th
    closed-book (`EXPORT:test:closed`) and each shared benchmark.
 
 Two lanes run side by side, one process each with one torch thread: training (SFT, stage 1, stage 2,
-then the final benchmarks) and evaluation (each stage as soon as it is trained, the base model's
-benchmarks while stage 1 trains). On 2 cores one thread per process is much faster than two threads
+then the final benchmarks) and evaluation (the base model while SFT trains, then each stage as soon as
+it is trained). On 2 cores one thread per process is much faster than two threads
 fighting for a core. Closed-book and the benchmarks are asked of the base and the final model only.
 Each finished step leaves `done/<step>.json` (its seconds), so a killed run resumes where it stopped
 (training resumes from its last checkpoint, evaluation from its generation cache). The results go to
@@ -53,11 +53,11 @@ class Sizes:
 
     items: int = 4000
     test_size: float = 0.15
-    sft_steps: int = 150
-    grpo1_steps: int = 20
-    mining_items: int = 80
+    sft_steps: int = 80
+    grpo1_steps: int = 10
+    mining_items: int = 40
     mining_k: int = 4
-    grpo2_steps: int = 12
+    grpo2_steps: int = 6
     kgsynth_limit: int = 400
     benchmark_limit: int = 200
     max_new_tokens: int = 40
@@ -202,8 +202,8 @@ def run(out: Path, sizes: Sizes) -> None:
     ]  # fmt: skip
     evaluation = [
         eval_step(out, "base", sizes),
-        eval_step(out, "sft", sizes),
         eval_step(out, "base", sizes, benchmarks=True),
+        eval_step(out, "sft", sizes),
         eval_step(out, "grpo1", sizes),
         eval_step(out, "grpo2", sizes),
     ]
