@@ -259,10 +259,37 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def verdicts(rows: list[dict[str, Any]], chance: float | None) -> list[dict[str, Any]]:
+    """The rule of docs/learning.md, stated before the run: a trained stage learned on an open-book set if
+    its 95% interval lies above the base model's interval and above the bar (its letter-prior expectation
+    for multiple choice; naming a random candidate endpoint of the facts for short answers)."""
+    base = {r["set"]: r for r in rows if r["stage"] == "base"}
+    found = []
+    for r in rows:
+        if r["stage"] == "base" or not r["set"].startswith("open-book") or r["set"] not in base or not r["n"]:
+            continue
+        bar = r["letter_prior"] if r["set"].endswith("mcq") else chance
+        low, base_high = r["ci95"][0], base[r["set"]]["ci95"][1]
+        learned = bar is not None and low > base_high and low > bar
+        found.append({"stage": r["stage"], "set": r["set"], "low": low, "base_high": base_high, "bar": bar,
+                      "learned": learned})  # fmt: skip
+    return found
+
+
+def wall_seconds(done: Path) -> float | None:
+    """First step's start to last step's end, from the `done/` records (their times and seconds)."""
+    records = [(p.stat().st_mtime, json.loads(p.read_text())["seconds"]) for p in done.glob("*.json")]
+    if not records:
+        return None
+    return max(end for end, _ in records) - min(end - seconds for end, seconds in records)
+
+
 def write_report(out: Path, sizes: Sizes, runner: Runner) -> None:
     rows = table_rows(out)
     chance = endpoint_chance(out)
     timings = {p.stem: json.loads(p.read_text())["seconds"] for p in sorted(runner.done.glob("*.json"))}
+    judged = verdicts(rows, chance)
+    wall = wall_seconds(runner.done)
     lines = [
         "| stage | set | n | accuracy % [95% Wilson] | letter prior % | strict format % | answered % | predicted |",
         "|---|---|---:|---|---:|---:|---:|---|",
@@ -275,10 +302,14 @@ def write_report(out: Path, sizes: Sizes, runner: Runner) -> None:
             f"{_pct(r['letter_prior'])} | {_pct(r['strict_format'])} | {_pct(r['answered'])} | {predicted} |"
         )
     lines += ["", f"Short answers, naming a random candidate endpoint of the facts: {_pct(chance)}%", ""]
-    lines += ["| step | seconds |", "|---|---:|", *[f"| {k} | {v:.0f} |" for k, v in timings.items()]]
-    lines.append(f"| total (wall, steps side by side) | {sum(timings.values()):.0f} (sum) |")
+    lines += ["| stage | set | lower bound % | base upper bound % | bar % | learned |", "|---|---|---:|---:|---:|---|"]
+    lines += [f"| {v['stage']} | {v['set']} | {_pct(v['low'])} | {_pct(v['base_high'])} | {_pct(v['bar'])} | "
+              f"{'yes' if v['learned'] else 'no'} |" for v in judged]  # fmt: skip
+    lines += ["", "| step | seconds |", "|---|---:|", *[f"| {k} | {v:.0f} |" for k, v in timings.items()]]
+    lines.append(f"| all steps, first start to last end (two lanes side by side) | {wall or 0:.0f} |")
     (out / "learning.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    record = {"sizes": asdict(sizes), "rows": rows, "short_endpoint_chance": chance, "seconds": timings}
+    record = {"sizes": asdict(sizes), "rows": rows, "short_endpoint_chance": chance, "verdicts": judged,
+              "seconds": timings, "wall_seconds": wall}  # fmt: skip
     (out / "learning.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
