@@ -28,6 +28,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -259,6 +260,42 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def chain_diagnostics(out: Path) -> list[dict[str, Any]]:
+    """Per stage, on the open-book test items: how often the model's scratchpad (`A → B → C`) names the
+    start, the middle and the end entity of the true chain, and how often its letter is the option it named
+    last (case-insensitive exact names)."""
+    import pyarrow.parquet as pq
+
+    from kgsynth.dataset import PATH_ARROW, item_from_row, path_chain
+
+    table = pq.read_table(out / "dataset" / "data" / "items" / "test-00000-of-00001.parquet").to_pylist()
+    items = {row["id"]: item_from_row(row) for row in table}
+    found = []
+    for stage in STAGES:
+        for path in sorted((out / "eval" / f"{stage}-kgsynth" / "items").glob("*/*test.jsonl")):
+            keys = ("items", "chains", "start", "middle", "end", "letter_is_named_end", "mcq_chains")
+            counts = dict.fromkeys(keys, 0)
+            for line in path.open(encoding="utf-8"):
+                record = json.loads(line)
+                item = items[record["id"]]
+                counts["items"] += 1
+                match = re.search(r"<think>\s*(.*?)\s*</think>", record["completion"], re.S)
+                said = [p.strip().casefold() for p in match.group(1).split(PATH_ARROW.strip())] if match else []
+                if len(said) != item.hops + 1:
+                    continue
+                true = [p.casefold() for p in path_chain(item).split(PATH_ARROW)]
+                counts["chains"] += 1
+                counts["start"] += said[0] == true[0]
+                counts["middle"] += said[1] == true[1]
+                counts["end"] += said[-1] == true[-1]
+                if item.format == "mcq":
+                    counts["mcq_chains"] += 1
+                    named = {o.letter: o.text.casefold() for o in item.options}.get(record["answer"] or "")
+                    counts["letter_is_named_end"] += named == said[-1]
+            found.append({"stage": stage, **counts})
+    return found
+
+
 def verdicts(rows: list[dict[str, Any]], chance: float | None) -> list[dict[str, Any]]:
     """The rule of docs/learning.md, stated before the run: a trained stage learned on an open-book set if
     its 95% interval lies above the base model's interval and above the bar (its letter-prior expectation
@@ -290,6 +327,7 @@ def write_report(out: Path, sizes: Sizes, runner: Runner) -> None:
     timings = {p.stem: json.loads(p.read_text())["seconds"] for p in sorted(runner.done.glob("*.json"))}
     judged = verdicts(rows, chance)
     wall = wall_seconds(runner.done)
+    chains = chain_diagnostics(out)
     lines = [
         "| stage | set | n | accuracy % [95% Wilson] | letter prior % | strict format % | answered % | predicted |",
         "|---|---|---:|---|---:|---:|---:|---|",
@@ -305,11 +343,15 @@ def write_report(out: Path, sizes: Sizes, runner: Runner) -> None:
     lines += ["| stage | set | lower bound % | base upper bound % | bar % | learned |", "|---|---|---:|---:|---:|---|"]
     lines += [f"| {v['stage']} | {v['set']} | {_pct(v['low'])} | {_pct(v['base_high'])} | {_pct(v['bar'])} | "
               f"{'yes' if v['learned'] else 'no'} |" for v in judged]  # fmt: skip
+    lines += ["", "| stage | open-book items | with an `A → B → C` scratchpad | start right | middle right | end right "
+              "| MCQ: letter = option named last |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [f"| {c['stage']} | {c['items']} | {c['chains']} | {c['start']} | {c['middle']} | {c['end']} | "
+              f"{c['letter_is_named_end']} of {c['mcq_chains']} |" for c in chains]  # fmt: skip
     lines += ["", "| step | seconds |", "|---|---:|", *[f"| {k} | {v:.0f} |" for k, v in timings.items()]]
     lines.append(f"| all steps, first start to last end (two lanes side by side) | {wall or 0:.0f} |")
     (out / "learning.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     record = {"sizes": asdict(sizes), "rows": rows, "short_endpoint_chance": chance, "verdicts": judged,
-              "seconds": timings, "wall_seconds": wall}  # fmt: skip
+              "chains": chains, "seconds": timings, "wall_seconds": wall}  # fmt: skip
     (out / "learning.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print("\n".join(lines))
 
