@@ -24,6 +24,7 @@ from kgsynth.answers import THINK_CLOSE, THINK_OPEN, reasoning_section, referenc
 from kgsynth.faithfulness import intermediate_entities
 from kgsynth.item import Item
 from kgsynth.teacher.prompts import student_messages
+from kgsynth.wording import mid_sentence
 
 if TYPE_CHECKING:
     import datasets
@@ -60,22 +61,23 @@ def path_chain(item: Item) -> str:
     """The item's evidence as a terse chain of names, start first: `A → B → C` (a short scratchpad).
 
     The entities are named hop by hop from the question's given entities (its start, or a vignette's
-    findings); entities the same number of hops away are joined by "; ".
+    findings), as stems and open-book facts write them (`kgsynth.wording.mid_sentence`); entities the
+    same number of hops away are joined by "; ".
 
     >>> from kgsynth.item import Answer, Constraint, Triple
-    >>> t = [Triple(subject="D:1", subject_name="Metformin", predicate="treats", object="M:1",
+    >>> t = [Triple(subject="DRUGBANK:1", subject_name="Metformin", predicate="treats", object="M:1",
     ...             object_name="metabolic syndrome X", source="s", licence="l"),
-    ...      Triple(subject="D:1", subject_name="Metformin", predicate="targets", object="G:1",
+    ...      Triple(subject="DRUGBANK:1", subject_name="Metformin", predicate="targets", object="G:1",
     ...             object_name="NDUFAF3", source="s", licence="l")]
     >>> start = Constraint(description="start", kind="start", candidates_after=1, args={"entity": "M:1"})
     >>> item = Item.model_construct(path=t, constraints=[start], answer=Answer(letter="A", curie="G:1", name="NDUFAF3"))
     >>> path_chain(item)
-    'metabolic syndrome X → Metformin → NDUFAF3'
+    'metabolic syndrome X → metformin → NDUFAF3'
     """
     names: dict[str, str] = {}
     for triple in item.path:
-        names.setdefault(triple.subject, triple.subject_name)
-        names.setdefault(triple.object, triple.object_name)
+        names.setdefault(triple.subject, mid_sentence(triple.subject, triple.subject_name))
+        names.setdefault(triple.object, mid_sentence(triple.object, triple.object_name))
     # The question's given entities: its start, or a vignette's findings.
     starts = [
         curie

@@ -84,7 +84,7 @@ def step_phrases(schema: GraphSchema) -> dict[str, list[str]]:
 
 # Sources whose labels capitalise a common noun (HPO: "Seizure"; drug names: "Rosiglitazone"); other
 # labels (MONDO "long QT syndrome 1", eponyms, MeSH class titles) are kept as written.
-_SENTENCE_CASE_PREFIXES = ("HP:",)
+_SENTENCE_CASE_PREFIXES = ("HP:", "DRUGBANK:")
 _SENTENCE_CASE_CATEGORIES = frozenset({"biolink:Drug"})
 
 
@@ -97,14 +97,20 @@ def as_phrase(name: str) -> str:
     return name
 
 
-def name_in_sentence(graph: Graph, node: int) -> str:
-    """``node``'s label as it reads mid-sentence: lowered (see `as_phrase`) for HPO terms and drugs,
-    whose labels start with a capital only by convention; as written for every other source."""
-    name = graph.names[node]
-    cat = graph.categories[int(graph.category[node])]
-    if graph.ids[node].startswith(_SENTENCE_CASE_PREFIXES) or cat in _SENTENCE_CASE_CATEGORIES:
+def mid_sentence(curie: str, name: str, *, category: str | None = None) -> str:
+    """A label as it reads mid-sentence: lowered (see `as_phrase`) for HPO terms and drugs (by CURIE
+    prefix, or by category when it is known), whose labels start with a capital only by convention; as
+    written for every other source. Stems, open-book facts and path chains all name entities this way,
+    so a name reads the same wherever a student meets it."""
+    if curie.startswith(_SENTENCE_CASE_PREFIXES) or category in _SENTENCE_CASE_CATEGORIES:
         return as_phrase(name)
     return name
+
+
+def name_in_sentence(graph: Graph, node: int) -> str:
+    """``node``'s label as it reads mid-sentence (`mid_sentence`)."""
+    cat = graph.categories[int(graph.category[node])]
+    return mid_sentence(graph.ids[node], graph.names[node], category=cat)
 
 
 def noun(graph: Graph, schema: GraphSchema, node: int) -> str:

@@ -176,6 +176,7 @@ def test_export_with_path_chains_and_closed_book_evaluation_sets(mcq_run: Path, 
     from kgsynth.export import ExportConfig, export_run
     from kgsynth.rewards import accuracy_reward, format_reward
     from kgsynth.split import SplitConfig
+    from kgsynth.wording import mid_sentence
 
     config = ExportConfig(split=SplitConfig(test_size=0.3, validation_size=0.1), sft_chain="path",
                           decontam=DecontamConfig(shared=False))  # fmt: skip
@@ -188,10 +189,11 @@ def test_export_with_path_chains_and_closed_book_evaluation_sets(mcq_run: Path, 
         item = items[row["item_id"]]
         names = path_chain(item).split(PATH_ARROW)
         start = next(t for t in item.context if _start(item) in (t.subject, t.object))
-        assert names[0] == (start.subject_name if start.subject == _start(item) else start.object_name)
-        assert names[-1] == item.answer.name and len(names) == item.hops + 1
-        fact_names = {t.subject_name for t in item.context} | {t.object_name for t in item.context}
-        assert set(names) <= fact_names  # every name of the scratchpad is copied from the facts
+        start_name = start.subject_name if start.subject == _start(item) else start.object_name
+        assert names[0] == mid_sentence(_start(item), start_name) and names[0] in item.question
+        assert names[-1] == mid_sentence(item.answer.curie, item.answer.name) and len(names) == item.hops + 1
+        facts = "\n".join(evidence_lines(item.context))
+        assert all(name in facts for name in names)  # every name of the scratchpad is written so in the facts
         assert row["messages"][-1]["content"] == f"<think>\n{path_chain(item)}\n</think>\nAnswer: {item.answer.letter}"
     completions = [row["messages"][-1]["content"] for row in rows]
     assert accuracy_reward(completions, answer_letter=[r["answer_letter"] for r in rows],

@@ -59,7 +59,7 @@ def test_grounding_shows_the_path_to_the_teacher_only() -> None:
     facts = evidence_lines(item.path)
     assert facts == [
         "FBN1 is a gene associated with Marfan syndrome",
-        "Marfan syndrome presents with Aortic root aneurysm",
+        "Marfan syndrome presents with aortic root aneurysm",  # HPO terms mid-sentence, as stems write them
     ]
     assert all(fact in grounded for fact in facts)
     assert not any(fact in bare for fact in facts)

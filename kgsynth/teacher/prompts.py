@@ -19,6 +19,7 @@ from kgsynth.item import Item, Triple
 from kgsynth.resources import prompts_dir
 from kgsynth.schema import DEFAULT_SCHEMA, GraphSchema, load_schema
 from kgsynth.teacher.base import Message
+from kgsynth.wording import mid_sentence
 
 Grounding = Literal["path", "none"]
 
@@ -50,11 +51,14 @@ def speak_predicate(predicate: str) -> str:
 
 
 def evidence_line(triple: Triple, schema: GraphSchema) -> str:
-    """One edge as the schema's ``forward`` sentence (``imatinib targets the product of KIT``)."""
+    """One edge as the schema's ``forward`` sentence (``imatinib targets the product of KIT``), each name
+    as the question stems write it (`kgsynth.wording.mid_sentence`)."""
+    subject = mid_sentence(triple.subject, triple.subject_name)
+    obj = mid_sentence(triple.object, triple.object_name)
     spec = schema.predicates.get(triple.predicate)
     if spec is None:
-        return f"{triple.subject_name} {speak_predicate(triple.predicate)} {triple.object_name}"
-    return spec.forward.replace("{subject}", triple.subject_name).replace("{object}", triple.object_name)
+        return f"{subject} {speak_predicate(triple.predicate)} {obj}"
+    return spec.forward.replace("{subject}", subject).replace("{object}", obj)
 
 
 def evidence_lines(path: list[Triple], *, schema: GraphSchema | None = None) -> list[str]:
