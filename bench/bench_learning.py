@@ -177,8 +177,9 @@ def train(recipe: str, out: Path, *overrides: str, extra: tuple[str, ...] = ()) 
                    *extra, f"dataset={out / 'dataset'}", *overrides)  # fmt: skip
 
 
-def run(out: Path, sizes: Sizes) -> None:
-    """Every step of the learning run into `out`: a training lane and an evaluation lane side by side."""
+def run(out: Path, sizes: Sizes, *, sft_only: bool = False) -> None:
+    """Every step of the learning run into `out`: a training lane and an evaluation lane side by side
+    (`sft_only`: only SFT and its open-book evaluation, for a quick test of a change to the data)."""
     runner = Runner(out)
     (out / "sizes.json").write_text(json.dumps(asdict(sizes), indent=2) + "\n")
     data = out / "data"
@@ -208,6 +209,8 @@ def run(out: Path, sizes: Sizes) -> None:
         eval_step(out, "grpo1", sizes),
         eval_step(out, "grpo2", sizes),
     ]
+    if sft_only:
+        training, evaluation = training[:1], [eval_step(out, "sft", sizes)]
     runner.run_lanes([training, evaluation])
     write_report(out, sizes, runner)
 
@@ -362,6 +365,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the plumbing in minutes")
     parser.add_argument("--fresh", action="store_true", help="delete OUT first instead of resuming")
     parser.add_argument("--report-only", action="store_true", help="only rebuild learning.md from OUT")
+    parser.add_argument("--sft-only", action="store_true", help="only SFT and its open-book evaluation")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     sizes = QUICK if args.quick else Sizes()
@@ -372,7 +376,7 @@ def main() -> None:
         write_report(out, sizes, Runner(out))
         return
     start = time.perf_counter()
-    run(out, sizes)
+    run(out, sizes, sft_only=args.sft_only)
     print(f"learning run: {time.perf_counter() - start:.0f} s wall")
 
 
