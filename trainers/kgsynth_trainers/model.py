@@ -1,8 +1,9 @@
 """The model and tokenizer a run starts from: a base model (Hub id, folder or GGUF file) or an earlier run.
 
-`init_from` names an earlier run's folder: a saved model is loaded as it is; a LoRA adapter is
-loaded onto the recipe's base model and merged, so the new run trains (a new adapter on) the
-merged weights.
+`init_from` names an earlier run's folder: a saved model is loaded as it is, and so is a LoRA run's
+`merged/` copy; a LoRA adapter without one is merged onto the model *its* run started from (read from
+its `config.yaml`, down to the recipe's base model), so a chain of LoRA stages (SFT -> GRPO stage 1 ->
+stage 2) keeps every earlier stage's weights. The new run trains (a new adapter on) those weights.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from kgsynth_trainers.recipe import ModelSection
 logger = logging.getLogger(__name__)
 
 ADAPTER_CONFIG = "adapter_config.json"
+MERGED_DIR = "merged"  # where a LoRA run saves its merged plain model (`merge: true`)
+CONFIG_FILE = "config.yaml"  # a run's resolved configuration (kgsynth_trainers.runlog writes it)
 
 
 def check_init_from(section: ModelSection) -> None:
@@ -46,23 +49,53 @@ def load_tokenizer(section: ModelSection) -> Any:
     return tokenizer
 
 
+def _recorded_init_from(run: Path) -> Path | None:
+    """What the run in `run` started from, as its `config.yaml` records it (None: the base model)."""
+    import yaml
+
+    path = run / CONFIG_FILE
+    if not path.is_file():
+        return None
+    recorded = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("kgsynth", {}).get("init_from")
+    return Path(recorded) if recorded else None
+
+
+def lineage(folder: Path) -> tuple[Path | None, list[Path]]:
+    """The saved model a run starting from `folder` loads (None: the recipe's base model), and the LoRA
+    adapters to merge onto it, oldest first: an adapter run without `merged/` brings the runs it started
+    from along, so no earlier stage's weights are lost."""
+    adapters: list[Path] = []
+    current: Path | None = folder
+    while current is not None:
+        if (current / MERGED_DIR / "config.json").is_file():
+            return current / MERGED_DIR, adapters[::-1]
+        if not (current / ADAPTER_CONFIG).is_file():
+            return current, adapters[::-1]
+        adapters.append(current)
+        current = _recorded_init_from(current)
+    return None, adapters[::-1]
+
+
 def load_model(section: ModelSection) -> Any:
-    """The causal LM to train: `init_from` (a model, or the base model with its adapter merged) or the base."""
+    """The causal LM to train: what `init_from` holds (`lineage`: a saved or merged model, or the base
+    model with the run's adapters merged in order) or the base model."""
     from transformers import AutoModelForCausalLM
 
     dtype = _dtype(section.dtype)
-    folder = Path(section.init_from) if section.init_from else None
-    if folder is not None and not (folder / ADAPTER_CONFIG).is_file():
-        logger.info("starting from the saved model %s", folder)
-        return AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
-    model = AutoModelForCausalLM.from_pretrained(section.model, dtype=dtype, **_gguf(section))
-    if section.gguf_file:
-        model = detach_gguf_quantizer(model)
-    if folder is not None:
+    start, adapters = lineage(Path(section.init_from)) if section.init_from else (None, [])
+    if start is not None:
+        logger.info("starting from the saved model %s", start)
+        model = AutoModelForCausalLM.from_pretrained(str(start), dtype=dtype)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(section.model, dtype=dtype, **_gguf(section))
+        if section.gguf_file:
+            model = detach_gguf_quantizer(model)
+    if adapters:
         from peft import PeftModel
 
-        logger.info("starting from %s with the adapter %s merged", section.model, folder)
-        model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+        for adapter in adapters:
+            logger.info("merging the adapter of %s", adapter)
+            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     return model
 
 

@@ -20,16 +20,14 @@ from typing import Any
 import yaml
 from transformers import TrainerCallback
 
-from kgsynth_trainers.model import save_merged
+from kgsynth_trainers.model import CONFIG_FILE, MERGED_DIR, save_merged
 from kgsynth_trainers.recipe import ModelSection
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
 REPORT_FILE = "report.md"
 CURVES_FILE = "curves.png"
-MERGED_DIR = "merged"  # where a LoRA run saves its merged plain model (`merge: true`)
 
 
 def last_checkpoint(output_dir: Path) -> str | None:
