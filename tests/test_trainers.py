@@ -285,6 +285,40 @@ def test_grpo_stage1_from_the_sft_adapter(grpo_stage1_run: Path) -> None:
     ).is_file()
 
 
+def test_a_chain_of_lora_stages_keeps_every_stage(
+    sft_lora_run: Path, grpo_stage1_run: Path, tiny_model: Path, dataset: Path, tmp_path: Path
+) -> None:
+    """Starting from stage 1's adapter without its merged/ copy merges SFT's adapter first, then stage 1's:
+    the weights equal stage 1's own merged model (the base + stage 1's adapter alone does not)."""
+    import shutil
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from kgsynth_trainers.model import lineage, load_model
+    from kgsynth_trainers.recipe import GRPOSection
+
+    copies = {}
+    for name, run in (("sft", sft_lora_run), ("grpo1", grpo_stage1_run)):  # the runs as merge: false leaves them
+        copies[name] = tmp_path / name
+        shutil.copytree(run, copies[name], ignore=shutil.ignore_patterns("merged", "checkpoint-*"))
+    config = yaml.safe_load((copies["grpo1"] / "config.yaml").read_text())
+    assert config["kgsynth"]["init_from"] == str(sft_lora_run)
+    config["kgsynth"]["init_from"] = str(copies["sft"])
+    (copies["grpo1"] / "config.yaml").write_text(yaml.safe_dump(config))
+    assert lineage(copies["grpo1"]) == (None, [copies["sft"], copies["grpo1"]])
+    assert lineage(grpo_stage1_run) == (grpo_stage1_run / "merged", [])
+
+    section = GRPOSection(model=str(tiny_model), dataset=str(dataset), init_from=str(copies["grpo1"]))
+    loaded = load_model(section).state_dict()
+    expected = AutoModelForCausalLM.from_pretrained(str(grpo_stage1_run / "merged")).state_dict()
+    assert all(torch.allclose(loaded[k], expected[k], atol=1e-6) for k in expected)
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model))
+    stage1_alone = PeftModel.from_pretrained(base, str(copies["grpo1"])).merge_and_unload().state_dict()
+    assert not all(torch.allclose(stage1_alone[k], expected[k], atol=1e-6) for k in expected)
+
+
 def test_grpo_full_from_the_merged_sft_model(sft_lora_run: Path, tiny_model: Path, dataset: Path) -> None:
     """init_from a plain saved model (the SFT run's merged/), no LoRA: the GRPO run saves a full model."""
     out = sft_lora_run.parent / "grpo_full"
