@@ -32,9 +32,9 @@ from kgsynth_trainers.mining import (
     vllm_sampling_params,
     write_pass_rates,
 )
-from kgsynth_trainers.model import check_init_from, load_model, load_tokenizer, lora_config
+from kgsynth_trainers.model import check_init_from, lora_config
 from kgsynth_trainers.recipe import GRPOSection, Recipe, load_recipe, recipe_error
-from kgsynth_trainers.runlog import MERGED_DIR, MetricsCallback, train_and_report, write_config
+from kgsynth_trainers.runlog import MERGED_DIR, MetricsCallback, start_run, train_and_report
 
 logger = logging.getLogger(__name__)
 
@@ -93,17 +93,9 @@ def train(recipe_path: Path, overrides: Sequence[str] = ()) -> Path:
     check_init_from(section)
     pool = first_rows(rows, section.mining_max_items if section.stage == 2 else section.max_train_samples)
 
-    import torch
-    from transformers import set_seed
     from trl import GRPOTrainer
 
-    if section.torch_threads:
-        torch.set_num_threads(section.torch_threads)
-    set_seed(args.seed)
-    output_dir = Path(args.output_dir)
-    write_config(output_dir, trainer="grpo", recipe=recipe)
-    tokenizer = load_tokenizer(section)
-    model = load_model(section)
+    output_dir, tokenizer, model = start_run(recipe, trainer="grpo")
     extra: dict[str, Any] = {"rewards": ", ".join(section.rewards), "stage": section.stage}
     dataset = pool
     if success is not None:

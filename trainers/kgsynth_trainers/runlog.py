@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from transformers import TrainerCallback
 
-from kgsynth_trainers.model import CONFIG_FILE, MERGED_DIR, save_merged
+from kgsynth_trainers.model import CONFIG_FILE, MERGED_DIR, load_model, load_tokenizer, save_merged
 from kgsynth_trainers.recipe import ModelSection
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,22 @@ def last_checkpoint(output_dir: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
     return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+
+
+def start_run(recipe: Any, *, trainer: str) -> tuple[Path, Any, Any]:
+    """What every trainer does before it builds its TRL trainer: torch threads and the seed from the recipe,
+    the resolved configuration written into `output_dir`, then the tokenizer and the model loaded.
+    Returns (output_dir, tokenizer, model)."""
+    import torch
+    from transformers import set_seed
+
+    section = recipe.kgsynth
+    if section.torch_threads:
+        torch.set_num_threads(section.torch_threads)
+    set_seed(recipe.trl.seed)
+    output_dir = Path(recipe.trl.output_dir)
+    write_config(output_dir, trainer=trainer, recipe=recipe)
+    return output_dir, load_tokenizer(section), load_model(section)
 
 
 def write_config(output_dir: Path, *, trainer: str, recipe: Any) -> Path:

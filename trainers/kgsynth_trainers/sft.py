@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from kgsynth_trainers.data import check_columns, first_rows, load_split, to_prompt_completion
-from kgsynth_trainers.model import check_init_from, load_model, load_tokenizer, lora_config
+from kgsynth_trainers.model import check_init_from, lora_config
 from kgsynth_trainers.recipe import Recipe, SFTSection, load_recipe
-from kgsynth_trainers.runlog import MetricsCallback, train_and_report, write_config
+from kgsynth_trainers.runlog import MetricsCallback, start_run, train_and_report
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +37,9 @@ def train(recipe_path: Path, overrides: Sequence[str] = ()) -> Path:
     check_init_from(section)
     dataset = to_prompt_completion(first_rows(rows, section.max_train_samples))
 
-    import torch
-    from transformers import set_seed
     from trl import SFTTrainer
 
-    if section.torch_threads:
-        torch.set_num_threads(section.torch_threads)
-    set_seed(args.seed)
-    output_dir = Path(args.output_dir)
-    write_config(output_dir, trainer="sft", recipe=recipe)
-    tokenizer = load_tokenizer(section)
-    model = load_model(section)
+    output_dir, tokenizer, model = start_run(recipe, trainer="sft")
     trainer = SFTTrainer(
         model=model,
         args=args,
