@@ -37,7 +37,10 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgsynth.item import Item
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "trainers" / "recipes" / "smollm2-135m" / "learn"
@@ -227,16 +230,24 @@ def _results(out: Path, stage: str) -> list[dict[str, Any]]:
     return rows
 
 
-def endpoint_chance(out: Path) -> float | None:
-    """What naming a random candidate endpoint of the facts scores on the open-book short items: the mean
-    of 1 / (chains in the facts), since every candidate ends one chain of `hops` facts."""
+def test_items(out: Path) -> dict[str, Item]:
+    """The exported test split's items by id (read once for the report)."""
     import pyarrow.parquet as pq
 
-    path = out / "dataset" / "data" / "items" / "test-00000-of-00001.parquet"
-    rows = [r for r in pq.read_table(path).to_pylist() if r["format"] == "short" and r["context"]]
-    if not rows:
+    from kgsynth.dataset import item_from_row
+    from kgsynth.export import data_file
+
+    rows = pq.read_table(out / "dataset" / data_file("items", "test")).to_pylist()
+    return {row["id"]: item_from_row(row) for row in rows}
+
+
+def endpoint_chance(items: dict[str, Item]) -> float | None:
+    """What naming a random candidate endpoint of the facts scores on the open-book short items: the mean
+    of 1 / (chains in the facts), since every candidate ends one chain of `hops` facts."""
+    short = [item for item in items.values() if item.format == "short" and item.context]
+    if not short:
         return None
-    return sum(r["hops"] / len(r["context"]) for r in rows) / len(rows)
+    return sum(item.hops / len(item.context) for item in short) / len(short)
 
 
 def table_rows(out: Path) -> list[dict[str, Any]]:
@@ -263,16 +274,12 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
-def chain_diagnostics(out: Path) -> list[dict[str, Any]]:
+def chain_diagnostics(out: Path, items: dict[str, Item]) -> list[dict[str, Any]]:
     """Per stage, on the open-book test items: how often the model's scratchpad (`A → B → C`) names the
     start, the middle and the end entity of the true chain, and how often its letter is the option it named
     last (case-insensitive exact names)."""
-    import pyarrow.parquet as pq
+    from kgsynth.dataset import PATH_ARROW, path_chain
 
-    from kgsynth.dataset import PATH_ARROW, item_from_row, path_chain
-
-    table = pq.read_table(out / "dataset" / "data" / "items" / "test-00000-of-00001.parquet").to_pylist()
-    items = {row["id"]: item_from_row(row) for row in table}
     found = []
     for stage in STAGES:
         for path in sorted((out / "eval" / f"{stage}-kgsynth" / "items").glob("*/*test.jsonl")):
@@ -326,11 +333,12 @@ def wall_seconds(done: Path) -> float | None:
 
 def write_report(out: Path, sizes: Sizes, runner: Runner) -> None:
     rows = table_rows(out)
-    chance = endpoint_chance(out)
+    items = test_items(out)
+    chance = endpoint_chance(items)
     timings = {p.stem: json.loads(p.read_text())["seconds"] for p in sorted(runner.done.glob("*.json"))}
     judged = verdicts(rows, chance)
     wall = wall_seconds(runner.done)
-    chains = chain_diagnostics(out)
+    chains = chain_diagnostics(out, items)
     lines = [
         "| stage | set | n | accuracy % [95% Wilson] | letter prior % | strict format % | answered % | predicted |",
         "|---|---|---:|---|---:|---:|---:|---|",
