@@ -28,21 +28,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def make_tiny_model(folder: Path) -> Path:
-    import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from kgsynth_trainers.testing import save_tiny_llama
 
-    from kgsynth.teacher.local import ensure_smollm2
-
-    gguf = ensure_smollm2(REPO / ".models")
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-                         tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)  # fmt: skip
-    LlamaForCausalLM(config).save_pretrained(str(folder))
-    tokenizer.save_pretrained(str(folder))
-    return folder
+    return save_tiny_llama(folder, models=REPO / ".models")
 
 
 def make_dataset(root: Path) -> Path:
