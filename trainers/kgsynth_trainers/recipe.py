@@ -92,7 +92,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise KgsynthError(f"recipe {path} does not exist", hint="see trainers/recipes/<model>/<stage>.yaml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise KgsynthError(f"recipe {path}: not UTF-8 text ({error.reason} at byte {error.start})",
+                           hint="give a YAML recipe, e.g. trainers/recipes/<model>/<stage>.yaml") from None  # fmt: skip
+    except OSError as error:
+        raise KgsynthError(f"cannot read the recipe {path}: {error.strerror or error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
