@@ -772,7 +772,12 @@ def push_cmd(
     if not result.changed:
         console.print(f"{result.repo_id} already holds these {len(result.files)} files (commit {result.commit})")
         return
-    console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit}")
+    via = "Xet" if result.xet else "LFS"
+    console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit} "
+                  f"(large files through {via})")  # fmt: skip
+    if result.deleted:
+        console.print(f"deleted {len(result.deleted)} files the export no longer has: {', '.join(result.deleted)}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
     console.print(result.url, highlight=False, soft_wrap=True)
 
 
