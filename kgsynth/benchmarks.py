@@ -129,10 +129,12 @@ def _read_records(path: Path) -> Records:
                     ) from None
         return Records(path, rows, "line")
     if suffix == ".json":
+        text = path.read_bytes().decode("utf-8")  # not UTF-8: read_records says so
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text)
         except ValueError as error:
-            raise KgsynthError(f"{path}: not JSON ({error})") from None
+            raise KgsynthError(f"{path}: not JSON ({error})", hint="a .json file holds a list of question objects, "
+                               "or an object of them") from None  # fmt: skip
         if isinstance(data, dict):
             lists = [value for value in data.values() if isinstance(value, list)]
             if len(data) == 1 and lists:
