@@ -1082,6 +1082,7 @@ def eval_compare_cmd(
     """Put the results of several evaluations (models, checkpoints) in one table."""
     from kgsynth.evaluate import compare
 
+    check_out_folder(out)
     _print_eval(compare(directories, out), out)
 
 

@@ -52,6 +52,10 @@ def files_to_push(directory: Path) -> list[str]:
         what = ", ".join(missing + ([] if find_configs(directory) else ["data/<config>/<split>-*.parquet"]))
         raise KgsynthError(f"{directory} is not an exported dataset: it lacks {what}",
                            hint="export a run first: kgsynth export RUN --out DIR")  # fmt: skip
+    links = sorted(p for p in directory.rglob("*") if p.is_symlink())
+    if links:  # a link would upload whatever it points at, anywhere on this machine
+        raise KgsynthError(f"{links[0]} is a symbolic link; kgsynth push uploads only the export's own files",
+                           hint="remove the link (or copy the file it points at into the folder)")  # fmt: skip
     return sorted(
         p.relative_to(directory).as_posix()
         for p in directory.rglob("*")

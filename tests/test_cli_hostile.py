@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -209,3 +210,23 @@ def test_sources_piped_is_not_cut_at_80_columns(tmp_path: Path) -> None:
     assert piped.returncode == 0, piped.stderr
     assert "HPO licence (free to use with attribution; see hpo.jax.org/license)" in piped.stdout
     assert "(opt-in: --include-non-commercial)" in piped.stdout
+
+
+def test_eval_compare_and_push_hostile_inputs(run_and_export: tuple[Path, Path], inputs: Path, tmp_path: Path) -> None:
+    _, export = run_and_export
+    damaged = tmp_path / "eval"
+    damaged.mkdir()
+    (damaged / "summary.json").write_bytes(BINARY)
+    cmp = str(tmp_path / "cmp")
+    refused(["eval-compare", str(damaged), "--out", cmp], "summary.json: not the summary kgsynth eval writes",
+            damaged, inputs)  # fmt: skip
+    refused(["eval-compare", str(inputs / "a-folder"), "--out", cmp], "is not a kgsynth evaluation", inputs)
+    refused(["eval-compare", str(damaged), "--out", str(inputs / "a-file")], "not a folder", damaged, inputs)
+    assert not (tmp_path / "cmp").exists()
+    # a link in the folder would upload what it points at, anywhere on the machine: refused before the Hub is asked
+    linked = tmp_path / "export"
+    shutil.copytree(export, linked)
+    (linked / "notes.txt").symlink_to(inputs / "a-file")
+    refused(["push", str(linked), "--repo", "org/x"], "notes.txt is a symbolic link", linked, inputs)
+    refused(["push", str(inputs / "a-file"), "--repo", "org/x"], "no such folder", inputs)
+    refused(["push", str(export), "--repo", "../../etc"], "expected ORG/NAME", export)
