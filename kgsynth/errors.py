@@ -148,7 +148,7 @@ def foreign_error(exc: BaseException) -> KgsynthError | None:
         if isinstance(exc, ConnectionError):
             return KgsynthError(f"cannot connect: {problem}", hint="check that the server is running and reachable")
         if where is None:
-            return KgsynthError(f"input/output error: {problem}", hint="check the paths given and the free space")
+            return KgsynthError(problem, hint="check the paths given, their permissions and the free space")
         return KgsynthError(f"cannot use {where}: {problem}",
                             hint="check the path (a file where a folder is needed, or the reverse?), its "
                             "permissions and the free space")  # fmt: skip

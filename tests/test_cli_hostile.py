@@ -183,6 +183,12 @@ def test_train_and_audit_hostile_inputs(run_and_export: tuple[Path, Path], input
         (["train", "sft", "--config", str(inputs / "nowhere.yaml")], "nowhere.yaml does not exist"),
         (["train", "nosuch", "--config", recipe], "unknown trainer 'nosuch'"),
         (["train", "sft", "--config", recipe, "noequals"], "override 'noequals' is not key=value"),
+        (["train", "sft", "--config", recipe, "learning_rate=abc"], "sft_lora.yaml: 1 problem"),
+        (["train", "sft", "--config", str(inputs / "a-folder")], "a-folder is a folder, not a YAML file"),
+        (
+            ["train", "sft", "--config", recipe, f"dataset={inputs / 'a-file'}", f"output_dir={inputs / 'out'}"],
+            "a-file is a file, not a folder",
+        ),
         (["audit", str(inputs / "a-file")], "holds no generated run"),
         (["audit", str(inputs / "a-folder"), "--no-graph"], "holds no generated run"),
         (["audit", str(run), "--fail-on", "garbage"], "--fail-on 'garbage'"),

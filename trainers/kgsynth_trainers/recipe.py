@@ -90,7 +90,8 @@ class Recipe(Generic[S, C]):
 def read_yaml(path: Path) -> dict[str, Any]:
     """The recipe file's mapping; a clear error for a missing file, bad YAML or a non-mapping."""
     if not path.is_file():
-        raise KgsynthError(f"recipe {path} does not exist", hint="see trainers/recipes/<model>/<stage>.yaml")
+        what = "is a folder, not a YAML file" if path.is_dir() else "does not exist"
+        raise KgsynthError(f"recipe {path} {what}", hint="see trainers/recipes/<model>/<stage>.yaml")
     try:
         data = yaml.safe_load(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as error:
