@@ -369,6 +369,38 @@ def _load_while_killing_connections(neo4j_env: Neo4jServer, graph_name: str, neo
         killer.close()
 
 
+def test_what_is_retried_is_what_a_killed_connection_or_a_transient_error_leaves() -> None:
+    """The driver's own error objects, as it builds them from a server's answer: the ones a killed connection
+    leaves (Request.Invalid after a killed session, a terminated transaction, an unknown commit outcome) and the
+    transient ones are retried; a wrong query or wrong credentials are not."""
+    from neo4j import exceptions as neo
+
+    from kgsynth.store.neo4j.connection import is_retryable
+
+    def server(code: str) -> Exception:
+        return neo.Neo4jError._hydrate_neo4j(code=code, message="from the server")
+
+    retried = [
+        server("Neo.ClientError.Request.Invalid"),  # "cannot be handled by a session in the READY state"
+        server("Neo.ClientError.Transaction.Terminated"),
+        server("Neo.ClientError.Transaction.TransactionNotFound"),
+        server("Neo.TransientError.Transaction.DeadlockDetected"),
+        neo.IncompleteCommit("the connection died during the commit"),
+        neo.ServiceUnavailable("gone"),
+        neo.SessionExpired("expired"),
+        ConnectionResetError("reset by peer"),
+    ]
+    refused = [
+        server("Neo.ClientError.Statement.SyntaxError"),
+        server("Neo.ClientError.Schema.ConstraintValidationFailed"),
+        server("Neo.ClientError.Security.Unauthorized"),
+        neo.ConfigurationError("bad URI"),
+        ValueError("a bug"),
+    ]
+    assert [type(e).__name__ for e in retried if not is_retryable(e)] == []
+    assert [type(e).__name__ for e in refused if is_retryable(e)] == []
+
+
 @pytest.mark.neo4j
 def test_server_restart_mid_load_is_survived(neo4j_env: Neo4jServer, graph_name: str) -> None:
     if not neo4j_env.own:
