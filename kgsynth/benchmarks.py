@@ -94,8 +94,25 @@ def read_records(path: Path) -> Records:
 
     A JSON file holds a list of objects, an object holding one list of them, or an object of objects
     (PubMedQA: `{pmid: {...}}`, each record then also gets its key as `id`). A CSV in a folder named in
-    `HEADERLESS_CSV` has no header row.
+    `HEADERLESS_CSV` has no header row. A file that cannot be read (a folder, no permission, not UTF-8
+    text, not parquet) is one error naming it.
     """
+    hint = "give a UTF-8 JSON, JSONL or CSV file, or a parquet file, of question records"
+    if path.is_dir():
+        raise KgsynthError(f"{path} is a folder, not a benchmark file", hint=hint)
+    try:
+        return _read_records(path)
+    except UnicodeDecodeError as error:
+        raise KgsynthError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})", hint=hint) from None
+    except OSError as error:
+        raise KgsynthError(f"cannot read {path}: {error.strerror or error}", hint=hint) from None
+    except Exception as error:
+        if not type(error).__module__.startswith("pyarrow"):
+            raise
+        raise KgsynthError(f"{path}: not a readable parquet file ({str(error).splitlines()[0]})", hint=hint) from None
+
+
+def _read_records(path: Path) -> Records:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         rows = []
@@ -112,10 +129,12 @@ def read_records(path: Path) -> Records:
                     ) from None
         return Records(path, rows, "line")
     if suffix == ".json":
+        text = path.read_bytes().decode("utf-8")  # not UTF-8: read_records says so
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(text)
         except ValueError as error:
-            raise KgsynthError(f"{path}: not JSON ({error})") from None
+            raise KgsynthError(f"{path}: not JSON ({error})", hint="a .json file holds a list of question objects, "
+                               "or an object of them") from None  # fmt: skip
         if isinstance(data, dict):
             lists = [value for value in data.values() if isinstance(value, list)]
             if len(data) == 1 and lists:
@@ -388,7 +407,7 @@ def _aliases(row: dict[str, Any], columns: _Columns, answer: str) -> tuple[str, 
 def read_question_file(path: Path, *, fields: FieldMap | None = None, name: str | None = None) -> EvalSet:
     """The questions of one file as an evaluation set (see the module docstring for what a file may hold)."""
     fields = fields or FieldMap()
-    if not path.is_file():
+    if not path.exists():
         raise KgsynthError(f"benchmark file {path} does not exist")
     records = read_records(path)
     columns = _columns(records, fields)

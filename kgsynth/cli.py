@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kgsynth.errors import KgsynthError
+from kgsynth.errors import KgsynthError, foreign_error
 
 app = typer.Typer(
     name="kgsynth",
@@ -33,6 +33,13 @@ logger = logging.getLogger("kgsynth")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def report_error(exc: KgsynthError) -> None:
+    """One ``error:`` line (and its hint) on stderr."""
+    err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+
+
 def user_errors(fn: F) -> F:
     """Report a :class:`KgsynthError` as a message and a non-zero exit code, never a traceback."""
 
@@ -41,10 +48,17 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except KgsynthError as exc:
-            err.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
-            if exc.hint:
-                err.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+            report_error(exc)
             raise typer.Exit(exc.exit_code) from None
+        except Exception as exc:
+            # A library's error that stands for bad input or an unreachable server (foreign_error); a bug
+            # keeps its traceback. -v logs the traceback of what is reported.
+            user = foreign_error(exc)
+            if user is None:
+                raise
+            logger.info("reported as a user error", exc_info=True)
+            report_error(user)
+            raise typer.Exit(user.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted; what was written so far is intact, re-run to continue")
             raise typer.Exit(130) from None
@@ -137,6 +151,17 @@ Neo4jUserOpt = Annotated[str | None, typer.Option("--neo4j-user", help="Default 
 Neo4jDbOpt = Annotated[
     str | None, typer.Option("--neo4j-database", help="Default $NEO4J_DATABASE.", rich_help_panel="Neo4j")
 ]
+
+
+def check_out_folder(out: Path, *, option: str = "--out") -> None:
+    """Refuse, before any work, an output folder that is a file (or lies under one)."""
+    for path in (out, *out.parents):
+        if path.exists():
+            if not path.is_dir():
+                where = "" if path == out else f" ({path} is a file)"
+                raise KgsynthError(f"{option} {out}: not a folder{where}",
+                                   hint=f"give {option} a folder (new, or one this command wrote before)")  # fmt: skip
+            return
 
 
 def graph_flags(sources: list[str] | None, from_: list[str] | None, **given: Any) -> dict[str, Any]:
@@ -700,6 +725,13 @@ def export_cmd(
     from kgsynth.config import build_config
     from kgsynth.export import ExportConfig
 
+    for path in benchmark or []:  # before any work: a folder or a missing file is named as the option it came from
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "not a file that exists"
+            raise KgsynthError(f"--benchmark {path}: {what}",
+                               hint="give a JSON, JSONL, CSV or parquet file of questions (repeat the option for "
+                               "several), or --shared-benchmarks for the shared folder")  # fmt: skip
+
     flags = {
         "split": {"split_by": split_by, "validation_size": validation_size, "test_size": test_size, "seed": seed},
         "decontam": {"shared": shared_benchmarks,
@@ -711,6 +743,8 @@ def export_cmd(
 
 def _export(run: Path, out: Path, config: Any) -> None:
     from kgsynth.export import export_run
+
+    check_out_folder(out)
 
     with err.status("exporting") as status:
         summary = export_run(run, out, config=config, progress=lambda step: status.update(f"exporting: {step}"))
@@ -738,7 +772,12 @@ def push_cmd(
     if not result.changed:
         console.print(f"{result.repo_id} already holds these {len(result.files)} files (commit {result.commit})")
         return
-    console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit}")
+    via = "Xet" if result.xet else "LFS"
+    console.print(f"pushed {len(result.files)} files to [bold]{result.repo_id}[/] in commit {result.commit} "
+                  f"(large files through {via})")  # fmt: skip
+    if result.deleted:
+        console.print(f"deleted {len(result.deleted)} files the export no longer has: {', '.join(result.deleted)}",
+                      highlight=False, soft_wrap=True)  # fmt: skip
     console.print(result.url, highlight=False, soft_wrap=True)
 
 
@@ -845,12 +884,24 @@ def train_cmd(
 def focus_cmd(
     passrates: Annotated[Path, typer.Argument(help="passrates.jsonl of a stage-2 run (kgsynth train grpo --stage 2).")],
     out: Annotated[Path, typer.Option("--out", help="The focus file to write (JSON).")] = Path("focus.json"),
-    prior_items: Annotated[float, typer.Option(help="Pseudo-items smoothing each failure rate.")] = 4.0,
+    prior_items: Annotated[
+        float | None, typer.Option(help="Pseudo-items smoothing each failure rate (default 4).", show_default=False)
+    ] = None,
 ) -> None:
     """Which relations, metapaths, hops, types and rarity bins the policy fails most, as sampling weights."""
+    from pydantic import ValidationError
+
+    from kgsynth.errors import validation_message
     from kgsynth.focus import FocusConfig, derive_focus, read_pass_rates, write_focus
 
-    focus = derive_focus(read_pass_rates(passrates), config=FocusConfig(prior_items=prior_items))
+    try:
+        config = FocusConfig.model_validate({} if prior_items is None else {"prior_items": prior_items})
+    except ValidationError as exc:
+        raise KgsynthError(validation_message(exc, names={"prior_items": "--prior-items"}),
+                           hint="--prior-items is a count of pseudo-items: 0 or more") from None  # fmt: skip
+    if out.is_dir():
+        raise KgsynthError(f"--out {out} is a folder", hint="give the focus file's path, e.g. --out focus.json")
+    focus = derive_focus(read_pass_rates(passrates), config=config)
     write_focus(focus, out)
     console.print(f"{focus['items']} items, overall failure rate {focus['overall_failure_rate']:.3f} -> {out}")
     for dimension in ("relation", "hops", "rarity_bin"):
@@ -964,12 +1015,20 @@ def eval_cmd(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="The evaluation folder (a rerun resumes from its cache).")],
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens a model may generate per item.")] = 512,
+    max_new_tokens: Annotated[
+        int | None, typer.Option(help="Tokens a model may generate per item (default 512).", show_default=False)
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="Items per set, drawn balanced over gold letters.")] = None,
-    seed: Annotated[int, typer.Option(help="Which items are drawn when --limit is given.")] = 0,
-    backend: Annotated[str, typer.Option(help="transformers (CPU) or vllm (GPU).")] = "transformers",
+    seed: Annotated[
+        int | None, typer.Option(help="Which items are drawn when --limit is given (default 0).", show_default=False)
+    ] = None,
+    backend: Annotated[
+        str | None, typer.Option(help="transformers (CPU, the default) or vllm (GPU).", show_default=False)
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Prompts per generate call (8; vLLM 256).")] = None,
-    threads: Annotated[int, typer.Option(help="torch threads (0 = the cores available).")] = 0,
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads (0, the default: the cores available).", show_default=False)
+    ] = None,
     field: Annotated[
         list[str] | None,
         typer.Option(
@@ -981,17 +1040,23 @@ def eval_cmd(
     ] = None,
 ) -> None:
     """Evaluate models on benchmarks and kgsynth sets, scored by the rewards' answer judge."""
+    from pydantic import ValidationError
     from rich.progress import Progress
 
     from kgsynth.benchmarks import FieldMap, parse_field_overrides, resolve_set
+    from kgsynth.errors import validation_message
     from kgsynth.eval_backends import load_backend
     from kgsynth.evaluate import EvalConfig, evaluate
 
     try:
-        config = EvalConfig(backend=backend, max_new_tokens=max_new_tokens, limit=limit, seed=seed,  # type: ignore[arg-type]
-                            batch_size=batch_size, threads=threads)  # fmt: skip
-    except ValueError as exc:
-        raise KgsynthError(f"invalid eval options: {exc}") from None
+        given = {"backend": backend, "max_new_tokens": max_new_tokens, "limit": limit, "seed": seed,
+                 "batch_size": batch_size, "threads": threads}  # fmt: skip
+        config = EvalConfig.model_validate({k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        names = {name: f"--{name.replace('_', '-')}" for name in EvalConfig.model_fields}
+        raise KgsynthError(validation_message(exc, names=names),
+                           hint="see `kgsynth eval --help` for each option's valid values") from None  # fmt: skip
+    check_out_folder(out)
     fields = FieldMap(**parse_field_overrides(field or []), answer_index_base=answer_index_base)
     sets = [resolve_set(spec, fields=fields) for spec in benchmark]
     models = [load_backend(m, config) for m in model]
@@ -1017,6 +1082,7 @@ def eval_compare_cmd(
     """Put the results of several evaluations (models, checkpoints) in one table."""
     from kgsynth.evaluate import compare
 
+    check_out_folder(out)
     _print_eval(compare(directories, out), out)
 
 

@@ -10,7 +10,9 @@ made it into the graph, and why the rest did not.
   truncated ontology); a file none of whose records made it into the graph (a source loaded without the
   source it enriches); one source giving one id two categories.
 * Warnings (logged on every load of the graph; errors with ``strict``): some edges dropped because an
-  endpoint is not a node; nodes of a category kgsynth does not know (loaded, but no question reaches them).
+  endpoint is not a node; nodes of a category kgsynth does not know, and edges of a predicate no shipped
+  schema speaks (loaded, but no question reaches them); node names, synonyms or xrefs longer than
+  ``MAX_TEXT_CHARS``, cut to it.
 * Reported only (``kgsynth stats``, ``graph.report``): two sources giving one id different categories
   (the first source's wins). The real releases do this (MeSH files 369 pharmacologic-action descriptors
   as chemicals, DrugCentral as drug classes), so it cannot be an error, and a warning on every load of the
@@ -25,8 +27,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from kgsynth.errors import DamagedSourceError
-from kgsynth.model import CATEGORIES, DANGLING, Graph
+from kgsynth.model import CATEGORIES, DANGLING, MAX_TEXT_CHARS, Graph
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +82,18 @@ def find_damage(graph: Graph) -> Damage:
             damage.errors.append(f"source {first}: {message}: one id names one node")
         else:
             logger.info("%s; %s's category is kept", message, first)
+    for what, c in graph.report.get("clipped_text", {}).items():
+        damage.warnings.append(
+            f"{c['count']:,} node {what} longer than {MAX_TEXT_CHARS:,} characters were cut to {MAX_TEXT_CHARS:,} "
+            f"(e.g. on {c['example']}): check the file's columns"
+        )
+    predicates = _unknown_predicates(graph)
+    if predicates:
+        listed = ", ".join(f"{p}: {n:,}" for p, n in predicates.items())
+        damage.warnings.append(
+            f"edges of predicates no shipped graph schema speaks ({listed}) are loaded, but no question reaches "
+            "them unless a --schema of your own names them (see docs/graph.md)"
+        )
     unknown = _unknown_categories(graph)
     if unknown:
         listed = ", ".join(f"{cat}: {n:,}" for cat, n in unknown.items())
@@ -114,6 +130,19 @@ def _explain_ids(ids: list[str], graph: Graph, lowered: dict[str, str]) -> str:
         if node is not None and node != i:
             return f"{text}: {i!r} differs from the node {node!r} only in case (ids are case-sensitive)"
     return text
+
+
+def _unknown_predicates(graph: Graph) -> dict[str, int]:
+    from kgsynth.schema import known_predicates
+
+    known = known_predicates()
+    per_code = np.bincount(graph.rel.astype(np.int64), minlength=len(graph.relations))
+    counts: dict[str, int] = {}
+    for code, relation in enumerate(graph.relations):
+        predicate = relation.removeprefix("NOT ")
+        if predicate not in known and int(per_code[code]):
+            counts[predicate] = counts.get(predicate, 0) + int(per_code[code])
+    return dict(sorted(counts.items()))
 
 
 def _unknown_categories(graph: Graph) -> dict[str, int]:

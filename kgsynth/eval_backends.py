@@ -22,6 +22,7 @@ from typing import Any
 from kgsynth.errors import KgsynthError
 from kgsynth.evaluate import EvalConfig, GenerationParams
 from kgsynth.teacher.base import Message
+from kgsynth.teacher.local import check_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,7 @@ class TransformersBackend:
     """A transformers causal LM, greedy and batched on the CPU."""
 
     def __init__(self, path: Path, *, batch_size: int = 8, threads: int = 0, device: str = "cpu") -> None:
-        if not path.exists():
-            raise KgsynthError(f"model {path} does not exist", hint="give a transformers model folder or a .gguf file")
+        check_model_path(path, option="--model")
         self.path = path
         self.gguf_file = path.name if path.suffix == ".gguf" else None
         self.directory = path.parent if self.gguf_file else path

@@ -547,7 +547,15 @@ def compare(directories: Sequence[Path], out: Path) -> dict[str, Any]:
                 f"{directory} is not a kgsynth evaluation (no {SUMMARY_FILE})",
                 hint="give --out folders of kgsynth eval",
             )
-        summaries.append(json.loads(path.read_text(encoding="utf-8")))
+        try:
+            summary = json.loads(path.read_bytes().decode("utf-8"))
+            if not isinstance(summary, dict) or not {"results", "models", "sets"} <= set(summary):
+                raise ValueError("not an object with results, models and sets")
+        except ValueError as error:  # not UTF-8, not JSON, not an evaluation's summary
+            raise KgsynthError(f"{path}: not the summary kgsynth eval writes ({error})",
+                               hint="give --out folders of kgsynth eval; re-run kgsynth eval there to rewrite "
+                               "it (its cache keeps the answers)") from None  # fmt: skip
+        summaries.append(summary)
     # A model is named by its folder only where the same model and set appear in more than one folder, so
     # evaluations of one model on different sets (run in parallel, say) merge into one row per set.
     pairs = Counter((r["model"], r["set"]) for s in summaries for r in s["results"])

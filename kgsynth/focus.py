@@ -28,14 +28,15 @@ import itertools
 import json
 import logging
 import math
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kgsynth.errors import KgsynthError, SourceFormatError
+from kgsynth.errors import KgsynthError, SourceFormatError, validation_message
 
 logger = logging.getLogger(__name__)
 
@@ -66,22 +67,59 @@ def rarity_bin(rarity: float) -> str:
     raise AssertionError("unreachable")
 
 
+class PassRateRow(BaseModel):
+    """One row of a pass-rate file, checked before any weight is derived from it."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    k: int = Field(gt=0, description="Rollouts sampled for the item.")
+    successes: int = Field(ge=0, description="Rollouts judged correct (at most k).")
+    type: str | None = None
+    hops: int | str | None = None
+    metapath: str | None = None
+    rarity: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _at_most_k(self) -> PassRateRow:
+        if self.successes > self.k:
+            raise ValueError(f"successes ({self.successes}) exceeds k ({self.k})")
+        return self
+
+
 def read_pass_rates(path: Path) -> list[dict[str, Any]]:
-    """The rows of a pass-rate file; a clear error naming the line that is not a pass-rate row."""
+    """The rows of a pass-rate file; a clear error naming the line that is not a pass-rate row (a field of the
+    wrong type, ``k`` not positive, ``successes`` outside ``0..k``, a rarity outside ``[0, 1]``), or a file that
+    holds none."""
+    hint = "pass the passrates.jsonl beside a stage-2 run's checkpoint (kgsynth train grpo --stage 2)"
     if not path.is_file():
         raise SourceFormatError(path, None, "a passrates.jsonl file (written by kgsynth train grpo --stage 2)",
-                                hint="pass the passrates.jsonl beside a stage-2 run's checkpoint")  # fmt: skip
+                                hint=hint)  # fmt: skip
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceFormatError(path, None, "UTF-8 text, one JSON object per line",
+                                found=f"byte 0x{exc.object[exc.start]:02x} at offset {exc.start}",
+                                hint=hint) from None  # fmt: skip
+    except OSError as exc:
+        raise KgsynthError(f"cannot read {path}: {exc.strerror or exc}", hint=hint) from None
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
-            raise SourceFormatError(path, number, "one JSON object per line", found=line) from None
-        if not isinstance(row, dict) or not {"k", "successes"} <= set(row) or not row["k"]:
-            raise SourceFormatError(path, number, "an object with k > 0 and successes", found=line)
+            raise SourceFormatError(path, number, "one JSON object per line", found=line, hint=hint) from None
+        if not isinstance(row, dict):
+            raise SourceFormatError(path, number, "a JSON object with k and successes", found=line, hint=hint)
+        try:
+            PassRateRow.model_validate(row)
+        except ValidationError as exc:
+            raise SourceFormatError(path, number, f"a pass-rate row ({validation_message(exc)})",
+                                    found=line, hint=hint) from None  # fmt: skip
         rows.append(row)
+    if not rows:
+        raise SourceFormatError(path, None, "at least one pass-rate row, found none (an empty file)", hint=hint)
     return rows
 
 
@@ -147,9 +185,12 @@ def derive_focus(rows: Iterable[Mapping[str, Any]], *, config: FocusConfig | Non
 
 
 def write_focus(focus: Mapping[str, Any], path: Path) -> Path:
-    """The focus as indented, key-sorted JSON (same focus, same bytes)."""
+    """The focus as indented, key-sorted JSON (same focus, same bytes), written beside and moved into place (a
+    failed write leaves the file that was there)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(focus, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(focus, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, path)
     return path
 
 
@@ -212,11 +253,7 @@ def read_focus(path: Path) -> Focus:
     try:
         parsed = FocusFile.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(the file)"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        found = f", found {first['input']!r}" if first["type"] != "missing" else ""
-        raise KgsynthError(f"{path}: field {field}: {first['msg']}{found}{more}", hint=hint) from None
+        raise KgsynthError(f"{path}: field {validation_message(exc)}", hint=hint) from None
     bounds = (parsed.config.min_weight, parsed.config.max_weight)
     return Focus(file=str(path), sha256=hashlib.sha256(raw).hexdigest(), weights=parsed.weights, bounds=bounds)
 

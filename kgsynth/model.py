@@ -16,6 +16,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from kgsynth.errors import KgsynthError
+
 logger = logging.getLogger(__name__)
 
 # Node categories in the order their id ranges are laid out: every category is one contiguous range
@@ -109,6 +111,10 @@ class Edge(BaseModel):
 
 # The drop reason of an edge whose subject or object is no node (kgsynth.damage checks its share).
 DANGLING = "endpoint not a node (unknown or obsolete id)"
+# Longer node names, synonyms and xrefs are cut (with a load warning): a name is spoken in questions and written
+# into every item that names the node, so a 10 MB one would make 10 MB lines; the longest real one (default KG) is 145.
+MAX_TEXT_CHARS = 1_000
+MAX_CODES = 256  # categories, relations and sources are stored as one-byte codes
 
 
 def relation_key(predicate: str, negated: bool) -> str:
@@ -213,10 +219,24 @@ class GraphBuilder:
         self.join_report: dict[str, Any] = {}
         # (first source, its category, later source, its category) -> [count, an example id]
         self._category_conflicts: dict[tuple[str, str, str, str], list[Any]] = {}
+        # what (name, synonym, ...) -> [texts cut to MAX_TEXT_CHARS, an example id]
+        self._clipped: dict[str, list[Any]] = {}
+
+    def _clip(self, text: str, curie: str, what: str) -> str:
+        """``text`` cut to :data:`MAX_TEXT_CHARS` (an ellipsis at the end), counted for the load's warnings."""
+        if len(text) <= MAX_TEXT_CHARS:
+            return text
+        self._clipped.setdefault(what, [0, curie])[0] += 1
+        return text[: MAX_TEXT_CHARS - 1] + "…"
 
     # --- sources and accounting -------------------------------------------------------------------
     def register_source(self, info: SourceInfo) -> None:
         if info.name not in self._source_ids:
+            if len(self._source_ids) >= MAX_CODES:  # source codes are one byte in the stored graph
+                raise KgsynthError(
+                    f"more than {MAX_CODES} distinct sources (the next is {info.name[:80]!r})",
+                    hint="a graph holds at most 256 sources: check the primary_knowledge_source column",
+                )
             self._source_ids[info.name] = len(self._source_ids)
             self._sources[info.name] = info
 
@@ -244,7 +264,19 @@ class GraphBuilder:
         rare: bool = False,
     ) -> None:
         """Add a node, or merge into an existing one (the first name and category given win; lists are
-        unioned). A second, different category is recorded in the report's ``category_conflicts``."""
+        unioned). A second, different category is recorded in the report's ``category_conflicts``; a name,
+        synonym or xref longer than :data:`MAX_TEXT_CHARS` is cut to it and counted in ``clipped_text`` (a load
+        warning); an id that long is refused."""
+        if len(curie) > MAX_TEXT_CHARS:
+            raise KgsynthError(
+                f"source {source}: a node id of {len(curie):,} characters ({curie[:40]!r}...); ids are at most "
+                f"{MAX_TEXT_CHARS:,}",
+                hint="check the file's columns (a name or a whole record read as an id?)",
+            )
+        name = self._clip(name, curie, "names")
+        synonyms = [self._clip(s, curie, "synonyms") for s in synonyms]
+        layperson = [self._clip(s, curie, "layperson synonyms") for s in layperson]
+        xrefs = [self._clip(x, curie, "xrefs") for x in xrefs]
         draft = self._nodes.get(curie)
         if draft is not None and draft.category != category:
             key = (draft.source, draft.category, source, category)
@@ -287,7 +319,15 @@ class GraphBuilder:
         negated: bool = False,
     ) -> None:
         rel = relation_key(predicate, negated)
-        rel_id = self._relations.setdefault(rel, len(self._relations))
+        rel_id = self._relations.get(rel)
+        if rel_id is None:
+            if len(self._relations) >= MAX_CODES:  # relation codes are one byte in the stored graph
+                raise KgsynthError(
+                    f"source {source} ({stream}): more than {MAX_CODES} distinct predicates (the next is {rel[:80]!r})",
+                    hint="a graph holds at most 256 relations (negated ones count apart): check the predicate "
+                    "column, or map the predicates to fewer Biolink ones",
+                )
+            rel_id = self._relations[rel] = len(self._relations)
         if qualifiers:
             key = tuple(sorted((k, v) for k, v in qualifiers.items() if v not in (None, "")))
             qual_id = self._quals.setdefault(key, len(self._quals)) if key else -1
@@ -393,6 +433,9 @@ class GraphBuilder:
         for draft in merged.values():
             if draft.category not in cat_rank:
                 cat_rank[draft.category] = len(cat_rank)
+        if len(cat_rank) > MAX_CODES:  # category codes are one byte in the stored graph
+            raise KgsynthError(f"more than {MAX_CODES} distinct node categories ({len(cat_rank):,})",
+                               hint="check the category column: Biolink categories, one per node")  # fmt: skip
         categories = tuple(sorted(cat_rank, key=cat_rank.__getitem__))
         order = sorted(merged, key=lambda c: (cat_rank[merged[c].category], c))
         index = {c: i for i, c in enumerate(order)}
@@ -486,6 +529,7 @@ class GraphBuilder:
                 "streams": [r.to_dict() for r in streams],
                 "identity_join": self.join_report,
                 "dangling_examples": dangling_examples,
+                "clipped_text": {what: {"count": n, "example": ex} for what, (n, ex) in sorted(self._clipped.items())},
                 "category_conflicts": [
                     {"sources": [a, b], "categories": [ac, bc], "nodes": n, "example": ex}
                     for (a, ac, b, bc), (n, ex) in sorted(self._category_conflicts.items())

@@ -212,6 +212,12 @@ def _locate(ref: str, base: Path | None) -> Path:
 
 
 @cache
+def known_predicates() -> frozenset[str]:
+    """Every predicate a shipped schema speaks (what a question can reach without a schema of one's own)."""
+    return frozenset(p for name in available_schemas() for p in load_schema(name).predicates)
+
+
+@cache
 def load_schema(name: str) -> GraphSchema:
     """A schema by shipped name (``med``) or by path to a YAML file (a user's own graph), with its
     ``include``s merged in (the including file wins on conflicts) and its metapaths checked."""

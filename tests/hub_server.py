@@ -3,8 +3,14 @@ create a repository and commit files to it, and that ``datasets.load_dataset("OR
 read them back. The real Hub cannot run here; everything else in the push test is real.
 
 Covered: ``POST /api/repos/create``, ``POST /api/validate-yaml`` (parses the card's front matter),
-``POST /api/{type}s/{repo}/preupload/{rev}`` (answers ``regular`` for every file, so no LFS and no Xet
-upload is needed), ``POST /api/{type}s/{repo}/commit/{rev}`` (the ndjson commit with base64 files),
+``POST /api/{type}s/{repo}/preupload/{rev}`` (answers ``lfs`` for a binary file -- a NUL byte in its sample,
+a parquet or PNG name -- or one over 10 MB, as the Hub does, ``regular`` for the rest), the LFS protocol for those
+(``POST /{type}s/{repo}.git/info/lfs/objects/batch`` with ``basic`` transfers, ``PUT`` of the bytes, which are
+checked against their SHA-256, and ``POST`` verify), ``POST /api/{type}s/{repo}/commit/{rev}`` (the ndjson
+commit with base64 files, ``lfsFile`` pointers and ``deletedFile`` lines),
+``GET /api/{type}s/{repo}/xet-write-token/{rev}`` only when made with ``xet_cas_url`` (then it hands out a
+token for that CAS address; without it, the server does not offer Xet storage, as a Hub-compatible server
+without Xet does not),
 ``GET /api/{type}s/{repo}[/revision/{rev}]`` (repo info with siblings and card data),
 ``GET /api/{type}s/{repo}/tree/{rev}[/{path}]`` (listing, recursive or not), ``POST .../paths-info/{rev}``,
 and ``HEAD``/``GET /{type}s/{repo}/resolve/{rev}/{path}`` (files, with ``Range``). Writes need the
@@ -45,6 +51,7 @@ class Repo:
     repo_type: str
     private: bool
     commits: list[Commit] = field(default_factory=list)
+    lfs_paths: set[str] = field(default_factory=set)  # files committed as LFS pointers
 
     def at(self, revision: str) -> Commit | None:
         if revision in ("main", "HEAD"):
@@ -55,8 +62,10 @@ class Repo:
 class HubServer:
     """``with HubServer(token="hf_x") as hub: ...`` serves on ``hub.base_url`` (127.0.0.1, a free port)."""
 
-    def __init__(self, *, token: str) -> None:
+    def __init__(self, *, token: str, xet_cas_url: str | None = None) -> None:
         self.token = token
+        self.xet_cas_url = xet_cas_url
+        self.lfs: dict[str, bytes] = {}  # LFS objects uploaded, by SHA-256
         self.repos: dict[tuple[str, str], Repo] = {}
         self.log: list[dict[str, Any]] = []
         self.authorized_writes = 0
@@ -80,8 +89,23 @@ class HubServer:
         return self.repos[(repo_type, repo_id)].commits
 
 
-_REPO_API = re.compile(r"^/api/(models|datasets|spaces)/([^/]+/[^/]+)(?:/(revision|tree|preupload|commit|paths-info)"
-                       r"/([^/]+)(?:/(.*))?)?$")  # fmt: skip
+_REPO_API = re.compile(r"^/api/(models|datasets|spaces)/([^/]+/[^/]+)(?:/(revision|tree|preupload|commit|paths-info"
+                       r"|xet-write-token)/([^/]+)(?:/(.*))?)?$")  # fmt: skip
+_LFS_BATCH = re.compile(r"^/(?:(datasets|spaces)/)?([^/]+/[^/]+)\.git/info/lfs/objects/batch$")
+_LFS_BINARY_SUFFIXES = (".parquet", ".png", ".arrow", ".bin", ".safetensors", ".gguf")
+LFS_THRESHOLD = 10 * 1024 * 1024
+
+
+def is_lfs(path: str, sample: bytes, size: int) -> bool:
+    """Whether the Hub would store this file in LFS: binary (a NUL byte in its first 512 bytes, or a binary
+    file type its .gitattributes tracks) or over 10 MB."""
+    return path.endswith(_LFS_BINARY_SUFFIXES) or b"\0" in sample[:512] or size > LFS_THRESHOLD
+
+
+def lfs_oid(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
 _RESOLVE = re.compile(r"^/(?:(datasets|spaces)/)?([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
 
 
@@ -142,6 +166,18 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self._record(body)
             self._route(body)
 
+        def do_PUT(self) -> None:  # an LFS object's bytes, at the href the batch answer gave
+            body = self._body()
+            self._record(b"<%d bytes>" % len(body))
+            m = re.fullmatch(r"/lfs-upload/([0-9a-f]{64})", urlsplit(self.path).path)
+            if not m:
+                return self._error(404, "EntryNotFound", f"no such endpoint here: PUT {self.path}")
+            if lfs_oid(body) != m.group(1):
+                return self._error(400, "BadRequest", "the uploaded bytes do not have the announced SHA-256")
+            with hub.lock:
+                hub.lfs[m.group(1)] = body
+            return self._send(200, {})
+
         def _route(self, body: bytes) -> None:
             url = urlsplit(self.path)
             path, query = unquote(url.path), parse_qs(url.query)
@@ -149,6 +185,14 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 return self._create(json.loads(body))
             if self.command == "POST" and path == "/api/validate-yaml":
                 return self._validate_yaml(json.loads(body))
+            if self.command == "POST" and path == "/lfs-verify":
+                oid = json.loads(body).get("oid", "")
+                with hub.lock:
+                    present = oid in hub.lfs
+                return self._send(200, {}) if present else self._error(404, "EntryNotFound", f"no LFS object {oid}")
+            m = _LFS_BATCH.match(path)
+            if m and self.command == "POST":
+                return self._lfs_batch(json.loads(body))
             m = _RESOLVE.match(path)
             if m and self.command in ("GET", "HEAD"):
                 kind = (m.group(1) or "models").rstrip("s")
@@ -157,7 +201,7 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             if not m:
                 return self._error(404, "EntryNotFound", f"no such endpoint here: {self.command} {path}")
             repo_type, repo_id, action, rev, rest = m.group(1)[:-1], m.group(2), m.group(3), m.group(4), m.group(5)
-            if action in ("preupload", "commit"):
+            if action in ("preupload", "commit", "xet-write-token"):
                 if not self._authorized():
                     return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
                 with hub.lock:
@@ -171,9 +215,20 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 files = json.loads(body)["files"]
                 head = repo.at(rev or "main")
                 old = head.files if head else {}
-                return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                                                   "oid": blob_oid(old[f["path"]]) if f["path"] in old else None}
-                                                  for f in files]})  # fmt: skip
+                answer = []
+                for f in files:
+                    lfs = is_lfs(f["path"], base64.b64decode(f.get("sample", "")), int(f.get("size", 0)))
+                    before = old.get(f["path"])
+                    oid = None if before is None else lfs_oid(before) if lfs else blob_oid(before)
+                    answer.append({"path": f["path"], "uploadMode": "lfs" if lfs else "regular",
+                                   "shouldIgnore": False, "oid": oid})  # fmt: skip
+                return self._send(200, {"files": answer})
+            if action == "xet-write-token":
+                if hub.xet_cas_url is None:
+                    return self._error(404, "EntryNotFound", "this server does not offer Xet storage")
+                return self._send(200, {}, headers={"X-Xet-Cas-Url": hub.xet_cas_url,
+                                                    "X-Xet-Access-Token": "xet-loopback-token",
+                                                    "X-Xet-Token-Expiration": str(2**31 - 1)})  # fmt: skip
             if action == "commit":
                 return self._commit(repo, body)
             commit = repo.at(rev)
@@ -203,6 +258,22 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                 hub.repos[(repo_type, repo_id)] = Repo(repo_id=repo_id, repo_type=repo_type, private=private)
             return self._send(200, {"url": url, "name": repo_id})
 
+        def _lfs_batch(self, payload: dict[str, Any]) -> None:
+            if not self._authorized():
+                return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
+            if payload.get("operation") != "upload" or "basic" not in payload.get("transfers", ["basic"]):
+                return self._error(400, "BadRequest", "this loopback Hub takes basic LFS uploads only")
+            objects = []
+            for o in payload["objects"]:
+                entry: dict[str, Any] = {"oid": o["oid"], "size": o["size"], "authenticated": True}
+                with hub.lock:
+                    present = o["oid"] in hub.lfs
+                if not present:  # the Hub leaves out the actions of an object it already holds
+                    entry["actions"] = {"upload": {"href": f"{hub.base_url}/lfs-upload/{o['oid']}"},
+                                        "verify": {"href": f"{hub.base_url}/lfs-verify"}}  # fmt: skip
+                objects.append(entry)
+            return self._send(200, {"transfer": "basic", "objects": objects})
+
         def _validate_yaml(self, payload: dict[str, Any]) -> None:
             content = payload.get("content", "")
             errors = []
@@ -227,6 +298,12 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
                         v = x["value"]
                         files[v["path"]] = base64.b64decode(v["content"]) if v.get("encoding") == "base64" else (
                             v["content"].encode())  # fmt: skip
+                    elif x["key"] == "lfsFile":
+                        v = x["value"]
+                        if v["oid"] not in hub.lfs:
+                            return self._error(400, "BadRequest", f"LFS object {v['oid']} was never uploaded")
+                        files[v["path"]] = hub.lfs[v["oid"]]
+                        repo.lfs_paths.add(v["path"])
                     elif x["key"] == "deletedFile":
                         files.pop(x["value"]["path"], None)
                     elif x["key"] != "header":
@@ -261,7 +338,10 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
         def _entries(self, commit: Commit, path: str, *, exact: bool) -> list[dict[str, Any]]:
             if path in commit.files:
                 c = commit.files[path]
-                return [{"type": "file", "oid": blob_oid(c), "size": len(c), "path": path}]
+                entry: dict[str, Any] = {"type": "file", "oid": blob_oid(c), "size": len(c), "path": path}
+                if is_lfs(path, c, len(c)):
+                    entry["lfs"] = {"oid": lfs_oid(c), "size": len(c), "pointerSize": 134}
+                return [entry]
             if exact and any(p.startswith(path + "/") for p in commit.files):
                 return [{"type": "directory", "oid": blob_oid(path.encode()), "size": 0, "path": path}]
             return []
@@ -292,7 +372,8 @@ def _handler(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             if path not in commit.files:
                 return self._error(404, "EntryNotFound", f"{path} does not exist on {rev}")
             content = commit.files[path]
-            headers = {"ETag": f'"{blob_oid(content)}"', "X-Repo-Commit": commit.oid, "Accept-Ranges": "bytes"}
+            etag = lfs_oid(content) if is_lfs(path, content, len(content)) else blob_oid(content)  # as the Hub's
+            headers = {"ETag": f'"{etag}"', "X-Repo-Commit": commit.oid, "Accept-Ranges": "bytes"}
             rng = re.fullmatch(r"bytes=(\d*)-(\d*)", self.headers.get("Range", ""))
             if rng and self.command == "GET":
                 start = int(rng.group(1) or 0)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -39,7 +41,10 @@ with open(out, "w") as fh:
 
 def hub_env(hub: HubServer, home: Path, *, token: str | None = TOKEN) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
-    env.update(HF_ENDPOINT=hub.base_url, HF_HOME=str(home), HF_HUB_DISABLE_XET="1", HF_HUB_DISABLE_TELEMETRY="1")
+    # Xet is left on (hf_xet is installed): push finds out from the server whether it offers Xet storage. One
+    # attempt per Xet request, so that a Xet upload to a storage that is not there fails in a second, not minutes.
+    env.update(HF_ENDPOINT=hub.base_url, HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1",
+               HF_XET_CLIENT_RETRY_MAX_ATTEMPTS="1")  # fmt: skip
     if token is not None:
         env["HF_TOKEN"] = token
     return env
@@ -78,6 +83,10 @@ def test_push_every_config_in_one_commit_and_read_it_back(
         )
         for f in expected:
             assert commit.files[f] == (out / f).read_bytes(), f
+        # the binary files went through LFS (uploaded, checked against their SHA-256), the text ones inline
+        lfs = hub.repos[("dataset", "kgsynth-org/med-qa")].lfs_paths
+        assert lfs == {f for f in expected if f.endswith((".parquet", ".png"))} and "README.md" not in lfs
+        assert "/xet-write-token/" in hub.log_text() and "(large files through LFS)" in pushed.stdout
         assert hub.authorized_writes >= 3  # create, preupload, commit: the token was sent where it belongs
 
         args = [
@@ -159,3 +168,100 @@ def test_push_private_and_the_errors_a_user_can_act_on(tmp_path: Path) -> None:
             assert "hf_wrongWRONGwrong" not in proc.stderr + proc.stdout and TOKEN not in proc.stderr + proc.stdout
         assert ("dataset", "org/x") not in hub.repos and len(hub.commits("org/public-one")) == 1
         assert TOKEN not in hub.log_text() and "hf_wrongWRONGwrong" not in hub.log_text()
+
+
+def card_with_configs(*configs: str) -> str:
+    """A card whose front matter names its configs, as an export's does (what `load_dataset(repo, config)` reads)."""
+    lines = ["---", "license: cc0-1.0", "configs:"]
+    for config in configs:
+        lines += [f"- config_name: {config}", "  data_files:", "  - split: train", f"    path: data/{config}/train-*"]
+    return "\n".join([*lines, "---", "# tiny", ""])
+
+
+def two_config_export(directory: Path) -> Path:
+    """A tiny export with two configs."""
+    tiny_export(directory)
+    (directory / "data" / "sft").mkdir()
+    pq.write_table(pa.table({"id": ["s1"], "messages": ["hello"]}),
+                   directory / "data" / "sft" / "train-00000-of-00001.parquet")  # fmt: skip
+    (directory / "README.md").write_text(card_with_configs("grpo", "sft"))
+    return directory
+
+
+def read_back(env: dict[str, str], repo: str, out: Path, *configs: str) -> dict:
+    args = [sys.executable, "-c", READ_BACK, repo, str(out), *configs]
+    read = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert read.returncode == 0, read.stderr
+    return json.loads(out.read_text())
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens there once the socket is closed
+
+
+@pytest.mark.parametrize("path", ["lfs", "xet-offered", "xet-disabled"])
+def test_every_upload_path_reads_back_with_datasets(tmp_path: Path, path: str) -> None:
+    """LFS: the server offers no Xet (as a Hub-compatible server without it); xet-offered: the server hands out
+    a Xet token for a storage that does not answer, so the Xet upload fails and the push goes through LFS;
+    xet-disabled: HF_HUB_DISABLE_XET=1. Every path ends in one commit that `datasets` reads back."""
+    data = two_config_export(tmp_path / "tiny")
+    cas = f"http://127.0.0.1:{closed_port()}" if path == "xet-offered" else None
+    with HubServer(token=TOKEN, xet_cas_url=cas) as hub:
+        env = hub_env(hub, tmp_path / "hf-home")
+        if path == "xet-disabled":
+            env["HF_HUB_DISABLE_XET"] = "1"
+        pushed = push(env, str(data), "--repo", "org/paths")
+        assert pushed.returncode == 0, pushed.stderr
+        assert "Traceback" not in pushed.stderr and "(large files through LFS)" in pushed.stdout
+        if path == "xet-offered":
+            assert "the Xet upload to org/paths failed" in pushed.stderr
+            assert "uploading through LFS instead" in pushed.stderr
+        (commit,) = hub.commits("org/paths")
+        parquets = {"data/grpo/train-00000-of-00001.parquet", "data/sft/train-00000-of-00001.parquet"}
+        assert hub.repos[("dataset", "org/paths")].lfs_paths == parquets
+        assert sorted(commit.files) == sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file())
+        back = read_back(env, "org/paths", tmp_path / "rows.json", "grpo", "sft")
+        assert back["rows"]["grpo"] == local_rows(data, "grpo") and back["rows"]["sft"] == local_rows(data, "sft")
+
+
+def test_a_re_push_deletes_what_the_new_export_no_longer_has(tmp_path: Path) -> None:
+    data = two_config_export(tmp_path / "tiny")
+    with HubServer(token=TOKEN) as hub:
+        env = hub_env(hub, tmp_path / "hf-home")
+        assert push(env, str(data), "--repo", "org/stale").returncode == 0
+        # the next export has no sft config and another grpo shard: the old files must not stay beside it
+        shutil.rmtree(data / "data" / "sft")
+        (data / "data" / "grpo" / "train-00000-of-00001.parquet").unlink()
+        (data / "README.md").write_text(card_with_configs("grpo"))
+        pq.write_table(pa.table({"id": ["c"], "answer_letter": ["B"]}),
+                       data / "data" / "grpo" / "train-00000-of-00002.parquet")  # fmt: skip
+        again = push(env, str(data), "--repo", "org/stale")
+        assert again.returncode == 0, again.stderr
+        said = " ".join(again.stdout.split())
+        assert "deleted 2 files the export no longer has" in said and "data/sft/train-00000-of-00001.parquet" in said
+        first, second = hub.commits("org/stale")
+        assert "data/sft/train-00000-of-00001.parquet" in first.files
+        assert sorted(second.files) == sorted(p.relative_to(data).as_posix() for p in data.rglob("*") if p.is_file())
+        back = read_back(env, "org/stale", tmp_path / "rows.json", "grpo")
+        assert back["rows"]["grpo"] == {"train": [{"id": "c", "answer_letter": "B"}]}
+
+
+def test_an_unreachable_or_offline_hub_is_one_line(tmp_path: Path) -> None:
+    data = tiny_export(tmp_path / "tiny")
+    before = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    base.update(HF_HOME=str(tmp_path / "hf-home"), HF_TOKEN=TOKEN)
+    unreachable = f"http://127.0.0.1:{closed_port()}"
+    cases = {
+        "refused": ({**base, "HF_ENDPOINT": unreachable}, f"cannot reach the Hub at {unreachable}"),
+        "offline": ({**base, "HF_HUB_OFFLINE": "1"}, "HF_HUB_OFFLINE is set: kgsynth push needs the Hub"),
+    }
+    for what, (env, message) in cases.items():
+        proc = push(env, str(data), "--repo", "org/x")
+        assert proc.returncode == 2, (what, proc.stderr)
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and message in lines[0], (what, proc.stderr)
+        assert "Traceback" not in proc.stderr and TOKEN not in proc.stderr + proc.stdout
+    assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == before

@@ -507,3 +507,34 @@ def test_strict_flag_refuses_warnings_from_the_cli(tmp_path: Path) -> None:
     assert strict.returncode == 2 and "a strict load refuses warnings too" in message(strict)
     assert "Traceback" not in strict.stderr
     assert snapshot(cache) == before  # the graph stored by the lenient load is untouched
+
+
+def test_a_huge_name_is_cut_and_an_unknown_predicate_warned(tmp_path: Path) -> None:
+    """A 10 MB node name is cut to MAX_TEXT_CHARS with a warning (not loaded silently and written into every
+    item), a predicate no shipped schema speaks is warned like an unknown category, and --strict refuses both."""
+    from kgsynth.assemble import load_graph
+    from kgsynth.model import MAX_TEXT_CHARS
+
+    huge = "Huntington " + "x" * 10_000_000
+    (tmp_path / "nodes.tsv").write_text(KGX_NODES.replace("Huntington disease", huge))
+    (tmp_path / "edges.tsv").write_text(KGX_EDGES + "HGNC:4851\tbiolink:frobnicates\tHP:0002072\n")
+    cache = tmp_path / "c"
+    lenient = kgsynth("load", "kgx", "--from", f"kgx={tmp_path}", cache=cache)
+    assert lenient.returncode == 0, lenient.stderr
+    said = message(lenient)
+    assert f"1 node names longer than {MAX_TEXT_CHARS:,} characters were cut" in said and "MONDO:0007739" in said
+    assert "edges of predicates no shipped graph schema speaks (biolink:frobnicates: 1)" in said
+    graph = load_graph(["kgx"], directories={"kgx": tmp_path}, cache_dir=cache)
+    name = graph.names[graph.ids.index("MONDO:0007739")]
+    assert len(name) == MAX_TEXT_CHARS and name.startswith("Huntington xxx") and name.endswith("…")
+    assert graph.num_edges == 3  # the unknown predicate's edge is loaded, as unknown categories' nodes are
+    strict = kgsynth("load", "kgx", "--from", f"kgx={tmp_path}", "--strict", "--refresh", cache=cache)
+    assert strict.returncode == 2 and "a strict load refuses warnings too" in message(strict)
+    assert "Traceback" not in strict.stderr
+
+
+def test_a_huge_id_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "nodes.tsv").write_text(KGX_NODES + "X:" + "1" * 5000 + "\tbiolink:Disease\tlong\n")
+    (tmp_path / "edges.tsv").write_text(KGX_EDGES)
+    r = kgsynth("load", "kgx", "--from", f"kgx={tmp_path}", cache=tmp_path / "c")
+    assert r.returncode == 2 and "a node id of 5,002 characters" in message(r) and "Traceback" not in r.stderr

@@ -310,11 +310,23 @@ def test_a_batch_retried_after_its_commit_adds_nothing(neo4j_env: Neo4jServer, g
 
 @pytest.mark.neo4j
 def test_connections_killed_mid_load_are_retried(neo4j_env: Neo4jServer, graph_name: str) -> None:
-    """A thread kills the store's connections every 50 ms while edges load: transactions die while
-    running, while committing, and between batches; the load still ends with every edge exactly once."""
-    import threading
-
+    """A thread kills the store's connections every 50 ms while edges load, on a machine kept busy by a
+    CPU-burning process per core (the state a fresh clone's `make test` met: a killed connection then left
+    ``Neo.ClientError.Request.Invalid`` behind): transactions die while running, while committing, and between
+    batches; the load still ends with every edge exactly once."""
     import neo4j
+
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        _load_while_killing_connections(neo4j_env, graph_name, neo4j)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def _load_while_killing_connections(neo4j_env: Neo4jServer, graph_name: str, neo4j: Any) -> None:
+    import threading
 
     graph = make_graph(graph_name, extra_edges=6000)
     killer = neo4j.GraphDatabase.driver(neo4j_env.uri, auth=(neo4j_env.user, neo4j_env.password))
@@ -355,6 +367,38 @@ def test_connections_killed_mid_load_are_retried(neo4j_env: Neo4jServer, graph_n
         finished.set()
         thread.join()
         killer.close()
+
+
+def test_what_is_retried_is_what_a_killed_connection_or_a_transient_error_leaves() -> None:
+    """The driver's own error objects, as it builds them from a server's answer: the ones a killed connection
+    leaves (Request.Invalid after a killed session, a terminated transaction, an unknown commit outcome) and the
+    transient ones are retried; a wrong query or wrong credentials are not."""
+    from neo4j import exceptions as neo
+
+    from kgsynth.store.neo4j.connection import is_retryable
+
+    def server(code: str) -> Exception:
+        return neo.Neo4jError._hydrate_neo4j(code=code, message="from the server")
+
+    retried = [
+        server("Neo.ClientError.Request.Invalid"),  # "cannot be handled by a session in the READY state"
+        server("Neo.ClientError.Transaction.Terminated"),
+        server("Neo.ClientError.Transaction.TransactionNotFound"),
+        server("Neo.TransientError.Transaction.DeadlockDetected"),
+        neo.IncompleteCommit("the connection died during the commit"),
+        neo.ServiceUnavailable("gone"),
+        neo.SessionExpired("expired"),
+        ConnectionResetError("reset by peer"),
+    ]
+    refused = [
+        server("Neo.ClientError.Statement.SyntaxError"),
+        server("Neo.ClientError.Schema.ConstraintValidationFailed"),
+        server("Neo.ClientError.Security.Unauthorized"),
+        neo.ConfigurationError("bad URI"),
+        ValueError("a bug"),
+    ]
+    assert [type(e).__name__ for e in retried if not is_retryable(e)] == []
+    assert [type(e).__name__ for e in refused if is_retryable(e)] == []
 
 
 @pytest.mark.neo4j

