@@ -26,6 +26,7 @@ from kgsynth.curation import without_symptomatic_indications
 from kgsynth.draft import Draft
 from kgsynth.errors import KgsynthError
 from kgsynth.focus import Focus, draft_weight, read_focus, weight_bound
+from kgsynth.hidden import draft_hidden, hidden_intermediates
 from kgsynth.index import CSRIndex
 from kgsynth.item import Constraint, Item
 from kgsynth.model import Graph, curie_prefix
@@ -49,6 +50,7 @@ from kgsynth.starts import short_cap
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: progress.json records each shard's name, length and SHA-256
+HIDDEN_CAP_DROP = "cap: a hidden intermediate already has its share of the items"
 FOCUS_DROP = "focus: drawn less often (the focus file weighs this draft below the heaviest)"
 
 
@@ -63,6 +65,7 @@ class Generator:
         self.index = index or CSRIndex(graph)
         self.ctx = build_context(graph, self.index, load_schema(config.schema_name), config)
         self.key_counts: Counter[str] = Counter()
+        self.hidden_counts: Counter[str] = Counter()  # items through each hidden intermediate (kgsynth.hidden)
         self.seen_questions: set[str] = set()
         self.seen_keys: set[str] = set()
         self.drops: Counter[str] = Counter()
@@ -87,6 +90,9 @@ class Generator:
             return "duplicate answer and constraints"
         if self._capped(curie, draft.fmt):
             return "cap: this key already has its share of the items"
+        hidden = draft_hidden(draft.nodes, vignette=draft.qtype == "vignette")
+        if self._hidden_capped([self.graph.ids[h] for h in hidden], draft.fmt):
+            return HIDDEN_CAP_DROP
         if self.focus is not None and not self._focus_keeps(draft):
             return FOCUS_DROP
         return None
@@ -105,6 +111,7 @@ class Generator:
         self.seen_questions.add(item.question)
         self.seen_keys.add(self._key(item))
         self.key_counts[item.answer.curie] += 1
+        self.hidden_counts.update(hidden_intermediates(item))
         if item.format == "short":  # what the short-answer start draws avoid (kgsynth.starts.draw_short_starts)
             answer = self.graph.index[item.answer.curie]
             self.ctx.key_counts[answer] = self.ctx.key_counts.get(answer, 0) + 1
@@ -128,6 +135,14 @@ class Generator:
         else:
             cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
         return self.key_counts[curie] >= cap
+
+    def _hidden_capped(self, hidden: list[str], fmt: str) -> bool:
+        """One of ``hidden`` already has its share of the items (``max_hidden_share``, counted as keys are)."""
+        if fmt == "short":
+            cap = short_cap(self.config.max_hidden_share, self.config.n)
+        else:
+            cap = max(1, int(self.config.max_hidden_share * (self.accepted + 1)))
+        return any(self.hidden_counts[h] >= cap for h in hidden)
 
     def next_item(self) -> Item | None:
         """Run one attempt; return its item, or None (its drop reason counted)."""
@@ -153,6 +168,9 @@ class Generator:
             return None
         if self.key_capped(item):
             self.drops["cap: this key already has its share of the items"] += 1
+            return None
+        if self._hidden_capped(hidden_intermediates(item), item.format):
+            self.drops[HIDDEN_CAP_DROP] += 1
             return None
         self.remember(item)
         return item

@@ -64,16 +64,19 @@ def completable(ctx: Context, steps: list[Step], candidates: np.ndarray) -> np.n
     return np.intersect1d(candidates, reachable)
 
 
-def single_answer_starts(ctx: Context, key: str, steps: list[Step], candidates: np.ndarray) -> np.ndarray:
-    """The ``candidates`` from which following ``steps`` through every intermediate ends at exactly one entity
-    (their answers kept under ``key`` for :func:`draw_short_starts`).
+def short_answer_starts(ctx: Context, key: str, steps: list[Step], candidates: np.ndarray) -> np.ndarray:
+    """The ``candidates`` from which following ``steps`` through every intermediate ends at no more than
+    ``max_short_answers`` entities (the first of each start's answers kept under ``key`` for
+    :func:`draw_short_starts`).
 
-    A short answer needs a unique answer, and a question's answer set contains what its start alone reaches:
-    a start reaching two or more ends can never make a short item, so short runs draw only from these."""
+    A short item accepts every proven answer (:func:`kgsynth.itemize.assemble`), and a question's answer set
+    contains what its start alone reaches: a start reaching more ends than a fair short question accepts can
+    never make a short item, so short runs draw only from these."""
+    bound = ctx.config.max_short_answers
     keep, answers = [], []
     for s in candidates:
         last = ctx.prover.follow(np.array([s], dtype=np.int32), steps)[-1]
-        if len(last) == 1:
+        if 1 <= len(last) <= bound:
             keep.append(int(s))
             answers.append(int(last[0]))
     ctx.short_answers[key] = np.array(answers, dtype=np.int32)
@@ -89,7 +92,7 @@ def short_cap(share: float, n: int) -> int:
 
 
 def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: int, *, vignette: bool) -> np.ndarray:
-    """``size`` starts drawn by rarity among those whose single answer (and, for a vignette, diagnosis) is under
+    """``size`` starts drawn by rarity among those whose first answer (and, for a vignette, diagnosis) is under
     its cap and, for a chain, not asked already (a chain start asks one question)."""
     cands, cdf = ctx.starts[key]
     cfg = ctx.config
