@@ -28,6 +28,7 @@ ONSET_ROOT = "HP:0003674"
 MEMBER_OF_STEP = Step("biolink:member_of")
 HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
+HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
 TOO_MANY_SHORT_ANSWERS = "short answer: more proven answers than a fair short question accepts (max_short_answers)"
 
 
@@ -72,6 +73,10 @@ class Context:
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     # per node: a disease whose gene associations are susceptibility loci (kgsynth.hidden)
     susceptible: np.ndarray | None = None
+    # items through each hidden intermediate so far, and how many one may have (kept by kgsynth.generate): walks
+    # through one at its cap are passed over, so the cap costs a walk rather than an attempt
+    hidden_counts: dict[int, int] = field(default_factory=dict)
+    hidden_cap: int = 1
 
 
 _OPEN_WORLDS: dict[tuple[int, str], tuple[Graph, OpenWorld]] = {}
@@ -177,7 +182,7 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
         return "key is an HPO term at organ-system depth"
     if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
         return "key is a non-Mendelian mode of inheritance"
-    if cat in ("biolink:PhenotypicFeature", "biolink:Disease") and o.key_restates(key, hidden):
+    if cat in ("biolink:PhenotypicFeature", "biolink:Disease", "biolink:Gene") and o.key_restates(key, hidden):
         return "key restates the hidden entity"
     if cat == "biolink:OntologyClass":
         start = nodes[0]
@@ -204,6 +209,8 @@ def acceptable_walk(
             else "path has a clinical-course or modifier term, not a phenotypic abnormality"
         )
         problem = problem or key_problem(ctx, path, path[hidden_from:-1])
+        if problem is None and any(ctx.hidden_counts.get(h, 0) >= ctx.hidden_cap for h in path[hidden_from:-1]):
+            problem = HIDDEN_CAPPED
         if problem is None:
             problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
         if problem is None:

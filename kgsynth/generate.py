@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from kgsynth.curation import without_symptomatic_indications
+from kgsynth.draft import HIDDEN_CAPPED as HIDDEN_CAP_DROP
 from kgsynth.draft import Draft
 from kgsynth.errors import KgsynthError
 from kgsynth.focus import Focus, draft_weight, read_focus, weight_bound
@@ -50,7 +51,6 @@ from kgsynth.starts import short_cap
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: progress.json records each shard's name, length and SHA-256
-HIDDEN_CAP_DROP = "cap: a hidden intermediate already has its share of the items"
 FOCUS_DROP = "focus: drawn less often (the focus file weighs this draft below the heaviest)"
 
 
@@ -71,6 +71,7 @@ class Generator:
         self.drops: Counter[str] = Counter()
         self.accepted = 0
         self.attempt = 0
+        self.ctx.hidden_cap = self._hidden_cap("short" if config.formats == ["short"] else "mcq")
         self.focus: Focus | None = read_focus(config.focus) if config.focus is not None else None
         self._focus_rng: np.random.Generator | None = None
         if self.focus is not None:
@@ -111,7 +112,11 @@ class Generator:
         self.seen_questions.add(item.question)
         self.seen_keys.add(self._key(item))
         self.key_counts[item.answer.curie] += 1
-        self.hidden_counts.update(hidden_intermediates(item))
+        hidden = hidden_intermediates(item)
+        self.hidden_counts.update(hidden)
+        for curie in hidden:  # what the walks avoid (kgsynth.draft.acceptable_walk)
+            node = self.graph.index[curie]
+            self.ctx.hidden_counts[node] = self.ctx.hidden_counts.get(node, 0) + 1
         if item.format == "short":  # what the short-answer start draws avoid (kgsynth.starts.draw_short_starts)
             answer = self.graph.index[item.answer.curie]
             self.ctx.key_counts[answer] = self.ctx.key_counts.get(answer, 0) + 1
@@ -123,6 +128,7 @@ class Generator:
             self.ctx.diagnosis_counts[disease] = self.ctx.diagnosis_counts.get(disease, 0) + 1
             self.ctx.vignettes_accepted += 1
         self.accepted += 1
+        self.ctx.hidden_cap = self._hidden_cap("short" if self.config.formats == ["short"] else "mcq")
 
     def key_capped(self, item: Item) -> bool:
         """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``,
@@ -138,11 +144,13 @@ class Generator:
 
     def _hidden_capped(self, hidden: list[str], fmt: str) -> bool:
         """One of ``hidden`` already has its share of the items (``max_hidden_share``, counted as keys are)."""
-        if fmt == "short":
-            cap = short_cap(self.config.max_hidden_share, self.config.n)
-        else:
-            cap = max(1, int(self.config.max_hidden_share * (self.accepted + 1)))
+        cap = self._hidden_cap(fmt)
         return any(self.hidden_counts[h] >= cap for h in hidden)
+
+    def _hidden_cap(self, fmt: str) -> int:
+        if fmt == "short":
+            return short_cap(self.config.max_hidden_share, self.config.n)
+        return max(1, int(self.config.max_hidden_share * (self.accepted + 1)))
 
     def next_item(self) -> Item | None:
         """Run one attempt; return its item, or None (its drop reason counted)."""

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 
 from kgsynth.draft import Context
+from kgsynth.genconfig import GenerateConfig
 from kgsynth.index import Step
 from kgsynth.schema import MetapathSpec
 from kgsynth.verify import HAS_PHENOTYPE
@@ -91,6 +92,15 @@ def short_cap(share: float, n: int) -> int:
     return max(1, int(share * n))
 
 
+def short_diagnosis_cap(cfg: GenerateConfig) -> int:
+    """Vignettes one diagnosis may have in a short-answer run: its share of the run's vignettes, counted as the
+    vignette types' share of ``n`` (a short item accepts several answers, so chains take a larger part of a
+    short run than when each needed a single answer, and a share of all of ``n`` let a few diagnoses fill the
+    vignettes)."""
+    vignettes = cfg.n * cfg.types.count("vignette") // len(cfg.types)
+    return short_cap(cfg.max_diagnosis_share, max(1, vignettes))
+
+
 def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: int, *, vignette: bool) -> np.ndarray:
     """``size`` starts drawn by rarity among those whose first answer (and, for a vignette, diagnosis) is under
     its cap and, for a chain, not asked already (a chain start asks one question)."""
@@ -102,7 +112,7 @@ def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: in
     key_cap = short_cap(cfg.max_short_key_share, cfg.n)
     ok = np.array([ctx.key_counts.get(int(a), 0) < key_cap for a in answers], dtype=bool)
     if vignette:
-        dx_cap = short_cap(cfg.max_diagnosis_share, cfg.n)
+        dx_cap = short_diagnosis_cap(cfg)
         ok &= np.array([ctx.diagnosis_counts.get(int(d), 0) < dx_cap for d in cands], dtype=bool)
     else:
         ok &= np.array([(key, int(s)) not in ctx.used_starts for s in cands], dtype=bool)

@@ -22,7 +22,7 @@ from kgsynth.starts import (
     draw_short_starts,
     draw_starts,
     short_answer_starts,
-    short_cap,
+    short_diagnosis_cap,
     start_distribution,
     vignette_starts,
 )
@@ -128,6 +128,8 @@ def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> lis
     if got is None:
         least = ctx.config.min_finding_frequency
         usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= least and a[0] not in ctx.onset_terms]
+        # a finding naming an onset ("childhood onset short-limb short stature") doubles the stated onset
+        usable = [a for a in usable if " onset " not in f" {ctx.graph.names[a[0]].lower()} "]
         got = ctx.usable_cache[disease] = [a for a in usable if not finding_leaks(ctx, a[0], disease)]
     return got
 
@@ -258,8 +260,8 @@ def all_but_one(ctx: Context, findings: list[int]) -> np.ndarray:
 
 def diagnosis_cap(ctx: Context, fmt: AnswerFormat) -> int:
     """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1; a
-    short item: of the run's ``n``, see :func:`kgsynth.starts.short_cap`)."""
+    short item: of the vignette types' share of ``n``, see :func:`kgsynth.starts.short_diagnosis_cap`)."""
     cfg = ctx.config
     if fmt == "short":
-        return short_cap(cfg.max_diagnosis_share, cfg.n)
+        return short_diagnosis_cap(cfg)
     return max(1, int(cfg.max_diagnosis_share * (ctx.vignettes_accepted + 1)))

@@ -301,7 +301,10 @@ def test_hf_dataset_opens_with_trl_columns(thousand) -> None:
      (4, ["chain"], ["mcq"])],
 )  # fmt: skip
 def test_other_hops_types_and_formats(real_graph: Graph, oracle: Oracle, tmp_path: Path, hops, types, formats) -> None:
-    cfg = GenerateConfig(n=60, hops=hops, types=types, formats=formats, options=5, seed=1)
+    # 4-hop chains pass three hidden entities, and the KG holds almost none that avoid hub middles (obesity, PPARG,
+    # ESR1): under the 2% cap a 4-hop chain-only run stops at 9 items (docs/generate.md); this test is about proofs
+    spread = {"max_hidden_share": 1.0} if hops == 4 and types == ["chain"] else {}
+    cfg = GenerateConfig(n=60, hops=hops, types=types, formats=formats, options=5, seed=1, **spread)
     summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
     items = read_items(tmp_path / "o")
     assert len(items) == 60 and {it.hops for it in items} == {hops}
