@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 
 from kgsynth.curation import without_symptomatic_indications
-from kgsynth.draft import HIDDEN_CAPPED as HIDDEN_CAP_DROP
-from kgsynth.draft import Draft
+from kgsynth.draft import HIDDEN_CAPPED, Draft
 from kgsynth.errors import KgsynthError
 from kgsynth.focus import Focus, draft_weight, read_focus, weight_bound
 from kgsynth.hidden import draft_hidden, hidden_intermediates
@@ -93,7 +92,7 @@ class Generator:
             return "cap: this key already has its share of the items"
         hidden = draft_hidden(draft.nodes, vignette=draft.qtype == "vignette")
         if self._hidden_capped([self.graph.ids[h] for h in hidden], draft.fmt):
-            return HIDDEN_CAP_DROP
+            return HIDDEN_CAPPED
         if self.focus is not None and not self._focus_keeps(draft):
             return FOCUS_DROP
         return None
@@ -178,7 +177,7 @@ class Generator:
             self.drops["cap: this key already has its share of the items"] += 1
             return None
         if self._hidden_capped(hidden_intermediates(item), item.format):
-            self.drops[HIDDEN_CAP_DROP] += 1
+            self.drops[HIDDEN_CAPPED] += 1
             return None
         self.remember(item)
         return item
