@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -53,7 +53,7 @@ class LeakRules(BaseModel):
         >>> rules.molecular(["Hyperactivity", "Elevated circulating creatine kinase concentration"]) is None
         True
         """
-        return next((n for n in names if _compiled(tuple(self.molecular_finding_patterns)).search(n)), None)
+        return _first_match(tuple(self.molecular_finding_patterns), tuple(names))
 
     def restates(self, finding_names: Iterable[str], diagnosis_names: Iterable[str], generic: frozenset[str]) -> bool:
         """A name of the finding shares ``min_shared_words`` distinctive words with a name of the diagnosis.
@@ -64,12 +64,24 @@ class LeakRules(BaseModel):
         >>> load_leak_rules("med").restates(["Hypokalemia"], ["Gitelman syndrome"], frozenset({"syndrome"}))
         False
         """
-        theirs = [content_tokens(n, generic) for n in diagnosis_names]
+        theirs = [_tokens(n, generic) for n in diagnosis_names]
         for name in finding_names:
-            mine = content_tokens(name, generic)
+            mine = _tokens(name, generic)
             if len(mine) >= self.min_shared_words and any(len(mine & t) >= self.min_shared_words for t in theirs):
                 return True
         return False
+
+
+@lru_cache(maxsize=1 << 16)
+def _first_match(patterns: tuple[str, ...], names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` a pattern matches (a term's names are checked once per process)."""
+    pattern = _compiled(patterns)
+    return next((n for n in names if pattern.search(n)), None)
+
+
+@lru_cache(maxsize=1 << 16)
+def _tokens(name: str, generic: frozenset[str]) -> frozenset[str]:
+    return content_tokens(name, generic)
 
 
 @cache

@@ -7,6 +7,7 @@ import logging
 import numpy as np
 
 from kgsynth.draft import Context
+from kgsynth.frequency import frequency_share
 from kgsynth.genconfig import GenerateConfig
 from kgsynth.index import Step
 from kgsynth.schema import MetapathSpec
@@ -47,11 +48,22 @@ def draw_starts(ctx: Context, key: str, candidates: np.ndarray, rng: np.random.G
 
 
 def vignette_starts(ctx: Context) -> np.ndarray:
-    """Diseases with at least ``min_findings`` phenotype annotations."""
+    """Diseases with at least ``min_findings`` statable phenotype annotations: phenotypic abnormalities (aspect P,
+    not an onset) at least ``min_finding_frequency`` frequent (the leak rules may still leave a disease short)."""
     got = ctx.starts.get("vignette-starts")
     if got is None:
-        lo, hi = ctx.graph.category_range("biolink:Disease")
-        deg = ctx.index.degree(HAS_PHENOTYPE)[lo:hi]
+        g = ctx.graph
+        lo, hi = g.category_range("biolink:Disease")
+        part = g.relation_slice(HAS_PHENOTYPE.relation)
+        src, dst, qual = g.src[part], g.dst[part], g.qual[part]
+        share_of = np.array(
+            [frequency_share(q.get("frequency")) if q.get("aspect", "P") == "P" else -1.0 for q in g.qualifiers]
+            + [frequency_share(None)]  # qual -1: no qualifiers
+        )
+        onset = np.zeros(g.num_nodes, dtype=bool)
+        onset[list(ctx.onset_terms)] = True
+        ok = (share_of[qual] >= ctx.config.min_finding_frequency) & ~onset[dst]
+        deg = np.bincount(src[ok], minlength=g.num_nodes)[lo:hi]
         got = (np.arange(lo, hi, dtype=np.int32)[deg >= ctx.config.min_findings], np.empty(0))
         ctx.starts["vignette-starts"] = got
     return got[0]

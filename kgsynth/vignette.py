@@ -59,7 +59,7 @@ def _draw_disease(
         key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
         if key not in ctx.starts:
             candidates = completable(ctx, cont[1], vignette_starts(ctx))
-            if fmt == "short":  # the diagnosis alone must lead to one answer (more candidates only add ends)
+            if fmt == "short":  # the diagnosis alone must lead to few answers (more candidates only add ends)
                 candidates = np.array([d for d in candidates.tolist() if len(usable_findings(
                     ctx, d, phenotype_annotations(ctx, d))) >= cfg.min_findings], dtype=np.int32)  # fmt: skip
                 candidates = short_answer_starts(ctx, key, cont[1], candidates)
@@ -74,10 +74,17 @@ def _draw_disease(
     else:
         drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
     cap = diagnosis_cap(ctx, fmt)
+    fallback: int | None = None
     for d in drawn:
         if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
-            return int(d), cont
-    return None, cont
+            # the first with enough statable findings (cached per disease); else the first, which is then dropped
+            usable = ctx.usable_cache.get(int(d))
+            if usable is None:
+                usable = usable_findings(ctx, int(d), phenotype_annotations(ctx, int(d)))
+            if len(usable) >= cfg.min_findings:
+                return int(d), cont
+            fallback = int(d) if fallback is None else fallback
+    return fallback, cont
 
 
 def _choose_findings(
@@ -189,7 +196,9 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     path_edges = [e for _, e, _, _ in chosen]
     inheritance = ""
     modes = ctx.index.neighbors(disease, INHERITANCE)
-    if len(modes) == 1 and int(modes[0]) in ow(ctx).mendelian and (len(cand) > 1 or rng.random() < 0.5):
+    # a mode the diagnosis is named after ("autosomal recessive inherited pseudoxanthoma elasticum") is not stated
+    stateable = len(modes) == 1 and int(modes[0]) in ow(ctx).mendelian and not ow(ctx).leaks(int(modes[0]), disease)
+    if stateable and (len(cand) > 1 or rng.random() < 0.5):
         mode = int(modes[0])
         cand = np.intersect1d(cand, prover.diseases_with_inheritance(mode), assume_unique=True)
         constraints.append(
