@@ -98,7 +98,7 @@ def bench_walks(graph: Graph, n: int) -> tuple[float, float]:
 
 def bench_config(n: int, *, small: bool) -> GenerateConfig:
     """The --hops 3 configuration; a small subgraph holds too few diagnoses and keys for the spread caps."""
-    caps = {"max_diagnosis_share": 1.0, "max_key_share": 1.0} if small else {}
+    caps = {"max_diagnosis_share": 1.0, "max_key_share": 1.0, "max_hidden_share": 1.0} if small else {}
     return GenerateConfig(n=n, hops=3, seed=0, **caps)
 
 

@@ -153,11 +153,16 @@ def judge(text: str, *, letter: str | None, aliases: Iterable[str] = (), letters
 
 
 def reference_aliases(item: Item) -> list[str]:
-    """Every name the proven answer of `item` may be given by: its name, aliases and synonyms, in order."""
+    """Every name the proven answer of `item` may be given by: its name, aliases and synonyms, then (a short item)
+    every name of each other proven answer, in order."""
     names: list[str] = []
     for name in (item.answer.name, *item.answer.aliases, *item.entity_aliases.get(item.answer.curie, [])):
         if name and name not in names:
             names.append(name)
+    for curie in item.answer.accepted:  # a short item: every proven answer, by every name
+        for name in item.entity_aliases.get(curie, []):
+            if name and name not in names:
+                names.append(name)
     return names
 
 

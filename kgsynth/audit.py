@@ -27,6 +27,11 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
   own subclass or superclass on the path aside;
 - ``own_class_keys``: chains whose key is a class the start drug itself belongs to -- needs the graph;
 - ``sibling_rule_share``: share of distractors chosen by a rule that reads what siblings reach.
+- ``max_hidden_share``: the largest share of the items through one hidden intermediate (`check_hidden_share`);
+- ``molecular_activity_findings`` / ``diagnosis_word_findings``: stated findings naming an enzyme's activity, or
+  restating the diagnosis in its distinctive words (`check_finding_leaks`);
+- ``vignettes_ranked_first`` / ``vignettes_not_ranked_first``: vignettes whose diagnosis ranks (not) first among
+  every disease by an IC-weighted match of its findings -- needs the graph (`check_vignette_ranks`).
 
 A check that needs what the run does not carry (the graph, a vignette) reports ``None`` and says why
 in ``skipped``.
@@ -511,6 +516,9 @@ def audit_items(items: Sequence[Item], *, graph: Graph | None = None) -> dict[st
     _check_stems(items, tally)
     _check_spread(items, tally)
     _check_graph_facts(items, facts, tally)
+    check_hidden_share(items, tally)
+    check_finding_leaks(items, tally)
+    check_vignette_ranks(items, graph, tally)
     return {
         "version": AUDIT_VERSION,
         "metrics": tally.metrics,
@@ -655,3 +663,83 @@ def run_sources(record: dict[str, Any]) -> tuple[list[str] | None, bool]:
     if kg.get("name") == DEFAULT_KG:
         return None, non_commercial
     return names or None, non_commercial
+
+
+# -- difficulty: hidden intermediates, vignette ranks, finding leaks (issue 16, item 8) -------------------------
+
+
+def check_hidden_share(items: Sequence[Item], tally: _Tally) -> None:
+    """``max_hidden_share``: the largest share of the items whose path passes one hidden intermediate (an entity
+    the question neither names nor asks, :func:`kgsynth.hidden.hidden_intermediates`); the top ones in details."""
+    from kgsynth.hidden import hidden_intermediates
+
+    counts: Counter[str] = Counter()
+    for it in items:
+        counts.update(hidden_intermediates(it))
+    top = counts.most_common(10)
+    tally.metrics["max_hidden_share"] = round(top[0][1] / len(items), 4) if top and items else 0.0
+    tally.details["top_hidden_intermediates"] = dict(top)
+
+
+def check_finding_leaks(items: Sequence[Item], tally: _Tally, *, schema: str = "med") -> None:
+    """``molecular_activity_findings``: stated findings naming an enzyme's or protein's activity (a vignette's,
+    or a chain's start phenotype when a gene is on its path); ``diagnosis_word_findings``: a vignette's findings
+    sharing their distinctive words with a name of the diagnosis (:mod:`kgsynth.leaks`)."""
+    from kgsynth.curation import load_curation
+    from kgsynth.leaks import load_leak_rules
+
+    rules, generic = load_leak_rules(schema), frozenset(load_curation(schema).generic_words)
+    tally.metrics["molecular_activity_findings"] = 0
+    tally.metrics["diagnosis_word_findings"] = 0
+    for it in items:
+        names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
+        stated: list[str] = []
+        disease = hidden_diagnosis(it)
+        if disease is not None:
+            stated = [curie for curie, _ in _findings(it)]
+        elif any(c.startswith("NCBIGene:") for c in names):
+            stated = [
+                c.args["entity"] for c in it.constraints if c.kind == "start" and c.args["entity"].startswith("HP:")
+            ]
+        diagnosis = _diagnosis_forms(it, disease) if disease is not None else []
+        for curie in stated:
+            forms = [names.get(curie, ""), *it.entity_aliases.get(curie, [])]
+            hit = rules.molecular(forms)
+            if hit is not None:
+                tally.add("molecular_activity_findings")
+                tally.example("molecular_activity_findings", f"{it.id}: {hit!r}")
+            if diagnosis and rules.restates(forms, diagnosis, generic):
+                tally.add("diagnosis_word_findings")
+                tally.example("diagnosis_word_findings", f"{it.id}: {forms[0]!r} for {diagnosis[0]!r}")
+
+
+def check_vignette_ranks(items: Sequence[Item], graph: Graph | None, tally: _Tally) -> None:
+    """``vignettes_ranked_first`` / ``vignettes_not_ranked_first``: vignettes whose diagnosis ranks first among
+    every disease of the graph by an information-content weighted match of the stated findings
+    (:class:`kgsynth.phenomatch.PhenotypeMatcher`); the ranks in details."""
+    vignettes = [it for it in items if it.type == "vignette"]
+    keys = ("vignettes_ranked_first", "vignettes_not_ranked_first")
+    if graph is None or not vignettes:
+        for key in keys:
+            tally.metrics[key] = None
+            tally.skipped[key] = "needs the graph" if graph is None else "no vignettes in the run"
+        return
+    from kgsynth.index import CSRIndex
+    from kgsynth.phenomatch import PhenotypeMatcher
+    from kgsynth.verify import Prover
+
+    index = CSRIndex(graph)
+    matcher = PhenotypeMatcher(graph, index, Prover(graph, index))
+    ranks: Counter[int] = Counter()
+    for it in vignettes:
+        disease = hidden_diagnosis(it)
+        if disease is None or disease not in graph.index:
+            continue
+        findings = [graph.index[c] for c, _ in _findings(it) if c in graph.index]
+        rank, _, _ = matcher.rank(findings, graph.index[disease])
+        ranks[rank] += 1
+        if rank > 1:
+            tally.example("vignettes_not_ranked_first", f"{it.id}: {disease} ranks {rank}")
+    tally.metrics["vignettes_ranked_first"] = ranks.get(1, 0)
+    tally.metrics["vignettes_not_ranked_first"] = sum(n for r, n in ranks.items() if r > 1)
+    tally.details["vignette_diagnosis_ranks"] = {str(r): n for r, n in sorted(ranks.items())}

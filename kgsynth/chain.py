@@ -9,7 +9,7 @@ import numpy as np
 from kgsynth.draft import Context, Draft, Drop, acceptable_walk
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.item import Constraint
-from kgsynth.starts import completable, draw_short_starts, draw_starts, single_answer_starts, start_distribution
+from kgsynth.starts import completable, draw_short_starts, draw_starts, short_answer_starts, start_distribution
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +27,14 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     if key not in ctx.starts:
         candidates = completable(ctx, steps, np.arange(lo, hi, dtype=np.int32))
         if fmt == "short":
-            candidates = single_answer_starts(ctx, key, steps, candidates)
+            candidates = short_answer_starts(ctx, key, steps, candidates)
         start_distribution(ctx, key, candidates, ctx.config.rarity.alpha)
     if fmt == "short":
         if len(ctx.starts[key][0]) == 0:
-            return Drop("short answer: no start of this metapath has a single answer")
+            return Drop("short answer: no start of this metapath has few enough answers")
         starts = draw_short_starts(ctx, key, rng, 8, vignette=False)
         if len(starts) == 0:
-            return Drop("cap: every single-answer start of this metapath is asked or at its key's cap")
+            return Drop("cap: every short-answer start of this metapath is asked or at its key's cap")
     else:
         starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, 8)
     walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=1)

@@ -152,6 +152,7 @@ def item_row(item: Item) -> dict[str, Any]:
     """Every field of `item`; `entity_aliases` and each constraint's `args` as JSON strings."""
     row = item.model_dump()
     row["context"] = [t.model_dump() for t in item.context]  # a closed-book item's JSON leaves it out; rows keep it
+    row["answer"]["accepted"] = list(item.answer.accepted)  # likewise a multiple-choice answer's empty list
     row["entity_aliases"] = json.dumps(row["entity_aliases"], ensure_ascii=False, sort_keys=True)
     for constraint in row["constraints"]:
         constraint["args"] = json.dumps(constraint["args"], sort_keys=True)
@@ -250,7 +251,7 @@ def item_features() -> datasets.Features:
             "id": s,
             "question": s,
             "options": datasets.List({"letter": s, "curie": s, "text": s}),
-            "answer": {"letter": s, "curie": s, "name": s, "aliases": datasets.List(s)},
+            "answer": {"letter": s, "curie": s, "name": s, "aliases": datasets.List(s), "accepted": datasets.List(s)},
             "type": s,
             "format": s,
             "hops": i32,

@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 
 from kgsynth.curation import load_curation
+from kgsynth.frequency import edge_share
 from kgsynth.genconfig import AnswerFormat, GenerateConfig, QuestionType
+from kgsynth.hidden import INHERITANCE, MULTIFACTORIAL, passes_susceptibility_gene, susceptibility_diseases
 from kgsynth.index import CSRIndex, Step
 from kgsynth.item import Constraint
+from kgsynth.leaks import load_leak_rules
 from kgsynth.model import Graph
 from kgsynth.openworld import OpenWorld, build_open_world
 from kgsynth.sample import rarity_scores, sample_walks
@@ -23,7 +26,10 @@ logger = logging.getLogger(__name__)
 
 ONSET_ROOT = "HP:0003674"
 MEMBER_OF_STEP = Step("biolink:member_of")
+HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
+HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
+TOO_MANY_SHORT_ANSWERS = "short answer: more proven answers than a fair short question accepts (max_short_answers)"
 
 
 @dataclass
@@ -59,12 +65,18 @@ class Context:
     unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
     vignettes_accepted: int = 0
-    # short answers: each start's single answer (per start distribution), items per key, chain starts used
+    # short answers: each start's first answer (per start distribution), items per key, chain starts used
     short_answers: dict[str, np.ndarray] = field(default_factory=dict)
     key_counts: dict[int, int] = field(default_factory=dict)
     used_starts: set[tuple[str, int]] = field(default_factory=set)
     chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+    # per node: a disease whose gene associations are susceptibility loci (kgsynth.hidden)
+    susceptible: np.ndarray | None = None
+    # items through each hidden intermediate so far, and how many one may have (kept by kgsynth.generate): walks
+    # through one at its cap are passed over, so the cap costs a walk rather than an attempt
+    hidden_counts: dict[int, int] = field(default_factory=dict)
+    hidden_cap: int = 1
 
 
 _OPEN_WORLDS: dict[tuple[int, str], tuple[Graph, OpenWorld]] = {}
@@ -102,6 +114,13 @@ def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: Ge
     ctx.inheritance_modes = frozenset(
         int(x) for x in index.reach(np.arange(graph.num_nodes, dtype=np.int32), Step("biolink:has_mode_of_inheritance"))
     )
+
+    multifactorial = np.zeros(graph.num_nodes, dtype=bool)
+    if MULTIFACTORIAL in graph.index:
+        multifactorial[
+            index.reach(np.array([graph.index[MULTIFACTORIAL]], dtype=np.int32), Step(INHERITANCE, True))
+        ] = True
+    ctx.susceptible = susceptibility_diseases(graph, multifactorial)
 
     ctx.chain_paths = askable_metapaths(ctx, None, config.hops)
     ctx.continuations = askable_metapaths(ctx, "biolink:Disease", config.hops - 1) if config.hops > 1 else []
@@ -163,7 +182,7 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
         return "key is an HPO term at organ-system depth"
     if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
         return "key is a non-Mendelian mode of inheritance"
-    if cat in ("biolink:PhenotypicFeature", "biolink:Disease") and o.key_restates(key, hidden):
+    if cat in ("biolink:PhenotypicFeature", "biolink:Disease", "biolink:Gene") and o.key_restates(key, hidden):
         return "key restates the hidden entity"
     if cat == "biolink:OntologyClass":
         start = nodes[0]
@@ -190,8 +209,34 @@ def acceptable_walk(
             else "path has a clinical-course or modifier term, not a phenotypic abnormality"
         )
         problem = problem or key_problem(ctx, path, path[hidden_from:-1])
+        if problem is None and any(ctx.hidden_counts.get(h, 0) >= ctx.hidden_cap for h in path[hidden_from:-1]):
+            problem = HIDDEN_CAPPED
+        if problem is None:
+            problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
         if problem is None:
             return walks.nodes[w], walks.edges[w]
         first = first or problem
     assert first is not None
     return Drop(first)
+
+
+def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray) -> str | None:
+    """Why a walk is not worth asking though its key is acceptable: a phenotype key from a rare annotation, or a
+    gene in the middle reached through a susceptibility locus rather than a Mendelian association."""
+    if (
+        steps
+        and steps[-1] == HAS_PHENOTYPE_STEP
+        and edge_share(ctx.graph, int(edges[-1])) < ctx.config.min_finding_frequency
+    ):
+        return "key is a phenotype from an infrequent annotation"
+    g = ctx.graph
+    start = int(nodes[0])
+    if g.categories[int(g.category[start])] == "biolink:PhenotypicFeature" and any(
+        g.categories[int(g.category[int(n)])] == "biolink:Gene" for n in nodes
+    ):
+        names = [g.names[start], *g.synonyms[start], *g.layperson[start]]
+        if load_leak_rules(ctx.config.schema_name).molecular(names) is not None:
+            return "start phenotype names a molecular activity with a gene on the path"
+    if ctx.susceptible is not None and passes_susceptibility_gene(steps, nodes, ctx.susceptible):
+        return "path passes a gene through a susceptibility locus (not a Mendelian association)"
+    return None

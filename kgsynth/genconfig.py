@@ -52,6 +52,17 @@ class GenerateConfig(BaseModel):
     # A key's share of a short-answer run's n: few starts lead to a single answer (about 70 keys at --hops 3),
     # and at 2% a 300-item run exhausts them at 297 items.
     max_short_key_share: float = Field(default=0.025, gt=0, le=1)
+    # A hidden intermediate's share of all items (an entity on the path the question neither names nor asks:
+    # kgsynth.hidden), capped as keys are (a short item: of the run's n), so no hub middle carries a run.
+    max_hidden_share: float = Field(default=0.02, gt=0, le=1)
+    # Vignettes: the diagnosis (or its parent group) must rank first among every disease by an information-content
+    # weighted phenotype match of the stated findings, ahead of the next by this share of its own score.
+    vignette_rank_margin: float = Field(default=0.1, ge=0, le=1)
+    # Findings and phenotype keys come from annotations at least this frequent (HPO "frequent" is 30-79%).
+    min_finding_frequency: float = Field(default=0.3, ge=0, le=1)
+    # Short answers accept every proven answer by every name; a question with more proven answers than this is
+    # not asked short (too open to be fair).
+    max_short_answers: int = Field(default=5, ge=1)
     # Open-book items: "facts" shows the evidence path's edges and one decoy chain per distractor in the prompt
     # (chains only: the default types become chain, and vignette is refused); "none" is closed-book.
     context: ContextMode = "none"

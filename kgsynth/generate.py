@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from kgsynth.curation import without_symptomatic_indications
-from kgsynth.draft import Draft
+from kgsynth.draft import HIDDEN_CAPPED, Draft
 from kgsynth.errors import KgsynthError
 from kgsynth.focus import Focus, draft_weight, read_focus, weight_bound
+from kgsynth.hidden import draft_hidden, hidden_intermediates
 from kgsynth.index import CSRIndex
 from kgsynth.item import Constraint, Item
 from kgsynth.model import Graph, curie_prefix
@@ -63,11 +64,13 @@ class Generator:
         self.index = index or CSRIndex(graph)
         self.ctx = build_context(graph, self.index, load_schema(config.schema_name), config)
         self.key_counts: Counter[str] = Counter()
+        self.hidden_counts: Counter[str] = Counter()  # items through each hidden intermediate (kgsynth.hidden)
         self.seen_questions: set[str] = set()
         self.seen_keys: set[str] = set()
         self.drops: Counter[str] = Counter()
         self.accepted = 0
         self.attempt = 0
+        self.ctx.hidden_cap = self._hidden_cap("short" if config.formats == ["short"] else "mcq")
         self.focus: Focus | None = read_focus(config.focus) if config.focus is not None else None
         self._focus_rng: np.random.Generator | None = None
         if self.focus is not None:
@@ -87,6 +90,9 @@ class Generator:
             return "duplicate answer and constraints"
         if self._capped(curie, draft.fmt):
             return "cap: this key already has its share of the items"
+        hidden = draft_hidden(draft.nodes, vignette=draft.qtype == "vignette")
+        if self._hidden_capped([self.graph.ids[h] for h in hidden], draft.fmt):
+            return HIDDEN_CAPPED
         if self.focus is not None and not self._focus_keeps(draft):
             return FOCUS_DROP
         return None
@@ -105,6 +111,11 @@ class Generator:
         self.seen_questions.add(item.question)
         self.seen_keys.add(self._key(item))
         self.key_counts[item.answer.curie] += 1
+        hidden = hidden_intermediates(item)
+        self.hidden_counts.update(hidden)
+        for curie in hidden:  # what the walks avoid (kgsynth.draft.acceptable_walk)
+            node = self.graph.index[curie]
+            self.ctx.hidden_counts[node] = self.ctx.hidden_counts.get(node, 0) + 1
         if item.format == "short":  # what the short-answer start draws avoid (kgsynth.starts.draw_short_starts)
             answer = self.graph.index[item.answer.curie]
             self.ctx.key_counts[answer] = self.ctx.key_counts.get(answer, 0) + 1
@@ -116,6 +127,7 @@ class Generator:
             self.ctx.diagnosis_counts[disease] = self.ctx.diagnosis_counts.get(disease, 0) + 1
             self.ctx.vignettes_accepted += 1
         self.accepted += 1
+        self.ctx.hidden_cap = self._hidden_cap("short" if self.config.formats == ["short"] else "mcq")
 
     def key_capped(self, item: Item) -> bool:
         """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``,
@@ -128,6 +140,16 @@ class Generator:
         else:
             cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
         return self.key_counts[curie] >= cap
+
+    def _hidden_capped(self, hidden: list[str], fmt: str) -> bool:
+        """One of ``hidden`` already has its share of the items (``max_hidden_share``, counted as keys are)."""
+        cap = self._hidden_cap(fmt)
+        return any(self.hidden_counts[h] >= cap for h in hidden)
+
+    def _hidden_cap(self, fmt: str) -> int:
+        if fmt == "short":
+            return short_cap(self.config.max_hidden_share, self.config.n)
+        return max(1, int(self.config.max_hidden_share * (self.accepted + 1)))
 
     def next_item(self) -> Item | None:
         """Run one attempt; return its item, or None (its drop reason counted)."""
@@ -153,6 +175,9 @@ class Generator:
             return None
         if self.key_capped(item):
             self.drops["cap: this key already has its share of the items"] += 1
+            return None
+        if self._hidden_capped(hidden_intermediates(item), item.format):
+            self.drops[HIDDEN_CAPPED] += 1
             return None
         self.remember(item)
         return item

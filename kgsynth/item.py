@@ -32,6 +32,16 @@ class Answer(BaseModel):
     curie: str
     name: str
     aliases: list[str] = Field(default_factory=list)
+    # A short-answer item: every proven answer (the whole candidate set, the key among them); each is graded right
+    # by any of its names (`Item.entity_aliases`). Empty for multiple choice, and then left out of its JSON.
+    accepted: list[str] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_accepted(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.accepted:
+            data.pop("accepted", None)
+        return data
 
 
 class Constraint(BaseModel):

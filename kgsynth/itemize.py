@@ -9,7 +9,7 @@ import numpy as np
 
 from kgsynth.curation import display_name
 from kgsynth.distractors import ChainTarget, chain_distractors
-from kgsynth.draft import Context, Draft, Drop
+from kgsynth.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop
 from kgsynth.item import LETTERS, Answer, Distractor, Item, Option, Triple
 from kgsynth.openbook import open_book
 from kgsynth.wording import StemRequest, aliases, render_rationale, render_stem
@@ -64,8 +64,8 @@ def options_of(
 def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Drop:
     """The item: distractors, stem, rationale and provenance; the question is the rendered stem."""
     g, fmt = ctx.graph, draft.fmt
-    if fmt == "short" and len(draft.layers[-1]) != 1:
-        return Drop("short answer: more than one entity satisfies the question")
+    if fmt == "short" and len(draft.layers[-1]) > ctx.config.max_short_answers:
+        return Drop(TOO_MANY_SHORT_ANSWERS)
     k = ctx.config.options - 1
     distractors: list[tuple[int, str, int]] = []
     facts: list[int] = []
@@ -90,7 +90,9 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
     answer = draft.answer
     triples = [triple(ctx, e) for e in draft.path_edges]
     sources = {int(g.edge_source[e]) for e in [*draft.path_edges, *facts]}  # the facts shown carry licences too
-    entities = list(dict.fromkeys([t.subject for t in triples] + [t.object for t in triples]))
+    # a short item accepts every proven answer, by each of its names (their names travel in entity_aliases)
+    accepted = sorted(g.ids[int(x)] for x in draft.layers[-1]) if fmt == "short" else []
+    entities = list(dict.fromkeys([t.subject for t in triples] + [t.object for t in triples] + accepted))
     ident = hashlib.blake2b(f"{stem}\x00{g.ids[answer]}\x00{g.version}".encode(), digest_size=12).hexdigest()
     return Item(
         id=ident,
@@ -101,6 +103,7 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
             curie=g.ids[answer],
             name=g.names[answer],
             aliases=aliases(g, answer),
+            accepted=accepted,
         ),
         type=draft.qtype,
         format=fmt,

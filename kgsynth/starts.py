@@ -7,6 +7,8 @@ import logging
 import numpy as np
 
 from kgsynth.draft import Context
+from kgsynth.frequency import frequency_share
+from kgsynth.genconfig import GenerateConfig
 from kgsynth.index import Step
 from kgsynth.schema import MetapathSpec
 from kgsynth.verify import HAS_PHENOTYPE
@@ -46,11 +48,22 @@ def draw_starts(ctx: Context, key: str, candidates: np.ndarray, rng: np.random.G
 
 
 def vignette_starts(ctx: Context) -> np.ndarray:
-    """Diseases with at least ``min_findings`` phenotype annotations."""
+    """Diseases with at least ``min_findings`` statable phenotype annotations: phenotypic abnormalities (aspect P,
+    not an onset) at least ``min_finding_frequency`` frequent (the leak rules may still leave a disease short)."""
     got = ctx.starts.get("vignette-starts")
     if got is None:
-        lo, hi = ctx.graph.category_range("biolink:Disease")
-        deg = ctx.index.degree(HAS_PHENOTYPE)[lo:hi]
+        g = ctx.graph
+        lo, hi = g.category_range("biolink:Disease")
+        part = g.relation_slice(HAS_PHENOTYPE.relation)
+        src, dst, qual = g.src[part], g.dst[part], g.qual[part]
+        share_of = np.array(
+            [frequency_share(q.get("frequency")) if q.get("aspect", "P") == "P" else -1.0 for q in g.qualifiers]
+            + [frequency_share(None)]  # qual -1: no qualifiers
+        )
+        onset = np.zeros(g.num_nodes, dtype=bool)
+        onset[list(ctx.onset_terms)] = True
+        ok = (share_of[qual] >= ctx.config.min_finding_frequency) & ~onset[dst]
+        deg = np.bincount(src[ok], minlength=g.num_nodes)[lo:hi]
         got = (np.arange(lo, hi, dtype=np.int32)[deg >= ctx.config.min_findings], np.empty(0))
         ctx.starts["vignette-starts"] = got
     return got[0]
@@ -64,16 +77,19 @@ def completable(ctx: Context, steps: list[Step], candidates: np.ndarray) -> np.n
     return np.intersect1d(candidates, reachable)
 
 
-def single_answer_starts(ctx: Context, key: str, steps: list[Step], candidates: np.ndarray) -> np.ndarray:
-    """The ``candidates`` from which following ``steps`` through every intermediate ends at exactly one entity
-    (their answers kept under ``key`` for :func:`draw_short_starts`).
+def short_answer_starts(ctx: Context, key: str, steps: list[Step], candidates: np.ndarray) -> np.ndarray:
+    """The ``candidates`` from which following ``steps`` through every intermediate ends at no more than
+    ``max_short_answers`` entities (the first of each start's answers kept under ``key`` for
+    :func:`draw_short_starts`).
 
-    A short answer needs a unique answer, and a question's answer set contains what its start alone reaches:
-    a start reaching two or more ends can never make a short item, so short runs draw only from these."""
+    A short item accepts every proven answer (:func:`kgsynth.itemize.assemble`), and a question's answer set
+    contains what its start alone reaches: a start reaching more ends than a fair short question accepts can
+    never make a short item, so short runs draw only from these."""
+    bound = ctx.config.max_short_answers
     keep, answers = [], []
     for s in candidates:
         last = ctx.prover.follow(np.array([s], dtype=np.int32), steps)[-1]
-        if len(last) == 1:
+        if 1 <= len(last) <= bound:
             keep.append(int(s))
             answers.append(int(last[0]))
     ctx.short_answers[key] = np.array(answers, dtype=np.int32)
@@ -88,8 +104,17 @@ def short_cap(share: float, n: int) -> int:
     return max(1, int(share * n))
 
 
+def short_diagnosis_cap(cfg: GenerateConfig) -> int:
+    """Vignettes one diagnosis may have in a short-answer run: its share of the run's vignettes, counted as the
+    vignette types' share of ``n`` (a short item accepts several answers, so chains take a larger part of a
+    short run than when each needed a single answer, and a share of all of ``n`` let a few diagnoses fill the
+    vignettes)."""
+    vignettes = cfg.n * cfg.types.count("vignette") // len(cfg.types)
+    return short_cap(cfg.max_diagnosis_share, max(1, vignettes))
+
+
 def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: int, *, vignette: bool) -> np.ndarray:
-    """``size`` starts drawn by rarity among those whose single answer (and, for a vignette, diagnosis) is under
+    """``size`` starts drawn by rarity among those whose first answer (and, for a vignette, diagnosis) is under
     its cap and, for a chain, not asked already (a chain start asks one question)."""
     cands, cdf = ctx.starts[key]
     cfg = ctx.config
@@ -99,7 +124,7 @@ def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: in
     key_cap = short_cap(cfg.max_short_key_share, cfg.n)
     ok = np.array([ctx.key_counts.get(int(a), 0) < key_cap for a in answers], dtype=bool)
     if vignette:
-        dx_cap = short_cap(cfg.max_diagnosis_share, cfg.n)
+        dx_cap = short_diagnosis_cap(cfg)
         ok &= np.array([ctx.diagnosis_counts.get(int(d), 0) < dx_cap for d in cands], dtype=bool)
     else:
         ok &= np.array([(key, int(s)) not in ctx.used_starts for s in cands], dtype=bool)

@@ -4,23 +4,25 @@ for an entity reached from it."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import numpy as np
 
 from kgsynth.distractors import diagnosis_distractors, diagnosis_relatives
-from kgsynth.draft import Context, Draft, Drop, acceptable_walk, nodes_readable, ow
+from kgsynth.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop, acceptable_walk, nodes_readable, ow
+from kgsynth.frequency import frequency_share
 from kgsynth.genconfig import AnswerFormat
 from kgsynth.index import Step
 from kgsynth.item import Constraint
+from kgsynth.leaks import load_leak_rules
+from kgsynth.phenomatch import PhenotypeMatcher
 from kgsynth.schema import MetapathSpec
 from kgsynth.starts import (
     completable,
     draw_short_starts,
     draw_starts,
-    short_cap,
-    single_answer_starts,
+    short_answer_starts,
+    short_diagnosis_cap,
     start_distribution,
     vignette_starts,
 )
@@ -29,40 +31,10 @@ from kgsynth.wording import as_phrase, finding_text, findings_rationale, vignett
 
 logger = logging.getLogger(__name__)
 
-# HPO frequency terms -> the share of patients they stand for.
-FREQUENCY = {
-    "HP:0040280": 1.0,  # obligate
-    "HP:0040281": 0.9,  # very frequent
-    "HP:0040282": 0.55,  # frequent
-    "HP:0040283": 0.17,  # occasional
-    "HP:0040284": 0.025,  # very rare
-    "HP:0040285": 0.0,  # excluded
-}
-_RATIO = re.compile(r"^(\d+)/(\d+)$")
-_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%$")
-
 Annotation = tuple[int, int, float, dict[str, Any]]
 DRAWS = 8  # diseases drawn per vignette attempt
 NO_START = -1  # no disease can start this kind of vignette
-
-
-def frequency_share(value: str | None) -> float:
-    """An HPO frequency qualifier as a share in [0, 1] (0.5 when the source gives none).
-
-    >>> frequency_share("3/4"), frequency_share("HP:0040281"), frequency_share("20%"), frequency_share(None)
-    (0.75, 0.9, 0.2, 0.5)
-    """
-    if not value:
-        return 0.5
-    if value in FREQUENCY:
-        return FREQUENCY[value]
-    m = _RATIO.match(value)
-    if m and int(m.group(2)) > 0:
-        return int(m.group(1)) / int(m.group(2))
-    m = _PERCENT.match(value)
-    if m:
-        return float(m.group(1)) / 100
-    return 0.5
+HALLMARKS = 3  # the first finding is drawn among this many of the most frequent and informative
 
 
 def phenotype_annotations(ctx: Context, disease: int) -> list[Annotation]:
@@ -87,10 +59,10 @@ def _draw_disease(
         key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
         if key not in ctx.starts:
             candidates = completable(ctx, cont[1], vignette_starts(ctx))
-            if fmt == "short":  # the diagnosis alone must lead to one answer (more candidates only add ends)
+            if fmt == "short":  # the diagnosis alone must lead to few answers (more candidates only add ends)
                 candidates = np.array([d for d in candidates.tolist() if len(usable_findings(
                     ctx, d, phenotype_annotations(ctx, d))) >= cfg.min_findings], dtype=np.int32)  # fmt: skip
-                candidates = single_answer_starts(ctx, key, cont[1], candidates)
+                candidates = short_answer_starts(ctx, key, cont[1], candidates)
             start_distribution(ctx, key, candidates, cfg.rarity.alpha)
     elif key not in ctx.starts:
         start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
@@ -102,10 +74,17 @@ def _draw_disease(
     else:
         drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
     cap = diagnosis_cap(ctx, fmt)
+    fallback: int | None = None
     for d in drawn:
         if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
-            return int(d), cont
-    return None, cont
+            # the first with enough statable findings (cached per disease); else the first, which is then dropped
+            usable = ctx.usable_cache.get(int(d))
+            if usable is None:
+                usable = usable_findings(ctx, int(d), phenotype_annotations(ctx, int(d)))
+            if len(usable) >= cfg.min_findings:
+                return int(d), cont
+            fallback = int(d) if fallback is None else fallback
+    return fallback, cont
 
 
 def _choose_findings(
@@ -118,6 +97,10 @@ def _choose_findings(
     weights = np.array([a[2] / np.log2(2.0 + ctx.pheno_degree[a[0]]) for a in usable])
     keys = np.log(rng.random(len(usable))) / np.maximum(weights, 1e-9)
     order = np.argsort(-keys, kind="stable")
+    # A hallmark first: one of the HALLMARKS most frequent and informative findings (frequency times IC).
+    hallmark = hallmarks(ctx, usable)
+    first = hallmark[int(rng.integers(len(hallmark)))]
+    order = np.concatenate([[first], order[order != first]])
     chosen: list[Annotation] = []
     cand: np.ndarray | None = None
     constraints: list[Constraint] = []
@@ -150,9 +133,47 @@ def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> lis
     (``annots``: the disease's :func:`phenotype_annotations`; cached per disease for the run)."""
     got = ctx.usable_cache.get(disease)
     if got is None:
-        usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= 0.3 and a[0] not in ctx.onset_terms]
-        got = ctx.usable_cache[disease] = [a for a in usable if not ow(ctx).leaks(a[0], disease)]  # no finding names it
+        least = ctx.config.min_finding_frequency
+        usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= least and a[0] not in ctx.onset_terms]
+        # a finding naming an onset ("childhood onset short-limb short stature") doubles the stated onset
+        usable = [a for a in usable if " onset " not in f" {ctx.graph.names[a[0]].lower()} "]
+        got = ctx.usable_cache[disease] = [a for a in usable if not finding_leaks(ctx, a[0], disease)]
     return got
+
+
+def finding_leaks(ctx: Context, finding: int, disease: int) -> bool:
+    """A name of ``finding`` names ``disease``, restates it in its distinctive words, or names a molecular
+    activity (the product of the disease's gene): never stated (:mod:`kgsynth.leaks`)."""
+    g, o = ctx.graph, ow(ctx)
+    if o.leaks(finding, disease):
+        return True
+    rules = load_leak_rules(ctx.config.schema_name)
+    names = [g.names[finding], *g.synonyms[finding], *g.layperson[finding]]
+    if rules.molecular(names) is not None:
+        return True
+    return rules.restates(names, [g.names[disease], *g.synonyms[disease]], o.generic)
+
+
+def hallmarks(ctx: Context, usable: list[Annotation]) -> list[int]:
+    """Positions in ``usable`` of the disease's hallmarks: its HALLMARKS findings of highest frequency times
+    information content (a frequent and specific sign)."""
+    m = matcher(ctx)
+    value = np.array([a[2] * m.ic(a[0]) for a in usable])
+    return [int(i) for i in np.argsort(-value, kind="stable")[:HALLMARKS]]
+
+
+_MATCHERS: dict[int, tuple[Context, PhenotypeMatcher]] = {}
+
+
+def matcher(ctx: Context) -> PhenotypeMatcher:
+    """The run's disease ranker over stated findings (built once per graph and process)."""
+    got = _MATCHERS.get(id(ctx.graph))
+    if got is not None and got[1].graph is ctx.graph:
+        return got[1]
+    made = PhenotypeMatcher(ctx.graph, ctx.index, ctx.prover)
+    _MATCHERS.clear()
+    _MATCHERS[id(ctx.graph)] = (ctx, made)
+    return made
 
 
 def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
@@ -164,7 +185,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     if disease_or_none is None:
         return Drop("cap: the diseases drawn already have their share of the vignettes")
     if disease_or_none == NO_START:
-        return Drop("short answer: no start of this metapath has a single answer")
+        return Drop("short answer: no start of this metapath has few enough answers")
     disease = disease_or_none
     annots = phenotype_annotations(ctx, disease)
     onsets = [a for a in annots if a[0] in ctx.onset_terms]
@@ -175,7 +196,9 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     path_edges = [e for _, e, _, _ in chosen]
     inheritance = ""
     modes = ctx.index.neighbors(disease, INHERITANCE)
-    if len(modes) == 1 and int(modes[0]) in ow(ctx).mendelian and (len(cand) > 1 or rng.random() < 0.5):
+    # a mode the diagnosis is named after ("autosomal recessive inherited pseudoxanthoma elasticum") is not stated
+    stateable = len(modes) == 1 and int(modes[0]) in ow(ctx).mendelian and not ow(ctx).leaks(int(modes[0]), disease)
+    if stateable and (len(cand) > 1 or rng.random() < 0.5):
         mode = int(modes[0])
         cand = np.intersect1d(cand, prover.diseases_with_inheritance(mode), assume_unique=True)
         constraints.append(
@@ -194,8 +217,12 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         )  # fmt: skip
         onset = as_phrase(g.names[term])
         path_edges.append(onsets[0][1])
-    if len(cand) != 1 and cfg.hops == 1 and fmt == "short":
-        return Drop("vignette: findings do not single out the diagnosis")
+    stated = [int(g.index[c.args["phenotype"]]) for c in constraints if c.kind == "has_phenotype"]
+    group = diagnosis_relatives(ctx, disease)
+    if not matcher(ctx).separates(stated, disease, group, cfg.vignette_rank_margin):
+        return Drop("vignette: the findings do not rank the diagnosis first (IC-weighted phenotype match)")
+    if len(cand) > cfg.max_short_answers and cfg.hops == 1 and fmt == "short":
+        return Drop(TOO_MANY_SHORT_ANSWERS)
     if cfg.hops == 1 and len(cand) > 1 and np.isin(cand, diagnosis_relatives(ctx, disease)).any():
         return Drop("vignette: findings do not separate the diagnosis from its sibling subtypes")
     sexes = {str(q.get("sex")) for _, _, _, q in chosen if q.get("sex")}
@@ -242,8 +269,8 @@ def all_but_one(ctx: Context, findings: list[int]) -> np.ndarray:
 
 def diagnosis_cap(ctx: Context, fmt: AnswerFormat) -> int:
     """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1; a
-    short item: of the run's ``n``, see :func:`kgsynth.starts.short_cap`)."""
+    short item: of the vignette types' share of ``n``, see :func:`kgsynth.starts.short_diagnosis_cap`)."""
     cfg = ctx.config
     if fmt == "short":
-        return short_cap(cfg.max_diagnosis_share, cfg.n)
+        return short_diagnosis_cap(cfg)
     return max(1, int(cfg.max_diagnosis_share * (ctx.vignettes_accepted + 1)))

@@ -108,8 +108,8 @@ def check_item(item: Item, oracle: Oracle) -> None:
     final = layers[-1]
     answer = ix[item.answer.curie]
     assert answer in final
-    if item.format == "short":
-        assert final == {answer}
+    if item.format == "short":  # every proven answer is accepted (a short item is graded on the whole set)
+        assert final == {ix[c] for c in item.answer.accepted}
         assert item.options == [] and item.answer.letter is None
         return
     in_set = [o for o in item.options if ix[o.curie] in final]
@@ -301,7 +301,10 @@ def test_hf_dataset_opens_with_trl_columns(thousand) -> None:
      (4, ["chain"], ["mcq"])],
 )  # fmt: skip
 def test_other_hops_types_and_formats(real_graph: Graph, oracle: Oracle, tmp_path: Path, hops, types, formats) -> None:
-    cfg = GenerateConfig(n=60, hops=hops, types=types, formats=formats, options=5, seed=1)
+    # 4-hop chains pass three hidden entities, and the KG holds almost none that avoid hub middles (obesity, PPARG,
+    # ESR1): under the 2% cap a 4-hop chain-only run stops at 9 items (docs/generate.md); this test is about proofs
+    spread = {"max_hidden_share": 1.0} if hops == 4 and types == ["chain"] else {}
+    cfg = GenerateConfig(n=60, hops=hops, types=types, formats=formats, options=5, seed=1, **spread)
     summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
     items = read_items(tmp_path / "o")
     assert len(items) == 60 and {it.hops for it in items} == {hops}
@@ -317,8 +320,8 @@ def test_other_hops_types_and_formats(real_graph: Graph, oracle: Oracle, tmp_pat
 
 
 def test_short_answers_at_three_hops_fill_their_run(real_graph: Graph, oracle: Oracle, tmp_path: Path) -> None:
-    """300 short items at --hops 3 (55 before the single-answer starts and the short caps), each with a
-    unique answer by the oracle, within the short caps, open-world clean."""
+    """300 short items at --hops 3 (55 before the short-answer starts and the short caps), each accepting its
+    whole proven answer set by the oracle, within the short caps, open-world clean."""
     cfg = GenerateConfig(n=300, hops=3, formats=["short"], seed=0)
     summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
     items = read_items(tmp_path / "o")

@@ -1,0 +1,143 @@
+"""Issue 16, part B on the real default KG: hidden intermediates capped, gene middles through Mendelian associations,
+vignettes whose diagnosis ranks first by its findings (re-ranked here by an independent Phenomizer), findings
+that never name a gene product or restate the diagnosis, and short items that grade every proven answer right."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from kgsynth.answers import judge_item
+from kgsynth.generate import Generator, generate, read_items
+from kgsynth.item import Item
+from kgsynth.leaks import load_leak_rules
+from kgsynth.model import Graph
+from kgsynth.question import GenerateConfig
+from kgsynth.vignette import phenotype_annotations, usable_findings
+from kgsynth.wording import aliases
+from tests.test_generate import Oracle
+
+pytestmark = pytest.mark.slow
+
+MULTIFACTORIAL = "HP:0001426"
+
+
+@pytest.fixture(scope="module")
+def oracle(real_graph: Graph) -> Oracle:
+    return Oracle(real_graph)
+
+
+def hidden_of(item: Item) -> set[str]:
+    """What the question neither states nor asks, from the item's own fields (not kgsynth.hidden)."""
+    stated = {item.answer.curie} | {v for c in item.constraints for v in c.args.values()}
+    return {c for t in item.path for c in (t.subject, t.object)} - stated
+
+
+def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
+    real_graph: Graph, oracle: Oracle, tmp_path: Path
+) -> None:
+    g = real_graph
+    cfg = GenerateConfig(n=200, hops=3, seed=202)
+    summary = generate(g, cfg, tmp_path / "o", compare_uniform=False)
+    items = read_items(tmp_path / "o")
+    counts = Counter(c for it in items for c in hidden_of(it))
+    assert max(counts.values()) <= max(1, int(cfg.max_hidden_share * cfg.n)), counts.most_common(3)
+    assert summary["drop_reasons"].get("cap: a hidden intermediate already has its share of the items", 0) > 0
+    multifactorial = g.index[MULTIFACTORIAL]
+    for it in items:
+        hidden = hidden_of(it)
+        for t in it.path:
+            if t.predicate == "biolink:gene_associated_with_condition" and t.subject in hidden:
+                d = g.index[t.object]
+                assert "susceptibility" not in g.names[d].lower(), (it.id, t)
+                assert multifactorial not in oracle.out["biolink:has_mode_of_inheritance"].get(d, set()), (it.id, t)
+
+
+def phenomizer_scores(oracle: Oracle, findings: list[int]) -> dict[int, float]:
+    """Phenomizer's best-match sum over every annotated disease, in plain Python over the oracle's adjacency."""
+    annotated = len(oracle.out["biolink:has_phenotype"])
+    with_cache: dict[int, set[int]] = {}
+
+    def diseases_with(t: int) -> set[int]:
+        if t not in with_cache:
+            with_cache[t] = oracle.diseases_with(t)
+        return with_cache[t]
+
+    total: Counter[int] = Counter()
+    for q in findings:
+        best: dict[int, float] = {}
+        for t in oracle.closure(q, down=False):
+            ic = -math.log(max(len(diseases_with(t)), 1) / annotated)
+            for d in diseases_with(t):
+                if ic > best.get(d, -1.0):
+                    best[d] = ic
+        total.update(best)
+    return dict(total)
+
+
+def test_vignette_diagnoses_rank_first_by_an_independent_phenomizer(
+    real_graph: Graph, oracle: Oracle, tmp_path: Path
+) -> None:
+    g = real_graph
+    cfg = GenerateConfig(n=12, hops=1, types=["vignette"], seed=202)
+    generate(g, cfg, tmp_path / "o", compare_uniform=False)
+    items = read_items(tmp_path / "o")
+    assert len(items) == 12
+    for it in items:
+        diagnosis = g.index[it.path[0].subject]
+        findings = [g.index[c.args["phenotype"]] for c in it.constraints if c.kind == "has_phenotype"]
+        scores = phenomizer_scores(oracle, findings)
+        mine = scores[diagnosis]
+        above = [g.names[d] for d, s in scores.items() if s > mine + 1e-9]
+        assert not above, (it.id, g.names[diagnosis], above[:3])
+
+
+def test_findings_never_name_a_gene_product_or_restate_the_diagnosis(real_graph: Graph, tmp_path: Path) -> None:
+    """Real annotations the rules must drop: GRHPR's enzyme for primary hyperoxaluria type 2, and a finding that is
+    the diagnosis's name with its words swapped; then a vignette run states neither kind."""
+    g = real_graph
+    ctx = Generator(g, GenerateConfig(n=10, hops=1, types=["vignette"])).ctx
+    for disease, finding in (("MONDO:0009824", "HP:6000638"), ("MONDO:0008223", "HP:0008153")):
+        d, f = g.index[disease], g.index[finding]
+        annots = phenotype_annotations(ctx, d)
+        assert f in [a[0] for a in annots]  # the source states it ...
+        assert f not in [a[0] for a in usable_findings(ctx, d, annots)]  # ... a vignette never does
+    rules = load_leak_rules("med")
+    generic = ctx.open_world.generic if ctx.open_world is not None else frozenset()
+    generate(g, GenerateConfig(n=40, hops=2, types=["vignette"], seed=101), tmp_path / "v", compare_uniform=False)
+    for it in read_items(tmp_path / "v"):
+        diagnosis = g.index[it.path[0].subject]
+        dnames = [g.names[diagnosis], *g.synonyms[diagnosis]]
+        for c in it.constraints:
+            if c.kind == "has_phenotype":
+                p = g.index[c.args["phenotype"]]
+                names = [g.names[p], *g.synonyms[p], *g.layperson[p]]
+                assert rules.molecular(names) is None, (it.id, names)
+                assert not rules.restates(names, dnames, generic), (it.id, names, dnames)
+
+
+def test_short_items_grade_every_proven_answer_by_every_name(real_graph: Graph, oracle: Oracle, tmp_path: Path) -> None:
+    g = real_graph
+    cfg = GenerateConfig(n=40, hops=2, formats=["short"], seed=202)
+    generate(g, cfg, tmp_path / "o", compare_uniform=False)
+    items = read_items(tmp_path / "o")
+    assert len(items) == 40
+    several = 0
+    for it in items:
+        proven = oracle.candidates(it)[-1]
+        assert {g.index[c] for c in it.answer.accepted} == proven, it.id
+        assert 1 <= len(proven) <= cfg.max_short_answers
+        several += len(proven) > 1
+        for node in proven:
+            for name in aliases(g, node):
+                verdict = judge_item(f"<think>...</think>\nAnswer: {name}", it)
+                assert verdict.correct, (it.id, g.ids[node], name)
+        # a name of the same kind outside the proven set is graded wrong
+        lo, hi = g.category_range(g.categories[int(g.category[g.index[it.answer.curie]])])
+        right = {n.lower() for p in proven for n in aliases(g, p)}
+        outsider = next(i for i in range(lo, hi) if i not in proven and g.names[i] and g.names[i].lower() not in right)
+        assert not judge_item(f"<think>...</think>\nAnswer: {g.names[outsider]}", it).correct
+    assert several > 0  # some short items have more than one right answer, and accept each
