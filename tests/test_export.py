@@ -96,6 +96,37 @@ def test_sft_answers_score_full_marks_with_the_grpo_columns(items) -> None:
     assert format_reward(completions) == [1.0] * len(items)
 
 
+@pytest.mark.parametrize("chain", ["rationale", "path"])
+def test_every_gold_chain_of_every_item_type_scores_the_full_path_faithfulness_cap(
+    items, three_hop_items, chain: str
+) -> None:
+    """The sft chain a gold item ships names every intermediate of its path; a vignette's intermediates
+    are its hidden diagnosis and what follows it, never a finding the question states."""
+    from kgsynth.audit import hidden_diagnosis
+    from kgsynth.faithfulness import intermediate_entities
+    from kgsynth.rewards import PATH_FAITHFULNESS_CAP, path_faithfulness_reward
+
+    every = [*items, *three_hop_items]
+    kinds = Counter((it.type, it.format, it.hops) for it in every)
+    assert {(t, f) for t, f, _ in kinds} == {(t, f) for t in ("chain", "vignette") for f in ("mcq", "short")}
+    scored: Counter[tuple[str, int]] = Counter()
+    for item in every:
+        row = grpo_row(item)
+        completion = sft_row(item, fallback=chain)["messages"][-1]["content"]
+        [score] = path_faithfulness_reward([completion], path_intermediates=[row["path_intermediates"]],
+                                           answer_letter=[row["answer_letter"]],
+                                           answer_aliases=[row["answer_aliases"]])  # fmt: skip
+        if item.type == "vignette":
+            intermediates = intermediate_entities(item)
+            stated = {value for c in item.constraints for value in c.args.values()}
+            assert hidden_diagnosis(item) in intermediates, item.id
+            assert not stated & set(intermediates), item.id
+        if score is not None:
+            assert score == PATH_FAITHFULNESS_CAP, (item.id, item.type, chain, score)
+            scored[item.type, item.hops] += 1
+    assert {key for key in scored} == {(t, h) for t, _, h in kinds}  # every type and hop count was scored
+
+
 # -- dedup ------------------------------------------------------------------------------------------
 
 
