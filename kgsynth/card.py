@@ -18,6 +18,7 @@ card, from the run's shards).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -101,6 +102,8 @@ class CardData:
     run_summary: dict[str, Any] = field(default_factory=dict)
     teacher: dict[str, Any] = field(default_factory=dict)
     export_summary: dict[str, Any] = field(default_factory=dict)
+    # config -> data file -> {num_bytes, checksum}: the content fingerprint `datasets` caches by
+    checksums: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -168,6 +171,18 @@ def _rows(directory: Path, files: list[str]) -> int:
     return sum(pq.ParquetFile(directory / f).metadata.num_rows for f in files)
 
 
+def _checksums(directory: Path, files: list[str]) -> dict[str, dict[str, Any]]:
+    """Each file's size and SHA-256, as `datasets.DatasetInfo.download_checksums` records them."""
+    out = {}
+    for name in files:
+        digest = hashlib.sha256()
+        with (directory / name).open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        out[name] = {"num_bytes": (directory / name).stat().st_size, "checksum": digest.hexdigest()}
+    return out
+
+
 def _find_kg(record: Any) -> dict[str, Any]:
     """The first ``{"kg": {"sources": ...}}`` record inside a (nested) configuration."""
     if isinstance(record, dict):
@@ -219,6 +234,9 @@ def card_data(directory: Path, context: CardContext) -> CardData:
         run_summary=_read_json(context.run / "summary.json") if context.run else {},
         teacher=teacher,
         export_summary=_read_json(directory / EXPORT_SUMMARY),
+        checksums={
+            c: _checksums(directory, [f for files in splits.values() for f in files]) for c, splits in configs.items()
+        },
     )
 
 
@@ -253,6 +271,11 @@ def front_matter(data: CardData) -> dict[str, Any]:
                 "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"} for split in splits],
             }
             for name, splits in data.configs.items()
+        ]
+        # `datasets.load_dataset(DIR, config)` caches a local folder by its name, its config and a hash of
+        # this metadata: the files' checksums make a re-export's rows a new cache entry, not the old rows.
+        meta["dataset_info"] = [
+            {"config_name": name, "download_checksums": data.checksums.get(name, {})} for name in data.configs
         ]
     return meta
 

@@ -496,3 +496,19 @@ def test_an_empty_split_is_an_error_unless_asked(real_graph: Graph, tmp_path: Pa
     summary = export_run(small, tmp_path / "no-held-out",
                          config=ExportConfig(split=SplitConfig(validation_size=0.0, test_size=0.0)))  # fmt: skip
     assert summary["split"]["validation"] == summary["split"]["test"] == 0  # empty because asked so
+
+
+def test_a_re_export_is_not_served_from_the_datasets_cache(exported_run, tmp_path: Path) -> None:
+    """`datasets.load_dataset(DIR, config)` with one cache for both loads: after a re-export with another split
+    seed into the same folder it reads the new rows (the card's checksums change its cache key)."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    run = exported_run[0]
+    out, cache = tmp_path / "ds", str(tmp_path / "hf-cache")
+    export_run(run, out, config=ExportConfig(split=SplitConfig(seed=1)))
+    first = datasets.load_dataset(str(out), "grpo", cache_dir=cache)["test"]["item_id"]
+    export_run(run, out, config=ExportConfig(split=SplitConfig(seed=2)))
+    on_disk = pq.read_table(out / data_file("grpo", "test")).column("item_id").to_pylist()
+    assert on_disk != first
+    assert datasets.load_dataset(str(out), "grpo", cache_dir=cache)["test"]["item_id"] == on_disk
