@@ -73,6 +73,7 @@ class ItemFacts:
     licences: tuple[str, ...]
     sources: tuple[str, ...]
     non_commercial: bool
+    prefixes: tuple[str, ...] = ()  # CURIE prefixes of the entities on its path and of its answer
 
     @classmethod
     def of(cls, item: Item) -> ItemFacts:
@@ -84,7 +85,20 @@ class ItemFacts:
             licences=tuple(sorted({*item.licences, *(t.licence for t in item.path)})),
             sources=tuple(sorted({t.source for t in item.path})),
             non_commercial=item.non_commercial,
+            prefixes=_prefixes([item.answer.curie, *(c for t in item.path for c in (t.subject, t.object))]),
         )
+
+
+def _prefixes(curies: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({curie.partition(":")[0] for curie in curies if ":" in curie}))
+
+
+def id_prefixes() -> dict[str, tuple[str, ...]]:
+    """Source name -> the CURIE prefixes of the identifiers it contributes without edges (its loader's
+    `id_prefixes`), for every registered loader that has some."""
+    from kgsynth.loaders import available_loaders
+
+    return {name: loader.id_prefixes for name, loader in available_loaders().items() if loader.id_prefixes}
 
 
 @dataclass
@@ -160,6 +174,9 @@ def _facts_from_parquet(files: Iterable[Path]) -> list[ItemFacts]:
                     licences=tuple(sorted({*row["licences"], *(t["licence"] for t in path)})),
                     sources=tuple(sorted({t["source"] for t in path})),
                     non_commercial=bool(row.get("non_commercial", False)),
+                    prefixes=_prefixes(
+                        [row["answer"]["curie"], *(c for t in path for c in (t["subject"], t["object"]))]
+                    ),
                 )
             )
     return facts
@@ -280,14 +297,21 @@ def front_matter(data: CardData) -> dict[str, Any]:
     return meta
 
 
-def counts(facts: Sequence[ItemFacts]) -> dict[str, dict[str, int]]:
-    """Items by type/format/hops, by hops, by rarity decile and by source of their edges."""
+def counts(
+    facts: Sequence[ItemFacts], *, identifiers: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, dict[str, int]]:
+    """Items by type/format/hops, by hops, by rarity decile and by source: of their edges, or of the
+    identifiers they carry (`identifiers`: source -> CURIE prefixes, default `id_prefixes()`)."""
+    identifiers = id_prefixes() if identifiers is None else identifiers
     rarity = Counter(min(int(f.rarity * 10), 9) for f in facts)
+    by_source = Counter(s for f in facts for s in f.sources)
+    for name, prefixes in identifiers.items():
+        by_source[name] += sum(1 for f in facts if name not in f.sources and set(prefixes) & set(f.prefixes))
     return {
         "by_type_format_hops": dict(sorted(Counter(f"{f.type}/{f.format}/{f.hops}-hop" for f in facts).items())),
         "by_hops": {str(k): v for k, v in sorted(Counter(f.hops for f in facts).items())},
         "by_rarity": {f"{b / 10:.1f}-{(b + 1) / 10:.1f}": rarity.get(b, 0) for b in range(10)},
-        "by_source": dict(sorted(Counter(s for f in facts for s in f.sources).items())),
+        "by_source": dict(sorted((name, n) for name, n in by_source.items() if n)),
     }
 
 

@@ -201,7 +201,7 @@ def test_boilerplate_alone_does_not_contaminate(items, benchmarks) -> None:
     assert decontaminate([item], benchmarks).kept == [item]
 
 
-@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv", ".parquet"])
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv", ".parquet", "columns.json", "split.json"])
 def test_user_benchmark_files_in_every_format(items, tmp_path: Path, suffix: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -210,9 +210,14 @@ def test_user_benchmark_files_in_every_format(items, tmp_path: Path, suffix: str
     # (two chain stems of one template can be, and would rightly be flagged too).
     planted = [item for item in items[100:] if item.type == "vignette"][:3]
     records = [{"id": k, "Stem": item.question, "answer": "A"} for k, item in enumerate(planted)]
-    path = tmp_path / f"private{suffix}"
+    path = tmp_path / ("private" + (".json" if suffix.endswith(".json") else suffix))
     if suffix == ".json":
         path.write_text(json.dumps(records))
+    elif suffix.endswith(".json"):  # pandas' to_json: by columns (its default) and orient="split"
+        import pandas as pd
+
+        frame = pd.DataFrame(records)
+        path.write_text(frame.to_json() if suffix == "columns.json" else frame.to_json(orient="split"))
     elif suffix == ".jsonl":
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
     elif suffix == ".csv":
@@ -512,3 +517,26 @@ def test_a_re_export_is_not_served_from_the_datasets_cache(exported_run, tmp_pat
     on_disk = pq.read_table(out / data_file("grpo", "test")).column("item_id").to_pylist()
     assert on_disk != first
     assert datasets.load_dataset(str(out), "grpo", cache_dir=cache)["test"]["item_id"] == on_disk
+
+
+def test_card_counts_identifier_sources_and_says_the_split_rule_and_what_was_not_checked(
+    exported_run, tmp_path: Path
+) -> None:
+    run, folder, _ = exported_run
+    card = (folder / "README.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in card.splitlines() if line.startswith("| ")}
+    exported = [it for its in _read_split_items(folder).values() for it in its]
+    with_mondo = sum(
+        any(c.startswith("MONDO:") for c in [it.answer.curie, *(e for t in it.path for e in (t.subject, t.object))])
+        for it in exported
+    )
+    assert with_mondo > 0 and rows["mondo"].endswith(f"| {with_mondo:,} |")  # MONDO adds ids, no edges
+    assert "Split by `answer`: no validation or test item's answer" in card
+    assert "- Human Phenotype Ontology" in card and "Licence: HPO licence" in card  # an attribution line
+    assert "Not decontaminated" not in card
+    bare = tmp_path / "bare"
+    export_run(run, bare, config=ExportConfig(decontam=DecontamConfig(shared=False),
+                                              split=SplitConfig(split_by="path")))  # fmt: skip
+    card = (bare / "README.md").read_text()
+    assert "**Not decontaminated**: no benchmark was checked" in card and "are dropped." not in card
+    assert "Split by `path`: no entity on a validation or test item's evidence path" in card
