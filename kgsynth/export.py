@@ -11,8 +11,10 @@
 - `kgsynth_config.json`: this export's configuration and the run's;
 - `export_summary.json`: rows per config and split, and what dedup, decontamination and the split dropped.
 
-The folder is written beside `out` and moved into place at the end, so a failed export leaves a
-previous one intact. The same run and options give byte-identical files.
+The run is read through its journal (`kgsynth.rundir.read_run_items`: an edited, cut or deleted shard is
+refused). The folder is written into a partial folder beside `out` (`kgsynth.store.partial`) and moved
+into place at the end, so a failed export leaves a previous one intact; an `out` holding anything an
+export does not write is refused, never emptied. The same run and options give byte-identical files.
 """
 
 from __future__ import annotations
