@@ -156,13 +156,22 @@ class _Selection:
         an item that drops that many is among the dearest either way, and looking further is what made
         the split quadratic in an entity's item count.
         """
-        guarded, mine = self.guarded[name], self.protected[item_id]
+        guarded, mine, protected = self.guarded[name], self.protected[item_id], self.protected
+        limit = cap if cap is not None else len(self.protected)
         drops = follow = 0
-        for other in self._newly_dropped(item_id, name):
-            drops += 1
-            if self.protected[other] - mine <= guarded and room(other) and self.allowed(other, name):
-                follow += 1
-            if cap is not None and drops >= cap:
+        seen = {item_id}
+        # `_newly_dropped`, inlined: this loop is where a split spends its time
+        for entity in sorted(mine - guarded):
+            for other in self.exposing[entity]:
+                if other in seen:
+                    continue
+                seen.add(other)
+                drops += 1
+                if protected[other] - mine <= guarded and room(other) and self.allowed(other, name):
+                    follow += 1
+                if drops >= limit:
+                    break
+            if drops >= limit:
                 break
         drops -= 1 if item_id in self.dropped else 0
         return (drops - follow) / (1 + follow)
