@@ -547,19 +547,11 @@ def read_run_config(out: Path) -> dict[str, Any]:
 
 
 def read_run_items(out: Path) -> list[Item]:
-    """Every item of the run's shards; a line that is not an item is an error naming file and line."""
-    items: list[Item] = []
-    for shard in sorted((out / "jsonl").glob("items-*.jsonl")):
-        with shard.open(encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                try:
-                    items.append(Item.model_validate_json(line))
-                except ValueError:
-                    raise KgsynthError(
-                        f"{shard}:{lineno}: expected one item as JSON",
-                        hint="the shard was edited or cut; re-run generate",
-                    ) from None
-    return items
+    """Every committed item of the run, checked against its journal (`kgsynth.rundir.read_run_items`): an
+    edited, cut or deleted shard is an error, a killed run's torn tail is left out with a warning."""
+    from kgsynth.rundir import read_run_items as read_checked
+
+    return read_checked(out)
 
 
 def _atomic_write(path: Path, text: str) -> None:

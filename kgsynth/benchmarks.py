@@ -92,10 +92,11 @@ class Records:
 def read_records(path: Path) -> Records:
     """The records of a benchmark file (JSON, JSONL, CSV or parquet), as dicts.
 
-    A JSON file holds a list of objects, an object holding one list of them, or an object of objects
-    (PubMedQA: `{pmid: {...}}`, each record then also gets its key as `id`). A CSV in a folder named in
-    `HEADERLESS_CSV` has no header row. A file that cannot be read (a folder, no permission, not UTF-8
-    text, not parquet) is one error naming it.
+    A JSON file holds a list of objects, an object holding one list of them, an object of objects
+    (PubMedQA: `{pmid: {...}}`, each record then also gets its key as `id`), or columns as pandas'
+    `to_json` writes them by default (`{field: {row: value}}`) or with `orient="split"`. A CSV in a folder
+    named in `HEADERLESS_CSV` has no header row. A file that cannot be read (a folder, no permission, not
+    UTF-8 text, not parquet) is one error naming it.
     """
     hint = "give a UTF-8 JSON, JSONL or CSV file, or a parquet file, of question records"
     if path.is_dir():
@@ -135,6 +136,8 @@ def _read_records(path: Path) -> Records:
         except ValueError as error:
             raise KgsynthError(f"{path}: not JSON ({error})", hint="a .json file holds a list of question objects, "
                                "or an object of them") from None  # fmt: skip
+        if isinstance(data, dict) and _column_oriented(data):
+            data = _column_rows(data)
         if isinstance(data, dict):
             lists = [value for value in data.values() if isinstance(value, list)]
             if len(data) == 1 and lists:
@@ -158,6 +161,26 @@ def _read_records(path: Path) -> Records:
 
         return Records(path, pq.read_table(path).to_pylist(), "row")
     raise KgsynthError(f"{path}: not a benchmark file", hint=f"give a file ending in one of {', '.join(SUFFIXES)}")
+
+
+def _column_oriented(data: dict[str, Any]) -> bool:
+    """`data` is a table by columns: pandas' `{"columns": [...], "data": [[...]]}` (orient="split"), or
+    `{field: {row: value}}` (the default) whose outer keys name a question field and inner keys do not."""
+    if isinstance(data.get("columns"), list) and isinstance(data.get("data"), list):
+        return True
+    if not data or not all(isinstance(value, dict) for value in data.values()):
+        return False
+    inner = {key for value in data.values() for key in value}
+    return question_field(data) is not None and question_field(inner) is None
+
+
+def _column_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a column-oriented table (see `_column_oriented`), in row order."""
+    if isinstance(data.get("columns"), list):
+        columns = [str(c) for c in data["columns"]]
+        return [dict(zip(columns, row, strict=False)) for row in data["data"] if isinstance(row, list)]
+    order = list(dict.fromkeys(key for value in data.values() for key in value))
+    return [{field: values[row] for field, values in data.items() if row in values} for row in order]
 
 
 def question_field(fields: Iterable[str]) -> str | None:

@@ -18,6 +18,7 @@ card, from the run's shards).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -72,6 +73,7 @@ class ItemFacts:
     licences: tuple[str, ...]
     sources: tuple[str, ...]
     non_commercial: bool
+    prefixes: tuple[str, ...] = ()  # CURIE prefixes of the entities on its path and of its answer
 
     @classmethod
     def of(cls, item: Item) -> ItemFacts:
@@ -83,7 +85,20 @@ class ItemFacts:
             licences=tuple(sorted({*item.licences, *(t.licence for t in item.path)})),
             sources=tuple(sorted({t.source for t in item.path})),
             non_commercial=item.non_commercial,
+            prefixes=_prefixes([item.answer.curie, *(c for t in item.path for c in (t.subject, t.object))]),
         )
+
+
+def _prefixes(curies: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({curie.partition(":")[0] for curie in curies if ":" in curie}))
+
+
+def id_prefixes() -> dict[str, tuple[str, ...]]:
+    """Source name -> the CURIE prefixes of the identifiers it contributes without edges (its loader's
+    `id_prefixes`), for every registered loader that has some."""
+    from kgsynth.loaders import available_loaders
+
+    return {name: loader.id_prefixes for name, loader in available_loaders().items() if loader.id_prefixes}
 
 
 @dataclass
@@ -101,6 +116,8 @@ class CardData:
     run_summary: dict[str, Any] = field(default_factory=dict)
     teacher: dict[str, Any] = field(default_factory=dict)
     export_summary: dict[str, Any] = field(default_factory=dict)
+    # config -> data file -> {num_bytes, checksum}: the content fingerprint `datasets` caches by
+    checksums: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -157,6 +174,9 @@ def _facts_from_parquet(files: Iterable[Path]) -> list[ItemFacts]:
                     licences=tuple(sorted({*row["licences"], *(t["licence"] for t in path)})),
                     sources=tuple(sorted({t["source"] for t in path})),
                     non_commercial=bool(row.get("non_commercial", False)),
+                    prefixes=_prefixes(
+                        [row["answer"]["curie"], *(c for t in path for c in (t["subject"], t["object"]))]
+                    ),
                 )
             )
     return facts
@@ -166,6 +186,18 @@ def _rows(directory: Path, files: list[str]) -> int:
     import pyarrow.parquet as pq
 
     return sum(pq.ParquetFile(directory / f).metadata.num_rows for f in files)
+
+
+def _checksums(directory: Path, files: list[str]) -> dict[str, dict[str, Any]]:
+    """Each file's size and SHA-256, as `datasets.DatasetInfo.download_checksums` records them."""
+    out = {}
+    for name in files:
+        digest = hashlib.sha256()
+        with (directory / name).open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        out[name] = {"num_bytes": (directory / name).stat().st_size, "checksum": digest.hexdigest()}
+    return out
 
 
 def _find_kg(record: Any) -> dict[str, Any]:
@@ -219,6 +251,9 @@ def card_data(directory: Path, context: CardContext) -> CardData:
         run_summary=_read_json(context.run / "summary.json") if context.run else {},
         teacher=teacher,
         export_summary=_read_json(directory / EXPORT_SUMMARY),
+        checksums={
+            c: _checksums(directory, [f for files in splits.values() for f in files]) for c, splits in configs.items()
+        },
     )
 
 
@@ -254,17 +289,29 @@ def front_matter(data: CardData) -> dict[str, Any]:
             }
             for name, splits in data.configs.items()
         ]
+        # `datasets.load_dataset(DIR, config)` caches a local folder by its name, its config and a hash of
+        # this metadata: the files' checksums make a re-export's rows a new cache entry, not the old rows.
+        meta["dataset_info"] = [
+            {"config_name": name, "download_checksums": data.checksums.get(name, {})} for name in data.configs
+        ]
     return meta
 
 
-def counts(facts: Sequence[ItemFacts]) -> dict[str, dict[str, int]]:
-    """Items by type/format/hops, by hops, by rarity decile and by source of their edges."""
+def counts(
+    facts: Sequence[ItemFacts], *, identifiers: dict[str, tuple[str, ...]] | None = None
+) -> dict[str, dict[str, int]]:
+    """Items by type/format/hops, by hops, by rarity decile and by source: of their edges, or of the
+    identifiers they carry (`identifiers`: source -> CURIE prefixes, default `id_prefixes()`)."""
+    identifiers = id_prefixes() if identifiers is None else identifiers
     rarity = Counter(min(int(f.rarity * 10), 9) for f in facts)
+    by_source = Counter(s for f in facts for s in f.sources)
+    for name, prefixes in identifiers.items():
+        by_source[name] += sum(1 for f in facts if name not in f.sources and set(prefixes) & set(f.prefixes))
     return {
         "by_type_format_hops": dict(sorted(Counter(f"{f.type}/{f.format}/{f.hops}-hop" for f in facts).items())),
         "by_hops": {str(k): v for k, v in sorted(Counter(f.hops for f in facts).items())},
         "by_rarity": {f"{b / 10:.1f}-{(b + 1) / 10:.1f}": rarity.get(b, 0) for b in range(10)},
-        "by_source": dict(sorted(Counter(s for f in facts for s in f.sources).items())),
+        "by_source": dict(sorted((name, n) for name, n in by_source.items() if n)),
     }
 
 

@@ -685,7 +685,7 @@ def with_section(data: dict[str, Any], name: str, flags: dict[str, Any], flag_na
 @user_errors
 def export_cmd(
     run: Annotated[Path, typer.Argument(help="A generate run (the --out folder of kgsynth generate).")],
-    out: Annotated[Path, typer.Option("--out", help="The dataset folder to write (replaced if it is an export).")],
+    out: Annotated[Path, typer.Option("--out", help="The dataset folder to write (an earlier export is replaced).")],
     split_by: Annotated[
         str | None,
         typer.Option(
@@ -719,6 +719,10 @@ def export_cmd(
             show_default=False,
         ),
     ] = None,
+    allow_empty_split: Annotated[
+        bool | None,
+        typer.Option(help="Write a split that holds no items rather than stop with an error.", show_default=False),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Export a run as a dataset: sft, grpo and items configs, train/validation/test, deduplicated, decontaminated."""
@@ -737,6 +741,7 @@ def export_cmd(
         "decontam": {"shared": shared_benchmarks,
                      "benchmarks": [str(p.expanduser().absolute()) for p in benchmark] if benchmark else None},
         "sft_chain": sft_chain,
+        "allow_empty_split": allow_empty_split,
     }  # fmt: skip
     _export(run, out, build_config(ExportConfig, config, flags))
 

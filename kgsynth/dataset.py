@@ -3,7 +3,10 @@
 - `grpo_row`: TRL's conversational `prompt` plus the columns kgsynth's rewards read
   (`answer_letter`, `answer_aliases`, `path_intermediates`) and the item's ids;
 - `sft_row`: TRL's conversational `messages` -- the student's prompt, then the assistant's
-  `<think>chain</think>` and the final answer line -- with the chain's origin in `chain_source`;
+  `<think>chain</think>` and the final answer line -- with the chain's origin in `chain_source`; and
+  the same turns as TRL's conversational prompt-completion pair (`prompt`, `completion`), which
+  SFTTrainer prefers when both are there: it then trains on the completion only, whatever the chat
+  template (`assistant_only_loss` needs `{% generation %}` markers, which SmolLM2's template lacks);
 - `eval_row`: what an evaluation needs to ask a model and judge its answer (`kgsynth.answers.judge`);
 - `item_row`: every field of the item (free-form mappings as JSON strings, so one schema fits all rows;
   `context`, an open-book item's facts, is an empty list on a closed-book row).
@@ -123,11 +126,13 @@ def sft_row(
     source: ChainSource = "teacher" if chain is not None else fallback
     if chain is None:
         chain = item.rationale if fallback == "rationale" else path_chain(item)
-    messages = [dict(message) for message in student_messages(item)]
-    messages.append({"role": "assistant", "content": assistant_text(item, chain)})
+    prompt = [dict(message) for message in student_messages(item)]
+    completion = [{"role": "assistant", "content": assistant_text(item, chain)}]
     return {
         **_ids(item),
-        "messages": messages,
+        "messages": prompt + completion,
+        "prompt": prompt,
+        "completion": completion,
         "chain_source": source,
         "sample": sample,
         "answer_letter": item.answer.letter,
@@ -213,6 +218,8 @@ def sft_features() -> datasets.Features:
         {
             **_ids_features(),
             "messages": _messages(),
+            "prompt": _messages(),
+            "completion": _messages(),
             "chain_source": _string(),
             "sample": datasets.Value("int32"),
             "answer_letter": _string(),

@@ -11,15 +11,16 @@
 - `kgsynth_config.json`: this export's configuration and the run's;
 - `export_summary.json`: rows per config and split, and what dedup, decontamination and the split dropped.
 
-The folder is written beside `out` and moved into place at the end, so a failed export leaves a
-previous one intact. The same run and options give byte-identical files.
+The run is read through its journal (`kgsynth.rundir.read_run_items`: an edited, cut or deleted shard is
+refused). The folder is written into a partial folder beside `out` (`kgsynth.store.partial`) and moved
+into place at the end, so a failed export leaves a previous one intact; an `out` holding anything an
+export does not write is refused, never emptied. The same run and options give byte-identical files.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -33,7 +34,9 @@ from kgsynth.decontam import DecontamConfig, decontaminate, load_benchmarks
 from kgsynth.dedup import DedupConfig, dedup
 from kgsynth.errors import KgsynthError
 from kgsynth.item import Item
-from kgsynth.split import SPLITS, SplitConfig, split_items
+from kgsynth.rundir import write_error
+from kgsynth.split import SPLITS, SplitConfig, SplitResult, split_items
+from kgsynth.store.partial import make_partial, remove_stale_partials, swap_in
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,9 @@ class ExportConfig(BaseModel):
         default="rationale",
         description="the sft chain of an item the teacher kept none for: its templated rationale, "
         "or its path as a terse chain of names (A → B → C)",
+    )
+    allow_empty_split: bool = Field(
+        default=False, description="write a train, validation or test split that holds no items (else an error)"
     )
 
 
@@ -119,16 +125,42 @@ def write_readme(directory: Path, run: Path) -> None:
 
 
 def _read_run(run: Path) -> tuple[list[Item], dict[str, Any]]:
-    from kgsynth.generate import read_items
+    from kgsynth.rundir import read_run_items
 
-    config_path = run / "config.json"
-    if not config_path.is_file():
-        raise KgsynthError(f"{run} is not a kgsynth generate run (no config.json)",
-                           hint="give the --out folder of `kgsynth generate`")  # fmt: skip
-    items = read_items(run)
+    items = read_run_items(run)  # every shard checked against the run's journal before a row is built
     if not items:
         raise KgsynthError(f"{run} holds no items", hint="run `kgsynth generate` into it first")
-    return items, json.loads(config_path.read_text(encoding="utf-8"))
+    return items, json.loads((run / "config.json").read_text(encoding="utf-8"))
+
+
+def export_files() -> frozenset[str]:
+    """Every file an export writes, relative to its folder (the card's figure and licence file included)."""
+    from kgsynth.card import FIGURE
+    from kgsynth.licences import COMBINED_LINK
+
+    data = {data_file(name, split) for name in CONFIGS for split in SPLITS}
+    return frozenset({"README.md", CONFIG_FILE, SUMMARY_FILE, FIGURE, COMBINED_LINK, *data})
+
+
+def check_out(out: Path) -> None:
+    """Refuse an `out` that an export may not replace: a file, or a folder holding anything an export does
+    not write (an export is replaced whole, so those files would be lost)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise KgsynthError(f"--out {out} is not a folder", hint="give a new or empty folder, or an earlier export")
+    if not out.exists():
+        return
+    ours = export_files()
+    foreign = sorted(
+        str(path.relative_to(out))
+        for path in out.rglob("*")
+        if (path.is_symlink() or not path.is_dir()) and str(path.relative_to(out)) not in ours
+    )
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise KgsynthError(
+            f"--out {out} holds files an export does not write: {shown}",
+            hint="give a new or empty folder, or move those files away; kgsynth never deletes what it did not write",
+        )
 
 
 def _dumps(data: Any) -> str:
@@ -142,9 +174,8 @@ def export_run(
     the export summary."""
     config = config or ExportConfig()
     step = progress or (lambda _: None)
+    check_out(out)
     items, run_config = _read_run(run)
-    if out.exists() and any(out.iterdir()) and not (out / SUMMARY_FILE).is_file():
-        raise KgsynthError(f"{out} exists and is not a kgsynth export", hint="give a new or empty --out folder")
     questions = load_benchmarks(config.decontam)
     step("dedup")
     unique = dedup(items, config=config.dedup)
@@ -154,34 +185,61 @@ def export_run(
     splits = split_items(clean.kept, config=config.split)
     chains = read_teacher_chains(run)
 
-    tmp = out.with_name(out.name + ".partial")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    rows_written: dict[str, dict[str, int]] = {name: {} for name in CONFIGS}
-    sources: Counter[str] = Counter()
-    step("write")
-    for split in SPLITS:
-        rows = build_rows(splits.splits[split], chains, sft_chain=config.sft_chain)
-        sources.update(row["chain_source"] for row in rows["sft"])
-        for name in CONFIGS:
-            write_parquet(rows[name], name, tmp / data_file(name, split))
-            rows_written[name][split] = len(rows[name])
-    summary = {
-        "format": FORMAT_VERSION,
-        "items_in_run": len(items),
-        "dedup": {"kept": len(unique.kept), "dropped": unique.counts()},
-        "decontamination": {"kept": len(clean.kept), "benchmarks": clean.counts()},
-        "split": splits.counts(),
-        "rows": rows_written,
-        "sft_chain_source": dict(sorted(sources.items())),
-    }
-    (tmp / SUMMARY_FILE).write_text(_dumps(summary), encoding="utf-8")
-    record = {"export": config.model_dump(mode="json"), "run": run_config}
-    (tmp / CONFIG_FILE).write_text(_dumps(record), encoding="utf-8")
-    step("card")
-    write_readme(tmp, run)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    asked = {"train": 1.0, "validation": config.split.validation_size, "test": config.split.test_size}
+    for name in SPLITS:
+        if not splits.splits[name] and asked[name] > 0 and not config.allow_empty_split:
+            raise KgsynthError(
+                f"the {name} split would be empty ({splits.counts()}; {len(clean.kept)} items after dedup and "
+                "decontamination)",
+                hint="generate more items, change --validation-size/--test-size or --split-by, or pass "
+                "--allow-empty-split; nothing was written",
+            )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(out.parent)  # only folders named as ours, left by a process that has ended
+        tmp = make_partial(out.parent)
+    except OSError as exc:
+        raise write_error(exc, out) from None
+    try:
+        step("write")
+        rows_written, sources = _write_rows(tmp, splits, chains, sft_chain=config.sft_chain)
+        summary = {
+            "format": FORMAT_VERSION,
+            "items_in_run": len(items),
+            "dedup": {"kept": len(unique.kept), "dropped": unique.counts()},
+            "decontamination": {"kept": len(clean.kept), "benchmarks": clean.counts()},
+            "split": splits.counts(),
+            "rows": rows_written,
+            "sft_chain_source": dict(sorted(sources.items())),
+        }
+        (tmp / SUMMARY_FILE).write_text(_dumps(summary), encoding="utf-8")
+        record = {"export": config.model_dump(mode="json"), "run": run_config}
+        (tmp / CONFIG_FILE).write_text(_dumps(record), encoding="utf-8")
+        step("card")
+        write_readme(tmp, run)
+        check_out(out)  # again: a file put into `out` while the export ran is not lost either
+        swap_in(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise write_error(exc, out) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     logger.info("exported %s -> %s: %s", run, out, summary["split"])
     return summary
+
+
+def _write_rows(
+    directory: Path, splits: SplitResult, chains: dict[str, list[tuple[int, str]]], *, sft_chain: SftChain
+) -> tuple[dict[str, dict[str, int]], Counter[str]]:
+    """Every config's rows of every split as parquet in `directory`; the rows per config and split, and
+    where the sft chains came from."""
+    rows_written: dict[str, dict[str, int]] = {name: {} for name in CONFIGS}
+    sources: Counter[str] = Counter()
+    for split in SPLITS:
+        rows = build_rows(splits.splits[split], chains, sft_chain=sft_chain)
+        sources.update(row["chain_source"] for row in rows["sft"])
+        for name in CONFIGS:
+            write_parquet(rows[name], name, directory / data_file(name, split))
+            rows_written[name][split] = len(rows[name])
+    return rows_written, sources

@@ -1,8 +1,9 @@
 """Path-faithfulness: how much of the evidence path a chain of thought actually walks through.
 
-The intermediate entities of a path are the entities on it other than the one the question starts
-from and the answer (and any other entity the question itself names): the steps a reasoner has to
-find on its own. A chain of thought is scored by the share of them it names, by name or synonym.
+The intermediate entities of a path are the entities on it other than those the question states (its
+start, a vignette's findings and mode of inheritance), the answer, and any other entity the question
+names in words: the steps a reasoner has to find on its own (a vignette's hidden diagnosis among them).
+A chain of thought is scored by the share of them it names, by name or synonym.
 """
 
 from __future__ import annotations
@@ -25,13 +26,11 @@ def intermediate_entities(item: Item) -> dict[str, list[str]]:
                     known.append(alias)
     if not item.path:
         return {}
-    # The question's start entities: stated by its "start" constraints, else where the path begins.
-    starts = {
-        args["entity"]
-        for constraint in item.constraints
-        if constraint.kind == "start" and "entity" in (args := getattr(constraint, "args", None) or {})
-    }
-    given = (starts or {item.path[0].subject}) | {item.answer.curie}
+    # What the question states: its start entities and every entity a constraint names (a vignette's
+    # findings and mode of inheritance); when it states none, the path's first entity is where it starts.
+    # A vignette's hidden diagnosis heads its path but is stated nowhere: it is a step to find.
+    stated = {value for constraint in item.constraints for value in constraint.args.values() if value in names}
+    given = (stated or {item.path[0].subject}) | {item.answer.curie}
     question = normalise_answer(item.question)
     return {
         curie: aliases

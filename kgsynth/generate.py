@@ -35,12 +35,12 @@ from kgsynth.rundir import (
     FLUSH_EVERY,
     NEW_FOLDER_HINT,
     Progress,
-    ShardLog,
     atomic_write,
     check_run_entries,
     dumps,
     lock_run_dir,
     read_progress,
+    read_run_items,
     reopen_shards,
     write_error,
 )
@@ -342,10 +342,9 @@ def _generate(
 
 
 def read_items(out: Path) -> list[Item]:
-    """The committed items of a finished or partial run in ``out``, in order."""
-    state = read_progress(out / "progress.json")
-    shards = ShardLog(out / "jsonl", state.shards)
-    return [Item.model_validate_json(line) for line in shards.read_lines()]
+    """The committed items of a finished or partial run in ``out``, in order, checked against its journal
+    (`kgsynth.rundir.read_run_items`)."""
+    return read_run_items(out)
 
 
 def orpha_diseases(graph: Graph, items: list[Item]) -> set[str]:

@@ -24,6 +24,7 @@ the budget ran out) are left out of the judged run until a rerun settles them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kgsynth.errors import KgsynthError
 from kgsynth.item import Item
+from kgsynth.rundir import SHARD_SIZE, Progress, ShardRecord, shard_name
 from kgsynth.teacher.base import BudgetExhausted, Message, RequestFailed, SamplingParams, Teacher, TeacherRequest
 from kgsynth.teacher.cache import RequestCache
 from kgsynth.teacher.prompts import environment, prompt_hash
@@ -52,7 +54,6 @@ from kgsynth.teacher.run import (
 logger = logging.getLogger(__name__)
 
 JUDGE_TEMPLATE = "judge/question.j2"
-SHARD_SIZE = 1000
 DROP_PREFIX = "judge: "
 DROP_REASON = "accepted a distractor in at least {m} of {k} samples"
 Status = Literal["kept", "dropped", "incomplete"]
@@ -300,9 +301,15 @@ def write_judged_run(out: Path, items: list[Item], verdicts: list[Verdict], summ
     kept = [it for it, v in zip(items, verdicts, strict=True) if v.status == "kept"]
     for old in shards.glob("items-*.jsonl"):
         old.unlink()
+    records = []
     for k in range(0, max(len(kept), 1), SHARD_SIZE):
-        chunk = kept[k : k + SHARD_SIZE]
-        _write(shards / f"items-{k // SHARD_SIZE:05d}.jsonl", (it.model_dump_json() + "\n" for it in chunk))
+        data = "".join(it.model_dump_json() + "\n" for it in kept[k : k + SHARD_SIZE])
+        name = shard_name(k // SHARD_SIZE)
+        _write(shards / name, [data])
+        raw = data.encode("utf-8")
+        records.append(ShardRecord(name=name, length=len(raw), sha256=hashlib.sha256(raw).hexdigest()))
+    # A journal as generate's, so the kept items are read back checked (`kgsynth.rundir.read_run_items`).
+    _write(folder / "progress.json", [_dumps(Progress(accepted=len(kept), shards=records).model_dump())])
     _write(folder / "verdicts.jsonl", (v.model_dump_json() + "\n" for v in verdicts))
     settings = config.model_dump(mode="json")
     _write(folder / "summary.json", [_dumps({"summary": summary.counts(), "config": settings})])

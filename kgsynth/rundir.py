@@ -32,6 +32,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kgsynth.card import FIGURE as CARD_FIGURE
 from kgsynth.errors import KgsynthError
+from kgsynth.item import Item
 from kgsynth.licences import COMBINED_LINK as CARD_LICENCE
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,10 @@ RUN_FOLDERS = frozenset({"jsonl", "hf", "teacher", "judge"})
 SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), "hf.tmp"})
 SHARD_PATTERN = re.compile(r"items-(\d{5})\.jsonl")
 NEW_FOLDER_HINT = "use a new --out folder; nothing in this one was changed"
+READ_HINT = (
+    "the run no longer holds what its generate committed (progress.json); regenerate it into a new --out "
+    "folder (same options and seed give the same items); nothing was written"
+)
 
 
 def shard_name(k: int) -> str:
@@ -252,17 +258,36 @@ class ShardLog:
                 yield from fh.read(length).splitlines(keepends=True)
 
 
-def reopen_shards(directory: Path, progress: Progress) -> ShardLog:
-    """The shards as ``progress`` committed them, after checking them; the torn tail of a killed run is cut.
+@dataclass
+class ShardCheck:
+    """What `check_shards` found: the hash of every committed shard, and what a killed run wrote after
+    its last commit (bytes past a shard's recorded length, shards not yet recorded)."""
 
-    Nothing is changed unless every check passes.
+    hashes: list[Any]  # hashlib objects over each shard's committed bytes
+    tails: list[tuple[Path, int]]  # a shard that grew, and its committed length
+    unrecorded: list[Path]  # shards written after the last commit
+
+    def torn(self) -> str | None:
+        """A sentence naming the torn tail of a killed run, or None when there is none."""
+        parts = [f"{path.name} past its committed {length} bytes" for path, length in self.tails]
+        parts += [f"{path.name} (not committed)" for path in self.unrecorded]
+        return ", ".join(parts) or None
+
+
+def check_shards(directory: Path, progress: Progress) -> ShardCheck:
+    """Check the shards in ``directory`` against the journal ``progress``, changing nothing.
+
+    Every recorded shard must exist, be at least as long as recorded and hash as recorded over those
+    bytes; anything a killed run wrote after its last commit (the torn tail) is accepted only where the
+    next batch would have written it. Anything else -- an edited, cut or deleted shard, a file that is
+    not a shard -- is a `KgsynthError` naming the file.
     """
     recorded = {record.name: (k, record) for k, record in enumerate(progress.shards)}
     # The only place a killed run wrote after its last commit: the next batch's items.
     first_open = progress.accepted // SHARD_SIZE
     last_open = (progress.accepted + FLUSH_EVERY - 1) // SHARD_SIZE
     existing = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
-    tails: list[tuple[Path, int]] = []
+    unrecorded: list[Path] = []
     for name in existing:
         path = directory / name
         match = SHARD_PATTERN.fullmatch(name)
@@ -271,9 +296,12 @@ def reopen_shards(directory: Path, progress: Progress) -> ShardLog:
                 f"{path} is not a file of this run (its shards are named items-NNNNN.jsonl)",
                 hint="move it out of the folder and run again; kgsynth never deletes what it did not write",
             )
-        if name not in recorded and not first_open <= int(match.group(1)) <= last_open:
-            raise KgsynthError(f"{path} is not recorded in progress.json", hint=NEW_FOLDER_HINT)
+        if name not in recorded:
+            if not first_open <= int(match.group(1)) <= last_open:
+                raise KgsynthError(f"{path} is not recorded in progress.json", hint=NEW_FOLDER_HINT)
+            unrecorded.append(path)
     hashes = []
+    tails: list[tuple[Path, int]] = []
     for k, record in enumerate(progress.shards):
         path = directory / record.name
         if record.name not in existing:
@@ -299,15 +327,58 @@ def reopen_shards(directory: Path, progress: Progress) -> ShardLog:
                 )
             tails.append((path, record.length))
         hashes.append(digest)
-    # Every check passed: cut what the killed run wrote after its last commit.
-    for path, length in tails:
+    return ShardCheck(hashes, tails, unrecorded)
+
+
+def reopen_shards(directory: Path, progress: Progress) -> ShardLog:
+    """The shards as ``progress`` committed them, after checking them (`check_shards`); the torn tail of a
+    killed run is cut. Nothing is changed unless every check passes.
+    """
+    check = check_shards(directory, progress)
+    for path, length in check.tails:
         logger.info("cutting %s back to its committed %d bytes", path, length)
         with path.open("r+b") as fh:
             fh.truncate(length)
-    for name in existing:
-        if name not in recorded:
-            logger.info("removing %s, written after the last commit", directory / name)
-            (directory / name).unlink()
+    for path in check.unrecorded:
+        logger.info("removing %s, written after the last commit", path)
+        path.unlink()
     shards = ShardLog(directory, progress.shards)
-    shards._hashes = hashes
+    shards._hashes = check.hashes
     return shards
+
+
+def read_run_items(out: Path) -> list[Item]:
+    """The committed items of the generate run in ``out``, in order, read only after every shard's length
+    and SHA-256 are checked against the journal (`check_shards`); the one reader of a run's items
+    (export, eval, audit, the teacher step). A killed run's torn tail is left out with a warning and
+    left in place (the run's resume cuts it); an edited, cut or deleted shard is a `KgsynthError`.
+    """
+    if not out.is_dir():
+        raise KgsynthError(f"{out} is not a folder", hint="give the --out folder of a kgsynth generate run")
+    if not (out / "config.json").is_file():
+        raise KgsynthError(f"{out} is not a kgsynth generate run (no config.json)",
+                           hint="give the --out folder of `kgsynth generate`")  # fmt: skip
+    try:
+        progress = read_progress(out / "progress.json")
+        check = check_shards(out / "jsonl", progress)
+    except KgsynthError as exc:
+        raise KgsynthError(exc.message, hint=READ_HINT) from None
+    torn = check.torn()
+    if torn:
+        logger.warning("%s: ignoring the torn tail a killed run left (%s); re-running its generate command "
+                       "resumes it", out, torn)  # fmt: skip
+    items: list[Item] = []
+    for record in progress.shards:
+        path = out / "jsonl" / record.name
+        with path.open("rb") as fh:
+            data = fh.read(record.length)
+        for number, line in enumerate(data.splitlines(), 1):
+            try:
+                items.append(Item.model_validate_json(line))
+            except ValueError:
+                raise KgsynthError(f"{path}, line {number}: not an item of this kgsynth version",
+                                   hint="export it with the kgsynth version that generated it") from None  # fmt: skip
+    if len(items) != progress.accepted:
+        raise KgsynthError(f"{out}: shards hold {len(items)} items, progress.json says {progress.accepted}",
+                           hint=NEW_FOLDER_HINT)  # fmt: skip
+    return items

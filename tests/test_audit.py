@@ -20,6 +20,7 @@ import pytest
 from kgsynth.audit import audit_items, normalize_name
 from kgsynth.item import LETTERS, Answer, Constraint, Distractor, Item, Option, Triple
 from kgsynth.model import Graph
+from kgsynth.rundir import Progress, ShardLog
 
 # The defect metrics (counts); a clean item has zero in every one of them.
 DEFECTS = (
@@ -311,7 +312,9 @@ def write_run(tmp_path: Path, items: list[Item], g: Graph) -> Path:
     (run / "config.json").write_text(json.dumps(record))
     (run / "summary.json").write_text(json.dumps({"items": len(items)}))
     (run / "README.md").write_text("# a card\n")
-    (run / "jsonl" / "items-00000.jsonl").write_text("".join(it.model_dump_json() + "\n" for it in items))
+    shards = ShardLog(run / "jsonl", [])
+    shards.append(0, [it.model_dump_json() + "\n" for it in items])
+    (run / "progress.json").write_text(Progress(accepted=len(items), shards=shards.records()).model_dump_json())
     return run
 
 
@@ -348,14 +351,27 @@ def test_cli_bad_input_is_a_clear_error(real_graph: Graph, cases: dict, tmp_path
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
 
 
-def test_cli_torn_shard_and_missing_run_are_clear_errors(real_graph: Graph, cases: dict, tmp_path: Path) -> None:
+def test_cli_torn_tail_is_told_from_an_edit_and_a_missing_run_is_a_clear_error(
+    real_graph: Graph, cases: dict, tmp_path: Path
+) -> None:
     r = kgsynth("audit", str(tmp_path / "nowhere"), "--no-graph", cache=tmp_path)
     assert r.returncode == 2 and "no generated run" in r.stderr
     run = write_run(tmp_path, [cases["clean"][0]], real_graph)
-    with (run / "jsonl" / "items-00000.jsonl").open("a") as fh:
-        fh.write('{"id": "torn')
+    shard = run / "jsonl" / "items-00000.jsonl"
+    committed = shard.read_bytes()
+    with shard.open("a") as fh:
+        fh.write('{"id": "torn')  # what a run killed mid-write leaves after its last commit
+    r = kgsynth("audit", str(run), "--no-graph", "--json", cache=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "torn tail a killed run left" in r.stderr and "changed after it was committed" not in r.stderr
+    assert json.loads(r.stdout)["metrics"]["items"] == 1
+    assert shard.read_bytes() == committed + b'{"id": "torn'  # left for the run's resume to cut
+    edited = committed.replace(b'"letter":"A"', b'"letter":"B"', 1)  # an edit of a committed line
+    assert edited != committed
+    shard.write_bytes(edited)
     r = kgsynth("audit", str(run), "--no-graph", cache=tmp_path)
-    assert r.returncode == 2 and "items-00000.jsonl:2" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "items-00000.jsonl was changed after it was committed" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_real_run_counts_agree_with_an_independent_recount(real_graph: Graph, cache_dir: Path, tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ Runs on a real generate run over the default KG and on the real benchmarks in ..
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -94,6 +96,37 @@ def test_sft_answers_score_full_marks_with_the_grpo_columns(items) -> None:
     assert format_reward(completions) == [1.0] * len(items)
 
 
+@pytest.mark.parametrize("chain", ["rationale", "path"])
+def test_every_gold_chain_of_every_item_type_scores_the_full_path_faithfulness_cap(
+    items, three_hop_items, chain: str
+) -> None:
+    """The sft chain a gold item ships names every intermediate of its path; a vignette's intermediates
+    are its hidden diagnosis and what follows it, never a finding the question states."""
+    from kgsynth.audit import hidden_diagnosis
+    from kgsynth.faithfulness import intermediate_entities
+    from kgsynth.rewards import PATH_FAITHFULNESS_CAP, path_faithfulness_reward
+
+    every = [*items, *three_hop_items]
+    kinds = Counter((it.type, it.format, it.hops) for it in every)
+    assert {(t, f) for t, f, _ in kinds} == {(t, f) for t in ("chain", "vignette") for f in ("mcq", "short")}
+    scored: Counter[tuple[str, int]] = Counter()
+    for item in every:
+        row = grpo_row(item)
+        completion = sft_row(item, fallback=chain)["messages"][-1]["content"]
+        [score] = path_faithfulness_reward([completion], path_intermediates=[row["path_intermediates"]],
+                                           answer_letter=[row["answer_letter"]],
+                                           answer_aliases=[row["answer_aliases"]])  # fmt: skip
+        if item.type == "vignette":
+            intermediates = intermediate_entities(item)
+            stated = {value for c in item.constraints for value in c.args.values()}
+            assert hidden_diagnosis(item) in intermediates, item.id
+            assert not stated & set(intermediates), item.id
+        if score is not None:
+            assert score == PATH_FAITHFULNESS_CAP, (item.id, item.type, chain, score)
+            scored[item.type, item.hops] += 1
+    assert {key for key in scored} == {(t, h) for t, _, h in kinds}  # every type and hop count was scored
+
+
 # -- dedup ------------------------------------------------------------------------------------------
 
 
@@ -168,7 +201,7 @@ def test_boilerplate_alone_does_not_contaminate(items, benchmarks) -> None:
     assert decontaminate([item], benchmarks).kept == [item]
 
 
-@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv", ".parquet"])
+@pytest.mark.parametrize("suffix", [".json", ".jsonl", ".csv", ".parquet", "columns.json", "split.json"])
 def test_user_benchmark_files_in_every_format(items, tmp_path: Path, suffix: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -177,9 +210,14 @@ def test_user_benchmark_files_in_every_format(items, tmp_path: Path, suffix: str
     # (two chain stems of one template can be, and would rightly be flagged too).
     planted = [item for item in items[100:] if item.type == "vignette"][:3]
     records = [{"id": k, "Stem": item.question, "answer": "A"} for k, item in enumerate(planted)]
-    path = tmp_path / f"private{suffix}"
+    path = tmp_path / ("private" + (".json" if suffix.endswith(".json") else suffix))
     if suffix == ".json":
         path.write_text(json.dumps(records))
+    elif suffix.endswith(".json"):  # pandas' to_json: by columns (its default) and orient="split"
+        import pandas as pd
+
+        frame = pd.DataFrame(records)
+        path.write_text(frame.to_json() if suffix == "columns.json" else frame.to_json(orient="split"))
     elif suffix == ".jsonl":
         path.write_text("".join(json.dumps(r) + "\n" for r in records))
     elif suffix == ".csv":
@@ -353,3 +391,152 @@ def test_rewards_need_no_teacher_and_export_needs_no_torch() -> None:
         "import kgsynth.export; assert not {'torch', 'trl', 'transformers'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# -- what export reads and what it replaces ----------------------------------------------------------
+
+
+def _shard_edits() -> dict[str, Callable[[Path], None]]:
+    def edit(shard: Path) -> None:  # the gold letter of the first item, A -> B
+        data = shard.read_bytes()
+        head, sep, rest = data.partition(b'"answer":{"letter":"')
+        assert sep and rest[:1] == b"A", "the first item's key is at A"
+        shard.write_bytes(head + sep + b"B" + rest[1:])
+
+    return {
+        "edited": edit,
+        "cut short": lambda shard: shard.write_bytes(shard.read_bytes()[:-100]),
+        "deleted": lambda shard: shard.unlink(),
+    }
+
+
+@pytest.mark.parametrize("damage", ["edited", "cut short", "deleted"])
+def test_a_damaged_run_is_refused_by_export_eval_and_audit(exported_run, tmp_path: Path, damage: str) -> None:
+    from kgsynth.audit import audit_run
+    from kgsynth.benchmarks import resolve_set
+
+    run = tmp_path / "run"
+    shutil.copytree(exported_run[0], run)
+    _shard_edits()[damage](run / "jsonl" / "items-00000.jsonl")
+    out = tmp_path / "ds"
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "items-00000.jsonl" in result.output and "Traceback" not in result.output
+    assert result.output.count("error:") == 1 and not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".kgsynth-partial")]
+    expected = {"edited": "was changed after it was committed", "cut short": "committed items are lost",
+                "deleted": "is missing"}[damage]  # fmt: skip
+    assert expected in result.output
+    for read in (lambda: resolve_set(str(run)), lambda: audit_run(run)):
+        with pytest.raises(KgsynthError, match=expected):
+            read()
+
+
+def test_a_killed_runs_torn_tail_is_left_out_not_refused(exported_run, tmp_path: Path, caplog) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(exported_run[0], run)
+    shard = run / "jsonl" / "items-00000.jsonl"
+    committed = shard.read_bytes()
+    with shard.open("ab") as fh:
+        fh.write(b'{"id": "half a line')
+    assert [it.id for it in read_items(run)] == [it.id for it in read_items(exported_run[0])]
+    assert "torn tail a killed run left" in caplog.text
+    assert shard.read_bytes() == committed + b'{"id": "half a line'  # reading changes nothing
+
+
+def test_export_never_deletes_what_it_did_not_write(exported_run, tmp_path: Path) -> None:
+    run = exported_run[0]
+    users = tmp_path / "ds.partial"  # the name the old export emptied first
+    users.mkdir()
+    (users / "notes.txt").write_text("mine")
+    out = tmp_path / "ds"
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (users / "notes.txt").read_text() == "mine" and (out / "export_summary.json").is_file()
+
+    # a re-export over an export replaces it; over an export holding a file of the user's, it is refused
+    (out / "data" / "notes.md").write_text("mine too")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(out), "--seed", "9"])
+    assert result.exit_code == 2 and "holds files an export does not write: data/notes.md" in result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    (out / "data" / "notes.md").unlink()
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(out), "--seed", "9"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "kgsynth_config.json").read_text())["export"]["split"]["seed"] == 9
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("mine")
+    result = CliRunner().invoke(app, ["export", str(run), "--out", str(a_file)])
+    assert result.exit_code == 2 and "is not a folder" in result.output and a_file.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "ds", "ds.partial"]
+
+
+def test_a_killed_exports_partial_folder_is_removed_and_no_other(exported_run, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from kgsynth.store.partial import PREFIX, _host
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"{PREFIX}.{_host()}.{int(ended.stdout)}.abc123"  # as a killed export leaves it
+    (stale / "data" / "sft").mkdir(parents=True)
+    (stale / "data" / "sft" / "train-00000-of-00001.parquet").write_bytes(b"half")
+    foreign = tmp_path / f"{PREFIX}.otherhost.{int(ended.stdout)}.abc123"
+    foreign.mkdir()
+    export_run(exported_run[0], tmp_path / "ds")
+    assert not stale.exists() and foreign.is_dir()
+
+
+def test_an_empty_split_is_an_error_unless_asked(real_graph: Graph, tmp_path: Path) -> None:
+    small = tmp_path / "small"  # 4 items: a 10% share of a stratum of one or two rounds to no item
+    generate(real_graph, GenerateConfig(n=4, hops=2, seed=3), small, compare_uniform=False)
+    out = tmp_path / "ds"
+    result = CliRunner().invoke(app, ["export", str(small), "--out", str(out)])
+    assert result.exit_code == 2 and "split would be empty" in result.output and not out.exists()
+    result = CliRunner().invoke(app, ["export", str(small), "--out", str(out), "--allow-empty-split"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "export_summary.json").read_text())["rows"]["grpo"]
+    assert rows["train"] > 0 and 0 in (rows["validation"], rows["test"])
+    summary = export_run(small, tmp_path / "no-held-out",
+                         config=ExportConfig(split=SplitConfig(validation_size=0.0, test_size=0.0)))  # fmt: skip
+    assert summary["split"]["validation"] == summary["split"]["test"] == 0  # empty because asked so
+
+
+def test_a_re_export_is_not_served_from_the_datasets_cache(exported_run, tmp_path: Path) -> None:
+    """`datasets.load_dataset(DIR, config)` with one cache for both loads: after a re-export with another split
+    seed into the same folder it reads the new rows (the card's checksums change its cache key)."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    run = exported_run[0]
+    out, cache = tmp_path / "ds", str(tmp_path / "hf-cache")
+    export_run(run, out, config=ExportConfig(split=SplitConfig(seed=1)))
+    first = datasets.load_dataset(str(out), "grpo", cache_dir=cache)["test"]["item_id"]
+    export_run(run, out, config=ExportConfig(split=SplitConfig(seed=2)))
+    on_disk = pq.read_table(out / data_file("grpo", "test")).column("item_id").to_pylist()
+    assert on_disk != first
+    assert datasets.load_dataset(str(out), "grpo", cache_dir=cache)["test"]["item_id"] == on_disk
+
+
+def test_card_counts_identifier_sources_and_says_the_split_rule_and_what_was_not_checked(
+    exported_run, tmp_path: Path
+) -> None:
+    run, folder, _ = exported_run
+    card = (folder / "README.md").read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in card.splitlines() if line.startswith("| ")}
+    exported = [it for its in _read_split_items(folder).values() for it in its]
+    with_mondo = sum(
+        any(c.startswith("MONDO:") for c in [it.answer.curie, *(e for t in it.path for e in (t.subject, t.object))])
+        for it in exported
+    )
+    assert with_mondo > 0 and rows["mondo"].endswith(f"| {with_mondo:,} |")  # MONDO adds ids, no edges
+    assert "Split by `answer`: no validation or test item's answer" in card
+    assert "- Human Phenotype Ontology" in card and "Licence: HPO licence" in card  # an attribution line
+    assert "Not decontaminated" not in card
+    bare = tmp_path / "bare"
+    export_run(run, bare, config=ExportConfig(decontam=DecontamConfig(shared=False),
+                                              split=SplitConfig(split_by="path")))  # fmt: skip
+    card = (bare / "README.md").read_text()
+    assert "**Not decontaminated**: no benchmark was checked" in card and "are dropped." not in card
+    assert "Split by `path`: no entity on a validation or test item's evidence path" in card

@@ -107,3 +107,36 @@ def test_grpo_config_prepared_by_grpo_trainer(exported_run, tokenizer, tmp_path:
     names = list(REWARDS)
     assert rewards[:, names.index("accuracy")].tolist() == [1.0] * 4
     assert rewards[:, names.index("format")].tolist() == [1.0] * 4
+
+
+def test_sft_prompt_completion_trains_on_the_answer_only_through_the_stock_template(
+    exported_run, tmp_path: Path
+) -> None:
+    """SmolLM2's own chat template (no `{% generation %}` markers, so no `assistant_only_loss`): the sft
+    config's `prompt`/`completion` columns make SFTTrainer mask the prompt and train on the answer."""
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from kgsynth.teacher.local import ensure_smollm2
+
+    gguf = ensure_smollm2(MODELS)
+    stock = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    assert stock.chat_template and "{% generation %}" not in stock.chat_template
+    _, folder, _ = exported_run
+    rows = load_export(folder, "sft")["train"].select(range(8))
+    assert all(row["prompt"] + row["completion"] == row["messages"] for row in rows)
+    args = SFTConfig(output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=2, max_length=1024,
+                     report_to="none", use_cpu=True, save_strategy="no")  # fmt: skip
+    trainer = SFTTrainer(model=tiny_model(stock), args=args, train_dataset=rows, processing_class=stock)
+    assert trainer.completion_only_loss
+    prepared = trainer.train_dataset
+    for k, source in enumerate(rows):
+        batch = trainer.data_collator([prepared[k]])
+        ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+        taught = stock.decode([t for t, label in zip(ids, labels, strict=True) if label != -100])
+        masked = stock.decode([t for t, label in zip(ids, labels, strict=True) if label == -100])
+        assert taught.lstrip().startswith("<think>"), taught[:80]
+        assert source["completion"][0]["content"].splitlines()[-1] in taught
+        assert source["prompt"][-1]["content"][:60] in masked and source["prompt"][-1]["content"][:60] not in taught
+    result = trainer.train()
+    assert result.global_step == 2 and result.training_loss == result.training_loss  # ran, and not NaN

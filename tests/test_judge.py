@@ -13,6 +13,7 @@ from typing import Any
 
 from kgsynth.item import Distractor, Item
 from kgsynth.judge import JudgeConfig, judge_run, parse_accepted
+from kgsynth.rundir import Progress, ShardLog, read_run_items
 from kgsynth.teacher.run import request_seed
 from tests.chat_server import ChatServer
 from tests.teacher_items import item_for_prompt, make_items
@@ -33,8 +34,9 @@ def with_distractors(items: list[Item]) -> list[Item]:
 
 
 def write_run(folder: Path, items: list[Item]) -> Path:
-    (folder / "jsonl").mkdir(parents=True)
-    (folder / "jsonl" / "items-00000.jsonl").write_text("".join(it.model_dump_json() + "\n" for it in items))
+    shards = ShardLog(folder / "jsonl", [])  # a run's shards and journal, as generate writes them
+    shards.append(0, [it.model_dump_json() + "\n" for it in items])
+    (folder / "progress.json").write_text(Progress(accepted=len(items), shards=shards.records()).model_dump_json())
     (folder / "config.json").write_text(json.dumps({"kg": {"name": "test"}}))
     (folder / "summary.json").write_text(json.dumps({"items": len(items), "drop_reasons": {"walk died": 3}}))
     return folder
@@ -100,6 +102,7 @@ def test_items_whose_distractor_the_judge_accepts_are_dropped(tmp_path: Path) ->
     assert served == summary.requests_sent == 3 * 2 + 3 * 2 + 3 * 3 + 2 * 2  # early stops: see JudgeConfig.m
     kept = [Item.model_validate_json(line) for line in (run / "judge" / "jsonl" / "items-00000.jsonl").open()]
     assert [it.id for it in kept] == [it.id for it in items if int(it.id.split("-")[1]) % 4 != 0]
+    assert [it.id for it in read_run_items(run / "judge")] == [it.id for it in kept]  # journal-checked, as a run
     run_summary = json.loads((run / "summary.json").read_text())
     assert run_summary["drop_reasons"] == {DROP: 3, "walk died": 3}
     assert run_summary["judge"]["dropped"] == 3

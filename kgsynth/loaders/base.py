@@ -276,6 +276,9 @@ class Loader:
     files: ClassVar[dict[str, str]] = {}  # role -> file name within the folder
     optional_files: ClassVar[frozenset[str]] = frozenset()
     obtain: ClassVar[str] = ""
+    # CURIE prefixes of the identifiers the source contributes where it adds no edges of its own (the
+    # dataset card counts the items carrying them as using the source)
+    id_prefixes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else self.default_directory()

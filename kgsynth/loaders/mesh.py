@@ -33,6 +33,7 @@ class MeSHLoader(Loader):
     licence = "NLM terms and conditions (free, with attribution)"
     url = "https://www.nlm.nih.gov/mesh"
     subdir = "mesh"
+    id_prefixes = ("MESH",)
     files: ClassVar[dict[str, str]] = {"terms": "terms.tsv", "trees": "tree-numbers.tsv"}
     obtain = "Download terms.tsv and tree-numbers.tsv (dhimmel/mesh)."
 

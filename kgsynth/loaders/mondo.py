@@ -23,6 +23,7 @@ class MondoLoader(Loader):
     licence = "CC BY 4.0"
     url = "https://mondo.monarchinitiative.org"
     subdir = "mondo"
+    id_prefixes = ("MONDO",)
     files: ClassVar[dict[str, str]] = {
         "doid": "mondo_exactmatch_doid.sssom.tsv",
         "omim": "mondo_exactmatch_omim.sssom.tsv",

@@ -1,10 +1,11 @@
-"""Partial folders: where a graph is written before it is renamed into place, and their removal when a
+"""Partial folders: where a graph (or an export) is written before it is renamed into place, and their removal when a
 killed writer left one behind.
 
 A partial folder is named ``.kgsynth-partial.<host>.<pid>.<random>`` beside its target, so a later
 writer can tell it from anything else: only a folder with that prefix, made on this host by a process
-that is no longer running, holding nothing but plain files, is ever removed. Everything else (another
-host's partial on a shared disk, a running writer's, a user's folder) is left alone.
+that is no longer running, holding nothing but plain files and folders (no links), is ever removed.
+Everything else (another host's partial on a shared disk, a running writer's, a user's folder) is left
+alone. `kgsynth load` writes graphs this way, and `kgsynth export` datasets.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ def _running(pid: int) -> bool:
 
 
 def is_stale_partial(path: Path) -> bool:
-    """Whether ``path`` is a partial folder this host's kgsynth made in a process that has ended."""
+    """Whether ``path`` is a partial folder this host's kgsynth made in a process that has ended (plain
+    files and folders inside, no links)."""
     m = _NAME.match(path.name)
     if m is None or m.group(1) != _host() or int(m.group(2)) == os.getpid() or _running(int(m.group(2))):
         return False
     if path.is_symlink() or not path.is_dir():
         return False
-    return all(entry.is_file() and not entry.is_symlink() for entry in path.iterdir())
+    return all(not entry.is_symlink() and (entry.is_file() or entry.is_dir()) for entry in path.rglob("*"))
 
 
 def remove_stale_partials(parent: Path) -> list[Path]:
