@@ -968,6 +968,9 @@ def eval_cmd(
     limit: Annotated[int | None, typer.Option(help="Items per set, drawn balanced over gold letters.")] = None,
     seed: Annotated[int, typer.Option(help="Which items are drawn when --limit is given.")] = 0,
     backend: Annotated[str, typer.Option(help="transformers (CPU) or vllm (GPU).")] = "transformers",
+    scoring: Annotated[
+        str, typer.Option(help="generate (completions, judged) or loglik (candidates by log-likelihood).")
+    ] = "generate",
     batch_size: Annotated[int | None, typer.Option(help="Prompts per generate call (8; vLLM 256).")] = None,
     threads: Annotated[int, typer.Option(help="torch threads (0 = the cores available).")] = 0,
     field: Annotated[
@@ -988,8 +991,8 @@ def eval_cmd(
     from kgsynth.evaluate import EvalConfig, evaluate
 
     try:
-        config = EvalConfig(backend=backend, max_new_tokens=max_new_tokens, limit=limit, seed=seed,  # type: ignore[arg-type]
-                            batch_size=batch_size, threads=threads)  # fmt: skip
+        config = EvalConfig(backend=backend, scoring=scoring, max_new_tokens=max_new_tokens, limit=limit,  # type: ignore[arg-type]
+                            seed=seed, batch_size=batch_size, threads=threads)  # fmt: skip
     except ValueError as exc:
         raise KgsynthError(f"invalid eval options: {exc}") from None
     fields = FieldMap(**parse_field_overrides(field or []), answer_index_base=answer_index_base)
@@ -1005,7 +1008,10 @@ def eval_cmd(
     for t in json.loads((out / "timings.json").read_text(encoding="utf-8")):
         console.print(f"{t['model']} on {t['set']}: {t['items']} items, {t['generated']} generated, "
                       f"{t['from_cache']} from the cache, {t['seconds']} s generating", highlight=False)  # fmt: skip
-    _print_eval(summary, out)
+    if summary.get("scoring") == "loglik":
+        _print_loglik(summary, out)
+    else:
+        _print_eval(summary, out)
 
 
 @app.command("eval-compare")
@@ -1033,6 +1039,18 @@ def _print_eval(summary: dict[str, Any], out: Path) -> None:
                   predicted)  # fmt: skip
     console.print(t)
     console.print(f"results in {out} (summary.json, results.md, results.png)", highlight=False, soft_wrap=True)
+
+
+def _print_loglik(summary: dict[str, Any], out: Path) -> None:
+    from kgsynth.loglik import COLUMNS, table_rows
+
+    t = Table(title="log-likelihood scoring: acc and acc_norm (95% Wilson intervals)")
+    for col in COLUMNS:
+        t.add_column(col)
+    for row in table_rows(summary):
+        t.add_row(*row)
+    console.print(t)
+    console.print(f"results in {out} (summary.json, results.md, items/)", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,6 +58,11 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Literal["transformers", "vllm"] = Field(default="transformers", description="how models are run")
+    scoring: Literal["generate", "loglik"] = Field(
+        default="generate",
+        description="generate: greedy completions judged like the rewards; loglik: candidates scored by "
+        "log-likelihood (`kgsynth.loglik`)",
+    )
     max_new_tokens: int = Field(default=512, ge=1, description="tokens a model may generate per item")
     limit: int | None = Field(default=None, ge=1, description="items per set (drawn with `seed`)")
     seed: int = Field(default=0, description="which items are drawn when a set is limited")
@@ -390,8 +395,13 @@ def evaluate(
     config: EvalConfig | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every model on every set into `out` (see the module docstring); return the summary."""
+    """Evaluate every model on every set into `out` (see the module docstring); return the summary. With
+    `config.scoring == "loglik"` the models score candidates instead (`kgsynth.loglik.evaluate_loglik`)."""
     config = config or EvalConfig()
+    if config.scoring == "loglik":
+        from kgsynth.loglik import evaluate_loglik
+
+        return evaluate_loglik(models, sets, out, config=config, progress=progress)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     params = GenerationParams(max_new_tokens=config.max_new_tokens)
     cache = GenerationCache(out / CACHE_FILE)
