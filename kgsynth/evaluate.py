@@ -571,6 +571,10 @@ def compare(directories: Sequence[Path], out: Path) -> dict[str, Any]:
         models += [m for m in ({**m, "label": rename[m["label"]]} for m in summary["models"]) if m not in models]
         sets += [s for s in summary["sets"] if s not in sets]
         results += [{**r, "model": rename[r["model"]]} for r in summary["results"]]
+    scorings = sorted({s.get("scoring", "generate") for s in summaries})
+    if len(scorings) > 1:
+        raise KgsynthError("cannot put generation and log-likelihood evaluations in one table",
+                           hint="compare folders of one --scoring at a time")  # fmt: skip
     merged = {
         "format": FORMAT_VERSION,
         "compared": [str(d) for d in directories],
@@ -579,5 +583,12 @@ def compare(directories: Sequence[Path], out: Path) -> dict[str, Any]:
         "results": results,
     }
     out.mkdir(parents=True, exist_ok=True)
-    write_report(merged, out)
+    if scorings == ["loglik"]:
+        from kgsynth.loglik import markdown_report as loglik_report
+
+        merged["scoring"] = "loglik"
+        _write(out / SUMMARY_FILE, _dumps(merged))
+        _write(out / TABLE_FILE, loglik_report(merged))
+    else:
+        write_report(merged, out)
     return merged
