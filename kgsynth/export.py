@@ -9,7 +9,8 @@
 - `README.md`: the dataset card (`kgsynth.card`), whose `configs:` block maps each config to its files,
   so `datasets.load_dataset(out, "grpo")` works;
 - `kgsynth_config.json`: this export's configuration and the run's;
-- `export_summary.json`: rows per config and split, and what dedup, decontamination and the split dropped.
+- `export_summary.json`: rows per config and split, what dedup, decontamination and the split dropped, and
+  each split's direction patterns (`kgsynth.walk.direction_counts`: which hops walk against the stored edge).
 
 The folder is written beside `out` and moved into place at the end, so a failed export leaves a
 previous one intact. The same run and options give byte-identical files.
@@ -34,6 +35,7 @@ from kgsynth.dedup import DedupConfig, dedup
 from kgsynth.errors import KgsynthError
 from kgsynth.item import Item
 from kgsynth.split import SPLITS, SplitConfig, split_items
+from kgsynth.walk import direction_counts
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +174,7 @@ def export_run(
         "dedup": {"kept": len(unique.kept), "dropped": unique.counts()},
         "decontamination": {"kept": len(clean.kept), "benchmarks": clean.counts()},
         "split": splits.counts(),
+        "directions": {split: direction_counts(splits.splits[split]) for split in SPLITS},
         "rows": rows_written,
         "sft_chain_source": dict(sorted(sources.items())),
     }

@@ -15,6 +15,8 @@ no reverse lookup (`docs/evaluation.md`, the learning pilot).
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kgsynth.item import Item, Triple
@@ -23,6 +25,7 @@ from kgsynth.wording import mid_sentence
 logger = logging.getLogger(__name__)
 
 FORWARD, AGAINST = "F", "I"  # a hop along the edge's stored direction, or against it
+NO_WALK = "none"  # the direction pattern of an item without a single walk (a vignette)
 
 
 @dataclass(frozen=True)
@@ -144,3 +147,13 @@ def facts_against(item: Item) -> list[bool]:
         for k, hop in zip(edges, walk[1], strict=True):
             against[k] = hop.against
     return against
+
+
+def direction_counts(items: Sequence[Item]) -> dict[str, int]:
+    """How many items have each direction pattern (`direction_pattern`; `none`: no single walk, a vignette).
+
+    >>> direction_counts([])
+    {}
+    """
+    counts = Counter(direction_pattern(item) or NO_WALK for item in items)
+    return dict(sorted(counts.items()))

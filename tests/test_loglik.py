@@ -238,3 +238,34 @@ def test_an_unknown_scoring_is_one_error_line(tmp_path: Path, tiny_model: Path) 
     assert result.exit_code == 2
     assert "scoring" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "o").exists()
+
+
+# -- the splits' direction patterns -----------------------------------------------------------------
+
+
+def test_the_export_reports_direction_patterns_and_can_balance_them(real_graph: Any, tmp_path: Path) -> None:
+    from kgsynth.decontam import DecontamConfig
+    from kgsynth.export import ExportConfig, export_run
+    from kgsynth.generate import generate
+    from kgsynth.question import GenerateConfig
+    from kgsynth.split import SplitConfig, split_items
+    from kgsynth.walk import direction_counts
+
+    generate(
+        real_graph, GenerateConfig(n=120, hops=2, seed=3, types=["chain"]), tmp_path / "run", compare_uniform=False
+    )
+    items = read_items(tmp_path / "run")
+    patterns = direction_counts(items)
+    assert sum(patterns.values()) == 120 and len(patterns) >= 3  # the run mixes hops along and against edges
+    balanced = split_items(items, config=SplitConfig(split_by="path", test_size=0.25, validation_size=0.0,
+                                                     by_direction=True))  # fmt: skip
+    test = direction_counts(balanced.splits["test"])
+    for pattern, count in patterns.items():  # each pattern held out in its share, where the stratum is big enough
+        assert test.get(pattern, 0) <= round(0.25 * count), (pattern, test, patterns)
+    assert sum(test.values()) >= 0.9 * sum(round(0.25 * c) for c in patterns.values())
+    split = SplitConfig(split_by="path", test_size=0.25, validation_size=0.0, by_direction=True)
+    summary = export_run(tmp_path / "run", tmp_path / "ds",
+                         config=ExportConfig(split=split, decontam=DecontamConfig(shared=False)))  # fmt: skip
+    assert summary["directions"]["test"] == test
+    for name, counts in summary["directions"].items():
+        assert sum(counts.values()) == summary["split"][name]
