@@ -29,7 +29,7 @@ import json
 import logging
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,12 +205,18 @@ def loglik_key(model_id: str, request: LoglikRequest) -> str:
 
 
 def query_metrics(results: Sequence[QueryResult]) -> dict[str, Any]:
-    """acc and acc_norm with 95% Wilson intervals, mean margin, mean p(gold) and chance (mean 1/k)."""
-    from kgsynth.evaluate import wilson_interval
+    """acc and acc_norm with 95% Wilson intervals, mean margin, mean p(gold), chance (mean 1/k), and the
+    position prior: what a model that picks each candidate position (letter A, B, ...) as often as this one
+    did, knowing nothing, would score (`kgsynth.evaluate.letter_prior`), with the predicted and gold
+    positions counted (0 = the first candidate)."""
+    from kgsynth.evaluate import letter_prior, wilson_interval
 
     n = len(results)
     acc = sum(r.correct for r in results)
     norm = sum(r.correct_norm for r in results)
+    predicted = Counter(str(r.pred) for r in results)
+    gold = Counter(str(r.gold) for r in results)
+    prior = letter_prior(predicted, gold)
     return {
         "n": n,
         "acc": round(acc / n, 6) if n else None,
@@ -220,6 +226,9 @@ def query_metrics(results: Sequence[QueryResult]) -> dict[str, Any]:
         "mean_margin": round(sum(r.margin for r in results) / n, 6) if n else None,
         "mean_p_gold": round(sum(r.p_gold for r in results) / n, 6) if n else None,
         "chance": round(sum(1 / len(r.lls) for r in results) / n, 6) if n else None,
+        "prior": round(prior, 6) if prior is not None else None,
+        "predicted": dict(sorted(predicted.items())),
+        "gold": dict(sorted(gold.items())),
     }
 
 
@@ -351,13 +360,13 @@ def table_rows(summary: Mapping[str, Any]) -> list[list[str]]:
                 r["model"], r["set"], name, str(m["n"]),
                 f"{_pct(m['acc'])} [{_pct(m['acc_ci95'][0])}, {_pct(m['acc_ci95'][1])}]",
                 f"{_pct(m['acc_norm'])} [{_pct(m['acc_norm_ci95'][0])}, {_pct(m['acc_norm_ci95'][1])}]",
-                _pct(m["chance"]), f"{m['mean_margin']:.3f}", f"{m['mean_p_gold']:.3f}",
+                _pct(m["chance"]), _pct(m.get("prior")), f"{m['mean_margin']:.3f}", f"{m['mean_p_gold']:.3f}",
             ])  # fmt: skip
     return rows
 
 
 COLUMNS = ("model", "set", "query", "n", "acc % [95% Wilson]", "acc_norm % [95% Wilson]", "chance %",
-           "mean margin", "mean p(gold)")  # fmt: skip
+           "position prior %", "mean margin", "mean p(gold)")  # fmt: skip
 
 
 def markdown_report(summary: Mapping[str, Any]) -> str:

@@ -134,6 +134,7 @@ def test_loglik_scores_match_plain_torch_and_lm_eval_definitions(
         records = {r["id"]: r for r in map(json.loads, lines)}
         assert len(records) == len(evalset.items)
         acc: dict[str, list[float]] = {}
+        picks: dict[str, list[tuple[int, int]]] = {}
         norm: dict[str, list[float]] = {}
         for item in evalset.items:
             record = records[item.id]
@@ -145,6 +146,7 @@ def test_loglik_scores_match_plain_torch_and_lm_eval_definitions(
                 assert got["correct"] == (int(np.argmax(lls)) == query.gold)
                 assert got["correct_norm"] == (int(np.argmax(np.array(lls) / lengths)) == query.gold)
                 assert got["margin"] == pytest.approx(lls[query.gold] - max(np.delete(lls, query.gold)), abs=1e-4)
+                picks.setdefault(query.name, []).append((int(np.argmax(lls)), query.gold))
                 acc.setdefault(query.name, []).append(float(np.argmax(lls) == query.gold))
                 norm.setdefault(query.name, []).append(float(np.argmax(np.array(lls) / lengths) == query.gold))
                 seen.add(query.name)
@@ -153,6 +155,10 @@ def test_loglik_scores_match_plain_torch_and_lm_eval_definitions(
             assert row["queries"][name]["acc"] == pytest.approx(float(np.mean(values)), abs=1e-6)
             assert row["queries"][name]["acc_norm"] == pytest.approx(float(np.mean(norm[name])), abs=1e-6)
             assert row["queries"][name]["n"] == len(values)
+            n = len(values)  # the position prior: sum over positions k of P(pred = k) x P(gold = k)
+            prior = sum(sum(p == k for p, _ in picks[name]) / n * sum(g == k for _, g in picks[name]) / n
+                        for k in range(10))  # fmt: skip
+            assert row["queries"][name]["prior"] == pytest.approx(prior, abs=1e-6)
     assert seen == {"letter", "option", "hop1", "hop2", "chain"}
     # The closed-book copies are asked without the facts but scored on the same chains.
     open_items = {i.id: i for i in resolve_set(str(open_book_run)).items}
