@@ -231,6 +231,8 @@ class EvalItem:
     aliases: tuple[str, ...] = ()  # the short answer's names
     letters: str = ""  # the option letters offered
     groups: tuple[tuple[str, str], ...] = ()  # what results are broken down by: (("type", "chain"), ...)
+    options: tuple[str, ...] = ()  # the options' texts, in letter order (log-likelihood scoring)
+    chains: tuple[tuple[str, ...], ...] = ()  # an open-book item's chains in its facts, gold first (`kgsynth.walk`)
 
 
 @dataclass
@@ -455,6 +457,7 @@ def read_question_file(path: Path, *, fields: FieldMap | None = None, name: str 
                     letter,
                     letters=EVAL_LETTERS[: len(options)],
                     groups=groups,
+                    options=tuple(options),
                 )
             )
         else:
@@ -519,6 +522,7 @@ def read_shared(name: str) -> EvalSet:
                     item.aliases,
                     item.letters,
                     groups,
+                    item.options,
                 )
             )
     return result
@@ -550,14 +554,25 @@ def rarity_bin(rarity: float) -> str:
     return f"{edges[-2]:.2f}-1.00"  # pragma: no cover
 
 
-def eval_item(item: Item) -> EvalItem:
-    """A kgsynth item as an evaluation item, from its `eval_row` (the prompt and judge columns the rewards use)."""
+def eval_item(item: Item, *, closed: bool = False) -> EvalItem:
+    """A kgsynth item as an evaluation item, from its `eval_row` (the prompt and judge columns the rewards use);
+    `closed`: asked without its facts (`kgsynth.item.without_context`), keeping the chains the facts hold
+    as the candidates of its hop score."""
     from kgsynth.dataset import eval_row
+    from kgsynth.item import without_context
+    from kgsynth.walk import candidate_chains, direction_pattern
 
-    row = eval_row(item)
+    row = eval_row(without_context(item) if closed else item)
     messages = tuple({"role": m["role"], "content": m["content"]} for m in row["prompt"])
-    groups = (("type", row["type"]), ("format", row["format"]), ("hops", str(row["hops"])),
-              ("rarity", rarity_bin(row["rarity"])))  # fmt: skip
+    groups: tuple[tuple[str, str], ...] = (
+        ("type", row["type"]),
+        ("format", row["format"]),
+        ("hops", str(row["hops"])),
+        ("rarity", rarity_bin(row["rarity"])),
+    )
+    pattern = direction_pattern(item)
+    if pattern is not None:
+        groups += (("direction", pattern),)
     return EvalItem(
         row["item_id"],
         messages,
@@ -566,15 +581,15 @@ def eval_item(item: Item) -> EvalItem:
         tuple(row["answer_aliases"]),
         row["option_letters"],
         groups,
+        tuple(option.text for option in item.options),
+        candidate_chains(item),
     )
 
 
 def closed_book(evalset: EvalSet, items: list[Item]) -> EvalSet:
-    """The same kgsynth items asked without their facts (`kgsynth.item.without_context`), as `NAME:closed`."""
-    from kgsynth.item import without_context
-
+    """The same kgsynth items asked without their facts (`eval_item(closed=True)`), as `NAME:closed`."""
     return EvalSet(f"{evalset.name}:{CLOSED}", f"{evalset.source}:{CLOSED}", evalset.kind,
-                   [eval_item(without_context(item)) for item in items])  # fmt: skip
+                   [eval_item(item, closed=True) for item in items])  # fmt: skip
 
 
 def read_kgsynth(directory: Path, split: str | None, *, closed: bool = False) -> EvalSet:

@@ -1030,6 +1030,13 @@ def eval_cmd(
     backend: Annotated[
         str | None, typer.Option(help="transformers (CPU, the default) or vllm (GPU).", show_default=False)
     ] = None,
+    scoring: Annotated[
+        str | None,
+        typer.Option(
+            help="generate (completions, judged; the default) or loglik (candidates by log-likelihood).",
+            show_default=False,
+        ),
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Prompts per generate call (8; vLLM 256).")] = None,
     threads: Annotated[
         int | None, typer.Option(help="torch threads (0, the default: the cores available).", show_default=False)
@@ -1055,7 +1062,7 @@ def eval_cmd(
 
     try:
         given = {"backend": backend, "max_new_tokens": max_new_tokens, "limit": limit, "seed": seed,
-                 "batch_size": batch_size, "threads": threads}  # fmt: skip
+                 "batch_size": batch_size, "threads": threads, "scoring": scoring}  # fmt: skip
         config = EvalConfig.model_validate({k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:
         names = {name: f"--{name.replace('_', '-')}" for name in EvalConfig.model_fields}
@@ -1075,7 +1082,10 @@ def eval_cmd(
     for t in json.loads((out / "timings.json").read_text(encoding="utf-8")):
         console.print(f"{t['model']} on {t['set']}: {t['items']} items, {t['generated']} generated, "
                       f"{t['from_cache']} from the cache, {t['seconds']} s generating", highlight=False)  # fmt: skip
-    _print_eval(summary, out)
+    if summary.get("scoring") == "loglik":
+        _print_loglik(summary, out)
+    else:
+        _print_eval(summary, out)
 
 
 @app.command("eval-compare")
@@ -1083,12 +1093,27 @@ def eval_cmd(
 def eval_compare_cmd(
     directories: Annotated[list[Path], typer.Argument(help="kgsynth eval --out folders.")],
     out: Annotated[Path, typer.Option("--out", help="Where the merged table, summary and figure go.")],
+    bootstrap: Annotated[int | None, typer.Option(help="Paired bootstrap resamples (default 2000).")] = None,
+    seed: Annotated[int | None, typer.Option(help="The paired bootstrap's seed (default 0).")] = None,
 ) -> None:
-    """Put the results of several evaluations (models, checkpoints) in one table."""
+    """Put the results of several evaluations (models, checkpoints) in one table, and compare each later folder's
+    results with the first's on the same items (paired.json, paired.md)."""
     from kgsynth.evaluate import compare
+    from kgsynth.paired import CompareConfig, write_paired
 
     check_out_folder(out)
-    _print_eval(compare(directories, out), out)
+    try:
+        config = CompareConfig(**{k: v for k, v in {"bootstrap": bootstrap, "seed": seed}.items() if v is not None})
+    except ValueError as exc:
+        raise KgsynthError(f"invalid eval-compare options: {exc}") from None
+    summary = compare(directories, out)
+    rows = write_paired(directories, out, config=config)
+    if summary.get("scoring") == "loglik":
+        _print_loglik(summary, out)
+    else:
+        _print_eval(summary, out)
+    if rows:
+        _print_paired(rows, out)
 
 
 def _print_eval(summary: dict[str, Any], out: Path) -> None:
@@ -1104,6 +1129,32 @@ def _print_eval(summary: dict[str, Any], out: Path) -> None:
                   predicted)  # fmt: skip
     console.print(t)
     console.print(f"results in {out} (summary.json, results.md, results.png)", highlight=False, soft_wrap=True)
+
+
+def _print_loglik(summary: dict[str, Any], out: Path) -> None:
+    from kgsynth.loglik import COLUMNS, table_rows
+
+    t = Table(title="log-likelihood scoring: acc and acc_norm (95% Wilson intervals)")
+    for col in COLUMNS:
+        t.add_column(col)
+    for row in table_rows(summary):
+        t.add_row(*row)
+    console.print(t)
+    console.print(f"results in {out} (summary.json, results.md, items/)", highlight=False, soft_wrap=True)
+
+
+def _print_paired(rows: list[dict[str, Any]], out: Path) -> None:
+    t = Table(title="paired: B against A on the same items")
+    for col in ("set", "query", "A", "B", "n", "B - A points [95% CI]", "wins/losses", "McNemar p", "margin B - A"):
+        t.add_column(col)
+    for r in rows:
+        low, high = r["diff_ci95"]
+        margin = f"{r['margin_diff']:+.3f}" if "margin_diff" in r else "-"
+        t.add_row(r["set"], r["query"], r["a"], r["b"], str(r["n"]),
+                  f"{100 * r['diff']:+.1f} [{100 * low:+.1f}, {100 * high:+.1f}]", f"{r['wins']}/{r['losses']}",
+                  f"{r['mcnemar_p']:.3g}", margin)  # fmt: skip
+    console.print(t)
+    console.print(f"paired statistics in {out} (paired.json, paired.md)", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,6 +21,7 @@ from typing import Any
 
 from kgsynth.errors import KgsynthError
 from kgsynth.evaluate import EvalConfig, GenerationParams
+from kgsynth.loglik import LoglikRequest, encode_pair
 from kgsynth.teacher.base import Message
 from kgsynth.teacher.local import check_model_path
 
@@ -77,6 +78,7 @@ class TransformersBackend:
         self.threads = threads or available_cores()
         self.device = device
         self.prompts_generated = 0  # how many prompts this backend has generated for (tests count them)
+        self.prompts_scored = 0  # how many items it has scored by log-likelihood
         self._loaded: tuple[Any, Any] | None = None
 
     def _load(self) -> tuple[Any, Any]:
@@ -123,12 +125,70 @@ class TransformersBackend:
         new = output[:, batch["input_ids"].shape[1] :]
         return list(tokenizer.batch_decode(new, skip_special_tokens=True))
 
+    def loglikelihood(self, requests: Sequence[LoglikRequest]) -> list[list[float]]:
+        """Per request, the summed log-probability of each continuation (`kgsynth.loglik`): the tokens every
+        pair shares (the chat prompt) are run once, then all pairs' own tokens in one right-padded batch
+        on that cache (right padding is harmless: a causal model never attends forward)."""
+        import torch
+
+        tokenizer, network = self._load()
+        out = []
+        for request in requests:
+            prompt = chat_text(tokenizer, request.messages)
+            pairs = [encode_pair(tokenizer, prompt + prefix, continuation) for prefix, continuation in request.pairs]
+            seqs = [context + continuation for context, continuation in pairs]
+            shared = max(1, min([len(context) for context, _ in pairs] + [common_prefix(seqs[0], s) for s in seqs]))
+            with torch.no_grad():
+                head = network(
+                    input_ids=torch.tensor([seqs[0][:shared]], device=self.device), use_cache=True, logits_to_keep=1
+                )
+                first = head.logits[0, -1].float().log_softmax(-1)
+                cache = head.past_key_values
+                cache.batch_repeat_interleave(len(seqs))
+                width = max(len(seq) for seq in seqs) - shared
+                pad = tokenizer.pad_token_id
+                tail = torch.tensor([seq[shared:] + [pad] * (width - len(seq) + shared) for seq in seqs],
+                                    device=self.device)  # fmt: skip
+                logits = network(input_ids=tail, past_key_values=cache, use_cache=True).logits.float()
+                logprobs = logits.log_softmax(-1)
+            sums = []
+            for k, ((context, _), seq) in enumerate(zip(pairs, seqs, strict=True)):
+                total = 0.0
+                for j in range(len(context), len(seq)):
+                    row = first if j == shared else logprobs[k, j - 1 - shared]
+                    total += float(row[seq[j]])
+                sums.append(total)
+            out.append(sums)
+        self.prompts_scored += len(requests)
+        return out
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` share.
+
+    >>> common_prefix([1, 2, 3], [1, 2, 4, 5])
+    2
+    """
+    return next((j for j, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+
+
+def chat_text(tokenizer: Any, messages: Sequence[Message]) -> str:
+    """The model's chat template over `messages`, ending with the assistant turn's opening."""
+    return str(tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False))
+
 
 def vllm_sampling_params(params: GenerationParams) -> Any:
     """vLLM's greedy `SamplingParams` for `params`."""
     import vllm
 
     return vllm.SamplingParams(temperature=0.0, max_tokens=params.max_new_tokens)
+
+
+def vllm_prompt_logprob_params() -> Any:
+    """vLLM's `SamplingParams` that return each prompt token's log-probability (one token generated, unused)."""
+    import vllm
+
+    return vllm.SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=0)
 
 
 class VLLMBackend:
@@ -146,6 +206,7 @@ class VLLMBackend:
         engine_args: dict[str, Any] | None = None,
         engine: Any = None,
         sampling_params: Callable[[GenerationParams], Any] = vllm_sampling_params,
+        prompt_logprob_params: Callable[[], Any] = vllm_prompt_logprob_params,
     ) -> None:
         path = Path(model)
         self.model = model
@@ -154,7 +215,9 @@ class VLLMBackend:
         self.batch_size = batch_size
         self.engine_args = dict(engine_args or {})
         self.sampling_params = sampling_params
+        self.prompt_logprob_params = prompt_logprob_params
         self.prompts_generated = 0
+        self.prompts_scored = 0
         self._engine = engine
 
     def engine(self) -> Any:
@@ -180,6 +243,33 @@ class VLLMBackend:
         )
         self.prompts_generated += len(prompts)
         return [output.outputs[0].text for output in outputs]
+
+    def loglikelihood(self, requests: Sequence[LoglikRequest]) -> list[list[float]]:
+        """Per request, the summed log-probability of each continuation (`kgsynth.loglik`), from vLLM's prompt
+        log-probabilities (`prompt_logprobs=0` returns each prompt token's own): one prompt per pair, all
+        pairs of the batch in one `LLM.generate` call (vLLM's prefix cache shares the chat prompt)."""
+        engine = self.engine()
+        tokenizer = engine.get_tokenizer()
+        pairs = []
+        for request in requests:
+            prompt = chat_text(tokenizer, request.messages)
+            pairs += [encode_pair(tokenizer, prompt + prefix, cont) for prefix, cont in request.pairs]
+        outputs = engine.generate(
+            [{"prompt_token_ids": context + continuation} for context, continuation in pairs],
+            sampling_params=self.prompt_logprob_params(),
+            use_tqdm=False,
+        )
+        sums = []
+        for (context, continuation), output in zip(pairs, outputs, strict=True):
+            ids = context + continuation
+            positions = output.prompt_logprobs
+            sums.append(sum(float(positions[j][ids[j]].logprob) for j in range(len(context), len(ids))))
+        self.prompts_scored += len(requests)
+        out, at = [], 0
+        for request in requests:
+            out.append(sums[at : at + len(request.pairs)])
+            at += len(request.pairs)
+        return out
 
 
 def load_backend(model: str, config: EvalConfig) -> TransformersBackend | VLLMBackend:

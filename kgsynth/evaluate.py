@@ -58,6 +58,11 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Literal["transformers", "vllm"] = Field(default="transformers", description="how models are run")
+    scoring: Literal["generate", "loglik"] = Field(
+        default="generate",
+        description="generate: greedy completions judged like the rewards; loglik: candidates scored by "
+        "log-likelihood (`kgsynth.loglik`)",
+    )
     max_new_tokens: int = Field(default=512, ge=1, description="tokens a model may generate per item")
     limit: int | None = Field(default=None, ge=1, description="items per set (drawn with `seed`)")
     seed: int = Field(default=0, description="which items are drawn when a set is limited")
@@ -390,8 +395,13 @@ def evaluate(
     config: EvalConfig | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every model on every set into `out` (see the module docstring); return the summary."""
+    """Evaluate every model on every set into `out` (see the module docstring); return the summary. With
+    `config.scoring == "loglik"` the models score candidates instead (`kgsynth.loglik.evaluate_loglik`)."""
     config = config or EvalConfig()
+    if config.scoring == "loglik":
+        from kgsynth.loglik import evaluate_loglik
+
+        return evaluate_loglik(models, sets, out, config=config, progress=progress)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
     params = GenerationParams(max_new_tokens=config.max_new_tokens)
     cache = GenerationCache(out / CACHE_FILE)
@@ -569,6 +579,10 @@ def compare(directories: Sequence[Path], out: Path) -> dict[str, Any]:
         models += [m for m in ({**m, "label": rename[m["label"]]} for m in summary["models"]) if m not in models]
         sets += [s for s in summary["sets"] if s not in sets]
         results += [{**r, "model": rename[r["model"]]} for r in summary["results"]]
+    scorings = sorted({s.get("scoring", "generate") for s in summaries})
+    if len(scorings) > 1:
+        raise KgsynthError("cannot put generation and log-likelihood evaluations in one table",
+                           hint="compare folders of one --scoring at a time")  # fmt: skip
     merged = {
         "format": FORMAT_VERSION,
         "compared": [str(d) for d in directories],
@@ -577,5 +591,12 @@ def compare(directories: Sequence[Path], out: Path) -> dict[str, Any]:
         "results": results,
     }
     out.mkdir(parents=True, exist_ok=True)
-    write_report(merged, out)
+    if scorings == ["loglik"]:
+        from kgsynth.loglik import markdown_report as loglik_report
+
+        merged["scoring"] = "loglik"
+        _write(out / SUMMARY_FILE, _dumps(merged))
+        _write(out / TABLE_FILE, loglik_report(merged))
+    else:
+        write_report(merged, out)
     return merged

@@ -9,7 +9,8 @@
 - `README.md`: the dataset card (`kgsynth.card`), whose `configs:` block maps each config to its files,
   so `datasets.load_dataset(out, "grpo")` works;
 - `kgsynth_config.json`: this export's configuration and the run's;
-- `export_summary.json`: rows per config and split, and what dedup, decontamination and the split dropped.
+- `export_summary.json`: rows per config and split, what dedup, decontamination and the split dropped, and
+  each split's direction patterns (`kgsynth.walk.direction_counts`: which hops walk against the stored edge).
 
 The run is read through its journal (`kgsynth.rundir.read_run_items`: an edited, cut or deleted shard is
 refused). The folder is written into a partial folder beside `out` (`kgsynth.store.partial`) and moved
@@ -37,6 +38,7 @@ from kgsynth.item import Item
 from kgsynth.rundir import write_error
 from kgsynth.split import SPLITS, SplitConfig, SplitResult, split_items
 from kgsynth.store.partial import make_partial, remove_stale_partials, swap_in
+from kgsynth.walk import direction_counts
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +211,7 @@ def export_run(
             "dedup": {"kept": len(unique.kept), "dropped": unique.counts()},
             "decontamination": {"kept": len(clean.kept), "benchmarks": clean.counts()},
             "split": splits.counts(),
+            "directions": {split: direction_counts(splits.splits[split]) for split in SPLITS},
             "rows": rows_written,
             "sft_chain_source": dict(sorted(sources.items())),
         }

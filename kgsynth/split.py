@@ -1,4 +1,4 @@
-"""Splits: train / validation / test, stratified by question type and hops, disjoint by entity.
+"""Splits: train / validation / test, stratified by question type and hops (and direction pattern), disjoint by entity.
 
 Each item has protected entities (what a held-out item must keep unseen) and exposed entities (what a
 train item reveals), depending on `split_by`:
@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from kgsynth.audit import hidden_diagnosis
 from kgsynth.faithfulness import intermediate_entities
 from kgsynth.item import Item
+from kgsynth.walk import direction_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,12 @@ class SplitConfig(BaseModel):
     validation_size: float = Field(default=0.1, ge=0.0, lt=1.0, description="share of the items")
     test_size: float = Field(default=0.1, ge=0.0, lt=1.0, description="share of the items")
     seed: int = 0
+    by_direction: bool = Field(
+        default=False,
+        description="also stratify by each item's direction pattern (per hop: along or against the stored edge, "
+        "`kgsynth.walk.direction_pattern`), so train and test need the same lookups; costs dropped items "
+        "under split_by path",
+    )
 
     @model_validator(mode="after")
     def _room_for_train(self) -> SplitConfig:
@@ -108,9 +115,10 @@ def exposed_entities(item: Item, *, split_by: SplitBy) -> frozenset[str]:
     return protected_entities(item, split_by=split_by) | hidden
 
 
-def stratum(item: Item) -> tuple[str, int]:
-    """What splits are stratified by: question type and hops."""
-    return (item.type, item.hops)
+def stratum(item: Item, *, by_direction: bool = False) -> tuple[str, int, str]:
+    """What splits are stratified by: question type and hops, and with `by_direction` the item's direction
+    pattern (`FI`: its first hop along its edge's stored direction, its second against it)."""
+    return (item.type, item.hops, (direction_pattern(item) or "") if by_direction else "")
 
 
 def _rank(seed: int, item_id: str) -> str:
@@ -207,7 +215,7 @@ class _Selection:
         return newly
 
 
-Stratum = tuple[str, int]
+Stratum = tuple[str, int, str]
 Strata = dict[str, Stratum]  # item id -> its stratum
 Wanted = dict[Stratum, dict[str, int]]  # stratum -> held-out split -> items still wanted
 
@@ -317,8 +325,8 @@ def split_items(items: Sequence[Item], *, config: SplitConfig | None = None) -> 
         for entity in sorted(exposed[item.id]):
             exposing[entity][item.id] = None
     selection = _Selection(protected, exposed, dict(exposing))
-    strata = {item.id: stratum(item) for item in items}
-    by_stratum: dict[tuple[str, int], list[str]] = defaultdict(list)
+    strata = {item.id: stratum(item, by_direction=config.by_direction) for item in items}
+    by_stratum: dict[Stratum, list[str]] = defaultdict(list)
     for item in items:
         by_stratum[strata[item.id]].append(item.id)
     wanted = _wanted_counts(by_stratum, config)

@@ -18,6 +18,7 @@ from kgsynth.item import Item, Triple, without_context
 from kgsynth.model import Graph
 from kgsynth.question import GenerateConfig
 from kgsynth.teacher.prompts import evidence_lines, student_messages
+from kgsynth.walk import facts_against
 
 pytestmark = pytest.mark.slow
 
@@ -139,7 +140,7 @@ def test_student_prompt_shows_facts_before_options_and_closed_book_shows_none(mc
     facts = lines.index("Facts:")
     assert text.startswith(it.question + "\n\nFacts:\n")
     shown = lines[facts + 1 : facts + 1 + len(it.context)]
-    assert shown == [f"- {s}" for s in evidence_lines(it.context)]
+    assert shown == [f"- {s}" for s in evidence_lines(it.context, against=facts_against(it))]  # in walk order
     assert lines[facts + 1 + len(it.context)] == "" and lines[facts + 2 + len(it.context)].startswith("A. ")
     closed = without_context(it)
     assert closed.context == [] and closed.id == it.id and closed.options == it.options

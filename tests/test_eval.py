@@ -346,7 +346,7 @@ def test_a_kgsynth_run_and_an_export_split(tmp_path: Path, tiny_model: Path, kgs
     test_rows = pq.read_table(ds / "data/items/test-00000-of-00001.parquet").num_rows
     assert by_set["run"]["n"] == 60 and by_set["ds:test"]["n"] == test_rows > 0
     for r in by_set.values():
-        assert set(r["breakdown"]) == {"type", "format", "hops", "rarity"}
+        assert set(r["breakdown"]) == {"type", "format", "hops", "rarity", "direction"}  # direction: chain items
         assert sum(m["n"] for m in r["breakdown"]["type"].values()) == r["n"]
     records = [json.loads(line) for line in (out / "items" / "tiny-llama" / "ds-test.jsonl").open()]
     formats = {r["format"] for r in records}

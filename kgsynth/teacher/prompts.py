@@ -19,9 +19,11 @@ from kgsynth.item import Item, Triple
 from kgsynth.resources import prompts_dir
 from kgsynth.schema import DEFAULT_SCHEMA, GraphSchema, load_schema
 from kgsynth.teacher.base import Message
+from kgsynth.walk import facts_against, path_against
 from kgsynth.wording import mid_sentence
 
 Grounding = Literal["path", "none"]
+FactsWording = Literal["walk", "stored"]  # facts read as the question walks them, or in each edge's stored direction
 
 SYSTEM_TEMPLATE = "teacher/system.j2"
 QUESTION_TEMPLATE = "teacher/question.j2"
@@ -50,22 +52,28 @@ def speak_predicate(predicate: str) -> str:
     return _CURIE_PREFIX.sub("", predicate).replace("_", " ").strip()
 
 
-def evidence_line(triple: Triple, schema: GraphSchema) -> str:
-    """One edge as the schema's ``forward`` sentence (``imatinib targets the product of KIT``), each name
-    as the question stems write it (`kgsynth.wording.mid_sentence`)."""
+def evidence_line(triple: Triple, schema: GraphSchema, *, against: bool = False) -> str:
+    """One edge as the schema's ``forward`` sentence (``imatinib targets the product of KIT``), or, where the
+    question walks it object -> subject (`against`), its ``inverse`` sentence (``the product of KIT is
+    targeted by imatinib``); each name as the question stems write it (`kgsynth.wording.mid_sentence`)."""
     subject = mid_sentence(triple.subject, triple.subject_name)
     obj = mid_sentence(triple.object, triple.object_name)
     spec = schema.predicates.get(triple.predicate)
     if spec is None:
         return f"{subject} {speak_predicate(triple.predicate)} {obj}"
-    return spec.forward.replace("{subject}", subject).replace("{object}", obj)
+    sentence = spec.inverse if against else spec.forward
+    return sentence.replace("{subject}", subject).replace("{object}", obj)
 
 
-def evidence_lines(path: list[Triple], *, schema: GraphSchema | None = None) -> list[str]:
-    """The evidence path as one plain sentence per edge, in path order, worded by ``schema`` (default:
-    the shipped default schema)."""
+def evidence_lines(
+    path: list[Triple], *, against: list[bool] | None = None, schema: GraphSchema | None = None
+) -> list[str]:
+    """The edges as one plain sentence each, in order, worded by ``schema`` (default: the shipped default
+    schema): per edge its ``inverse`` sentence where ``against`` says the walk crosses it object -> subject
+    (`kgsynth.walk.path_against`, `facts_against`), else its ``forward`` sentence."""
     schema = schema if schema is not None else load_schema(DEFAULT_SCHEMA)
-    return [evidence_line(t, schema) for t in path]
+    flags = against if against is not None else [False] * len(path)
+    return [evidence_line(t, schema, against=a) for t, a in zip(path, flags, strict=True)]
 
 
 @lru_cache(maxsize=8)
@@ -83,17 +91,21 @@ def _render(name: str, **context: object) -> str:
 
 def teacher_messages(item: Item, *, grounding: Grounding = "path") -> tuple[Message, ...]:
     """The chat messages the teacher receives for `item`."""
-    evidence = evidence_lines(item.path) if grounding == "path" else []
+    evidence = evidence_lines(item.path, against=path_against(item)) if grounding == "path" else []
     return (
         {"role": "system", "content": _render(SYSTEM_TEMPLATE, item=item)},
         {"role": "user", "content": _render(QUESTION_TEMPLATE, item=item, evidence=evidence)},
     )
 
 
-def student_messages(item: Item) -> tuple[Message, ...]:
+def student_messages(item: Item, *, wording: FactsWording = "walk") -> tuple[Message, ...]:
     """The prompt a student model sees for `item` (no evidence path), in TRL's conversational format; an
-    open-book item's facts (`Item.context`) as one sentence each, between the question and the options."""
-    facts = evidence_lines(item.context) if item.context else []
+    open-book item's facts (`Item.context`) as one sentence each, between the question and the options,
+    each worded in the direction its chain walks it (`kgsynth.walk.facts_against`; `wording="stored"`: each
+    in its edge's stored direction, as before walk order was measured, `docs/evaluation.md`)."""
+    facts = []
+    if item.context:
+        facts = evidence_lines(item.context, against=facts_against(item) if wording == "walk" else None)
     return ({"role": "user", "content": _render(STUDENT_TEMPLATE, item=item, facts=facts)},)
 
 
