@@ -197,7 +197,7 @@ def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> 
         return np.empty(0, np.int32)
     pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
     ratio = scores[pool] / key_score
-    near = (ratio >= 1 / cfg.near_band) & (ratio <= cfg.near_band)
+    near = (ratio >= cfg.near_floor) & (ratio <= cfg.near_band)
     degree = o.walks.degree
     pop = degree[pool] / max(int(degree[t.answer]), 1)
     near &= (pop >= 1 / cfg.popularity_band) & (pop <= cfg.popularity_band)

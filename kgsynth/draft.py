@@ -168,7 +168,7 @@ def association(ctx: Context, stated: np.ndarray) -> np.ndarray:
         if len(ctx.association_cache) >= ASSOCIATION_CACHE:
             ctx.association_cache.clear()
         got = ctx.association_cache[key] = association_scores(
-            ow(ctx).walks, stated, steps=max(ctx.config.hops, 2), keep=ctx.config.association_keep
+            ow(ctx).walks, stated, steps=min(ctx.config.hops + 1, 4), keep=ctx.config.association_keep
         )
     return got
 
@@ -192,7 +192,8 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
         return "key is an HPO term at organ-system depth"
     if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
         return "key is a non-Mendelian mode of inheritance"
-    if cat in ("biolink:PhenotypicFeature", "biolink:Disease") and o.key_restates(key, hidden):
+    # (a gene too: BBS10 is a synonym of "Bardet-Biedl syndrome 10", which a path may hold)
+    if cat in ("biolink:PhenotypicFeature", "biolink:Disease", "biolink:Gene") and o.key_restates(key, hidden):
         return "key restates the hidden entity"
     if cat == "biolink:OntologyClass":
         start = nodes[0]

@@ -60,6 +60,8 @@ class GenerateConfig(BaseModel):
     # ``popularity_band`` of the key's, and it shares the key's organ system or therapeutic area
     # (kgsynth.areas) when the key has one. Too few such safe candidates: the attempt is dropped.
     near_band: float = Field(default=4.0, gt=1)
+    # ... and at least this share of the key's (an option far less associated than the key is eliminated)
+    near_floor: float = Field(default=0.5, gt=0, le=1)
     popularity_band: float = Field(default=8.0, gt=1)
     # The association walk: at most this many most probable entities walk on at each step.
     association_keep: int = Field(default=500, ge=1)

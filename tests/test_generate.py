@@ -298,7 +298,7 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
                 continue
             near += 1
             ratio = d.association / d.key_association  # (recorded to six significant digits)
-            assert 1 / cfg.near_band * 0.9999 <= ratio <= cfg.near_band * 1.0001, (item.id, d)
+            assert cfg.near_floor * 0.9999 <= ratio <= cfg.near_band * 1.0001, (item.id, d)
             node, key = g.index[d.curie], g.index[item.answer.curie]
             assert 1 / cfg.popularity_band <= degree[node] / degree[key] <= cfg.popularity_band, (item.id, d)
             assert areas[key] == 0 or areas[node] & areas[key], (item.id, d)
