@@ -41,6 +41,8 @@ class ChainTarget:
     open_prev: np.ndarray | None = None  # more entities the hidden step could stand for (open world)
     allowed: np.ndarray | None = None  # a mask over nodes: only these may be chosen (open-book: decoy chain ends)
     stated: np.ndarray | None = None  # the entities the stem states (what nearness is measured from)
+    # an open-book short answer's hidden decoy ends: no option is shown, so any safe end will do after the near
+    hidden_ends: bool = False
 
 
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
@@ -185,9 +187,20 @@ def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
 
 def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Entities of the key's kind that the asked relation reaches somewhere and that are about as near to
-    what the stem states as the key is: association (:func:`kgsynth.draft.association`) within
-    ``near_band`` of the key's, popularity (neighbours) within ``popularity_band`` of the key's, and the
-    key's organ system or therapeutic area (:mod:`kgsynth.areas`) when it has one. Nearest first."""
+    what the stem states as the key is: association (:func:`kgsynth.draft.association`) between
+    ``near_floor`` and ``near_band`` times the key's, popularity (neighbours) within ``popularity_band`` of
+    the key's, and the key's organ system or therapeutic area (:mod:`kgsynth.areas`) when it has one.
+    Nearest first."""
+    return _near(ctx, t, widen=1.0, same_area=True)
+
+
+def near_association_wide(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """:func:`near_association` with both association bounds and the popularity band twice as wide and no
+    area required: tried only when too few strictly near ones exist (long chains, open-book decoy ends)."""
+    return _near(ctx, t, widen=2.0, same_area=False)
+
+
+def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool) -> np.ndarray:
     if t.stated is None or len(t.stated) == 0:
         return np.empty(0, np.int32)
     o, cfg = ow(ctx), ctx.config
@@ -197,20 +210,26 @@ def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> 
         return np.empty(0, np.int32)
     pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
     ratio = scores[pool] / key_score
-    near = (ratio >= cfg.near_floor) & (ratio <= cfg.near_band)
+    near = (ratio >= cfg.near_floor / widen) & (ratio <= cfg.near_band * widen)
     degree = o.walks.degree
     pop = degree[pool] / max(int(degree[t.answer]), 1)
-    near &= (pop >= 1 / cfg.popularity_band) & (pop <= cfg.popularity_band)
+    near &= (pop >= 1 / (cfg.popularity_band * widen)) & (pop <= cfg.popularity_band * widen)
     area = o.areas[t.answer]
-    if area:
+    if area and same_area:
         near &= (o.areas[pool] & area) != 0
     pool, ratio = pool[near], ratio[near]
     return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
 
 
+def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Any safe entity of the answer's kind the asked relation reaches somewhere: only for the decoy chain
+    ends of an open-book short answer, which are never shown as options (``ChainTarget.hidden_ends``)."""
+    return _reached_anywhere(ctx, t.steps[-1], t.answer) if t.hidden_ends else np.empty(0, np.int32)
+
+
 # a rule returns its pool cut by :func:`fitting` (order kept)
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
-CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, near_association)
+CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, near_association, near_association_wide, decoy_end)
 NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
@@ -245,7 +264,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             pool = pool[t.allowed[pool]]
         if len(pool) == 0:
             continue
-        take = pool[: NEAR_SAMPLE * k] if make is near_association else pool
+        take = pool[: NEAR_SAMPLE * k] if make in (near_association, near_association_wide) else pool
         take = take if len(take) <= 20 * k else take[rng.choice(len(take), 20 * k, replace=False)]
         for d in rng.permutation(take):
             d = int(d)

@@ -52,7 +52,8 @@ def open_book(ctx: Context, draft: Draft, rng: np.random.Generator) -> OpenBook 
     categories = [int(g.category[n]) for n in draft.nodes]
     layers = walkable_layers(ctx, draft.steps, categories)
     target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev,
-                         allowed=layers[-1], stated=stated_nodes(ctx, draft.constraints))  # fmt: skip
+                         allowed=layers[-1], stated=stated_nodes(ctx, draft.constraints),
+                         hidden_ends=draft.fmt == "short")  # fmt: skip
     candidates = chain_distractors(ctx, target, rng, k * CANDIDATES_PER_DECOY)
     if len(candidates) < k:
         return Drop("open book: too few provably wrong distractors end a walk along the metapath")

@@ -206,7 +206,7 @@ def check_open_world(item: Item, oracle: Oracle) -> None:
     for d in item.distractors:
         node = ix[d.curie]
         assert d.rule in {"negative_evidence", "unannotated_organ_system", "far_negative",
-                          "near_association"}, d  # fmt: skip
+                          "near_association", "near_association_wide"}, d  # fmt: skip
         # not a correct entity under another name, nor above or below one (HPO, MONDO/DOID, MeSH trees)
         assert plain(g.names[node]) not in correct_names, (item.id, d)
         assert node not in related, (item.id, d)
@@ -294,14 +294,16 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
             assert d.association is not None and d.key_association is not None, (item.id, d)
             assert 1 <= d.association_rank <= len(item.options) and 1 <= d.key_association_rank <= len(item.options)
             assert (d.association > d.key_association) == (d.association_rank < d.key_association_rank)
-            if d.rule != "near_association":
+            if d.rule not in ("near_association", "near_association_wide"):
                 continue
             near += 1
+            w = 1.0 if d.rule == "near_association" else 2.0  # the wide rule: both bands twice as wide
             ratio = d.association / d.key_association  # (recorded to six significant digits)
-            assert cfg.near_floor * 0.9999 <= ratio <= cfg.near_band * 1.0001, (item.id, d)
+            assert cfg.near_floor / w * 0.9999 <= ratio <= cfg.near_band * w * 1.0001, (item.id, d)
             node, key = g.index[d.curie], g.index[item.answer.curie]
-            assert 1 / cfg.popularity_band <= degree[node] / degree[key] <= cfg.popularity_band, (item.id, d)
-            assert areas[key] == 0 or areas[node] & areas[key], (item.id, d)
+            pop = degree[node] / degree[key]
+            assert 1 / (cfg.popularity_band * w) <= pop <= cfg.popularity_band * w, (item.id, d)
+            assert w > 1 or areas[key] == 0 or areas[node] & areas[key], (item.id, d)
     assert near > 500
 
 
