@@ -42,12 +42,17 @@ class Curation(BaseModel):
     @field_validator("incidental_class_patterns")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
-        for p in v:
-            try:
-                re.compile(p)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {p!r} ({exc})") from None
-        return v
+        return check_regexes(v)
+
+
+def check_regexes(patterns: list[str]) -> list[str]:
+    """``patterns`` unchanged if each compiles as a regular expression (a pydantic field validator's body)."""
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {p!r} ({exc})") from None
+    return patterns
 
 
 def curation_dir() -> Path:
