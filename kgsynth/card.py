@@ -36,12 +36,12 @@ from kgsynth.errors import KgsynthError
 from kgsynth.item import Item
 from kgsynth.licences import COMBINED_LINK, DatasetLicence, dataset_licence
 from kgsynth.resources import prompts_dir
+from kgsynth.rundir import FIGURE, read_run_items
 
 logger = logging.getLogger(__name__)
 
 CONFIGS = ("sft", "grpo", "items")
 SPLITS = ("train", "validation", "test")
-FIGURE = "rarity_hops.png"
 CONFIG_FILE = "kgsynth_config.json"
 EXPORT_SUMMARY = "export_summary.json"
 TEMPLATE = "card/dataset_card.md.j2"
@@ -221,9 +221,7 @@ def card_data(directory: Path, context: CardContext) -> CardData:
     elif "items" in configs:
         facts = _facts_from_parquet(directory / f for files in configs["items"].values() for f in files)
     elif context.run is not None and (context.run / "jsonl").is_dir():
-        from kgsynth.generate import read_items
-
-        facts = [ItemFacts.of(it) for it in read_items(context.run)]
+        facts = [ItemFacts.of(it) for it in read_run_items(context.run)]
     else:
         raise KgsynthError(f"{directory}: no items to describe (no data/items/*.parquet)",
                            hint="export the run first: kgsynth export RUN --out DIR")  # fmt: skip

@@ -545,9 +545,10 @@ def generate_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kgsynth.config import CONFIG_FILE, RunConfig, read_config_file, validate_config, write_config
+    from kgsynth.export import export_hf
     from kgsynth.generate import generate
     from kgsynth.graphs import open_graph
-    from kgsynth.rundir import lock_run_dir
+    from kgsynth.rundir import lock_run_dir, read_run_items
     from kgsynth.schema import load_schema
 
     # Connection options serve whichever model-backed steps run (the judge's and the teacher's).
@@ -607,6 +608,7 @@ def generate_cmd(
                 progress=lambda done, total: bar.update(task, completed=done),
                 compare_uniform=cfg.compare_uniform,
             )
+        export_hf(read_run_items(out), out / "hf")  # the run's flat dataset view
         write_config(cfg, out / CONFIG_FILE)
         _print_summary(summary, out)
         taught = out if cfg.judge is None else _run_judge(out, cfg.judge)

@@ -28,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kgsynth.benchmarks import (
+from kgsynth.benchmark_files import (
     BENCHMARKS_ENV,
     QUESTION_FIELDS,
     SUFFIXES,

@@ -173,7 +173,7 @@ def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
     g = ctx.graph
     key = f"{last}|{int(g.category[answer])}|{ow(ctx).kind[answer]}"
     if key not in ctx.reached:
-        adj = ctx.index._adj(last)
+        adj = ctx.index.adjacency(last)
         reached = np.unique(adj.cols) if adj is not None else np.empty(0, np.int32)
         ctx.reached[key] = fitting(ctx, answer, reached)
     return ctx.reached[key]

@@ -108,8 +108,6 @@ def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: Ge
         pheno_degree=index.degree(Step("biolink:has_phenotype", inverse=True)),
         licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],
     )  # fmt: skip
-    from kgsynth.starts import askable_metapaths
-
     ctx.open_world = _open_world(graph, index, prover, config.schema_name)
     ctx.inheritance_modes = frozenset(
         int(x) for x in index.reach(np.arange(graph.num_nodes, dtype=np.int32), Step("biolink:has_mode_of_inheritance"))
@@ -240,3 +238,15 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
     if ctx.susceptible is not None and passes_susceptibility_gene(steps, nodes, ctx.susceptible):
         return "path passes a gene through a susceptibility locus (not a Mendelian association)"
     return None
+
+
+def askable_metapaths(ctx: Context, start: str | None, hops: int) -> list[tuple[MetapathSpec, list[Step]]]:
+    """The schema's metapaths of ``hops`` steps (from ``start`` if given) whose every step has phrases and edges."""
+    out = []
+    for mp in ctx.schema.metapaths:
+        if len(mp.steps) != hops or (start is not None and mp.start != start):
+            continue
+        steps = [Step.parse(s) for s in mp.steps]
+        if all(str(s) in ctx.templates.phrases and ctx.index.adjacency(s) is not None for s in steps):
+            out.append((mp, steps))
+    return out

@@ -10,11 +10,8 @@ run directory's rules (the lock, what is refused) live in ``kgsynth.rundir``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -336,7 +333,6 @@ def _generate(
     if compare_uniform:
         summary["rare_coverage"]["uniform_start_sampling"] = uniform_coverage(graph, config, gen.index)
     atomic_write(out / "summary.json", dumps(summary))
-    export_hf(items, out / "hf")
     write_card(out, items)
     return summary
 
@@ -402,43 +398,6 @@ def summarize(graph: Graph, items: list[Item], gen: Generator, config: GenerateC
         "kg_version": graph.version,
         "seed": config.seed,
     }
-
-
-def hf_rows(items: list[Item]) -> list[dict[str, Any]]:
-    """Items as rows of the run's flat dataset: every field (`kgsynth.dataset.item_row`) plus the GRPO
-    columns TRL's trainer and kgsynth's rewards read (`kgsynth.dataset.grpo_row`)."""
-    from kgsynth.dataset import grpo_row, item_row
-
-    rows = []
-    for it in items:
-        grpo = grpo_row(it)
-        row = item_row(it)
-        for column in ("prompt", "answer_letter", "answer_aliases", "path_intermediates"):
-            row[column] = grpo[column]
-        rows.append(row)
-    return rows
-
-
-def export_hf(items: list[Item], directory: Path) -> None:
-    """A Hugging Face dataset on disk (``datasets.load_from_disk``), reproducible byte for byte."""
-    import datasets
-
-    datasets.disable_progress_bars()
-    rows = hf_rows(items)
-    ds = datasets.Dataset.from_list(rows)
-    fingerprint = hashlib.blake2b("".join(it.id for it in items).encode(), digest_size=8).hexdigest()
-    ds._fingerprint = fingerprint  # a content hash, so two identical runs write identical state files
-    tmp = directory.with_name(directory.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        ds.save_to_disk(str(tmp))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # a failed export (a full disk, say) leaves no scratch behind
-        raise
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)
 
 
 def write_card(out: Path, items: list[Item]) -> None:

@@ -99,12 +99,13 @@ class CSRIndex:
         np.cumsum(counts, out=indptr[1:])
         return _Adjacency(lo, indptr, np.ascontiguousarray(cols, dtype=np.int32), eids, first)
 
-    def _adj(self, step: Step) -> _Adjacency | None:
+    def adjacency(self, step: Step) -> _Adjacency | None:
+        """The CSR arrays of one relation in one direction, or ``None`` if the graph has no such edge."""
         return (self._inv if step.inverse else self._fwd).get(step.relation)
 
     def neighbors(self, node: int, step: Step) -> np.ndarray:
         """Node ids reached from ``node`` by one ``step`` (sorted, possibly repeated across sources)."""
-        adj = self._adj(step)
+        adj = self.adjacency(step)
         if adj is None:
             return np.empty(0, dtype=np.int32)
         a, b = adj.span(node)
@@ -112,7 +113,7 @@ class CSRIndex:
 
     def edge_ids(self, node: int, step: Step) -> np.ndarray:
         """Edge ids of the edges ``step`` follows out of ``node`` (aligned with :meth:`neighbors`)."""
-        adj = self._adj(step)
+        adj = self.adjacency(step)
         if adj is None:
             return np.empty(0, dtype=np.int32)
         a, b = adj.span(node)
@@ -123,14 +124,14 @@ class CSRIndex:
     def degree(self, step: Step) -> np.ndarray:
         """Out-degree along ``step`` of every node (length ``num_nodes``)."""
         out = np.zeros(self.graph.num_nodes, dtype=np.int32)
-        adj = self._adj(step)
+        adj = self.adjacency(step)
         if adj is not None:
             out[adj.lo : adj.lo + len(adj.indptr) - 1] = np.diff(adj.indptr)
         return out
 
     def reach(self, nodes: np.ndarray, step: Step) -> np.ndarray:
         """The set of nodes reached from any of ``nodes`` by ``step`` (sorted unique)."""
-        adj = self._adj(step)
+        adj = self.adjacency(step)
         if adj is None or len(nodes) == 0:
             return np.empty(0, dtype=np.int32)
         if len(nodes) == 1:
@@ -150,7 +151,7 @@ class CSRIndex:
     def propagate(self, weights: np.ndarray, step: Step) -> np.ndarray:
         """Walk counts after one ``step``: ``out[v] = sum of weights[u] over edges u -> v``."""
         out = np.zeros(self.graph.num_nodes, dtype=np.float64)
-        adj = self._adj(step)
+        adj = self.adjacency(step)
         if adj is None:
             return out
         n = len(adj.indptr) - 1

@@ -38,7 +38,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from kgsynth.card import FIGURE as CARD_FIGURE
 from kgsynth.errors import KgsynthError
 from kgsynth.item import Item
 from kgsynth.licences import COMBINED_LINK as CARD_LICENCE
@@ -49,9 +48,9 @@ SHARD_SIZE = 1000  # items per shard
 FLUSH_EVERY = 200  # items per commit
 LOCK_NAME = ".lock"
 # Everything a run (and the teacher step after it) writes at the top of its folder.
-# The card's figure and licence file are named by kgsynth.card (their one home).
+FIGURE = "rarity_hops.png"  # the card's figure, beside the card in a run and in an export
 RUN_FILES = frozenset(
-    {"config.json", "config.yaml", "progress.json", "summary.json", "README.md", CARD_FIGURE, CARD_LICENCE, LOCK_NAME}
+    {"config.json", "config.yaml", "progress.json", "summary.json", "README.md", FIGURE, CARD_LICENCE, LOCK_NAME}
 )
 RUN_FOLDERS = frozenset({"jsonl", "hf", "teacher", "judge"})
 # Scratch names a killed run may leave behind; the next run writes them afresh.

@@ -105,7 +105,7 @@ def sample_walks(
     nodes[:, 0] = starts
     alive = np.ones(n, dtype=bool)
     for j, step in enumerate(steps):
-        adj = index._adj(step)
+        adj = index.adjacency(step)
         if adj is None:
             alive[:] = False
             break

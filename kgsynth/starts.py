@@ -10,22 +10,9 @@ from kgsynth.draft import Context
 from kgsynth.frequency import frequency_share
 from kgsynth.genconfig import GenerateConfig
 from kgsynth.index import Step
-from kgsynth.schema import MetapathSpec
 from kgsynth.verify import HAS_PHENOTYPE
 
 logger = logging.getLogger(__name__)
-
-
-def askable_metapaths(ctx: Context, start: str | None, hops: int) -> list[tuple[MetapathSpec, list[Step]]]:
-    """The schema's metapaths of ``hops`` steps (from ``start`` if given) whose every step has phrases and edges."""
-    out = []
-    for mp in ctx.schema.metapaths:
-        if len(mp.steps) != hops or (start is not None and mp.start != start):
-            continue
-        steps = [Step.parse(s) for s in mp.steps]
-        if all(str(s) in ctx.templates.phrases and ctx.index._adj(s) is not None for s in steps):
-            out.append((mp, steps))
-    return out
 
 
 def start_distribution(ctx: Context, key: str, candidates: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

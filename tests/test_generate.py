@@ -285,7 +285,10 @@ def test_summary_and_rare_coverage(thousand) -> None:
 def test_hf_dataset_opens_with_trl_columns(thousand) -> None:
     import datasets
 
+    from kgsynth.export import export_hf
+
     out, _ = thousand
+    export_hf(read_items(out), out / "hf")  # what `kgsynth generate` writes after the items
     ds = datasets.load_from_disk(str(out / "hf"))
     assert ds.num_rows == 1000
     row = ds[0]
