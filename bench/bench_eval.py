@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from kgsynth.benchmarks import resolve_set
-from kgsynth.eval_backends import TransformersBackend
-from kgsynth.evaluate import EvalConfig, evaluate
+from kgsynth.eval.backends import TransformersBackend
+from kgsynth.eval.benchmarks import resolve_set
+from kgsynth.eval.evaluate import EvalConfig, evaluate
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / ".models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 

@@ -7,8 +7,8 @@ Items come from the given `kgsynth generate` runs (concatenated, in order, cut a
 Copies of benchmark questions are planted among them (--planted; verbatim, re-cased, and with one
 sentence reworded, in turn) to show what each method catches.
 
-1. kgsynth: `kgsynth.dedup.dedup` (exact, path key, MinHash LSH near duplicates), then
-   `kgsynth.decontam.decontaminate` (exact, long n-grams without boilerplate, rapidfuzz on candidates),
+1. kgsynth: `kgsynth.dataset.dedup.dedup` (exact, path key, MinHash LSH near duplicates), then
+   `kgsynth.dataset.decontam.decontaminate` (exact, long n-grams without boilerplate, rapidfuzz on candidates),
    including reading the benchmarks.
 2. Baseline, in the same run: exact dedup of normalised questions, then any item sharing any word
    8-gram with any benchmark question is dropped.
@@ -17,7 +17,7 @@ Prints wall time, CPU time (the honest number on a shared machine), peak traced 
 (memory measured in a second, untimed pass under `tracemalloc`), the ratio of times, and how many
 items each drops, planted copies caught and clean items flagged. Target: kgsynth under 60 s on 2 cores.
 
-3. The split (`kgsynth.split.split_items`) of the items left, by path and by answer, timed at the full
+3. The split (`kgsynth.dataset.split.split_items`) of the items left, by path and by answer, timed at the full
    count (target: by path under 60 s at 100,000), and against the sweeps of growing price limit it
    replaced (`split_by_passes` below, quadratic: 262 s on 10,000 items) on the first
    --baseline-split-items of them, where both run: times, their ratio, and the items each drops.
@@ -36,11 +36,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kgsynth.decontam import DecontamConfig, benchmarks_root, decontaminate, load_benchmarks
-from kgsynth.dedup import dedup
-from kgsynth.generate import read_items
-from kgsynth.item import Item
-from kgsynth.split import (
+from kgsynth.dataset.decontam import DecontamConfig, benchmarks_root, decontaminate, load_benchmarks
+from kgsynth.dataset.dedup import dedup
+from kgsynth.dataset.split import (
     HELD_OUT,
     SplitConfig,
     SplitResult,
@@ -53,13 +51,15 @@ from kgsynth.split import (
     split_result,
     stratum,
 )
-from kgsynth.text import normalise_text, word_ngrams
+from kgsynth.dataset.text import normalise_text, word_ngrams
+from kgsynth.questions.item import Item
+from kgsynth.run.generate import read_items
 
 
 def make_runs(root: Path) -> list[Path]:
-    from kgsynth.assemble import load_graph
-    from kgsynth.generate import generate
-    from kgsynth.question import GenerateConfig
+    from kgsynth.graph.assemble import load_graph
+    from kgsynth.questions.question import GenerateConfig
+    from kgsynth.run.generate import generate
 
     graph = load_graph()
     runs = []

@@ -2,7 +2,7 @@
 
     python bench/bench_generate.py [--walks 20000] [--items 2000]
 
-1. Walks per second of the CSR sampler (kgsynth.sample.sample_walks) against a networkx MultiDiGraph
+1. Walks per second of the CSR sampler (kgsynth.questions.sample.sample_walks) against a networkx MultiDiGraph
    implementation of the same metapath walks (same starts, uniform neighbour choice, no repeated nodes,
    same hub guard), measured in this run; target ratio >= 50x.
 2. Verified items per second end to end without a teacher at --hops 3 (sampling, proofs, distractors,
@@ -23,12 +23,12 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
-from kgsynth.assemble import load_graph
-from kgsynth.generate import Generator, generate
-from kgsynth.index import CSRIndex, Step
-from kgsynth.model import Graph, graph_fields
-from kgsynth.question import GenerateConfig
-from kgsynth.sample import sample_walks
+from kgsynth.graph.assemble import load_graph
+from kgsynth.graph.index import CSRIndex, Step
+from kgsynth.graph.model import Graph, graph_fields
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.questions.sample import sample_walks
+from kgsynth.run.generate import Generator, generate
 
 METAPATH = [
     Step("biolink:treats"),

@@ -21,8 +21,8 @@ TARGETS = {"cold_s": 60.0, "warm_s": 3.0, "peak_rss_mb": 1536.0, "bytes_per_edge
 CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from kgsynth.assemble import load_graph
-from kgsynth.index import CSRIndex
+from kgsynth.graph.assemble import load_graph
+from kgsynth.graph.index import CSRIndex
 from pathlib import Path
 g = load_graph(cache_dir=Path(sys.argv[1]), refresh=sys.argv[2] == "cold")
 CSRIndex(g)
@@ -51,8 +51,8 @@ def main() -> None:
 
     import networkx as nx
 
-    from kgsynth.assemble import load_graph
-    from kgsynth.index import CSRIndex
+    from kgsynth.graph.assemble import load_graph
+    from kgsynth.graph.index import CSRIndex
 
     g = load_graph()
     tracemalloc.start()

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from kgsynth.item import Item
+    from kgsynth.questions.item import Item
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "trainers" / "recipes" / "smollm2-135m" / "learn"
@@ -234,8 +234,8 @@ def test_items(out: Path) -> dict[str, Item]:
     """The exported test split's items by id (read once for the report)."""
     import pyarrow.parquet as pq
 
-    from kgsynth.dataset import item_from_row
-    from kgsynth.export import data_file
+    from kgsynth.dataset.export import data_file
+    from kgsynth.dataset.rows import item_from_row
 
     rows = pq.read_table(out / "dataset" / data_file("items", "test")).to_pylist()
     return {row["id"]: item_from_row(row) for row in rows}
@@ -278,7 +278,7 @@ def chain_diagnostics(out: Path, items: dict[str, Item]) -> list[dict[str, Any]]
     """Per stage, on the open-book test items: how often the model's scratchpad (`A → B → C`) names the
     start, the middle and the end entity of the true chain, and how often its letter is the option it named
     last (case-insensitive exact names)."""
-    from kgsynth.dataset import PATH_ARROW, path_chain
+    from kgsynth.dataset.rows import PATH_ARROW, path_chain
 
     found = []
     for stage in STAGES:

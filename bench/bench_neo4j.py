@@ -26,8 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kgsynth.model import Graph, GraphBuilder, SourceInfo  # noqa: E402
-from kgsynth.store.neo4j import DEFAULT_WORKERS, Neo4jStore  # noqa: E402
+from kgsynth.graph.model import Graph, GraphBuilder, SourceInfo  # noqa: E402
+from kgsynth.graph.store.neo4j import DEFAULT_WORKERS, Neo4jStore  # noqa: E402
 
 PREDICATES = {
     ("biolink:Disease", "biolink:PhenotypicFeature"): "biolink:has_phenotype",
@@ -73,7 +73,7 @@ def synthetic_graph(num_edges: int, *, seed: int = 0) -> Graph:
 
 def default_graph() -> Graph:
     """The default KG (``med``), from the content-keyed cache when it was built before."""
-    from kgsynth.assemble import load_graph
+    from kgsynth.graph.assemble import load_graph
 
     return load_graph()
 
@@ -106,9 +106,9 @@ def bench_driver(store: Neo4jStore, graph: Graph) -> dict[str, Any]:
 
 def bench_generate(graph: Graph, store: Neo4jStore, n: int) -> dict[str, Any]:
     """``generate`` on the embedded store and on Neo4j: the same generator, after a different read."""
-    from kgsynth.assemble import load_graph
-    from kgsynth.generate import generate
-    from kgsynth.question import GenerateConfig
+    from kgsynth.graph.assemble import load_graph
+    from kgsynth.questions.question import GenerateConfig
+    from kgsynth.run.generate import generate
 
     config = GenerateConfig(n=n, hops=3, seed=0)
     out: dict[str, Any] = {"generate_items": n}
@@ -136,7 +136,7 @@ def bench_cypher_vs_csr(graph: Graph, store: Neo4jStore, starts: int) -> dict[st
     disease -has_phenotype-> phenotype <-has_phenotype- disease <-treats- drug, for ``starts`` diseases:
     one batched Cypher query (never one query per walk) against numpy walks on the CSR index.
     """
-    from kgsynth.index import CSRIndex, Step
+    from kgsynth.graph.index import CSRIndex, Step
 
     lo, hi = graph.category_range("biolink:Disease")
     rng = np.random.default_rng(0)
@@ -183,7 +183,7 @@ def bench_admin_import(graph: Graph) -> dict[str, Any]:
     left alone), start that server and read the graph back."""
     import socket
 
-    from kgsynth.store.neo4j_admin import export_neo4j_admin
+    from kgsynth.graph.store.neo4j_admin import export_neo4j_admin
 
     script = str(ROOT / "scripts" / "neo4j.sh")
     with tempfile.TemporaryDirectory() as tmp, socket.socket() as sock:

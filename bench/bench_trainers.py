@@ -34,10 +34,10 @@ def make_tiny_model(folder: Path) -> Path:
 
 
 def make_dataset(root: Path) -> Path:
-    from kgsynth.assemble import load_graph
-    from kgsynth.decontam import DecontamConfig
-    from kgsynth.export import ExportConfig, export_run
-    from kgsynth.generate import GenerateConfig, generate
+    from kgsynth.dataset.decontam import DecontamConfig
+    from kgsynth.dataset.export import ExportConfig, export_run
+    from kgsynth.graph.assemble import load_graph
+    from kgsynth.run.generate import GenerateConfig, generate
 
     config = GenerateConfig(n=60, hops=2, seed=5, types=["chain", "vignette"], formats=["mcq", "short"])
     generate(load_graph(), config, root / "run", compare_uniform=False)

@@ -5,9 +5,9 @@
 
 Baseline: each item's facts in the edge's stored direction (`student_messages(item, wording="stored")`,
 what kgsynth shipped before); ours: in walk order (the default). Both are scored by log-likelihood
-(`kgsynth.loglik`: hop1, hop2, ..., chain; the multiple-choice queries are left out, the facts' wording
+(`kgsynth.eval.loglik`: hop1, hop2, ..., chain; the multiple-choice queries are left out, the facts' wording
 is what changes) with the same model on the same `--limit` items, then compared item by item
-(`kgsynth.paired`: paired difference, McNemar, margins), also per direction pattern of the items.
+(`kgsynth.eval.paired`: paired difference, McNemar, margins), also per direction pattern of the items.
 Prints each query's accuracy both ways, the ratio walk / stored, and the paired statistics.
 """
 
@@ -18,12 +18,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from kgsynth.benchmarks import EvalItem, EvalSet, resolve_set
-from kgsynth.eval_backends import TransformersBackend
-from kgsynth.evaluate import EvalConfig, select_items
-from kgsynth.loglik import evaluate_loglik
-from kgsynth.paired import CompareConfig, read_outcomes
-from kgsynth.paired import compare_pair as paired
+from kgsynth.eval.backends import TransformersBackend
+from kgsynth.eval.benchmarks import EvalItem, EvalSet, resolve_set
+from kgsynth.eval.evaluate import EvalConfig, select_items
+from kgsynth.eval.loglik import evaluate_loglik
+from kgsynth.eval.paired import CompareConfig, read_outcomes
+from kgsynth.eval.paired import compare_pair as paired
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / ".models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -32,8 +32,8 @@ def worded(spec: str, limit: int, seed: int) -> tuple[EvalSet, EvalSet]:
     """The same open-book items twice: facts in the stored direction, and in walk order (hop queries only)."""
     import pyarrow.parquet as pq
 
-    from kgsynth.dataset import item_from_row
-    from kgsynth.export import data_file
+    from kgsynth.dataset.export import data_file
+    from kgsynth.dataset.rows import item_from_row
     from kgsynth.teacher.prompts import student_messages
 
     evalset = resolve_set(spec)

@@ -240,7 +240,7 @@ def load_cmd(
 ) -> None:
     """Load sources into one graph and store it in a backend, where `--graph NAME` finds it."""
     from kgsynth.config import LoadConfig, build_config
-    from kgsynth.graphs import build_graph_from_sources, store_graph
+    from kgsynth.graph.open import build_graph_from_sources, store_graph
 
     flags = graph_flags(sources, from_, include_non_commercial=include_non_commercial, backend=backend, name=name,
                         cache_dir=cache_dir, refresh=refresh, strict=strict, neo4j_uri=neo4j_uri,
@@ -281,9 +281,9 @@ def stats_cmd(
 ) -> None:
     """Counts by category and predicate, degrees, rare diseases, identity joins, cross-source chains."""
     from kgsynth.config import StatsConfig, build_config
-    from kgsynth.graphs import open_graph
-    from kgsynth.schema import load_schema
-    from kgsynth.stats import graph_stats
+    from kgsynth.graph.open import open_graph
+    from kgsynth.graph.schema import load_schema
+    from kgsynth.graph.stats import graph_stats
 
     flags = graph_flags(sources, from_, include_non_commercial=include_non_commercial, name=graph_name,
                         backend=backend, cache_dir=cache_dir, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
@@ -319,11 +319,11 @@ def export_graph_cmd(
 
     from kgsynth.config import ExportGraphConfig, build_config
     from kgsynth.errors import UnknownNameError
-    from kgsynth.graphs import open_graph
+    from kgsynth.graph.open import open_graph
 
     if fmt is not None and fmt != "neo4j-admin":
         raise UnknownNameError("export format", fmt, ["neo4j-admin"])
-    from kgsynth.store.neo4j_admin import export_neo4j_admin
+    from kgsynth.graph.store.neo4j_admin import export_neo4j_admin
 
     flags = graph_flags(sources, from_, include_non_commercial=include_non_commercial, name=graph_name,
                         backend=backend, cache_dir=cache_dir, neo4j_uri=neo4j_uri, neo4j_user=neo4j_user,
@@ -545,11 +545,11 @@ def generate_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from kgsynth.config import CONFIG_FILE, RunConfig, read_config_file, validate_config, write_config
-    from kgsynth.export import export_hf
-    from kgsynth.generate import generate
-    from kgsynth.graphs import open_graph
-    from kgsynth.rundir import lock_run_dir, read_run_items
-    from kgsynth.schema import load_schema
+    from kgsynth.dataset.export import export_hf
+    from kgsynth.graph.open import open_graph
+    from kgsynth.graph.schema import load_schema
+    from kgsynth.run.generate import generate
+    from kgsynth.run.journal import lock_run_dir, read_run_items
 
     # Connection options serve whichever model-backed steps run (the judge's and the teacher's).
     connection = {"concurrency": concurrency, "timeout": request_timeout, "max_retries": max_retries}
@@ -586,7 +586,7 @@ def generate_cmd(
     set_verbose(verbose)
     load_schema(cfg.generate.schema_name)  # a bad schema file is reported before the graph is loaded
     if cfg.generate.focus is not None:
-        from kgsynth.focus import read_focus
+        from kgsynth.run.focus import read_focus
 
         read_focus(cfg.generate.focus)  # and a bad focus file
     if cfg.teacher is not None or cfg.judge is not None:
@@ -615,7 +615,7 @@ def generate_cmd(
         if cfg.teacher is not None:
             _run_teacher(cfg.teacher, out, taught, allow_incomplete=allow_incomplete)
     if export is not None:
-        from kgsynth.export import ExportConfig
+        from kgsynth.dataset.export import ExportConfig
 
         _export(out, export, ExportConfig())
 
@@ -623,7 +623,7 @@ def generate_cmd(
 def _run_teacher(tconfig: Any, out: Path, items_from: Path, *, allow_incomplete: bool) -> None:
     """The teacher step: chains of thought for the items in ``items_from`` (the run, or its judged subset),
     written into ``out``."""
-    from kgsynth.generate import read_items
+    from kgsynth.run.generate import read_items
     from kgsynth.teacher.base import TeacherIncomplete
     from kgsynth.teacher.run import TRANSIENT_REASONS, distil
 
@@ -729,7 +729,7 @@ def export_cmd(
 ) -> None:
     """Export a run as a dataset: sft, grpo and items configs, train/validation/test, deduplicated, decontaminated."""
     from kgsynth.config import build_config
-    from kgsynth.export import ExportConfig
+    from kgsynth.dataset.export import ExportConfig
 
     for path in benchmark or []:  # before any work: a folder or a missing file is named as the option it came from
         if not path.is_file():
@@ -749,7 +749,7 @@ def export_cmd(
 
 
 def _export(run: Path, out: Path, config: Any) -> None:
-    from kgsynth.export import export_run
+    from kgsynth.dataset.export import export_run
 
     check_out_folder(out)
 
@@ -773,7 +773,7 @@ def push_cmd(
     private: Annotated[bool, typer.Option("--private", help="Create the repository private.")] = False,
 ) -> None:
     """Push every config, the card and the configuration to the Hugging Face Hub in one commit (token: $HF_TOKEN)."""
-    from kgsynth.hub import push_dataset
+    from kgsynth.dataset.hub import push_dataset
 
     result = push_dataset(directory, repo_id=repo, private=private)
     if not result.changed:
@@ -789,8 +789,8 @@ def push_cmd(
 
 
 def _run_judge(out: Path, config: Any) -> Path:
-    """Judge the run in ``out`` (kgsynth/judge.py); return the folder of the kept items."""
-    from kgsynth.judge import judge_run
+    """Judge the run in ``out`` (kgsynth/teacher/judge.py); return the folder of the kept items."""
+    from kgsynth.teacher.judge import judge_run
 
     result = judge_run(out, config)
     console.print(
@@ -823,13 +823,13 @@ def audit_cmd(
     cache_dir: CacheOpt = None,
 ) -> None:
     """Count the defects code can find in a generated run (raw ids, leaks, synonym distractors, ...)."""
-    from kgsynth.audit import audit_run, audit_table, exceeded, parse_thresholds, read_run_config, run_sources
+    from kgsynth.run.audit import audit_run, audit_table, exceeded, parse_thresholds, read_run_config, run_sources
 
     thresholds = parse_thresholds(fail_on or [])
     graph = None
     if use_graph:
         from kgsynth.config import CONFIG_FILE, RunConfig, merge, read_config_file, validate_config
-        from kgsynth.graphs import open_graph
+        from kgsynth.graph.open import open_graph
 
         recorded, non_commercial = run_sources(read_run_config(run))
         written = run / CONFIG_FILE  # the run's own graph description, when it wrote one
@@ -841,7 +841,7 @@ def audit_cmd(
         graph = open_graph(validate_config(RunConfig, base, flags, written if data else None).graph, progress=True)
     audit = audit_run(run, graph=graph)
     if write:
-        from kgsynth.audit import write_audit
+        from kgsynth.run.audit import write_audit
 
         write_audit(run, audit)
     if as_json:
@@ -899,7 +899,7 @@ def focus_cmd(
     from pydantic import ValidationError
 
     from kgsynth.errors import validation_message
-    from kgsynth.focus import FocusConfig, derive_focus, read_pass_rates, write_focus
+    from kgsynth.run.focus import FocusConfig, derive_focus, read_pass_rates, write_focus
 
     try:
         config = FocusConfig.model_validate({} if prior_items is None else {"prior_items": prior_items})
@@ -1057,10 +1057,10 @@ def eval_cmd(
     from pydantic import ValidationError
     from rich.progress import Progress
 
-    from kgsynth.benchmarks import FieldMap, parse_field_overrides, resolve_set
     from kgsynth.errors import validation_message
-    from kgsynth.eval_backends import load_backend
-    from kgsynth.evaluate import EvalConfig, evaluate
+    from kgsynth.eval.backends import load_backend
+    from kgsynth.eval.benchmarks import FieldMap, parse_field_overrides, resolve_set
+    from kgsynth.eval.evaluate import EvalConfig, evaluate
 
     try:
         given = {"backend": backend, "max_new_tokens": max_new_tokens, "limit": limit, "seed": seed,
@@ -1100,8 +1100,8 @@ def eval_compare_cmd(
 ) -> None:
     """Put the results of several evaluations (models, checkpoints) in one table, and compare each later folder's
     results with the first's on the same items (paired.json, paired.md)."""
-    from kgsynth.evaluate import compare
-    from kgsynth.paired import CompareConfig, write_paired
+    from kgsynth.eval.evaluate import compare
+    from kgsynth.eval.paired import CompareConfig, write_paired
 
     check_out_folder(out)
     try:
@@ -1134,7 +1134,7 @@ def _print_eval(summary: dict[str, Any], out: Path) -> None:
 
 
 def _print_loglik(summary: dict[str, Any], out: Path) -> None:
-    from kgsynth.loglik import COLUMNS, table_rows
+    from kgsynth.eval.loglik import COLUMNS, table_rows
 
     t = Table(title="log-likelihood scoring: acc and acc_norm (95% Wilson intervals)")
     for col in COLUMNS:

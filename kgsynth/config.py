@@ -19,12 +19,12 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from kgsynth.dataset.export import ExportConfig
 from kgsynth.errors import KgsynthError
-from kgsynth.export import ExportConfig
-from kgsynth.graphs import GraphSpec
-from kgsynth.judge import JudgeConfig
-from kgsynth.question import GenerateConfig
-from kgsynth.schema import DEFAULT_SCHEMA
+from kgsynth.graph.open import GraphSpec
+from kgsynth.graph.schema import DEFAULT_SCHEMA
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.teacher.judge import JudgeConfig
 from kgsynth.teacher.run import TeacherConfig
 
 logger = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def config_yaml(config: BaseModel) -> str:
     """The YAML text of ``config``, as :func:`build_config` reads it back (credentials in URLs removed)."""
     import yaml
 
-    from kgsynth.store.neo4j.connection import redact_uri
+    from kgsynth.graph.store.neo4j.connection import redact_uri
 
     data = config.model_dump(mode="json", by_alias=True)
     for section, key in (("teacher", "base_url"), ("graph", "neo4j")):

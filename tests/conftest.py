@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.assemble import load_graph
+from kgsynth.graph.assemble import load_graph
+from kgsynth.graph.model import Graph
 from kgsynth.loaders import DEFAULT_SOURCES, available_loaders
-from kgsynth.model import Graph
 
 # A real Neo4j server for the tests that need one (started once per session, stopped at the end).
 pytest_plugins = ["tests.neo4j_server"]

@@ -95,7 +95,7 @@ def neo4j_env(neo4j_server: Neo4jServer, monkeypatch: pytest.MonkeyPatch) -> Neo
 def graph_name(neo4j_env: Neo4jServer) -> Iterator[str]:
     """A graph name no other test uses; the graph is deleted afterwards if the test left it."""
     from kgsynth.errors import KgsynthError
-    from kgsynth.store.neo4j import Neo4jStore
+    from kgsynth.graph.store.neo4j import Neo4jStore
 
     name = f"test-{uuid.uuid4().hex[:10]}"
     yield name

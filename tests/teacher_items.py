@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kgsynth.item import Answer, Constraint, Item, Option, Triple
+from kgsynth.questions.item import Answer, Constraint, Item, Option, Triple
 
 # (gene, gene name, disease, disease name, phenotype, phenotype name, distractors)
 CHAINS = [

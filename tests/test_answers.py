@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kgsynth.answers import (
+from kgsynth.questions.answers import (
     answer_matches,
     final_section,
     follows_format,

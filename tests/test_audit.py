@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from kgsynth.audit import audit_items, normalize_name
-from kgsynth.item import LETTERS, Answer, Constraint, Distractor, Item, Option, Triple
-from kgsynth.model import Graph
-from kgsynth.rundir import Progress, ShardLog
+from kgsynth.graph.model import Graph
+from kgsynth.questions.item import LETTERS, Answer, Constraint, Distractor, Item, Option, Triple
+from kgsynth.run.audit import audit_items, normalize_name
+from kgsynth.run.journal import Progress, ShardLog
 
 # The defect metrics (counts); a clean item has zero in every one of them.
 DEFECTS = (

@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from kgsynth.card import CardContext, card_data, draw_rarity_hops, write_card
-from kgsynth.export import export_run
-from kgsynth.generate import generate, read_items
-from kgsynth.licences import LICENCES, UNKNOWN, dataset_licence, identify
+from kgsynth.dataset.export import export_run
+from kgsynth.graph.licences import LICENCES, UNKNOWN, dataset_licence, identify
+from kgsynth.graph.model import Graph
 from kgsynth.loaders import available_loaders
-from kgsynth.model import Graph
-from kgsynth.question import GenerateConfig
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.run.card import CardContext, card_data, draw_rarity_hops, write_card
+from kgsynth.run.generate import generate, read_items
 
 DEFAULT_KG_TEXTS = [
     "HPO licence (free to use with attribution; see hpo.jax.org/license)",
@@ -65,7 +65,7 @@ def test_dataset_licence_is_the_one_licence_other_with_the_list_or_unknown() -> 
 
 
 def _items_parquet_licences(directory: Path) -> set[str]:
-    """Independently of kgsynth.card: the licence texts on the evidence paths of the exported items."""
+    """Independently of kgsynth.run.card: the licence texts on the evidence paths of the exported items."""
     texts = set()
     for f in (directory / "data" / "items").glob("*.parquet"):
         for row in pq.read_table(f, columns=["path", "licences"]).to_pylist():
@@ -172,7 +172,7 @@ def test_audit_and_teacher_statistics_are_rendered_when_present(
 
 @pytest.mark.slow
 def test_a_sider_run_is_flagged_non_commercial(cache_dir: Path, tmp_path: Path) -> None:
-    from kgsynth.assemble import load_graph
+    from kgsynth.graph.assemble import load_graph
 
     g = load_graph(include_non_commercial=True, cache_dir=cache_dir)
     generate(g, GenerateConfig(n=20, hops=2, seed=2), tmp_path / "run", compare_uniform=False)
@@ -205,7 +205,7 @@ def write_kgx(graph: Graph, directory: Path) -> None:
 def test_a_kgx_graph_of_unknown_licence_is_claimed_as_nothing(
     real_graph: Graph, cache_dir: Path, tmp_path: Path
 ) -> None:
-    from kgsynth.assemble import load_graph
+    from kgsynth.graph.assemble import load_graph
 
     write_kgx(real_graph, tmp_path / "kgx")
     g = load_graph(["kgx"], directories={"kgx": tmp_path / "kgx"}, cache_dir=cache_dir, name="kgx-med")

@@ -16,10 +16,10 @@ import pytest
 from typer.testing import CliRunner
 
 from kgsynth.cli import app
-from kgsynth.export import export_run
-from kgsynth.genconfig import GenerateConfig
-from kgsynth.generate import generate
-from kgsynth.model import Graph
+from kgsynth.dataset.export import export_run
+from kgsynth.graph.model import Graph
+from kgsynth.questions.genconfig import GenerateConfig
+from kgsynth.run.generate import generate
 
 BINARY = bytes(range(256)) * 8  # not UTF-8, not JSON, not parquet, not GGUF
 

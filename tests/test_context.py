@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.dataset import item_features, item_row
-from kgsynth.generate import generate, read_items
-from kgsynth.index import CSRIndex, Step
-from kgsynth.item import Item, Triple, without_context
-from kgsynth.model import Graph
-from kgsynth.question import GenerateConfig
+from kgsynth.dataset.rows import item_features, item_row
+from kgsynth.graph.index import CSRIndex, Step
+from kgsynth.graph.model import Graph
+from kgsynth.questions.item import Item, Triple, without_context
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.questions.walk import facts_against
+from kgsynth.run.generate import generate, read_items
 from kgsynth.teacher.prompts import evidence_lines, student_messages
-from kgsynth.walk import facts_against
 
 pytestmark = pytest.mark.slow
 
@@ -170,14 +170,14 @@ def test_export_with_path_chains_and_closed_book_evaluation_sets(mcq_run: Path, 
     `EXPORT:split:closed` / `RUN:closed` ask the same items without their facts."""
     import pyarrow.parquet as pq
 
-    from kgsynth.benchmarks import resolve_set
-    from kgsynth.dataset import PATH_ARROW, path_chain
-    from kgsynth.decontam import DecontamConfig
+    from kgsynth.dataset.decontam import DecontamConfig
+    from kgsynth.dataset.export import ExportConfig, export_run
+    from kgsynth.dataset.rewards import accuracy_reward, format_reward
+    from kgsynth.dataset.rows import PATH_ARROW, path_chain
+    from kgsynth.dataset.split import SplitConfig
     from kgsynth.errors import KgsynthError
-    from kgsynth.export import ExportConfig, export_run
-    from kgsynth.rewards import accuracy_reward, format_reward
-    from kgsynth.split import SplitConfig
-    from kgsynth.wording import mid_sentence
+    from kgsynth.eval.benchmarks import resolve_set
+    from kgsynth.questions.wording import mid_sentence
 
     config = ExportConfig(split=SplitConfig(test_size=0.3, validation_size=0.1), sft_chain="path",
                           decontam=DecontamConfig(shared=False))  # fmt: skip

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth import curation
-from kgsynth.curation import display_name, load_curation, norm_name
 from kgsynth.errors import KgsynthError
+from kgsynth.questions import curation
+from kgsynth.questions.curation import display_name, load_curation, norm_name
 
 
 def test_shipped_curation_list_loads_and_covers_the_known_incidental_classes() -> None:

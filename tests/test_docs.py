@@ -12,7 +12,7 @@ def test_cli_reference_matches_the_cli() -> None:
 
 def test_cli_reference_covers_every_command_and_its_defaults() -> None:
     from kgsynth.cli import app
-    from kgsynth.question import GenerateConfig
+    from kgsynth.questions.question import GenerateConfig
 
     text = render_cli_docs()
     for info in app.registered_commands:

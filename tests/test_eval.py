@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from kgsynth.benchmarks import EVAL_LETTERS, EvalItem, EvalSet, FieldMap, read_question_file, resolve_set
 from kgsynth.cli import app
 from kgsynth.errors import KgsynthError
-from kgsynth.evaluate import (
+from kgsynth.eval.benchmarks import EVAL_LETTERS, EvalItem, EvalSet, FieldMap, read_question_file, resolve_set
+from kgsynth.eval.evaluate import (
     CACHE_FILE,
     EvalConfig,
     GenerationParams,
@@ -320,11 +320,11 @@ def test_shared_benchmarks_by_name() -> None:
 
 @pytest.fixture(scope="module")
 def kgsynth_sets(real_graph: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    from kgsynth.decontam import DecontamConfig
-    from kgsynth.export import ExportConfig, export_run
-    from kgsynth.generate import generate
-    from kgsynth.question import GenerateConfig
-    from kgsynth.split import SplitConfig
+    from kgsynth.dataset.decontam import DecontamConfig
+    from kgsynth.dataset.export import ExportConfig, export_run
+    from kgsynth.dataset.split import SplitConfig
+    from kgsynth.questions.question import GenerateConfig
+    from kgsynth.run.generate import generate
 
     root = tmp_path_factory.mktemp("kgsynth-sets")
     cfg = GenerateConfig(n=60, hops=2, seed=5, types=["chain", "vignette"], formats=["mcq", "short"])
@@ -383,7 +383,7 @@ def test_a_killed_evaluation_resumes_without_regenerating(tmp_path: Path, tiny_m
     before = {json.loads(line)["key"]: json.loads(line)["completion"] for line in cache.open()}
     assert 3 <= len(before) < 40
 
-    from kgsynth.eval_backends import TransformersBackend
+    from kgsynth.eval.backends import TransformersBackend
 
     backend = TransformersBackend(tiny_model, batch_size=4, threads=1)
     config = EvalConfig(max_new_tokens=24)
@@ -433,7 +433,7 @@ class FakeEngine:
 
 
 def test_the_vllm_backend_with_a_fake_engine(tmp_path: Path) -> None:
-    from kgsynth.eval_backends import VLLMBackend
+    from kgsynth.eval.backends import VLLMBackend
 
     files = write_files(tmp_path / "files")
     engine = FakeEngine()
@@ -480,7 +480,7 @@ def test_compare_merges_one_model_evaluated_on_different_sets_in_different_folde
 
 
 def test_the_evaluation_core_imports_no_torch() -> None:
-    code = ("import sys, kgsynth.evaluate, kgsynth.benchmarks, kgsynth.eval_backends; "
+    code = ("import sys, kgsynth.eval.evaluate, kgsynth.eval.benchmarks, kgsynth.eval.backends; "
             "print(sorted(m for m in ('torch', 'transformers', 'vllm') if m in sys.modules))")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, check=True)  # fmt: skip

@@ -15,17 +15,17 @@ import pytest
 from typer.testing import CliRunner
 
 from kgsynth.cli import app
-from kgsynth.dataset import FEATURES, grpo_row, item_row, sft_row
-from kgsynth.decontam import DecontamConfig, decontaminate, load_benchmarks, read_benchmark
-from kgsynth.dedup import dedup
+from kgsynth.dataset.decontam import DecontamConfig, decontaminate, load_benchmarks, read_benchmark
+from kgsynth.dataset.dedup import dedup
+from kgsynth.dataset.export import CONFIGS, ExportConfig, data_file, export_run
+from kgsynth.dataset.rewards import accuracy_reward, format_reward
+from kgsynth.dataset.rows import FEATURES, grpo_row, item_row, sft_row
+from kgsynth.dataset.split import SPLITS, SplitConfig, split_items, stratum
 from kgsynth.errors import KgsynthError
-from kgsynth.export import CONFIGS, ExportConfig, data_file, export_run
-from kgsynth.generate import generate, read_items
-from kgsynth.item import Item, Option
-from kgsynth.model import Graph
-from kgsynth.question import GenerateConfig
-from kgsynth.rewards import accuracy_reward, format_reward
-from kgsynth.split import SPLITS, SplitConfig, split_items, stratum
+from kgsynth.graph.model import Graph
+from kgsynth.questions.item import Item, Option
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.run.generate import generate, read_items
 
 pytestmark = pytest.mark.slow
 MEDQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "medqa" / "us_4_options_test.jsonl"
@@ -102,9 +102,9 @@ def test_every_gold_chain_of_every_item_type_scores_the_full_path_faithfulness_c
 ) -> None:
     """The sft chain a gold item ships names every intermediate of its path; a vignette's intermediates
     are its hidden diagnosis and what follows it, never a finding the question states."""
-    from kgsynth.audit import hidden_diagnosis
-    from kgsynth.faithfulness import intermediate_entities
-    from kgsynth.rewards import PATH_FAITHFULNESS_CAP, path_faithfulness_reward
+    from kgsynth.dataset.rewards import PATH_FAITHFULNESS_CAP, path_faithfulness_reward
+    from kgsynth.questions.faithfulness import intermediate_entities
+    from kgsynth.run.audit import hidden_diagnosis
 
     every = [*items, *three_hop_items]
     kinds = Counter((it.type, it.format, it.hops) for it in every)
@@ -267,7 +267,7 @@ def test_layout_configs_and_splits_load_with_datasets(exported_run) -> None:
 
 
 def _hidden_diagnoses(item: Item) -> set[str]:
-    """Computed here, not by kgsynth.split: a vignette's diagnosis is the disease its stated findings are
+    """Computed here, not by kgsynth.dataset.split: a vignette's diagnosis is the disease its stated findings are
     phenotypes of."""
     findings = {c.args.get("phenotype") for c in item.constraints if c.kind == "has_phenotype"}
     if item.type != "vignette":
@@ -360,7 +360,7 @@ def test_same_run_and_options_give_byte_identical_exports(exported_run, tmp_path
 
 
 def test_sft_rows_come_from_kept_teacher_chains(exported_run, items, tmp_path: Path) -> None:
-    from kgsynth.export import build_rows, read_teacher_chains
+    from kgsynth.dataset.export import build_rows, read_teacher_chains
 
     run = tmp_path / "run"
     (run / "teacher").mkdir(parents=True)
@@ -391,8 +391,8 @@ def test_rewards_need_no_teacher_and_export_needs_no_torch() -> None:
     import sys
 
     code = (
-        "import sys, kgsynth.rewards; assert not [m for m in sys.modules if m.startswith('kgsynth.teacher')]; "
-        "import kgsynth.export; assert not {'torch', 'trl', 'transformers'} & set(sys.modules)"
+        "import sys, kgsynth.dataset.rewards; assert not [m for m in sys.modules if m.startswith('kgsynth.teacher')]; "
+        "import kgsynth.dataset.export; assert not {'torch', 'trl', 'transformers'} & set(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -416,8 +416,8 @@ def _shard_edits() -> dict[str, Callable[[Path], None]]:
 
 @pytest.mark.parametrize("damage", ["edited", "cut short", "deleted"])
 def test_a_damaged_run_is_refused_by_export_eval_and_audit(exported_run, tmp_path: Path, damage: str) -> None:
-    from kgsynth.audit import audit_run
-    from kgsynth.benchmarks import resolve_set
+    from kgsynth.eval.benchmarks import resolve_set
+    from kgsynth.run.audit import audit_run
 
     run = tmp_path / "run"
     shutil.copytree(exported_run[0], run)
@@ -480,7 +480,7 @@ def test_a_killed_exports_partial_folder_is_removed_and_no_other(exported_run, t
     import subprocess
     import sys
 
-    from kgsynth.store.partial import PREFIX, _host
+    from kgsynth.graph.store.partial import PREFIX, _host
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale = tmp_path / f"{PREFIX}.{_host()}.{int(ended.stdout)}.abc123"  # as a killed export leaves it

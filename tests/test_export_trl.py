@@ -87,7 +87,7 @@ def test_grpo_config_prepared_by_grpo_trainer(exported_run, tokenizer, tmp_path:
     from trl import GRPOConfig, GRPOTrainer
     from trl.data_utils import is_conversational
 
-    from kgsynth.rewards import REWARDS
+    from kgsynth.dataset.rewards import REWARDS
 
     _, folder, _ = exported_run
     grpo = load_export(folder, "grpo")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from kgsynth.cli import app
 from kgsynth.errors import SourceFormatError
-from kgsynth.focus import FocusConfig, derive_focus, read_pass_rates, write_focus
+from kgsynth.run.focus import FocusConfig, derive_focus, read_pass_rates, write_focus
 
 ROWS = [
     # The policy fails every item through `treats` and every 3-hop item; it solves the common `has_phenotype` ones.
@@ -61,7 +61,7 @@ def test_focus_bad_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output and "stage-2 run" in result.output
 
 
-@pytest.mark.parametrize("module", ["kgsynth.focus", "kgsynth.train", "kgsynth.card"])
+@pytest.mark.parametrize("module", ["kgsynth.run.focus", "kgsynth.train", "kgsynth.run.card"])
 def test_docstring_examples_run(module: str) -> None:
     import doctest
     import importlib

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 
 from kgsynth.cli import app
 from kgsynth.errors import KgsynthError
-from kgsynth.focus import derive_focus, write_focus
-from kgsynth.genconfig import GenerateConfig
-from kgsynth.generate import generate, read_items
-from kgsynth.model import Graph
+from kgsynth.graph.model import Graph
+from kgsynth.questions.genconfig import GenerateConfig
+from kgsynth.run.focus import derive_focus, write_focus
+from kgsynth.run.generate import generate, read_items
 
 TARGET = "biolink:treats>biolink:has_phenotype"
 # A policy that fails every drug -> disease -> phenotype chain and solves the others (as stage-2 mining writes).

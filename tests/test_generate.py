@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.generate import generate
-from kgsynth.item import Item
-from kgsynth.model import Graph
-from kgsynth.question import GenerateConfig
+from kgsynth.graph.model import Graph
+from kgsynth.questions.item import Item
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.run.generate import generate
 
 pytestmark = pytest.mark.slow
 
@@ -285,7 +285,7 @@ def test_summary_and_rare_coverage(thousand) -> None:
 def test_hf_dataset_opens_with_trl_columns(thousand) -> None:
     import datasets
 
-    from kgsynth.export import export_hf
+    from kgsynth.dataset.export import export_hf
 
     out, _ = thousand
     export_hf(read_items(out), out / "hf")  # what `kgsynth generate` writes after the items
@@ -397,7 +397,7 @@ def test_bad_generate_input_is_a_clear_error(real_graph: Graph, cache_dir: Path,
 
 
 def test_non_commercial_sources_are_flagged(cache_dir: Path, tmp_path: Path) -> None:
-    from kgsynth.assemble import load_graph
+    from kgsynth.graph.assemble import load_graph
 
     g = load_graph(include_non_commercial=True, cache_dir=cache_dir)
     generate(g, GenerateConfig(n=20, hops=2, seed=2), tmp_path / "nc", compare_uniform=False)

@@ -4,8 +4,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from kgsynth.index import CSRIndex, Step
-from kgsynth.model import Graph
+from kgsynth.graph.index import CSRIndex, Step
+from kgsynth.graph.model import Graph
 
 
 def _nx(graph: Graph) -> nx.MultiDiGraph:

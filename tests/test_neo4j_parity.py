@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.generate import generate, read_items
-from kgsynth.model import Graph
-from kgsynth.question import GenerateConfig
-from kgsynth.store.neo4j import Neo4jStore
+from kgsynth.graph.model import Graph
+from kgsynth.graph.store.neo4j import Neo4jStore
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.run.generate import generate, read_items
 from tests.neo4j_server import Neo4jServer
 from tests.test_neo4j_store import assert_same_graph
 

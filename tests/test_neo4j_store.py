@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from kgsynth.errors import KgsynthError
-from kgsynth.model import Graph, GraphBuilder, SourceInfo
-from kgsynth.store.base import GraphStore
-from kgsynth.store.neo4j import (
+from kgsynth.graph.model import Graph, GraphBuilder, SourceInfo
+from kgsynth.graph.store.base import GraphStore
+from kgsynth.graph.store.neo4j import (
     USER_AGENT,
     Neo4jAuthError,
     Neo4jStore,
@@ -241,7 +241,7 @@ def test_a_graph_never_written_is_a_clear_error(neo4j_env: Neo4jServer, graph_na
 
 _CHILD = """
 import sys
-from kgsynth.store.neo4j import Neo4jStore
+from kgsynth.graph.store.neo4j import Neo4jStore
 from tests.test_neo4j_store import make_graph
 graph = make_graph(sys.argv[1], extra_edges=int(sys.argv[2]))
 Neo4jStore.from_env(batch_size=100).write(graph)
@@ -375,7 +375,7 @@ def test_what_is_retried_is_what_a_killed_connection_or_a_transient_error_leaves
     transient ones are retried; a wrong query or wrong credentials are not."""
     from neo4j import exceptions as neo
 
-    from kgsynth.store.neo4j.connection import is_retryable
+    from kgsynth.graph.store.neo4j.connection import is_retryable
 
     def server(code: str) -> Exception:
         return neo.Neo4jError._hydrate_neo4j(code=code, message="from the server")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kgsynth.generate import read_items
+from kgsynth.run.generate import read_items
 from tests.conftest import FIXTURES
 from tests.neo4j_server import Neo4jServer
 
@@ -154,7 +154,7 @@ def test_bad_config_is_a_clear_error(tmp_path: Path, text: str, args: list[str],
 
 
 def test_config_command_prints_the_defaults_of_the_models(tmp_path: Path) -> None:
-    from kgsynth.question import GenerateConfig
+    from kgsynth.questions.question import GenerateConfig
 
     r = kgsynth("config", "generate", cache=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -1,4 +1,4 @@
-"""`kgsynth eval-compare`'s paired statistics (`kgsynth.paired`), against cases computed by hand."""
+"""`kgsynth eval-compare`'s paired statistics (`kgsynth.eval.paired`), against cases computed by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kgsynth.cli import app
-from kgsynth.paired import CompareConfig, Outcome, bootstrap_mean, compare_pair, mcnemar_exact, paired_wald
+from kgsynth.eval.paired import CompareConfig, Outcome, bootstrap_mean, compare_pair, mcnemar_exact, paired_wald
 
 
 def binomial_two_sided(k: int, n: int) -> float:
@@ -64,7 +64,7 @@ def test_compare_pair_counts_wins_losses_and_margins_by_hand() -> None:
 
 def write_eval(directory: Path, scoring: str, model: str, correct: dict[str, bool], margins: dict[str, float]) -> None:
     """An evaluation folder as `kgsynth eval` writes it: summary.json and the per-item file."""
-    from kgsynth.evaluate import _safe
+    from kgsynth.eval.evaluate import _safe
 
     items = directory / "items" / _safe(model)
     items.mkdir(parents=True)

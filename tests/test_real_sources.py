@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgsynth.assemble import load_graph
-from kgsynth.index import CSRIndex
+from kgsynth.graph.assemble import load_graph
+from kgsynth.graph.index import CSRIndex
+from kgsynth.graph.model import Graph
+from kgsynth.graph.schema import load_schema
+from kgsynth.graph.stats import graph_stats
 from kgsynth.loaders import DEFAULT_SOURCES
 from kgsynth.loaders.base import data_root
-from kgsynth.model import Graph
-from kgsynth.schema import load_schema
-from kgsynth.stats import graph_stats
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_every_graph_predicate_is_declared_in_the_schema(real_graph: Graph) -> N
 
 
 def test_a_drug_reaches_phenotypes_and_genes_through_its_disease(real_graph: Graph) -> None:
-    from kgsynth.index import Step
+    from kgsynth.graph.index import Step
 
     idx = CSRIndex(real_graph)
     g = real_graph
@@ -92,9 +92,9 @@ def test_sider_is_opt_in_and_flagged(cache_dir) -> None:
 
 
 def test_generic_obo_loader_on_real_releases() -> None:
+    from kgsynth.graph.model import GraphBuilder
     from kgsynth.loaders.hpo import HPOLoader
     from kgsynth.loaders.obo import OBOLoader
-    from kgsynth.model import GraphBuilder
 
     hp = HPOLoader.default_directory()
     assert hp is not None

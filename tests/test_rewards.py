@@ -6,8 +6,7 @@ import inspect
 
 import pytest
 
-from kgsynth.errors import UnknownNameError
-from kgsynth.rewards import (
+from kgsynth.dataset.rewards import (
     REWARDS,
     accuracy_reward,
     completion_text,
@@ -15,6 +14,7 @@ from kgsynth.rewards import (
     get_reward,
     path_faithfulness_reward,
 )
+from kgsynth.errors import UnknownNameError
 
 GOOD = "<think>FBN1 variants cause Marfan syndrome, which dilates the aortic root.</think>\nAnswer: C"
 WRONG = "<think>Perhaps Loeys-Dietz.</think>\nAnswer: B"
@@ -69,7 +69,7 @@ def test_format_reward() -> None:
 
 
 def test_path_faithfulness_reward_is_capped_and_paid_only_when_correct() -> None:
-    from kgsynth.rewards import PATH_FAITHFULNESS_CAP
+    from kgsynth.dataset.rewards import PATH_FAITHFULNESS_CAP
 
     paths = [[["Marfan syndrome"], ["TGFBR2"]], [["Marfan syndrome"]], [], [["Marfan syndrome"]]]
     scores = path_faithfulness_reward([GOOD, WRONG, GOOD, GOOD], path_intermediates=paths, answer_letter=["C"] * 4)
@@ -90,11 +90,11 @@ def test_completion_text_accepts_trl_shapes() -> None:
 
 def test_get_reward_by_name_and_by_dotted_path() -> None:
     assert get_reward("accuracy") is accuracy_reward
-    assert get_reward("kgsynth.rewards.format_reward") is format_reward
-    assert get_reward("kgsynth.rewards:path_faithfulness_reward") is path_faithfulness_reward
+    assert get_reward("kgsynth.dataset.rewards.format_reward") is format_reward
+    assert get_reward("kgsynth.dataset.rewards:path_faithfulness_reward") is path_faithfulness_reward
 
 
-@pytest.mark.parametrize("name", ["acuracy", "kgsynth.rewards.nothing_here", "no_such_module.reward"])
+@pytest.mark.parametrize("name", ["acuracy", "kgsynth.dataset.rewards.nothing_here", "no_such_module.reward"])
 def test_get_reward_unknown_lists_known_names(name: str) -> None:
     with pytest.raises(UnknownNameError) as error:
         get_reward(name)

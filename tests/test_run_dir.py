@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.model import Graph
+from kgsynth.graph.model import Graph
 
 pytestmark = pytest.mark.slow
 

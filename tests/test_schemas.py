@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from kgsynth.errors import KgsynthError, UnknownNameError
+from kgsynth.graph.schema import GraphSchema, available_schemas, load_schema, schemas_dir
 from kgsynth.loaders import available_loaders
-from kgsynth.schema import GraphSchema, available_schemas, load_schema, schemas_dir
 
 
 @pytest.mark.parametrize("name", available_schemas())
@@ -29,7 +29,7 @@ def test_every_bundled_source_has_a_schema() -> None:
 
 
 def test_invalid_schema_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import kgsynth.schema as mod
+    import kgsynth.graph.schema as mod
 
     (tmp_path / "bad.yaml").write_text(
         "name: bad\ntitle: t\ncategories: {biolink:Disease: {noun: d, plural: ds}}\n"

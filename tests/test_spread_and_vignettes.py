@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.answers import judge_item
-from kgsynth.generate import Generator, generate, read_items
-from kgsynth.item import Item
-from kgsynth.leaks import load_leak_rules
-from kgsynth.model import Graph
-from kgsynth.question import GenerateConfig
-from kgsynth.vignette import phenotype_annotations, usable_findings
-from kgsynth.wording import aliases
+from kgsynth.graph.model import Graph
+from kgsynth.questions.answers import judge_item
+from kgsynth.questions.item import Item
+from kgsynth.questions.leaks import load_leak_rules
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.questions.vignette import phenotype_annotations, usable_findings
+from kgsynth.questions.wording import aliases
+from kgsynth.run.generate import Generator, generate, read_items
 from tests.test_generate import Oracle
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def oracle(real_graph: Graph) -> Oracle:
 
 
 def hidden_of(item: Item) -> set[str]:
-    """What the question neither states nor asks, from the item's own fields (not kgsynth.hidden)."""
+    """What the question neither states nor asks, from the item's own fields (not kgsynth.questions.hidden)."""
     stated = {item.answer.curie} | {v for c in item.constraints for v in c.args.values()}
     return {c for t in item.path for c in (t.subject, t.object)} - stated
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from kgsynth.errors import KgsynthError
-from kgsynth.model import Graph
+from kgsynth.graph.model import Graph
 from kgsynth.teacher.base import TeacherSetupError, redact_url
 from kgsynth.teacher.run import TeacherConfig, distil
 from tests.chat_server import ChatServer
@@ -139,7 +139,7 @@ def test_a_server_that_answered_then_faults_leaves_items_incomplete_not_an_error
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from kgsynth.rundir import lock_run_dir
+from kgsynth.run.journal import lock_run_dir
 with lock_run_dir(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jinja2
 import pytest
 
-from kgsynth.answers import parse_answer, parse_short_answer
+from kgsynth.questions.answers import parse_answer, parse_short_answer
 from kgsynth.resources import prompts_dir, schemas_dir
 from kgsynth.teacher.prompts import (
     TEMPLATES,

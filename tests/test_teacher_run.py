@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from kgsynth.errors import UnknownNameError
-from kgsynth.item import Item
+from kgsynth.questions.item import Item
 from kgsynth.teacher.base import TeacherSetupError
 from kgsynth.teacher.run import TeacherConfig, TeacherResult, distil, make_teacher, request_seed
 from tests.chat_server import ChatServer

@@ -97,7 +97,8 @@ def test_missing_vllm_is_an_actionable_error(monkeypatch: pytest.MonkeyPatch) ->
 def test_importing_the_teacher_imports_no_backend() -> None:
     """vllm, torch and openai load only when their backend is used, so `kgsynth --help` stays fast."""
     code = (
-        "import sys, kgsynth.teacher.run, kgsynth.teacher.vllm_backend, kgsynth.teacher.local, kgsynth.rewards\n"
+        "import sys, kgsynth.teacher.run, kgsynth.teacher.vllm_backend, kgsynth.teacher.local\n"
+        "import kgsynth.dataset.rewards\n"
         "print(sorted(m for m in ('vllm', 'torch', 'transformers', 'openai') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

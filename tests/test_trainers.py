@@ -52,9 +52,9 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def dataset(real_graph, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """60 items of the default KG (hops 2, both types and formats), exported as kgsynth export writes them."""
-    from kgsynth.decontam import DecontamConfig
-    from kgsynth.export import ExportConfig, export_run
-    from kgsynth.generate import GenerateConfig, generate
+    from kgsynth.dataset.decontam import DecontamConfig
+    from kgsynth.dataset.export import ExportConfig, export_run
+    from kgsynth.run.generate import GenerateConfig, generate
 
     root = tmp_path_factory.mktemp("train-data")
     config = GenerateConfig(n=60, hops=2, seed=5, types=["chain", "vignette"], formats=["mcq", "short"])
@@ -346,8 +346,8 @@ def test_grpo_stage2_mines_then_trains_on_the_kept_items(
     focus = json.loads((out / "focus.json").read_text())
     assert focus["items"] == 10 and focus["rollouts"] == 20 and focus["weights"]["relation"]
     # ... which steer a new generate run, recorded in its config and summary
-    from kgsynth.genconfig import GenerateConfig
-    from kgsynth.generate import generate as generate_items
+    from kgsynth.questions.genconfig import GenerateConfig
+    from kgsynth.run.generate import generate as generate_items
 
     summary = generate_items(real_graph, GenerateConfig(n=20, hops=2, seed=5, focus=out / "focus.json"),
                              out / "focused", compare_uniform=False)  # fmt: skip
@@ -360,7 +360,7 @@ def test_grpo_stage2_mines_then_trains_on_the_kept_items(
 
 
 def test_mining_keeps_items_at_most_tau_and_confirms_unsolved_ones() -> None:
-    from kgsynth.rewards import accuracy_reward
+    from kgsynth.dataset.rewards import accuracy_reward
     from kgsynth_trainers.mining import MiningSettings, mine
 
     rows = [{"item_id": f"i{n}", "type": "chain", "hops": 2, "prompt": [{"role": "user", "content": f"i{n}"}],

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, ClassVar
 
 from kgsynth.errors import MissingSourceFileError, SourceFormatError, SourceReadError
-from kgsynth.model import GraphBuilder, SourceInfo
+from kgsynth.graph.model import GraphBuilder, SourceInfo
 
 logger = logging.getLogger(__name__)
 

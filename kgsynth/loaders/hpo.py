@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from kgsynth.errors import SourceFormatError
+from kgsynth.graph.model import GraphBuilder, normalize_curie
 from kgsynth.loaders.base import Loader, read_tsv
 from kgsynth.loaders.obo import read_obo
-from kgsynth.model import GraphBuilder, normalize_curie
 
 logger = logging.getLogger(__name__)
 

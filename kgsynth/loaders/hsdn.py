@@ -6,8 +6,8 @@ import logging
 from typing import ClassVar
 
 from kgsynth.errors import SourceFormatError
+from kgsynth.graph.model import GraphBuilder
 from kgsynth.loaders.base import Loader, read_tsv
-from kgsynth.model import GraphBuilder
 
 logger = logging.getLogger(__name__)
 

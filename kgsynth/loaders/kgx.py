@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from kgsynth.errors import SourceFormatError
+from kgsynth.graph.model import CATEGORIES, GraphBuilder, SourceInfo
 from kgsynth.loaders.base import Loader, open_text, reading
-from kgsynth.model import CATEGORIES, GraphBuilder, SourceInfo
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import re
 from typing import ClassVar
 
 from kgsynth.errors import SourceFormatError
+from kgsynth.graph.model import GraphBuilder
 from kgsynth.loaders.base import Loader, read_tsv
-from kgsynth.model import GraphBuilder
 
 logger = logging.getLogger(__name__)
 

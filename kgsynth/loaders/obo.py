@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import IO, ClassVar
 
 from kgsynth.errors import SourceFormatError
+from kgsynth.graph.model import GraphBuilder, normalize_curie
 from kgsynth.loaders.base import Loader, open_text, reading
-from kgsynth.model import GraphBuilder, normalize_curie
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from kgsynth.errors import SourceFormatError
+from kgsynth.graph.model import GraphBuilder
 from kgsynth.loaders.base import Loader, read_csv
-from kgsynth.model import GraphBuilder
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ from typing import Literal
 
 import jinja2
 
-from kgsynth.item import Item, Triple
+from kgsynth.graph.schema import DEFAULT_SCHEMA, GraphSchema, load_schema
+from kgsynth.questions.item import Item, Triple
+from kgsynth.questions.walk import facts_against, path_against
+from kgsynth.questions.wording import mid_sentence
 from kgsynth.resources import prompts_dir
-from kgsynth.schema import DEFAULT_SCHEMA, GraphSchema, load_schema
 from kgsynth.teacher.base import Message
-from kgsynth.walk import facts_against, path_against
-from kgsynth.wording import mid_sentence
 
 Grounding = Literal["path", "none"]
 FactsWording = Literal["walk", "stored"]  # facts read as the question walks them, or in each edge's stored direction
@@ -55,7 +55,7 @@ def speak_predicate(predicate: str) -> str:
 def evidence_line(triple: Triple, schema: GraphSchema, *, against: bool = False) -> str:
     """One edge as the schema's ``forward`` sentence (``imatinib targets the product of KIT``), or, where the
     question walks it object -> subject (`against`), its ``inverse`` sentence (``the product of KIT is
-    targeted by imatinib``); each name as the question stems write it (`kgsynth.wording.mid_sentence`)."""
+    targeted by imatinib``); each name as the question stems write it (`kgsynth.questions.wording.mid_sentence`)."""
     subject = mid_sentence(triple.subject, triple.subject_name)
     obj = mid_sentence(triple.object, triple.object_name)
     spec = schema.predicates.get(triple.predicate)
@@ -70,7 +70,7 @@ def evidence_lines(
 ) -> list[str]:
     """The edges as one plain sentence each, in order, worded by ``schema`` (default: the shipped default
     schema): per edge its ``inverse`` sentence where ``against`` says the walk crosses it object -> subject
-    (`kgsynth.walk.path_against`, `facts_against`), else its ``forward`` sentence."""
+    (`kgsynth.questions.walk.path_against`, `facts_against`), else its ``forward`` sentence."""
     schema = schema if schema is not None else load_schema(DEFAULT_SCHEMA)
     flags = against if against is not None else [False] * len(path)
     return [evidence_line(t, schema, against=a) for t, a in zip(path, flags, strict=True)]
@@ -101,7 +101,7 @@ def teacher_messages(item: Item, *, grounding: Grounding = "path") -> tuple[Mess
 def student_messages(item: Item, *, wording: FactsWording = "walk") -> tuple[Message, ...]:
     """The prompt a student model sees for `item` (no evidence path), in TRL's conversational format; an
     open-book item's facts (`Item.context`) as one sentence each, between the question and the options,
-    each worded in the direction its chain walks it (`kgsynth.walk.facts_against`; `wording="stored"`: each
+    each worded in the direction its chain walks it (`kgsynth.questions.walk.facts_against`; `wording="stored"`: each
     in its edge's stored direction, as before walk order was measured, `docs/evaluation.md`)."""
     facts = []
     if item.context:

@@ -1,7 +1,7 @@
 """The teacher step: send each item to the teacher, keep the chains of thought that reach the proven answer.
 
 `distil(items, config, out_dir)` renders each item's prompt, draws up to `samples` completions from
-the teacher, parses each final answer with `kgsynth.answers` (the parser the GRPO reward uses) and
+the teacher, parses each final answer with `kgsynth.questions.answers` (the parser the GRPO reward uses) and
 keeps the first verified chain, or every verified one with `keep="all"` (preference data). Every
 item ends in exactly one state:
 
@@ -36,10 +36,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kgsynth.answers import judge_item, reasoning_section
 from kgsynth.errors import UnknownNameError
-from kgsynth.faithfulness import intermediate_entities, path_faithfulness
-from kgsynth.item import Item
+from kgsynth.questions.answers import judge_item, reasoning_section
+from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
+from kgsynth.questions.item import Item
 from kgsynth.teacher.base import (
     BudgetExhausted,
     Completion,
@@ -325,7 +325,8 @@ def request_seed(seed: int, item_id: str, sample: int) -> int:
 
 
 def judge(item: Item, completion: Completion) -> tuple[str | None, bool, str | None]:
-    """The answer a completion gives, whether it is the proven one (`kgsynth.answers.judge_item`), and if not, why."""
+    """The answer a completion gives, whether it is the proven one (`kgsynth.questions.answers.judge_item`), and
+    if not, why."""
     verdict = judge_item(completion.text, item)
     if verdict.correct:
         return verdict.answer, True, None
@@ -444,7 +445,7 @@ async def adistil(
     progress: bool = False,
 ) -> TeacherSummary:
     """`distil`, for callers already inside an event loop."""
-    from kgsynth.rundir import lock_run_dir
+    from kgsynth.run.journal import lock_run_dir
 
     with lock_run_dir(Path(out_dir)):  # one teacher run at a time in a folder (re-entrant for the CLI)
         return await _adistil(items, config, out_dir, teacher=teacher, progress=progress)

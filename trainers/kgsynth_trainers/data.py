@@ -57,7 +57,7 @@ def _looks_like_hub_id(name: str) -> bool:
 def reward_columns(reward: Callable[..., Any]) -> list[str]:
     """The dataset columns a TRL-style reward reads: its named parameters besides TRL's own arguments.
 
-    >>> from kgsynth.rewards import accuracy_reward
+    >>> from kgsynth.dataset.rewards import accuracy_reward
     >>> reward_columns(accuracy_reward)
     ['answer_letter', 'answer_aliases']
     """

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kgsynth.dataset.rewards import RewardFunction, get_reward
 from kgsynth.errors import KgsynthError
-from kgsynth.rewards import RewardFunction, get_reward
 from kgsynth_trainers.data import check_columns, first_rows, load_split, reward_columns
 from kgsynth_trainers.mining import (
     PASSRATES_FILE,
@@ -52,7 +52,7 @@ def read_grpo_recipe(path: Path, overrides: Sequence[str] = ()) -> Recipe[GRPOSe
 
 
 def resolve_rewards(recipe: Recipe[GRPOSection, Any]) -> list[RewardFunction]:
-    """The recipe's rewards by name (`kgsynth.rewards`, or a dotted path), as a recipe error when unknown."""
+    """The recipe's rewards by name (`kgsynth.dataset.rewards`, or a dotted path), as a recipe error when unknown."""
     try:
         return [get_reward(name) for name in recipe.kgsynth.rewards]
     except KgsynthError as error:

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kgsynth.answers import parse_answer, parse_short_answer
 from kgsynth.errors import KgsynthError
+from kgsynth.questions.answers import parse_answer, parse_short_answer
 from kgsynth_trainers.data import reward_columns
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,1 @@
+"""Datasets: the row views of an item, and the export (dedup, decontamination, split, Hub)."""

@@ -1,0 +1,1 @@
+"""Evaluation: question sets, the models asked, scoring as the rewards do, paired comparisons."""

@@ -1,0 +1,1 @@
+"""Question making: starts, walks, drafts, distractors, the open world, wording, items."""

@@ -1,0 +1,199 @@
+"""What a clinician would accept: the curation lists of ``graph_schemas/curation/`` and the masks and name
+normalisation built from them.
+
+The lists (incidental drug classes, Mendelian modes, generic words) live in YAML, validated here; this
+module turns them into per-node masks of a graph, once per run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from kgsynth.errors import KgsynthError, UnknownNameError
+from kgsynth.graph.model import Graph
+from kgsynth.resources import schemas_dir
+
+logger = logging.getLogger(__name__)
+
+SYMPTOMATIC = "symptomatic"
+TREATS = "biolink:treats"
+MEMBER_OF = "biolink:member_of"
+
+
+class Curation(BaseModel):
+    """The curation lists of one schema (``graph_schemas/curation/NAME.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    incidental_class_patterns: list[str] = Field(default_factory=list)
+    incidental_class_types: list[str] = Field(default_factory=list)
+    mendelian_modes: list[str] = Field(default_factory=list)
+    generic_words: list[str] = Field(default_factory=list)
+    min_key_phenotype_depth: int = Field(default=3, ge=0)
+
+    @field_validator("incidental_class_patterns")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        return check_regexes(v)
+
+
+def check_regexes(patterns: list[str]) -> list[str]:
+    """``patterns`` unchanged if each compiles as a regular expression (a pydantic field validator's body)."""
+    for p in patterns:
+        try:
+            re.compile(p)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {p!r} ({exc})") from None
+    return patterns
+
+
+def curation_dir() -> Path:
+    return schemas_dir() / "curation"
+
+
+@cache
+def load_curation(name: str) -> Curation:
+    """The curation lists for schema ``name``; a schema without its own file uses ``med``'s."""
+    path = curation_dir() / f"{name}.yaml"
+    if not path.exists():
+        if name != "med":
+            return load_curation("med")
+        raise UnknownNameError("curation list", name, sorted(p.stem for p in curation_dir().glob("*.yaml")))
+    try:
+        return Curation.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise KgsynthError(f"{path}{line}: not valid YAML ({exc})") from None
+    except ValidationError as exc:
+        hint = "see graph_schemas/curation/med.yaml"
+        raise KgsynthError(f"{path}: not a valid curation list:\n{exc}", hint=hint) from None
+
+
+# --- names -----------------------------------------------------------------------------------------------
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+_DROP_TOKENS = frozenset({"", "agent", "agents", "drug", "drugs", "the", "of", "and"})
+NORM_RULES_VERSION = 1  # bump when norm_name's rules change (cached name tables are keyed by it)
+_TOKENS: dict[str, str] = {}  # token -> its normalised form (words repeat across names: computed once)
+
+
+def _singular(token: str) -> str:
+    if len(token) > 3 and token.endswith("ies"):
+        return token[:-3] + "y"
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def _token(token: str) -> str:
+    got = _TOKENS.get(token)
+    if got is None:
+        got = _TOKENS[token] = "" if token in _DROP_TOKENS else _singular(token)
+    return got
+
+
+def name_rules() -> tuple[str, tuple[str, ...]]:
+    """What :func:`norm_name` depends on besides the name (a cache of normalised names is keyed by it)."""
+    return f"{NORM_RULES_VERSION}:{_NON_WORD.pattern}", tuple(sorted(_DROP_TOKENS))
+
+
+def norm_name(name: str) -> str:
+    """A name reduced for comparison across vocabularies: case, hyphens and punctuation, plurals, and the
+    words 'agent', 'drug', 'the', 'of', 'and' dropped.
+
+    >>> norm_name("Dermatologic Agents") == norm_name("dermatologic drug")
+    True
+    >>> norm_name("Cytochrome P450 3A Inducers") == norm_name("Cytochrome P450 3A4 Inducers")
+    False
+    """
+    return " ".join(t for t in map(_token, _NON_WORD.split(name.lower())) if t)
+
+
+def content_tokens(name: str, generic: frozenset[str]) -> frozenset[str]:
+    """The identity-bearing words of a name (singular, lower case, generic words and short tokens dropped)."""
+    return frozenset(
+        _singular(t) for t in _NON_WORD.split(name.lower()) if len(t) > 2 and t not in generic and not t.isdigit()
+    )
+
+
+def is_raw_identifier(graph: Graph, node: int) -> bool:
+    """The node has no readable name (its name is its CURIE, empty, or holds no letter or digit: NCBI gives some
+    genes the symbol ``-``)."""
+    name = graph.names[node]
+    return not any(c.isalnum() for c in name) or name == graph.ids[node]
+
+
+_LETTERS = re.compile(r"[A-Za-z]+")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]{3,}\b")
+
+
+def display_name(name: str, *, sentence: bool = False) -> str:
+    """One casing style for options: sentence case, keeping acronyms and symbols.
+
+    A Title Case name (MeSH, FDA: every word of four letters or more capitalised), or any name with
+    ``sentence`` (drug classes, which hold no proper names), becomes sentence case; a lower-case name gets
+    a capital first letter.
+
+    >>> display_name("Dermatologic Agents"), display_name("dermatologic drug"), display_name("KCNQ1")
+    ('Dermatologic agents', 'Dermatologic drug', 'KCNQ1')
+    >>> display_name("Delayed-Action Preparations"), display_name("MTOR Inhibitor Immunosuppressant")
+    ('Delayed-action preparations', 'MTOR inhibitor immunosuppressant')
+    >>> display_name("Parkinson disease"), display_name("alpha-Glucosidase Inhibitor")
+    ('Parkinson disease', 'Alpha-glucosidase inhibitor')
+    >>> display_name("Platelet-reducing Agent", sentence=True)
+    'Platelet-reducing agent'
+    """
+    long_words = [w for w in _LETTERS.findall(name) if len(w) >= 4]
+    if sentence or (len(long_words) >= 2 and all(w[0].isupper() for w in long_words[1:])):
+        first = _LETTERS.search(name)
+        cut = first.end() if first else 0
+        name = name[:cut] + _CAPITALISED.sub(lambda m: m.group(0).lower(), name[cut:])
+    return name[:1].upper() + name[1:] if name[:1].islower() else name
+
+
+# --- masks over a graph ------------------------------------------------------------------------------
+def incidental_class_mask(graph: Graph, cur: Curation) -> np.ndarray:
+    """Pharmacologic classes kept out of keys, options and walks (by name pattern or class type)."""
+    mask = np.zeros(graph.num_nodes, dtype=bool)
+    lo, hi = graph.category_range("biolink:OntologyClass")
+    patterns = [re.compile(p, re.IGNORECASE) for p in cur.incidental_class_patterns]
+    for i in range(lo, hi):
+        if any(p.fullmatch(graph.names[i]) for p in patterns):
+            mask[i] = True
+    if MEMBER_OF in graph.relations and cur.incidental_class_types:
+        sl = graph.relation_slice(MEMBER_OF)
+        types = set(cur.incidental_class_types)
+        for q, d in zip(graph.qual[sl], graph.dst[sl], strict=True):
+            if q >= 0 and graph.qualifiers[int(q)].get("class_type") in types:
+                mask[int(d)] = True
+    return mask
+
+
+def without_symptomatic_indications(graph: Graph) -> Graph:
+    """The graph without ``treats`` edges whose indication category is symptomatic (same nodes, same version)."""
+    if TREATS not in graph.relations:
+        return graph
+    sl = graph.relation_slice(TREATS)
+    symptomatic = {i for i, q in enumerate(graph.qualifiers) if q.get("indication_category") == SYMPTOMATIC}
+    if not symptomatic:
+        return graph
+    keep = np.ones(graph.num_edges, dtype=bool)
+    keep[sl] = ~np.isin(graph.qual[sl], np.array(sorted(symptomatic)))
+    out = Graph(
+        name=graph.name, version=graph.version, ids=graph.ids, categories=graph.categories,
+        category=graph.category, names=graph.names, synonyms=graph.synonyms, layperson=graph.layperson,
+        xrefs=graph.xrefs, node_source=graph.node_source, rare=graph.rare, relations=graph.relations,
+        src=graph.src[keep], dst=graph.dst[keep], rel=graph.rel[keep], edge_source=graph.edge_source[keep],
+        qual=graph.qual[keep], qualifiers=graph.qualifiers, sources=graph.sources, report=graph.report,
+    )  # fmt: skip
+    out._index = graph.index
+    logger.info("left out %d symptomatic indications", int((~keep).sum()))
+    return out

@@ -1,0 +1,330 @@
+"""Distractor rules: named functions, tried in order; the name of the rule that chose each distractor is
+recorded on it.
+
+A chain's distractors come from pools (:data:`CHAIN_RULES`), a vignette's wrong diagnoses are sorted
+into rules by why they fail (:data:`DIAGNOSIS_RULES`). No rule draws from what the hidden entity's
+siblings reach: in an open-world graph those are the options a clinician is most likely to call correct.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kgsynth.graph.index import Step, sorted_unique
+from kgsynth.questions.curation import norm_name
+from kgsynth.questions.draft import Context, ow
+from kgsynth.questions.item import Constraint
+from kgsynth.questions.openworld import closure, relatives
+from kgsynth.questions.starts import vignette_starts
+from kgsynth.questions.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, upward_closure
+from kgsynth.questions.wording import aliases
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChainTarget:
+    """The end of a chain to find wrong options for: its steps, candidate layers and the key."""
+
+    steps: list[Step]
+    layers: list[np.ndarray]
+    answer: int
+    open_prev: np.ndarray | None = None  # more entities the hidden step could stand for (open world)
+    allowed: np.ndarray | None = None  # a mask over nodes: only these may be chosen (open-book: decoy chain ends)
+
+
+NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
+
+
+def _prev(t: ChainTarget) -> np.ndarray | None:
+    prev = t.layers[-2] if len(t.layers) > 1 else None
+    if t.open_prev is not None:
+        prev = t.open_prev if prev is None else np.union1d(prev, t.open_prev)
+    return prev
+
+
+def near_hidden(ctx: Context, prev: np.ndarray) -> np.ndarray:
+    """The hidden entities with their ontology parents, siblings and name family (what the open world
+    could substitute for them)."""
+    if len(prev) == 0 or len(prev) > NEAR_LIMIT:
+        return prev
+    g, idx = ctx.graph, ctx.index
+    cat = g.categories[int(g.category[int(prev[0])])]
+    parts = [prev, idx.reach(prev, SUBCLASS), ctx.prover.siblings(prev), ow(ctx).same_name_or_family(prev, cat)]
+    if cat != "biolink:PhenotypicFeature":
+        parts.append(ctx.index.reach(idx.reach(prev, SUBCLASS), SUPERCLASS))
+    return np.unique(np.concatenate(parts))
+
+
+def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:
+    """Everything the open world could make correct: the answer set, what the asked relation reaches from
+    the hidden entities and their relatives, and (same category) every entity named like one of those.
+    Ontology ancestors and descendants of all of that are ruled out too (in :func:`chain_distractors`)."""
+    g, idx = ctx.graph, ctx.index
+    unsafe = np.zeros(g.num_nodes, dtype=bool)
+    unsafe[t.layers[-1]] = True
+    if len(t.layers) > 1:
+        near = near_hidden(ctx, t.layers[-2])
+        if t.open_prev is not None:
+            near = np.union1d(near, t.open_prev)
+        unsafe[idx.reach(near, t.steps[-1])] = True
+    cat = g.categories[int(g.category[t.answer])]
+    lo, hi = g.category_range(cat)
+    hit = np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo
+    unsafe[ow(ctx).same_name_or_family(hit, cat)] = True
+    return unsafe
+
+
+UNSAFE_CACHE = 4096  # hidden layers whose unsafe sets are kept (about half the chain items repeat one)
+
+
+def unsafe_sets(ctx: Context, t: ChainTarget, *, hierarchical: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The unsafe entities of :func:`unsafe_options` and (``hierarchical``) the ancestors of those in the
+    answer's category, as node ids; cached per hidden layer, answer set and asked relation."""
+    prev = t.layers[-2] if len(t.layers) > 1 else None
+    key = (str(t.steps[-1]), hierarchical, int(ctx.graph.category[t.answer]), t.layers[-1].tobytes(),
+           b"" if prev is None else prev.tobytes(), b"-" if t.open_prev is None else t.open_prev.tobytes())  # fmt: skip
+    got = ctx.unsafe_cache.get(key)
+    if got is None:
+        g = ctx.graph
+        unsafe = unsafe_options(ctx, t)
+        unsafe_ids = np.flatnonzero(unsafe).astype(np.int32)
+        up_ids = np.empty(0, dtype=np.int32)
+        if hierarchical:
+            lo, hi = g.category_range(g.categories[int(g.category[t.answer])])
+            up_ids = upward_union(ctx, np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo)
+        if len(ctx.unsafe_cache) >= UNSAFE_CACHE:
+            ctx.unsafe_cache.clear()
+        got = ctx.unsafe_cache[key] = (unsafe_ids, up_ids)
+    return got
+
+
+SMALL_UNION = 64  # up to this many nodes, ancestors are the union of their memoised closures
+
+
+def upward_union(ctx: Context, nodes: np.ndarray) -> np.ndarray:
+    """``nodes`` and all their ``subclass_of`` ancestors (sorted; the set :func:`closure` finds)."""
+    if len(nodes) > SMALL_UNION:
+        return closure(ctx.index, nodes, SUBCLASS, ctx.graph.num_nodes)
+    if len(nodes) == 0:
+        return np.empty(0, dtype=np.int32)
+    bounds = (0, ctx.graph.num_nodes)
+    parts = [ctx.lineage.get(int(n)) for n in nodes]
+    found = [p if p is not None else upward_closure(ctx.index, int(n), ctx.lineage, bounds)
+             for p, n in zip(parts, nodes, strict=True)]  # fmt: skip
+    return sorted_unique(np.concatenate(found)).astype(np.int32)
+
+
+def ancestors_of(ctx: Context, node: int) -> np.ndarray:
+    """``node`` and its ontology ancestors (``subclass_of``), cached for the run."""
+    if ctx.prover.pheno_lo <= node < ctx.prover.pheno_hi:
+        return ctx.prover.ancestors(node)
+    got = ctx.lineage.get(node)
+    if got is None:
+        got = upward_closure(ctx.index, node, ctx.lineage, (0, ctx.graph.num_nodes))
+    return got
+
+
+HIERARCHICAL = frozenset({"biolink:PhenotypicFeature", "biolink:Disease", "biolink:OntologyClass"})
+
+
+def negative_evidence(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Entities the last relation explicitly does NOT reach from every entity the hidden step could be."""
+    return fitting(ctx, t.answer, _negated(ctx, t))
+
+
+def _negated(ctx: Context, t: ChainTarget) -> np.ndarray:
+    idx, last = ctx.index, t.steps[-1]
+    prev = t.layers[-2] if len(t.layers) > 1 else None
+    if prev is None:
+        return np.empty(0, dtype=np.int32)
+    if last.relation == "biolink:treats" and last.inverse and len(prev) <= 20:
+        per = [idx.neighbors(int(d), Step("NOT biolink:treats", True)) for d in prev]
+        return functools.reduce(np.intersect1d, per)
+    if last == HAS_PHENOTYPE and len(prev) <= 5:
+        per = []
+        for d in prev:
+            negated = idx.neighbors(int(d), Step("NOT biolink:has_phenotype"))
+            per.append(np.unique(np.concatenate([negated, *(ctx.prover.descendants(int(x)) for x in negated)])))
+        return functools.reduce(np.intersect1d, per)
+    return np.empty(0, dtype=np.int32)
+
+
+def fitting(ctx: Context, answer: int, pool: np.ndarray) -> np.ndarray:
+    """The entities of ``pool`` (order kept) that could stand as options beside ``answer``: its category and
+    kind, and for phenotypes an abnormality below organ-system depth."""
+    g, o = ctx.graph, ow(ctx)
+    lo, hi = g.category_range(g.categories[int(g.category[answer])])
+    pool = pool[(pool >= lo) & (pool < hi)]
+    pool = pool[o.kind[pool] == o.kind[answer]]
+    if g.categories[int(g.category[answer])] == "biolink:PhenotypicFeature":
+        pool = pool[ctx.abnormal[pool] & ~o.generic_key[pool]]
+    return pool
+
+
+def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
+    """What ``last`` reaches anywhere in the graph, cut by :func:`fitting` (cached per step, category, kind)."""
+    g = ctx.graph
+    key = f"{last}|{int(g.category[answer])}|{ow(ctx).kind[answer]}"
+    if key not in ctx.reached:
+        adj = ctx.index.adjacency(last)
+        reached = np.unique(adj.cols) if adj is not None else np.empty(0, np.int32)
+        ctx.reached[key] = fitting(ctx, answer, reached)
+    return ctx.reached[key]
+
+
+def far_negative_other_system(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Phenotypes in HPO organ systems where the hidden entities have no annotation at all."""
+    g = ctx.graph
+    if g.categories[int(g.category[t.answer])] != "biolink:PhenotypicFeature":
+        return np.empty(0, np.int32)
+    prev = _prev(t)
+    annotated = t.layers[-1] if prev is None else np.union1d(t.layers[-1], ctx.index.reach(prev, HAS_PHENOTYPE))
+    bits = np.bitwise_or.reduce(ow(ctx).system_bits[annotated]) if len(annotated) else np.int64(0)
+    pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
+    sb = ow(ctx).system_bits[pool]
+    return pool[(sb != 0) & ((sb & bits) == 0)]
+
+
+def far_negative(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Anything of the answer's kind the asked relation reaches somewhere, outside the unsafe set."""
+    return _reached_anywhere(ctx, t.steps[-1], t.answer)
+
+
+# a rule returns its pool cut by :func:`fitting` (order kept)
+ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
+CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, far_negative_other_system, far_negative)
+
+
+def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k: int) -> list[tuple[int, str]]:
+    """Up to ``k`` distractors for the end of a chain, each with the name of the rule that chose it.
+
+    Pools are tried in the order of :data:`CHAIN_RULES` and built only when needed; every pool is cut to
+    the answer's category and kind, and nothing unsafe in the open world (:func:`unsafe_options`) is kept.
+    """
+    g, o = ctx.graph, ow(ctx)
+    answer = t.answer
+    cat = int(g.category[answer])
+    lo = g.category_range(g.categories[cat])[0]
+    hierarchical = g.categories[cat] in HIERARCHICAL
+    unsafe_ids, up_ids = unsafe_sets(ctx, t, hierarchical=hierarchical)
+    excluded = o.bad.copy()
+    excluded[unsafe_ids] = True
+    excluded[up_ids] = True  # an ancestor of an unsafe entity is unsafe too (a descendant: checked per candidate)
+    # no distractor below an unsafe entity; the open world's generic terms (HPO organ-system depth) aside,
+    # under which nearly everything lies (a correct one still counts)
+    above = np.zeros(g.num_nodes, dtype=bool)
+    above[unsafe_ids[~o.generic_key[unsafe_ids]]] = True
+    above[t.layers[-1]] = True
+    chosen: list[tuple[int, str]] = []
+    name_id = o.name_table(g.categories[cat])[0]  # equal ids: equal normalised names
+    taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
+    excluded[answer] = True
+    for make in CHAIN_RULES:
+        pool = make(ctx, t, rng)  # already cut by :func:`fitting`
+        pool = pool[~excluded[pool]]
+        if t.allowed is not None:
+            pool = pool[t.allowed[pool]]
+        if len(pool) == 0:
+            continue
+        take = pool if len(pool) <= 20 * k else pool[rng.choice(len(pool), 20 * k, replace=False)]
+        for d in rng.permutation(take):
+            d = int(d)
+            if excluded[d] or int(name_id[d - lo]) in taken:
+                continue
+            if hierarchical and above[ancestors_of(ctx, d)].any():
+                excluded[d] = True
+                continue
+            chosen.append((d, make.__name__))
+            excluded[d] = True
+            taken.add(int(name_id[d - lo]))
+            if len(chosen) == k:
+                return chosen
+    return chosen
+
+
+DIAGNOSIS_RULES = ("negative_evidence", "unannotated_organ_system", "far_negative")
+
+
+def diagnosis_relatives(ctx: Context, disease: int) -> np.ndarray:
+    """The diagnosis's ontology ancestors, descendants and siblings, and its name family."""
+    one = np.array([disease], dtype=np.int32)
+    parts = [relatives(ctx.index, one, ctx.graph.num_nodes), ctx.prover.siblings(one),
+             ow(ctx).same_name_or_family(one, "biolink:Disease")]  # fmt: skip
+    return np.unique(np.concatenate(parts))
+
+
+def diagnosis_distractors(
+    ctx: Context,
+    disease: int,
+    cand: np.ndarray,
+    chosen: list[tuple[int, int, float, dict[str, Any]]],
+    constraints: list[Constraint],
+    rng: np.random.Generator,
+) -> list[tuple[int, str, int]]:
+    """Wrong diagnoses, each with the constraint it fails: explicit negative evidence first, then diseases
+    missing two or more findings one of which lies in an organ system they have no annotation in, then any
+    disease missing two or more findings. Never a relative or namesake of the diagnosis, never one that
+    misses a single finding (the open world may hold that annotation)."""
+    g, prover, o = ctx.graph, ctx.prover, ow(ctx)
+    k = ctx.config.options - 1
+    findings = [p for p, _, _, _ in chosen]
+    sets = [prover.diseases_with(p) for p in findings]
+    union = np.concatenate(sets)
+    uniq, counts = np.unique(union, return_counts=True)
+    keep = ~np.isin(uniq, cand)
+    uniq, counts = uniq[keep], counts[keep]
+    # hardest first (most findings shared), ties in random order
+    order = np.lexsort((rng.random(len(uniq)), -counts))
+    pool = [int(x) for x in uniq[order][:300]]
+    lo, hi = g.category_range("biolink:Disease")
+    starts = vignette_starts(ctx)
+    pool += [int(x) for x in rng.choice(starts, size=min(200, len(starts)), replace=False) if int(x) not in cand]
+    unsafe = np.zeros(g.num_nodes, dtype=bool)
+    unsafe[diagnosis_relatives(ctx, disease)] = True
+    unsafe |= o.bad
+    pool = [d for d in dict.fromkeys(pool) if lo <= d < hi and d != disease and not unsafe[d]]
+    by_rule: dict[str, list[tuple[int, str, int]]] = {r: [] for r in DIAGNOSIS_RULES}
+    names = {norm_name(a) for a in aliases(g, disease)}
+    for d in pool:
+        if norm_name(g.names[d]) in names:
+            continue
+        failed = [i for i, s in enumerate(sets) if not np.isin(d, s)]
+        neg = [i for i in failed if prover.lacks(d, findings[i])]
+        if neg:
+            by_rule["negative_evidence"].append((d, "negative_evidence", neg[0]))
+            continue
+        if len(failed) < 2:
+            continue
+        systems = annotated_systems(ctx, d)
+        empty = [i for i in failed if prover.systems_of(findings[i]) and not (prover.systems_of(findings[i]) & systems)]
+        if empty:
+            by_rule["unannotated_organ_system"].append((d, "unannotated_organ_system", empty[0]))
+        else:
+            by_rule["far_negative"].append((d, "far_negative", failed[0]))
+    out: list[tuple[int, str, int]] = []
+    seen_names = set(names)
+    for rule in DIAGNOSIS_RULES:
+        for d, r, f in by_rule[rule]:
+            if len(out) == k:
+                return out
+            if norm_name(g.names[d]) in seen_names:
+                continue
+            seen_names.add(norm_name(g.names[d]))
+            out.append((d, r, f))
+    return out
+
+
+def annotated_systems(ctx: Context, disease: int) -> frozenset[int]:
+    """The HPO organ systems ``disease`` has any annotation in (cached)."""
+    got = ctx.systems_cache.get(disease)
+    if got is None:
+        got = ctx.prover.annotated_systems(disease)
+        ctx.systems_cache[disease] = got
+    return got

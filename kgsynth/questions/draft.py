@@ -1,0 +1,252 @@
+"""What every step of question making shares: the context built once per run, a draft, a drop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kgsynth.graph.index import CSRIndex, Step
+from kgsynth.graph.model import Graph
+from kgsynth.graph.schema import GraphSchema, MetapathSpec
+from kgsynth.questions.curation import load_curation
+from kgsynth.questions.frequency import edge_share
+from kgsynth.questions.genconfig import AnswerFormat, GenerateConfig, QuestionType
+from kgsynth.questions.hidden import INHERITANCE, MULTIFACTORIAL, passes_susceptibility_gene, susceptibility_diseases
+from kgsynth.questions.item import Constraint
+from kgsynth.questions.leaks import load_leak_rules
+from kgsynth.questions.openworld import OpenWorld, build_open_world
+from kgsynth.questions.sample import rarity_scores, sample_walks
+from kgsynth.questions.verify import Prover
+from kgsynth.questions.wording import Templates, load_templates
+
+logger = logging.getLogger(__name__)
+
+ONSET_ROOT = "HP:0003674"
+MEMBER_OF_STEP = Step("biolink:member_of")
+HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
+TOO_MANY_SHORT_ANSWERS = "short answer: more proven answers than a fair short question accepts (max_short_answers)"
+
+
+@dataclass
+class Drop:
+    """Why an attempt yielded no item."""
+
+    reason: str
+
+
+@dataclass
+class Context:
+    """The graph, its index, prover, templates and per-run caches: built once, read by every step."""
+
+    graph: Graph
+    index: CSRIndex
+    schema: GraphSchema
+    config: GenerateConfig
+    prover: Prover
+    templates: Templates
+    scores: np.ndarray
+    abnormal: np.ndarray
+    onset_terms: frozenset[int]
+    pheno_degree: np.ndarray
+    licence_of: list[str]
+    commercial: list[bool]
+    starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
+    reached: dict[str, np.ndarray] = field(default_factory=dict)
+    open_world: OpenWorld | None = None
+    inheritance_modes: frozenset[int] = frozenset()
+    diagnosis_counts: dict[int, int] = field(default_factory=dict)
+    lineage: dict[int, np.ndarray] = field(default_factory=dict)
+    unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
+    vignettes_accepted: int = 0
+    # short answers: each start's first answer (per start distribution), items per key, chain starts used
+    short_answers: dict[str, np.ndarray] = field(default_factory=dict)
+    key_counts: dict[int, int] = field(default_factory=dict)
+    used_starts: set[tuple[str, int]] = field(default_factory=set)
+    chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+    continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+    # per node: a disease whose gene associations are susceptibility loci (kgsynth.questions.hidden)
+    susceptible: np.ndarray | None = None
+    # items through each hidden intermediate so far, and how many one may have (kept by kgsynth.run.generate): walks
+    # through one at its cap are passed over, so the cap costs a walk rather than an attempt
+    hidden_counts: dict[int, int] = field(default_factory=dict)
+    hidden_cap: int = 1
+
+
+_OPEN_WORLDS: dict[tuple[int, str], tuple[Graph, OpenWorld]] = {}
+
+
+def _open_world(graph: Graph, index: CSRIndex, prover: Prover, schema_name: str) -> OpenWorld:
+    """The open-world tables of ``graph``, built once per graph and process (they depend on nothing else)."""
+    got = _OPEN_WORLDS.get((id(graph), schema_name))
+    if got is not None and got[0] is graph:
+        return got[1]
+    made = build_open_world(graph, index, prover, load_curation(schema_name))
+    _OPEN_WORLDS.clear()
+    _OPEN_WORLDS[(id(graph), schema_name)] = (graph, made)
+    return made
+
+
+def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: GenerateConfig) -> Context:
+    """The shared context of one run (rarity scores, HPO masks, templates)."""
+    prover = Prover(graph, index)
+    onset_terms: frozenset[int] = frozenset()
+    if ONSET_ROOT in graph.index:
+        onset_terms = frozenset(int(x) for x in prover.descendants(graph.index[ONSET_ROOT]))
+    abnormal = np.zeros(graph.num_nodes, dtype=bool)
+    if PHENOTYPIC_ABNORMALITY in graph.index:
+        abnormal[prover.descendants(graph.index[PHENOTYPIC_ABNORMALITY])] = True
+    ctx = Context(
+        graph=graph, index=index, schema=schema, config=config, prover=prover, templates=load_templates(schema),
+        scores=rarity_scores(graph, index, config.rarity), abnormal=abnormal, onset_terms=onset_terms,
+        pheno_degree=index.degree(Step("biolink:has_phenotype", inverse=True)),
+        licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],
+    )  # fmt: skip
+    ctx.open_world = _open_world(graph, index, prover, config.schema_name)
+    ctx.inheritance_modes = frozenset(
+        int(x) for x in index.reach(np.arange(graph.num_nodes, dtype=np.int32), Step("biolink:has_mode_of_inheritance"))
+    )
+
+    multifactorial = np.zeros(graph.num_nodes, dtype=bool)
+    if MULTIFACTORIAL in graph.index:
+        multifactorial[
+            index.reach(np.array([graph.index[MULTIFACTORIAL]], dtype=np.int32), Step(INHERITANCE, True))
+        ] = True
+    ctx.susceptible = susceptibility_diseases(graph, multifactorial)
+
+    ctx.chain_paths = askable_metapaths(ctx, None, config.hops)
+    ctx.continuations = askable_metapaths(ctx, "biolink:Disease", config.hops - 1) if config.hops > 1 else []
+    return ctx
+
+
+def phenotypes_ok(ctx: Context, nodes: np.ndarray) -> bool:
+    """No phenotype on the path is a clinical-course or modifier term (all under 'Phenotypic abnormality')."""
+    lo, hi = ctx.prover.pheno_lo, ctx.prover.pheno_hi
+    return all(bool(ctx.abnormal[int(n)]) for n in nodes if lo <= n < hi)
+
+
+@dataclass
+class Draft:
+    """A question before assembly: its proof (constraints, candidate layers), path and wording context."""
+
+    qtype: QuestionType
+    fmt: AnswerFormat
+    gold: int
+    steps: list[Step]
+    layers: list[np.ndarray]
+    answer: int
+    constraints: list[Constraint]
+    path_edges: list[int]
+    start_text: str
+    start: int
+    nodes: list[int]
+    mp_name: str
+    vignette_ctx: dict[str, Any] | None = None
+    vignette_distractors: list[tuple[int, str, int]] | None = None
+    findings_rationale: dict[str, Any] | None = None
+    # for a vignette's continuation: the hidden layer before the last step, followed from every disease
+    # consistent with all findings but one (the open world may hold the missing annotation)
+    open_prev: np.ndarray | None = None
+
+
+def ow(ctx: Context) -> OpenWorld:
+    """The run's open-world tables."""
+    assert ctx.open_world is not None
+    return ctx.open_world
+
+
+def nodes_readable(ctx: Context, nodes: np.ndarray) -> bool:
+    """No node is a raw identifier or an incidental class."""
+    return not bool(ow(ctx).bad[np.asarray(nodes, dtype=np.int64)].any())
+
+
+def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None:
+    """Why the end of a path is not a key a clinician would accept (None if it is).
+
+    ``nodes`` is the walked path (start first, key last); ``hidden`` the entities the question does not
+    name, which the key must not restate."""
+    g, o = ctx.graph, ow(ctx)
+    key = nodes[-1]
+    if not nodes_readable(ctx, np.array(nodes)):
+        return "path has an unnamed entity or an incidental drug class"
+    cat = g.categories[int(g.category[key])]
+    if cat == "biolink:PhenotypicFeature" and o.generic_key[key]:
+        return "key is an HPO term at organ-system depth"
+    if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
+        return "key is a non-Mendelian mode of inheritance"
+    if cat in ("biolink:PhenotypicFeature", "biolink:Disease", "biolink:Gene") and o.key_restates(key, hidden):
+        return "key restates the hidden entity"
+    if cat == "biolink:OntologyClass":
+        start = nodes[0]
+        if g.categories[int(g.category[start])] == "biolink:Drug" and key in ctx.index.neighbors(start, MEMBER_OF_STEP):
+            return "answer class is the start drug's own class"
+    return None
+
+
+def acceptable_walk(
+    ctx: Context, steps: list[Step], starts: np.ndarray, rng: np.random.Generator, *, hidden_from: int
+) -> tuple[np.ndarray, np.ndarray] | Drop:
+    """Walks along ``steps`` from ``starts``; the nodes and edges of the first whose path and key pass
+    :func:`key_problem` and the phenotype check, or the first walk's problem (``hidden_from``: the index of
+    the first node the question does not name)."""
+    walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap)
+    if len(walks.nodes) == 0:
+        return Drop("walk died (dead end, repeated node or hub)")
+    first: str | None = None
+    for w in range(len(walks.nodes)):
+        path = [int(x) for x in walks.nodes[w]]
+        problem = (
+            None
+            if phenotypes_ok(ctx, walks.nodes[w])
+            else "path has a clinical-course or modifier term, not a phenotypic abnormality"
+        )
+        problem = problem or key_problem(ctx, path, path[hidden_from:-1])
+        if problem is None and any(ctx.hidden_counts.get(h, 0) >= ctx.hidden_cap for h in path[hidden_from:-1]):
+            problem = HIDDEN_CAPPED
+        if problem is None:
+            problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
+        if problem is None:
+            return walks.nodes[w], walks.edges[w]
+        first = first or problem
+    assert first is not None
+    return Drop(first)
+
+
+def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray) -> str | None:
+    """Why a walk is not worth asking though its key is acceptable: a phenotype key from a rare annotation, or a
+    gene in the middle reached through a susceptibility locus rather than a Mendelian association."""
+    if (
+        steps
+        and steps[-1] == HAS_PHENOTYPE_STEP
+        and edge_share(ctx.graph, int(edges[-1])) < ctx.config.min_finding_frequency
+    ):
+        return "key is a phenotype from an infrequent annotation"
+    g = ctx.graph
+    start = int(nodes[0])
+    if g.categories[int(g.category[start])] == "biolink:PhenotypicFeature" and any(
+        g.categories[int(g.category[int(n)])] == "biolink:Gene" for n in nodes
+    ):
+        names = [g.names[start], *g.synonyms[start], *g.layperson[start]]
+        if load_leak_rules(ctx.config.schema_name).molecular(names) is not None:
+            return "start phenotype names a molecular activity with a gene on the path"
+    if ctx.susceptible is not None and passes_susceptibility_gene(steps, nodes, ctx.susceptible):
+        return "path passes a gene through a susceptibility locus (not a Mendelian association)"
+    return None
+
+
+def askable_metapaths(ctx: Context, start: str | None, hops: int) -> list[tuple[MetapathSpec, list[Step]]]:
+    """The schema's metapaths of ``hops`` steps (from ``start`` if given) whose every step has phrases and edges."""
+    out = []
+    for mp in ctx.schema.metapaths:
+        if len(mp.steps) != hops or (start is not None and mp.start != start):
+            continue
+        steps = [Step.parse(s) for s in mp.steps]
+        if all(str(s) in ctx.templates.phrases and ctx.index.adjacency(s) is not None for s in steps):
+            out.append((mp, steps))
+    return out

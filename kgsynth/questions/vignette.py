@@ -1,0 +1,276 @@
+"""Vignette questions: a patient described by findings of a hidden disease, asking for the diagnosis or
+for an entity reached from it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from kgsynth.graph.index import Step
+from kgsynth.graph.schema import MetapathSpec
+from kgsynth.questions.distractors import diagnosis_distractors, diagnosis_relatives
+from kgsynth.questions.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop, acceptable_walk, nodes_readable, ow
+from kgsynth.questions.frequency import frequency_share
+from kgsynth.questions.genconfig import AnswerFormat
+from kgsynth.questions.item import Constraint
+from kgsynth.questions.leaks import load_leak_rules
+from kgsynth.questions.phenomatch import PhenotypeMatcher
+from kgsynth.questions.starts import (
+    completable,
+    draw_short_starts,
+    draw_starts,
+    short_answer_starts,
+    short_diagnosis_cap,
+    start_distribution,
+    vignette_starts,
+)
+from kgsynth.questions.verify import HAS_PHENOTYPE, INHERITANCE
+from kgsynth.questions.wording import as_phrase, finding_text, findings_rationale, vignette_context
+
+logger = logging.getLogger(__name__)
+
+Annotation = tuple[int, int, float, dict[str, Any]]
+DRAWS = 8  # diseases drawn per vignette attempt
+NO_START = -1  # no disease can start this kind of vignette
+HALLMARKS = 3  # the first finding is drawn among this many of the most frequent and informative
+
+
+def phenotype_annotations(ctx: Context, disease: int) -> list[Annotation]:
+    """Phenotype annotations of ``disease``: (phenotype, edge id, frequency share, qualifiers)."""
+    g, idx = ctx.graph, ctx.index
+    out = []
+    for e, p in zip(idx.edge_ids(disease, HAS_PHENOTYPE), idx.neighbors(disease, HAS_PHENOTYPE), strict=True):
+        q = int(g.qual[e])
+        quals = g.qualifiers[q] if q >= 0 else {}
+        out.append((int(p), int(e), frequency_share(quals.get("frequency")), quals))
+    return out
+
+
+def _draw_disease(
+    ctx: Context, rng: np.random.Generator, fmt: AnswerFormat
+) -> tuple[int | None, tuple[MetapathSpec, list[Step]] | None]:
+    cfg = ctx.config
+    cont: tuple[MetapathSpec, list[Step]] | None = None
+    key = "vignette"
+    if cfg.hops > 1:
+        cont = ctx.continuations[int(rng.integers(len(ctx.continuations)))]
+        key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
+        if key not in ctx.starts:
+            candidates = completable(ctx, cont[1], vignette_starts(ctx))
+            if fmt == "short":  # the diagnosis alone must lead to few answers (more candidates only add ends)
+                candidates = np.array([d for d in candidates.tolist() if len(usable_findings(
+                    ctx, d, phenotype_annotations(ctx, d))) >= cfg.min_findings], dtype=np.int32)  # fmt: skip
+                candidates = short_answer_starts(ctx, key, cont[1], candidates)
+            start_distribution(ctx, key, candidates, cfg.rarity.alpha)
+    elif key not in ctx.starts:
+        start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
+    if len(ctx.starts[key][0]) == 0:
+        return NO_START, cont
+    # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
+    if fmt == "short" and cfg.hops > 1:
+        drawn = draw_short_starts(ctx, key, rng, DRAWS, vignette=True)
+    else:
+        drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
+    cap = diagnosis_cap(ctx, fmt)
+    fallback: int | None = None
+    for d in drawn:
+        if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
+            # the first with enough statable findings (cached per disease); else the first, which is then dropped
+            usable = ctx.usable_cache.get(int(d))
+            if usable is None:
+                usable = usable_findings(ctx, int(d), phenotype_annotations(ctx, int(d)))
+            if len(usable) >= cfg.min_findings:
+                return int(d), cont
+            fallback = int(d) if fallback is None else fallback
+    return fallback, cont
+
+
+def _choose_findings(
+    ctx: Context, usable: list[Annotation], rng: np.random.Generator
+) -> tuple[list[Annotation], np.ndarray, list[Constraint]]:
+    """Frequent and specific findings, added until they single out the disease (or ``max_findings``)."""
+    cfg, g, prover = ctx.config, ctx.graph, ctx.prover
+    # Frequent and specific findings first (weighted random order: Efraimidis-Spirakis keys).
+    # specificity by direct annotation count (a cheap proxy; the proof uses the exact closure)
+    weights = np.array([a[2] / np.log2(2.0 + ctx.pheno_degree[a[0]]) for a in usable])
+    keys = np.log(rng.random(len(usable))) / np.maximum(weights, 1e-9)
+    order = np.argsort(-keys, kind="stable")
+    # A hallmark first: one of the HALLMARKS most frequent and informative findings (frequency times IC).
+    hallmark = hallmarks(ctx, usable)
+    first = hallmark[int(rng.integers(len(hallmark)))]
+    order = np.concatenate([[first], order[order != first]])
+    chosen: list[Annotation] = []
+    cand: np.ndarray | None = None
+    constraints: list[Constraint] = []
+    # the broader and narrower terms of the findings chosen (all phenotypes: offsets from pheno_lo)
+    related = np.zeros(prover.pheno_hi - prover.pheno_lo, dtype=bool)
+    for i in order:
+        p, e, share, quals = usable[int(i)]
+        if len(chosen) >= cfg.max_findings or (len(chosen) >= cfg.min_findings and cand is not None and len(cand) == 1):
+            break
+        if prover.pheno_lo <= p < prover.pheno_hi and related[p - prover.pheno_lo]:
+            continue  # a broader or narrower term of a finding already stated adds nothing
+        with_p = prover.diseases_with(p)
+        new = with_p if cand is None else np.intersect1d(cand, with_p, assume_unique=True)
+        if cand is not None and len(new) == len(cand) and len(chosen) >= cfg.min_findings:
+            continue
+        chosen.append((p, e, share, quals))
+        for near in (prover.ancestors(p), prover.descendants(p)):
+            related[near[(near >= prover.pheno_lo) & (near < prover.pheno_hi)] - prover.pheno_lo] = True
+        cand = new
+        constraints.append(
+            Constraint(description=f"has phenotype {g.names[p]} (or a more specific one)", kind="has_phenotype",
+                       candidates_after=len(cand), args={"phenotype": g.ids[p]})
+        )  # fmt: skip
+    assert cand is not None
+    return chosen, cand, constraints
+
+
+def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> list[Annotation]:
+    """The annotations a vignette may state: phenotypic, frequent, not an onset, not naming the diagnosis
+    (``annots``: the disease's :func:`phenotype_annotations`; cached per disease for the run)."""
+    got = ctx.usable_cache.get(disease)
+    if got is None:
+        least = ctx.config.min_finding_frequency
+        usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= least and a[0] not in ctx.onset_terms]
+        # a finding naming an onset ("childhood onset short-limb short stature") doubles the stated onset
+        usable = [a for a in usable if " onset " not in f" {ctx.graph.names[a[0]].lower()} "]
+        got = ctx.usable_cache[disease] = [a for a in usable if not finding_leaks(ctx, a[0], disease)]
+    return got
+
+
+def finding_leaks(ctx: Context, finding: int, disease: int) -> bool:
+    """A name of ``finding`` names ``disease``, restates it in its distinctive words, or names a molecular
+    activity (the product of the disease's gene): never stated (:mod:`kgsynth.questions.leaks`)."""
+    g, o = ctx.graph, ow(ctx)
+    if o.leaks(finding, disease):
+        return True
+    rules = load_leak_rules(ctx.config.schema_name)
+    names = [g.names[finding], *g.synonyms[finding], *g.layperson[finding]]
+    if rules.molecular(names) is not None:
+        return True
+    return rules.restates(names, [g.names[disease], *g.synonyms[disease]], o.generic)
+
+
+def hallmarks(ctx: Context, usable: list[Annotation]) -> list[int]:
+    """Positions in ``usable`` of the disease's hallmarks: its HALLMARKS findings of highest frequency times
+    information content (a frequent and specific sign)."""
+    m = matcher(ctx)
+    value = np.array([a[2] * m.ic(a[0]) for a in usable])
+    return [int(i) for i in np.argsort(-value, kind="stable")[:HALLMARKS]]
+
+
+_MATCHERS: dict[int, tuple[Context, PhenotypeMatcher]] = {}
+
+
+def matcher(ctx: Context) -> PhenotypeMatcher:
+    """The run's disease ranker over stated findings (built once per graph and process)."""
+    got = _MATCHERS.get(id(ctx.graph))
+    if got is not None and got[1].graph is ctx.graph:
+        return got[1]
+    made = PhenotypeMatcher(ctx.graph, ctx.index, ctx.prover)
+    _MATCHERS.clear()
+    _MATCHERS[id(ctx.graph)] = (ctx, made)
+    return made
+
+
+def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
+    """A vignette's draft: findings that (nearly) single out a hidden disease, then an optional continuation."""
+    cfg, g, prover = ctx.config, ctx.graph, ctx.prover
+    if cfg.hops > 1 and not ctx.continuations:
+        return Drop(f"no metapath of {cfg.hops - 1} hops from a disease in the schema")
+    disease_or_none, cont = _draw_disease(ctx, rng, fmt)
+    if disease_or_none is None:
+        return Drop("cap: the diseases drawn already have their share of the vignettes")
+    if disease_or_none == NO_START:
+        return Drop("short answer: no start of this metapath has few enough answers")
+    disease = disease_or_none
+    annots = phenotype_annotations(ctx, disease)
+    onsets = [a for a in annots if a[0] in ctx.onset_terms]
+    usable = usable_findings(ctx, disease, annots)
+    if len(usable) < cfg.min_findings:
+        return Drop("vignette: too few frequent phenotype annotations")
+    chosen, cand, constraints = _choose_findings(ctx, usable, rng)
+    path_edges = [e for _, e, _, _ in chosen]
+    inheritance = ""
+    modes = ctx.index.neighbors(disease, INHERITANCE)
+    # a mode the diagnosis is named after ("autosomal recessive inherited pseudoxanthoma elasticum") is not stated
+    stateable = len(modes) == 1 and int(modes[0]) in ow(ctx).mendelian and not ow(ctx).leaks(int(modes[0]), disease)
+    if stateable and (len(cand) > 1 or rng.random() < 0.5):
+        mode = int(modes[0])
+        cand = np.intersect1d(cand, prover.diseases_with_inheritance(mode), assume_unique=True)
+        constraints.append(
+            Constraint(description=f"inherited in {g.names[mode]}", kind="has_mode_of_inheritance",
+                       candidates_after=len(cand), args={"mode": g.ids[mode]})
+        )  # fmt: skip
+        inheritance = as_phrase(g.names[mode])
+        path_edges.append(int(ctx.index.edge_ids(disease, INHERITANCE)[0]))
+    onset = ""
+    if len(onsets) == 1 and not ow(ctx).leaks(onsets[0][0], disease):
+        term = onsets[0][0]
+        cand = np.intersect1d(cand, prover.diseases_with(term), assume_unique=True)
+        constraints.append(
+            Constraint(description=f"onset {g.names[term]}", kind="has_phenotype", candidates_after=len(cand),
+                       args={"phenotype": g.ids[term]})
+        )  # fmt: skip
+        onset = as_phrase(g.names[term])
+        path_edges.append(onsets[0][1])
+    stated = [int(g.index[c.args["phenotype"]]) for c in constraints if c.kind == "has_phenotype"]
+    group = diagnosis_relatives(ctx, disease)
+    if not matcher(ctx).separates(stated, disease, group, cfg.vignette_rank_margin):
+        return Drop("vignette: the findings do not rank the diagnosis first (IC-weighted phenotype match)")
+    if len(cand) > cfg.max_short_answers and cfg.hops == 1 and fmt == "short":
+        return Drop(TOO_MANY_SHORT_ANSWERS)
+    if cfg.hops == 1 and len(cand) > 1 and np.isin(cand, diagnosis_relatives(ctx, disease)).any():
+        return Drop("vignette: findings do not separate the diagnosis from its sibling subtypes")
+    sexes = {str(q.get("sex")) for _, _, _, q in chosen if q.get("sex")}
+    findings_text = [finding_text(g, p, rng, cfg.layperson) for p, _, _, _ in chosen]
+    vctx = vignette_context(sex=sexes.pop() if len(sexes) == 1 else "", onset=onset, findings=findings_text,
+                            inheritance=inheritance)  # fmt: skip
+    frat = findings_rationale(g, [p for p, _, _, _ in chosen], disease, inheritance)
+    if cfg.hops == 1:
+        dist = diagnosis_distractors(ctx, disease, cand, chosen, constraints, rng) if fmt == "mcq" else []
+        return Draft(
+            qtype="vignette", fmt=fmt, gold=gold, steps=[], layers=[cand], answer=disease,
+            constraints=constraints, path_edges=path_edges, start_text="", start=disease, nodes=[disease],
+            mp_name="", vignette_ctx=vctx, vignette_distractors=dist, findings_rationale=frat,
+        )  # fmt: skip
+    assert cont is not None
+    mp, steps = cont
+    walk = acceptable_walk(ctx, steps, np.array([disease] * 4, dtype=np.int32), rng, hidden_from=0)
+    if isinstance(walk, Drop):
+        return walk
+    nodes, edges = walk
+    layers = [cand, *prover.follow(cand, steps)]
+    open_start = np.union1d(cand, all_but_one(ctx, [p for p, _, _, _ in chosen]))
+    open_prev = prover.follow(open_start, steps[:-1])[-1] if len(steps) > 1 else open_start
+    for step, layer in zip(steps, layers[1:], strict=True):
+        constraints.append(
+            Constraint(description=f"then {step}", kind="chain_step", candidates_after=len(layer),
+                       args={"step": str(step)})
+        )  # fmt: skip
+    # The continuation is spoken about "this patient's condition", never naming the diagnosis.
+    return Draft(
+        qtype="vignette", fmt=fmt, gold=gold, steps=steps, layers=layers, answer=int(nodes[-1]),
+        constraints=constraints, path_edges=path_edges + [int(x) for x in edges],
+        start_text="this patient's condition", start=disease, nodes=[int(x) for x in nodes], mp_name=mp.name,
+        vignette_ctx=vctx, findings_rationale=frat, open_prev=open_prev,
+    )  # fmt: skip
+
+
+def all_but_one(ctx: Context, findings: list[int]) -> np.ndarray:
+    """Diseases annotated with every finding but (at most) one."""
+    sets = [ctx.prover.diseases_with(p) for p in findings]
+    uniq, counts = np.unique(np.concatenate(sets), return_counts=True)
+    return uniq[counts >= len(findings) - 1]
+
+
+def diagnosis_cap(ctx: Context, fmt: AnswerFormat) -> int:
+    """How many vignettes one diagnosis may have so far: its share of the vignettes accepted (at least 1; a
+    short item: of the vignette types' share of ``n``, see :func:`kgsynth.questions.starts.short_diagnosis_cap`)."""
+    cfg = ctx.config
+    if fmt == "short":
+        return short_diagnosis_cap(cfg)
+    return max(1, int(cfg.max_diagnosis_share * (ctx.vignettes_accepted + 1)))

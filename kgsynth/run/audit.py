@@ -1,0 +1,738 @@
+"""``kgsynth audit``: the defects of a generated run that code can find, counted.
+
+`audit_items(items, graph=...)` reads nothing but the items (and the graph, where a check needs it)
+and returns plain counts; `audit_run(out, ...)` audits a run folder and `write_audit` records the
+result in the run's ``summary.json`` (key ``audit``) and an ``## Audit`` section of its card.
+
+What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
+
+- ``raw_id_options`` / ``raw_id_keys``: option texts (keys) that are an identifier (``NCBIGene:496``);
+- ``leaking_findings``: vignette findings (onset terms aside) whose name, synonym or layperson form matches the hidden
+  diagnosis or one of its aliases (equal after normalisation, or one contained in the other as whole
+  words, a one-word finding only when it is the whole diagnosis name but for a subtype designator);
+- ``stems_naming_diagnosis``: vignettes whose question text contains a name of the hidden diagnosis;
+- ``synonym_distractors``: distractors equal to the answer (or one of its aliases) after normalising
+  case, plurals, hyphens and "agent"/"drug" words;
+- ``ancestor_distractors`` / ``descendant_distractors``: distractors above / below the answer in the
+  graph's ``subclass_of`` (HPO is_a, the MeSH tree, DO/MONDO) -- needs the graph;
+- ``bad_pattern_stems``: items whose question matches one of `BAD_PATTERNS`;
+- ``mixed_option_casing``: multiple-choice items whose options mix casing styles (`casing_style`);
+- ``top10_diagnosis_share``: share of vignettes whose hidden diagnosis is one of the ten most frequent;
+  ``top10_key_share``: share of items whose key is one of the ten most frequent keys;
+- ``letter_imbalance``: the largest deviation of a gold letter's count from the mean, over the mean;
+- ``symptomatic_indications`` / ``disease_modifying_indications`` / ``unqualified_indications``: items
+  whose evidence path passes a ``treats`` edge of that category (the edge's qualifiers) -- needs the graph;
+- ``organ_system_keys``: phenotype keys at most two levels below "Phenotypic abnormality" -- needs the graph;
+- ``circular_keys``: keys that restate another entity of their path (matched as findings are), their
+  own subclass or superclass on the path aside;
+- ``own_class_keys``: chains whose key is a class the start drug itself belongs to -- needs the graph;
+- ``sibling_rule_share``: share of distractors chosen by a rule that reads what siblings reach.
+- ``max_hidden_share``: the largest share of the items through one hidden intermediate (`check_hidden_share`);
+- ``molecular_activity_findings`` / ``diagnosis_word_findings``: stated findings naming an enzyme's activity, or
+  restating the diagnosis in its distinctive words (`check_finding_leaks`);
+- ``vignettes_ranked_first`` / ``vignettes_not_ranked_first``: vignettes whose diagnosis ranks (not) first among
+  every disease by an IC-weighted match of its findings -- needs the graph (`check_vignette_ranks`).
+
+A check that needs what the run does not carry (the graph, a vignette) reports ``None`` and says why
+in ``skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kgsynth.errors import KgsynthError
+from kgsynth.questions.item import Item
+
+if TYPE_CHECKING:
+    from kgsynth.graph.model import Graph
+
+logger = logging.getLogger(__name__)
+
+AUDIT_VERSION = 1
+CARD_HEADING = "## Audit"
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+SUBCLASS_OF = "biolink:subclass_of"
+TREATS = "biolink:treats"
+MEMBER_OF = "biolink:member_of"
+HAS_PHENOTYPE = "biolink:has_phenotype"
+# Distractor rules that draw on what the hidden entity's siblings reach (closed-world at best).
+SIBLING_RULES = frozenset({"hard_negative_closed_world", "closed_world_same_relation"})
+
+# Stems a physician would not sign: the one list of them (name -> pattern, case-insensitive).
+BAD_PATTERNS: dict[str, str] = {
+    "doubled article": r"\b(a|an|the) (a|an|the)\b",
+    "article before a gene phrase": r"\bthe gene a gene\b",
+    "onset as a noun phrase after 'in'": r"\bbegan in (the )?\w[\w ]*onset\b",
+    "'suggests' before a participle": r"\bsuggests (typified|characterized|characterised|marked)\b",
+    "'which X is a X'": r"\bwhich ([a-z]+(?: [a-z]+)?) (is|are) (a|an|the) \1\b",
+    "talk of the knowledge graph": r"\bknowledge graph\b",
+    "doubled word": r"\b(\w{3,}) \1\b",
+    "raw identifier in the stem": r"\b(?:NCBIGene|HP|MONDO|DOID|OMIM|ORPHA|MESH|DRUGBANK|CHEBI|NDFRT):\w+",
+    "empty slot": r"\{\{|\}\}|\bNone\b|  ",
+}
+
+_CURIE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*:\S+$")
+_AGENT_WORDS = frozenset({"agent", "drug", "medication", "medicine", "compound", "product"})
+_DESIGNATOR = re.compile(r"(?:\s+(?:type|form|group|subtype|class))?(?:\s+(?:[0-9]+[a-z]?|[ivx]+|[a-z]))+$")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def is_raw_identifier(text: str) -> bool:
+    """Whether an option text is an identifier (or nothing readable: ``-``) rather than a name.
+
+    >>> is_raw_identifier("NCBIGene:496"), is_raw_identifier("ATP4B"), is_raw_identifier("Type 2: adult")
+    (True, False, False)
+    >>> is_raw_identifier("-")
+    True
+    """
+    return bool(_CURIE.match(text.strip())) or not any(c.isalnum() for c in text)
+
+
+def casing_style(text: str) -> str:
+    """How an option is cased: "lower" (lower-case initial), "title" (every word of four or more letters
+    capitalised, at least two of them) or "sentence".
+
+    >>> [casing_style(x) for x in ("dermatologic drug", "Dermatologic Agents", "Central nervous system agents")]
+    ['lower', 'title', 'sentence']
+    """
+    if text[:1].islower():
+        return "lower"
+    long_words = [w for w in re.findall(r"[A-Za-z]+", text) if len(w) >= 4]
+    if len(long_words) >= 2 and all(w[0].isupper() for w in long_words):
+        return "title"
+    return "sentence"
+
+
+def _singular(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def normalize_name(text: str) -> str:
+    """A name reduced to what two vocabularies agree on: case, possessives, hyphens, plurals, "agent"/"drug".
+
+    >>> normalize_name("Dermatologic Agents") == normalize_name("dermatologic drug")
+    True
+    >>> normalize_name("Barrett's esophagus") == normalize_name("Barrett esophagus")
+    True
+    """
+    text = text.lower().replace("'s ", " ").replace("\u2019s ", " ")
+    words = [_singular(w) for w in _WORD.findall(text)]
+    kept = [w for w in words if w not in _AGENT_WORDS]
+    return " ".join(kept or words)
+
+
+def _core(name: str) -> str:
+    """A normalised disease name without a trailing subtype designator ("long QT syndrome 1" -> ...)."""
+    return _DESIGNATOR.sub("", name).strip() or name
+
+
+def _contains_words(haystack: str, needle: str) -> bool:
+    return bool(needle) and f" {needle} " in f" {haystack} "
+
+
+def finding_leaks(finding_forms: Iterable[str], diagnosis_forms: Iterable[str]) -> str | None:
+    """The first finding form that names the diagnosis, or None.
+
+    >>> finding_leaks(["Asthma"], ["Asthma, susceptibility to, 1", "asthma"])
+    'Asthma'
+    >>> finding_leaks(["Amyotrophic lateral sclerosis"], ["amyotrophic lateral sclerosis type 1"])
+    'Amyotrophic lateral sclerosis'
+    >>> finding_leaks(["Anemia"], ["Fanconi anemia"]) is None
+    True
+    >>> finding_leaks(["Lipid accumulation in hepatocytes"], ["LA"]) is None
+    True
+    """
+    diagnoses = [(d, _core(d)) for d in {normalize_name(x) for x in diagnosis_forms} if d]
+    for form in finding_forms:
+        f = normalize_name(form)
+        if not f:
+            continue
+        for full, core in diagnoses:
+            if f in (full, core) or (len(core.replace(" ", "")) >= 4 and _contains_words(f, core)):
+                return form
+            if len(f.split()) >= 2 and _contains_words(full, f):
+                return form
+    return None
+
+
+def stem_names(question: str, diagnosis_forms: Iterable[str]) -> str | None:
+    """The first name of the diagnosis (four letters or more, subtype designator aside) that the question
+    text contains as whole words, or None.
+
+    >>> stem_names("A patient with wheezing and asthma attacks.", ["asthma", "Asthma, susceptibility to, 1"])
+    'asthma'
+    >>> stem_names("A patient with wheezing.", ["asthma", "CF"]) is None
+    True
+    """
+    text = normalize_name(question)
+    for form in diagnosis_forms:
+        core = _core(normalize_name(form))
+        if len(core.replace(" ", "")) >= 4 and _contains_words(text, core):
+            return form
+    return None
+
+
+@dataclass
+class GraphFacts:
+    """What the audit reads from the graph: parents, node ids, treats-edge categories."""
+
+    graph: Graph
+    _parents: dict[int, list[int]] = field(default_factory=dict)
+    _ancestors: dict[int, frozenset[int]] = field(default_factory=dict)
+    _treats: dict[tuple[int, int], set[str]] | None = None
+
+    def node(self, curie: str) -> int | None:
+        try:
+            return self.graph.resolve(curie)
+        except KeyError:
+            return None
+
+    def parents(self, node: int) -> list[int]:
+        if not self._parents:
+            g = self.graph
+            part = g.relation_slice(SUBCLASS_OF)
+            for s, o in zip(g.src[part].tolist(), g.dst[part].tolist(), strict=True):
+                self._parents.setdefault(s, []).append(o)
+            self._parents.setdefault(-1, [])  # built, even for a graph with no hierarchy
+        return self._parents.get(node, [])
+
+    def ancestors(self, node: int) -> frozenset[int]:
+        """Every strict ancestor of ``node`` along ``subclass_of``."""
+        if node not in self._ancestors:
+            seen: set[int] = set()
+            stack = list(self.parents(node))
+            while stack:
+                p = stack.pop()
+                if p not in seen:
+                    seen.add(p)
+                    stack.extend(self.parents(p))
+            seen.discard(node)
+            self._ancestors[node] = frozenset(seen)
+        return self._ancestors[node]
+
+    def depth_below(self, node: int, root: int) -> int | None:
+        """The shortest number of ``subclass_of`` steps from ``node`` up to ``root`` (None if not below it)."""
+        frontier, depth, seen = [node], 0, {node}
+        while frontier:
+            if root in frontier:
+                return depth
+            depth += 1
+            frontier = [p for n in frontier for p in self.parents(n) if p not in seen]
+            seen.update(frontier)
+        return None
+
+    def classes_of(self, drug: str) -> set[str]:
+        """The CURIEs of the classes ``drug`` is a ``member_of``."""
+        node = self.node(drug)
+        if node is None:
+            return set()
+        g = self.graph
+        part = g.relation_slice(MEMBER_OF)
+        lo = part.start + int(np.searchsorted(g.src[part], node, side="left"))
+        hi = part.start + int(np.searchsorted(g.src[part], node, side="right"))
+        return {g.ids[int(o)] for o in g.dst[lo:hi]}
+
+    def treats_categories(self, drug: str, disease: str) -> set[str]:
+        """The ``indication_category`` qualifiers of the treats edges drug -> disease, lower case with spaces
+        ("symptomatic", "disease modifying"; "" when unqualified)."""
+        if self._treats is None:
+            g = self.graph
+            self._treats = {}
+            part = g.relation_slice(TREATS)
+            for e in range(part.start, part.stop):
+                q = int(g.qual[e])
+                category = str(g.qualifiers[q].get("indication_category", "")) if q >= 0 else ""
+                category = category.replace("_", " ").replace("-", " ").lower()
+                self._treats.setdefault((int(g.src[e]), int(g.dst[e])), set()).add(category)
+        d, s = self.node(drug), self.node(disease)
+        if d is None or s is None:
+            return set()
+        return self._treats.get((d, s), set())
+
+
+def hidden_diagnosis(item: Item) -> str | None:
+    """The vignette's hidden diagnosis: the disease its stated findings are edges of."""
+    if item.type != "vignette":
+        return None
+    findings = {c.args.get("phenotype") for c in item.constraints if c.kind == "has_phenotype"}
+    for t in item.path:
+        if t.predicate == HAS_PHENOTYPE and t.object in findings:
+            return t.subject
+    return None
+
+
+def _findings(item: Item) -> list[tuple[str, str]]:
+    """(CURIE, name) of the findings a vignette states."""
+    names = {t.object: t.object_name for t in item.path if t.predicate == HAS_PHENOTYPE}
+    out = []
+    for c in item.constraints:
+        curie = c.args.get("phenotype")
+        if c.kind == "has_phenotype" and curie:
+            out.append((curie, names.get(curie, "")))
+    return out
+
+
+def _diagnosis_forms(item: Item, disease: str) -> list[str]:
+    names = [t.subject_name for t in item.path if t.subject == disease]
+    names += [t.object_name for t in item.path if t.object == disease]
+    return list(dict.fromkeys([*names[:1], *item.entity_aliases.get(disease, [])]))
+
+
+def _share_of_top(counts: Counter[str], total: int, k: int = 10) -> float | None:
+    if total == 0:
+        return None
+    return round(sum(c for _, c in counts.most_common(k)) / total, 4)
+
+
+def _example(bucket: list[str], text: str, limit: int = 5) -> None:
+    if len(bucket) < limit:
+        bucket.append(text)
+
+
+@dataclass
+class _Tally:
+    metrics: dict[str, float | int | None] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.metrics[key] = int(self.metrics.get(key) or 0) + n
+
+    def example(self, key: str, text: str) -> None:
+        _example(self.examples.setdefault(key, []), text)
+
+
+def _check_options(items: Sequence[Item], tally: _Tally) -> None:
+    for key in ("raw_id_options", "raw_id_keys", "items_with_raw_id_options", "mixed_option_casing"):
+        tally.metrics[key] = 0
+    for it in items:
+        raw = [o for o in it.options if is_raw_identifier(o.text)]
+        if it.format == "short" and is_raw_identifier(it.answer.name):
+            tally.add("raw_id_keys")
+            tally.example("raw_id_keys", f"{it.id}: {it.answer.name}")
+        if raw:
+            tally.add("raw_id_options", len(raw))
+            tally.add("items_with_raw_id_options")
+            tally.add("raw_id_keys", sum(o.letter == it.answer.letter for o in raw))
+            tally.example("raw_id_options", f"{it.id}: " + ", ".join(o.text for o in raw))
+        styles = {casing_style(o.text) for o in it.options if not is_raw_identifier(o.text)}
+        if len(styles) > 1:
+            tally.add("mixed_option_casing")
+
+
+def _check_leaks(items: Sequence[Item], tally: _Tally) -> None:
+    tally.metrics["leaking_findings"] = 0
+    tally.metrics["items_with_leaking_findings"] = 0
+    tally.metrics["stems_naming_diagnosis"] = 0
+    for it in items:
+        disease = hidden_diagnosis(it)
+        if disease is None:
+            continue
+        forms = _diagnosis_forms(it, disease)
+        leaked = 0
+        for curie, name in _findings(it):
+            if normalize_name(name).endswith("onset"):
+                continue  # an onset term is not a finding that could name the diagnosis
+            form = finding_leaks([name, *it.entity_aliases.get(curie, [])], forms)
+            if form is not None:
+                leaked += 1
+                tally.example("leaking_findings", f"{it.id}: finding {form!r} for {forms[0]!r}")
+        if leaked:
+            tally.add("leaking_findings", leaked)
+            tally.add("items_with_leaking_findings")
+        named = stem_names(it.question, forms)
+        if named is not None:
+            tally.add("stems_naming_diagnosis")
+            tally.example("stems_naming_diagnosis", f"{it.id}: {named!r} in {it.question[:120]!r}")
+
+
+def _check_distractors(items: Sequence[Item], facts: GraphFacts | None, tally: _Tally) -> None:
+    tally.metrics["synonym_distractors"] = 0
+    if facts is None:
+        tally.metrics["ancestor_distractors"] = tally.metrics["descendant_distractors"] = None
+        for key in ("ancestor_distractors", "descendant_distractors"):
+            tally.skipped[key] = "needs the graph (subclass_of)"
+    else:
+        tally.metrics["ancestor_distractors"] = tally.metrics["descendant_distractors"] = 0
+    for it in items:
+        correct = {normalize_name(x) for x in (it.answer.name, *it.answer.aliases)}
+        correct |= {normalize_name(x) for x in it.entity_aliases.get(it.answer.curie, [])}
+        answer_node = facts.node(it.answer.curie) if facts is not None else None
+        for d in it.distractors:
+            if normalize_name(d.name) in correct:
+                tally.add("synonym_distractors")
+                tally.example("synonym_distractors", f"{it.id}: {d.name!r} ~ {it.answer.name!r}")
+            if facts is None or answer_node is None:
+                continue
+            node = facts.node(d.curie)
+            if node is None:
+                continue
+            if node in facts.ancestors(answer_node):
+                tally.add("ancestor_distractors")
+                tally.example("ancestor_distractors", f"{it.id}: {d.name!r} above {it.answer.name!r}")
+            elif answer_node in facts.ancestors(node):
+                tally.add("descendant_distractors")
+                tally.example("descendant_distractors", f"{it.id}: {d.name!r} below {it.answer.name!r}")
+
+
+def _check_circular(items: Sequence[Item], tally: _Tally) -> None:
+    """Keys that restate another entity of their own path ("Neoplasm of the breast" after breast cancer)."""
+    tally.metrics["circular_keys"] = 0
+    for it in items:
+        key_forms = [it.answer.name, *it.entity_aliases.get(it.answer.curie, [])]
+        names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
+        # a broader class is named after what it includes by design ("Nausea and vomiting" above "Nausea")
+        kin = {t.subject for t in it.path if t.object == it.answer.curie and t.predicate == SUBCLASS_OF}
+        kin |= {t.object for t in it.path if t.subject == it.answer.curie and t.predicate == SUBCLASS_OF}
+        kin |= {curie for curie, _ in _findings(it)} if it.type == "vignette" else set()  # leaks, counted apart
+        for curie, name in names.items():
+            if curie == it.answer.curie or curie in kin:
+                continue
+            form = finding_leaks(key_forms, [name, *it.entity_aliases.get(curie, [])])
+            if form is not None:
+                tally.add("circular_keys")
+                tally.example("circular_keys", f"{it.id}: key {form!r} restates {name!r}")
+                break
+
+
+def _check_stems(items: Sequence[Item], tally: _Tally) -> None:
+    compiled = {name: re.compile(p, re.IGNORECASE) for name, p in BAD_PATTERNS.items()}
+    by_pattern: Counter[str] = Counter()
+    tally.metrics["bad_pattern_stems"] = 0
+    for it in items:
+        hits = [name for name, p in compiled.items() if p.search(it.question)]
+        by_pattern.update(hits)
+        if hits:
+            tally.add("bad_pattern_stems")
+            tally.example("bad_pattern_stems", f"{it.id} [{hits[0]}]: {it.question[:160]}")
+    tally.details["bad_patterns"] = {name: by_pattern[name] for name in BAD_PATTERNS}
+
+
+def _check_spread(items: Sequence[Item], tally: _Tally) -> None:
+    diagnoses = Counter(d for d in (hidden_diagnosis(it) for it in items) if d)
+    vignettes = sum(it.type == "vignette" for it in items)
+    keys = Counter(it.answer.curie for it in items)
+    tally.metrics["top10_diagnosis_share"] = _share_of_top(diagnoses, vignettes)
+    if vignettes == 0:
+        tally.skipped["top10_diagnosis_share"] = "no vignettes in the run"
+    tally.metrics["top10_key_share"] = _share_of_top(keys, len(items))
+    tally.details["top_diagnoses"] = dict(diagnoses.most_common(10))
+    tally.details["top_keys"] = dict(keys.most_common(10))
+    letters = Counter(it.answer.letter for it in items if it.answer.letter)
+    tally.details["gold_letters"] = dict(sorted(letters.items()))
+    if letters:
+        width = max(len(it.options) for it in items if it.answer.letter)
+        counts = [letters.get(chr(ord("A") + i), 0) for i in range(width)]
+        mean = sum(counts) / len(counts)
+        tally.metrics["letter_imbalance"] = round(max(abs(c - mean) for c in counts) / mean, 4)
+    else:
+        tally.metrics["letter_imbalance"] = None
+        tally.skipped["letter_imbalance"] = "no multiple-choice items"
+    rules = Counter(d.rule for it in items for d in it.distractors)
+    total = sum(rules.values())
+    tally.details["distractor_rules"] = dict(sorted(rules.items()))
+    tally.metrics["distractors_without_rule"] = rules.get("", 0)
+    tally.metrics["sibling_rule_share"] = (
+        round(sum(c for r, c in rules.items() if r in SIBLING_RULES) / total, 4) if total else None
+    )
+
+
+def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _Tally) -> None:
+    keys = ("symptomatic_indications", "disease_modifying_indications", "unqualified_indications")
+    if facts is None:
+        for key in (*keys, "organ_system_keys", "own_class_keys"):
+            tally.metrics[key] = None
+            tally.skipped[key] = "needs the graph (edge qualifiers, subclass_of)"
+        return
+    for key in (*keys, "organ_system_keys"):
+        tally.metrics[key] = 0
+    seen_paths = 0
+    for it in items:
+        categories: set[str] = set()
+        for t in it.path:
+            if t.predicate == TREATS:
+                categories |= facts.treats_categories(t.subject, t.object) or {""}
+        if categories:
+            seen_paths += 1
+        for category, key in (("symptomatic", keys[0]), ("disease modifying", keys[1]), ("", keys[2])):
+            if category in categories:
+                tally.add(key)
+                if category == "symptomatic":
+                    said = [f"{t.subject_name} treats {t.object_name}" for t in it.path if t.predicate == TREATS]
+                    tally.example(key, f"{it.id}: " + "; ".join(said))
+    tally.details["items_through_treats"] = seen_paths
+    tally.metrics["own_class_keys"] = 0
+    for it in items:
+        start = next((c.args.get("entity") for c in it.constraints if c.kind == "start"), None)
+        if start is not None and it.answer.curie in facts.classes_of(start):
+            tally.add("own_class_keys")
+            names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
+            tally.example("own_class_keys", f"{it.id}: {names.get(start, start)} is in {it.answer.name}")
+    root = facts.node(PHENOTYPIC_ABNORMALITY)
+    if root is None:
+        tally.metrics["organ_system_keys"] = None
+        tally.skipped["organ_system_keys"] = f"{PHENOTYPIC_ABNORMALITY} is not in the graph"
+        return
+    for it in items:
+        if not it.answer.curie.startswith("HP:"):
+            continue
+        node = facts.node(it.answer.curie)
+        depth = facts.depth_below(node, root) if node is not None else None
+        if depth is not None and depth <= 2:
+            tally.add("organ_system_keys")
+            tally.example("organ_system_keys", f"{it.id}: {it.answer.name}")
+
+
+def audit_items(items: Sequence[Item], *, graph: Graph | None = None) -> dict[str, Any]:
+    """The audit of ``items``: ``metrics`` (counts and shares), ``details``, ``examples``, ``skipped``.
+
+    Checks that need the graph report ``None`` (and a reason in ``skipped``) when ``graph`` is None.
+    The result depends only on the items and the graph, so it is the same on every run.
+    """
+    facts = GraphFacts(graph) if graph is not None else None
+    tally = _Tally()
+    tally.metrics["items"] = len(items)
+    tally.metrics["vignettes"] = sum(it.type == "vignette" for it in items)
+    _check_options(items, tally)
+    _check_leaks(items, tally)
+    _check_distractors(items, facts, tally)
+    _check_circular(items, tally)
+    _check_stems(items, tally)
+    _check_spread(items, tally)
+    _check_graph_facts(items, facts, tally)
+    check_hidden_share(items, tally)
+    check_finding_leaks(items, tally)
+    check_vignette_ranks(items, graph, tally)
+    return {
+        "version": AUDIT_VERSION,
+        "metrics": tally.metrics,
+        "details": tally.details,
+        "examples": {k: tally.examples[k] for k in sorted(tally.examples)},
+        "skipped": dict(sorted(tally.skipped.items())),
+        "graph": {"name": graph.name, "version": graph.version} if graph is not None else None,
+    }
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+def read_run_config(out: Path) -> dict[str, Any]:
+    """The run's ``config.json`` (what KG and options made it)."""
+    path = out / "config.json"
+    if not (out / "jsonl").is_dir():
+        raise KgsynthError(f"{out} holds no generated run (no jsonl/ folder)", hint="give the --out folder of generate")
+    if not path.exists():
+        raise KgsynthError(f"{path} does not exist", hint="give the --out folder of a kgsynth generate run")
+    try:
+        record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise KgsynthError(f"{path}: not valid JSON ({exc})", hint="the run folder was edited; regenerate it") from None
+    return record
+
+
+def read_run_items(out: Path) -> list[Item]:
+    """Every committed item of the run, checked against its journal (`kgsynth.run.journal.read_run_items`): an
+    edited, cut or deleted shard is an error, a killed run's torn tail is left out with a warning."""
+    from kgsynth.run.journal import read_run_items as read_checked
+
+    return read_checked(out)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def audit_table(audit: dict[str, Any]) -> list[tuple[str, str]]:
+    """The metrics as (name, value) rows: counts as integers, shares with three decimals, "n/a" when skipped."""
+    rows = []
+    for key, value in audit["metrics"].items():
+        if value is None:
+            shown = "n/a"
+        elif isinstance(value, float):
+            shown = f"{value:.3f}"
+        else:
+            shown = str(value)
+        rows.append((key, shown))
+    rows.append(("distractor rules", ", ".join(f"{k} {v}" for k, v in audit["details"]["distractor_rules"].items())))
+    return rows
+
+
+def card_section(audit: dict[str, Any]) -> str:
+    """The card's audit section (markdown), derived from the audit alone."""
+    lines = [CARD_HEADING, "", "Written by `kgsynth audit` (see docs/generate.md).", ""]
+    lines += ["| check | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in audit_table(audit)]
+    if audit["skipped"]:
+        lines += ["", "Not checked: " + "; ".join(f"{k} ({why})" for k, why in audit["skipped"].items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def write_audit(out: Path, audit: dict[str, Any]) -> None:
+    """Record ``audit`` in ``out/summary.json`` (key ``audit``) and replace the card's audit section."""
+    summary_path = out / "summary.json"
+    summary: dict[str, Any] = {}
+    if summary_path.exists():
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise KgsynthError(f"{summary_path}: not valid JSON", hint="re-run generate to rewrite it") from None
+    summary["audit"] = audit
+    _atomic_write(summary_path, json.dumps(summary, ensure_ascii=False, sort_keys=True, indent=1) + "\n")
+    card_path = out / "README.md"
+    card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
+    cut = card.find("\n" + CARD_HEADING + "\n")
+    card = (card[:cut] if cut >= 0 else card).rstrip("\n")
+    _atomic_write(card_path, card + ("\n\n" if card else "") + card_section(audit))
+
+
+def audit_run(out: Path, *, graph: Graph | None = None) -> dict[str, Any]:
+    """The audit of the run in ``out`` (not written; see `write_audit`)."""
+    record = read_run_config(out)
+    items = read_run_items(out)
+    audit = audit_items(items, graph=graph)
+    kg = record.get("kg", {})
+    if graph is not None and kg.get("version") and kg["version"] != graph.version:
+        logger.warning("the run was made from KG version %s, audited against %s", kg["version"], graph.version)
+        audit["graph"]["run_version"] = kg["version"]
+    return audit
+
+
+def parse_thresholds(values: Sequence[str]) -> dict[str, float]:
+    """``["leaking_findings=0"]`` -> ``{"leaking_findings": 0.0}``; a malformed value is an error."""
+    out: dict[str, float] = {}
+    for v in values:
+        key, sep, number = v.partition("=")
+        try:
+            out[key.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep or not key.strip():
+            raise KgsynthError(f"--fail-on {v!r}: expected KEY=NUMBER", hint="e.g. --fail-on leaking_findings=0")
+    return out
+
+
+def exceeded(audit: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
+    """What exceeds its threshold (or could not be checked), one line each; empty when all pass."""
+    metrics = audit["metrics"]
+    failures = []
+    for key, limit in thresholds.items():
+        if key not in metrics:
+            raise KgsynthError(f"--fail-on {key}: no such audit metric", hint="known: " + ", ".join(sorted(metrics)))
+        value = metrics[key]
+        if value is None:
+            failures.append(f"{key}: not checked ({audit['skipped'].get(key, 'unknown reason')}), limit {limit:g}")
+        elif value > limit:
+            failures.append(f"{key} = {value:g} exceeds {limit:g}")
+    return failures
+
+
+def run_sources(record: dict[str, Any]) -> tuple[list[str] | None, bool]:
+    """The source names that rebuild the run's graph (None for the default KG), and whether it had
+    non-commercial sources."""
+    from kgsynth.graph.assemble import DEFAULT_KG
+
+    kg = record.get("kg", {})
+    names = [s["name"] for s in kg.get("sources", [])]
+    non_commercial = bool(kg.get("non_commercial_sources"))
+    if kg.get("name") == DEFAULT_KG:
+        return None, non_commercial
+    return names or None, non_commercial
+
+
+# -- difficulty: hidden intermediates, vignette ranks, finding leaks (issue 16, item 8) -------------------------
+
+
+def check_hidden_share(items: Sequence[Item], tally: _Tally) -> None:
+    """``max_hidden_share``: the largest share of the items whose path passes one hidden intermediate (an entity
+    the question neither names nor asks, :func:`kgsynth.questions.hidden.hidden_intermediates`); the top ones in
+    details."""
+    from kgsynth.questions.hidden import hidden_intermediates
+
+    counts: Counter[str] = Counter()
+    for it in items:
+        counts.update(hidden_intermediates(it))
+    top = counts.most_common(10)
+    tally.metrics["max_hidden_share"] = round(top[0][1] / len(items), 4) if top and items else 0.0
+    tally.details["top_hidden_intermediates"] = dict(top)
+
+
+def check_finding_leaks(items: Sequence[Item], tally: _Tally, *, schema: str = "med") -> None:
+    """``molecular_activity_findings``: stated findings naming an enzyme's or protein's activity (a vignette's,
+    or a chain's start phenotype when a gene is on its path); ``diagnosis_word_findings``: a vignette's findings
+    sharing their distinctive words with a name of the diagnosis (:mod:`kgsynth.questions.leaks`)."""
+    from kgsynth.questions.curation import load_curation
+    from kgsynth.questions.leaks import load_leak_rules
+
+    rules, generic = load_leak_rules(schema), frozenset(load_curation(schema).generic_words)
+    tally.metrics["molecular_activity_findings"] = 0
+    tally.metrics["diagnosis_word_findings"] = 0
+    for it in items:
+        names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
+        stated: list[str] = []
+        disease = hidden_diagnosis(it)
+        if disease is not None:
+            stated = [curie for curie, _ in _findings(it)]
+        elif any(c.startswith("NCBIGene:") for c in names):
+            stated = [
+                c.args["entity"] for c in it.constraints if c.kind == "start" and c.args["entity"].startswith("HP:")
+            ]
+        diagnosis = _diagnosis_forms(it, disease) if disease is not None else []
+        for curie in stated:
+            forms = [names.get(curie, ""), *it.entity_aliases.get(curie, [])]
+            hit = rules.molecular(forms)
+            if hit is not None:
+                tally.add("molecular_activity_findings")
+                tally.example("molecular_activity_findings", f"{it.id}: {hit!r}")
+            if diagnosis and rules.restates(forms, diagnosis, generic):
+                tally.add("diagnosis_word_findings")
+                tally.example("diagnosis_word_findings", f"{it.id}: {forms[0]!r} for {diagnosis[0]!r}")
+
+
+def check_vignette_ranks(items: Sequence[Item], graph: Graph | None, tally: _Tally) -> None:
+    """``vignettes_ranked_first`` / ``vignettes_not_ranked_first``: vignettes whose diagnosis ranks first among
+    every disease of the graph by an information-content weighted match of the stated findings
+    (:class:`kgsynth.questions.phenomatch.PhenotypeMatcher`); the ranks in details."""
+    vignettes = [it for it in items if it.type == "vignette"]
+    keys = ("vignettes_ranked_first", "vignettes_not_ranked_first")
+    if graph is None or not vignettes:
+        for key in keys:
+            tally.metrics[key] = None
+            tally.skipped[key] = "needs the graph" if graph is None else "no vignettes in the run"
+        return
+    from kgsynth.graph.index import CSRIndex
+    from kgsynth.questions.phenomatch import PhenotypeMatcher
+    from kgsynth.questions.verify import Prover
+
+    index = CSRIndex(graph)
+    matcher = PhenotypeMatcher(graph, index, Prover(graph, index))
+    ranks: Counter[int] = Counter()
+    for it in vignettes:
+        disease = hidden_diagnosis(it)
+        if disease is None or disease not in graph.index:
+            continue
+        findings = [graph.index[c] for c, _ in _findings(it) if c in graph.index]
+        rank, _, _ = matcher.rank(findings, graph.index[disease])
+        ranks[rank] += 1
+        if rank > 1:
+            tally.example("vignettes_not_ranked_first", f"{it.id}: {disease} ranks {rank}")
+    tally.metrics["vignettes_ranked_first"] = ranks.get(1, 0)
+    tally.metrics["vignettes_not_ranked_first"] = sum(n for r, n in ranks.items() if r > 1)
+    tally.details["vignette_diagnosis_ranks"] = {str(r): n for r, n in sorted(ranks.items())}
