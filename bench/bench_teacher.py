@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kgsynth.teacher.base import SamplingParams, TeacherRequest  # noqa: E402
-from kgsynth.teacher.client import OpenAITeacher  # noqa: E402
+from kgsynth.models.base import ChatRequest, SamplingParams  # noqa: E402
+from kgsynth.models.openai import OpenAITeacher  # noqa: E402
 from kgsynth.teacher.prompts import teacher_messages  # noqa: E402
 from tests.teacher_items import make_item  # noqa: E402
 
@@ -52,7 +52,7 @@ async def measure(base_url: str, concurrency: int, requests: int, latency: float
     # A realistic request: a rendered teacher prompt for a 2-hop item, distinct per request (seed).
     messages = teacher_messages(make_item(0))
     params = SamplingParams(temperature=0.7, top_p=1.0, max_tokens=2048)
-    batch = [TeacherRequest("bench-teacher", messages, params, seed) for seed in range(requests)]
+    batch = [ChatRequest("bench-teacher", messages, params, seed) for seed in range(requests)]
     try:
         await asyncio.gather(*(teacher.complete(r) for r in batch[: 2 * concurrency]))  # warm-up: connect
         teacher.stats.reset_window()

@@ -623,8 +623,8 @@ def generate_cmd(
 def _run_teacher(tconfig: Any, out: Path, items_from: Path, *, allow_incomplete: bool) -> None:
     """The teacher step: chains of thought for the items in ``items_from`` (the run, or its judged subset),
     written into ``out``."""
+    from kgsynth.models.base import TeacherIncomplete
     from kgsynth.run.generate import read_items
-    from kgsynth.teacher.base import TeacherIncomplete
     from kgsynth.teacher.run import TRANSIENT_REASONS, distil
 
     result = distil(read_items(items_from), tconfig, out, progress=True)

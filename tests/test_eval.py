@@ -62,7 +62,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from kgsynth.teacher.local import ensure_smollm2
+    from kgsynth.models.transformers import ensure_smollm2
 
     ensure_smollm2(MODELS)
     tokenizer = AutoTokenizer.from_pretrained(MODELS, gguf_file=GGUF)

@@ -39,7 +39,7 @@ def exported_run(real_graph, tmp_path_factory: pytest.TempPathFactory) -> tuple[
 def tokenizer() -> Any:
     from transformers import AutoTokenizer
 
-    from kgsynth.teacher.local import ensure_smollm2
+    from kgsynth.models.transformers import ensure_smollm2
 
     gguf = ensure_smollm2(MODELS)
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
@@ -117,7 +117,7 @@ def test_sft_prompt_completion_trains_on_the_answer_only_through_the_stock_templ
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from kgsynth.teacher.local import ensure_smollm2
+    from kgsynth.models.transformers import ensure_smollm2
 
     gguf = ensure_smollm2(MODELS)
     stock = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -149,9 +149,11 @@ def test_the_core_never_imports_the_trainers() -> None:
     ("files", "expected"),
     [
         # a circle across two modules of one layer
-        ({"kgsynth/questions/a.py": "from kgsynth.questions import b", "kgsynth/questions/b.py": "import kgsynth.questions.a"}, "circle"),
+        ({"kgsynth/questions/a.py": "from kgsynth.questions import b",
+          "kgsynth/questions/b.py": "import kgsynth.questions.a"}, "circle"),
         # a lazy import from the run layer up into the dataset layer
-        ({"kgsynth/run/x.py": "def f():\n    from kgsynth.dataset.y import z", "kgsynth/dataset/y.py": "z = 1"}, "upward"),
+        ({"kgsynth/run/x.py": "def f():\n    from kgsynth.dataset.y import z",
+          "kgsynth/dataset/y.py": "z = 1"}, "upward"),
         # downward imports only: clean
         ({"kgsynth/dataset/y.py": "from kgsynth.run.x import f", "kgsynth/run/x.py": "def f(): pass"}, None),
     ],

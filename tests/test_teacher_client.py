@@ -7,21 +7,21 @@ import json
 
 import pytest
 
-from kgsynth.teacher.base import (
+from kgsynth.models.base import (
+    ChatRequest,
     Completion,
+    ModelSetupError,
     RequestFailed,
     SamplingParams,
-    TeacherRequest,
-    TeacherSetupError,
 )
-from kgsynth.teacher.client import OpenAITeacher, _parse_completion
+from kgsynth.models.openai import OpenAITeacher, _parse_completion
 from tests.chat_server import DEFAULT_TEXT, ChatServer
 
 FAULTS = ["429", "500", "503", "timeout", "disconnect", "malformed", "truncated", "empty"]
 
 
-def request(text: str = "Which gene causes Marfan syndrome?", seed: int = 0) -> TeacherRequest:
-    return TeacherRequest("test-teacher", ({"role": "user", "content": text},), SamplingParams(), seed)
+def request(text: str = "Which gene causes Marfan syndrome?", seed: int = 0) -> ChatRequest:
+    return ChatRequest("test-teacher", ({"role": "user", "content": text},), SamplingParams(), seed)
 
 
 def teacher(server: ChatServer, **options: object) -> OpenAITeacher:
@@ -30,7 +30,7 @@ def teacher(server: ChatServer, **options: object) -> OpenAITeacher:
     return OpenAITeacher(model="test-teacher", base_url=server.base_url, **settings)  # type: ignore[arg-type]
 
 
-async def complete_all(client: OpenAITeacher, requests: list[TeacherRequest]) -> list[Completion]:
+async def complete_all(client: OpenAITeacher, requests: list[ChatRequest]) -> list[Completion]:
     try:
         return await asyncio.gather(*(client.complete(r) for r in requests))
     finally:
@@ -69,7 +69,7 @@ def test_bad_request_is_not_retried() -> None:
 
 def test_refused_key_stops_with_an_actionable_error() -> None:
     with ChatServer(fault=lambda body, seen: "401") as server:
-        with pytest.raises(TeacherSetupError) as failed:
+        with pytest.raises(ModelSetupError) as failed:
             asyncio.run(complete_all(teacher(server), [request()]))
         assert "401" in str(failed.value)
         assert "API key" in str(failed.value)
@@ -85,7 +85,7 @@ def test_api_key_comes_from_the_named_variable(monkeypatch: pytest.MonkeyPatch) 
 def test_missing_key_for_openai_itself_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KGSYNTH_ABSENT_KEY", raising=False)
     client = OpenAITeacher(model="gpt-test", api_key_env="KGSYNTH_ABSENT_KEY")
-    with pytest.raises(TeacherSetupError, match="KGSYNTH_ABSENT_KEY"):
+    with pytest.raises(ModelSetupError, match="KGSYNTH_ABSENT_KEY"):
         client.client  # noqa: B018 -- creating the client is what fails
 
 
@@ -113,9 +113,9 @@ def test_cache_key_covers_what_changes_the_answer_only() -> None:
     assert base.cache_key() == request().cache_key()
     assert base.cache_key() != request(seed=1).cache_key()
     assert base.cache_key() != request("other").cache_key()
-    hotter = TeacherRequest(base.model, base.messages, SamplingParams(temperature=1.0), base.seed)
+    hotter = ChatRequest(base.model, base.messages, SamplingParams(temperature=1.0), base.seed)
     assert base.cache_key() != hotter.cache_key()
-    other_model = TeacherRequest("other-model", base.messages, base.params, base.seed)
+    other_model = ChatRequest("other-model", base.messages, base.params, base.seed)
     assert base.cache_key() != other_model.cache_key()
 
 

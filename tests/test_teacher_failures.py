@@ -21,7 +21,7 @@ import pytest
 
 from kgsynth.errors import KgsynthError
 from kgsynth.graph.model import Graph
-from kgsynth.teacher.base import TeacherSetupError, redact_url
+from kgsynth.models.base import ModelSetupError, redact_url
 from kgsynth.teacher.run import TeacherConfig, distil
 from tests.chat_server import ChatServer
 from tests.teacher_items import make_items
@@ -107,7 +107,7 @@ def fast(base_url: str, **options: Any) -> TeacherConfig:
 
 def test_connection_refused_stops_the_run_at_once_and_says_so(tmp_path: Path) -> None:
     # no TCP probe here: the server goes away between the check and the run
-    with pytest.raises(TeacherSetupError, match="connection refused") as caught:
+    with pytest.raises(ModelSetupError, match="connection refused") as caught:
         distil(make_items(8), fast(f"http://127.0.0.1:{closed_port()}/v1", max_retries=6), tmp_path)
     assert "timeout" not in str(caught.value)
     assert not (tmp_path / "teacher" / "results.jsonl").exists()
@@ -115,7 +115,7 @@ def test_connection_refused_stops_the_run_at_once_and_says_so(tmp_path: Path) ->
 
 def test_a_server_that_never_answers_stops_the_run(tmp_path: Path) -> None:
     with ChatServer(fault=lambda body, seen: "timeout", hang_seconds=5) as server:
-        with pytest.raises(TeacherSetupError, match="has not answered any request: last fault timeout"):
+        with pytest.raises(ModelSetupError, match="has not answered any request: last fault timeout"):
             distil(make_items(8), fast(server.base_url), tmp_path)
         assert not server.served_ok()
 

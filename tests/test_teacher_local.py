@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kgsynth.teacher.base import SamplingParams
+from kgsynth.models.base import SamplingParams
 from kgsynth.teacher.run import TeacherConfig, TeacherResult, distil
 from tests.chat_server import ChatServer
 from tests.teacher_items import make_items
@@ -25,7 +25,7 @@ REASONS = {"wrong_answer", "no_answer", "truncated"}
 
 @pytest.fixture(scope="module")
 def smollm2() -> Any:
-    from kgsynth.teacher.local import LocalTeacher, ensure_smollm2
+    from kgsynth.models.transformers import LocalTeacher, ensure_smollm2
 
     return LocalTeacher(ensure_smollm2(MODELS))
 

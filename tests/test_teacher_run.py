@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from kgsynth.errors import UnknownNameError
+from kgsynth.models.base import ModelSetupError
 from kgsynth.questions.item import Item
-from kgsynth.teacher.base import TeacherSetupError
 from kgsynth.teacher.run import TeacherConfig, TeacherResult, distil, make_teacher, request_seed
 from tests.chat_server import ChatServer
 from tests.teacher_items import good_chain, item_for_prompt, make_items, wrong_chain
@@ -255,7 +255,7 @@ def test_retries_exhausted_leave_the_item_for_the_next_run(tmp_path: Path) -> No
 
 
 def test_refused_key_stops_the_run(tmp_path: Path) -> None:
-    with ChatServer(fault=lambda body, seen: "401") as server, pytest.raises(TeacherSetupError):
+    with ChatServer(fault=lambda body, seen: "401") as server, pytest.raises(ModelSetupError):
         distil(make_items(4), config(server), tmp_path)
 
 

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from kgsynth.teacher.base import SamplingParams, TeacherRequest, TeacherSetupError
+from kgsynth.models.base import ChatRequest, ModelSetupError, SamplingParams
+from kgsynth.models.vllm import VLLMTeacher
 from kgsynth.teacher.run import TeacherConfig, make_teacher
-from kgsynth.teacher.vllm_backend import VLLMTeacher
 
 
 class FakeLLM:
@@ -62,7 +62,7 @@ def test_config_reaches_the_engine_and_requests_are_batched(fake_vllm: types.Mod
     teacher = make_teacher(config)
     assert isinstance(teacher, VLLMTeacher)
     requests = [
-        TeacherRequest("Qwen/Qwen3-32B", ({"role": "user", "content": f"q{i}"},), SamplingParams(0.6, 0.95, 512), i)
+        ChatRequest("Qwen/Qwen3-32B", ({"role": "user", "content": f"q{i}"},), SamplingParams(0.6, 0.95, 512), i)
         for i in range(5)
     ]
 
@@ -90,14 +90,14 @@ def test_model_path_overrides_the_label(fake_vllm: types.ModuleType) -> None:
 def test_missing_vllm_is_an_actionable_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` fail
     teacher = VLLMTeacher(model="m")
-    with pytest.raises(TeacherSetupError, match="vllm"):
+    with pytest.raises(ModelSetupError, match="vllm"):
         teacher.engine()
 
 
 def test_importing_the_teacher_imports_no_backend() -> None:
     """vllm, torch and openai load only when their backend is used, so `kgsynth --help` stays fast."""
     code = (
-        "import sys, kgsynth.teacher.run, kgsynth.teacher.vllm_backend, kgsynth.teacher.local\n"
+        "import sys, kgsynth.teacher.run, kgsynth.models.vllm, kgsynth.models.transformers\n"
         "import kgsynth.dataset.rewards\n"
         "print(sorted(m for m in ('vllm', 'torch', 'transformers', 'openai') if m in sys.modules))"
     )

@@ -466,7 +466,7 @@ def test_gguf_model_is_trainable_after_its_quantizer_is_detached(tmp_path: Path)
     from transformers import AutoModelForCausalLM
     from transformers.trainer_utils import validate_quantization_for_training
 
-    from kgsynth.teacher.local import ensure_smollm2
+    from kgsynth.models.transformers import ensure_smollm2
     from kgsynth_trainers.model import detach_gguf_quantizer
 
     gguf = ensure_smollm2(MODELS)

@@ -22,8 +22,8 @@ from typing import Any
 from kgsynth.errors import KgsynthError
 from kgsynth.eval.evaluate import EvalConfig, GenerationParams
 from kgsynth.eval.loglik import LoglikRequest, encode_pair
-from kgsynth.teacher.base import Message
-from kgsynth.teacher.local import check_model_path
+from kgsynth.models.base import Message
+from kgsynth.models.transformers import check_model_path
 
 logger = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from kgsynth.dataset.benchmark_files import (
     read_records,
 )
 from kgsynth.errors import KgsynthError
+from kgsynth.models.base import Message
 from kgsynth.questions.item import Item, Option
-from kgsynth.teacher.base import Message
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kgsynth.errors import KgsynthError
 from kgsynth.eval.benchmarks import EvalItem
-from kgsynth.teacher.base import Message
+from kgsynth.models.base import Message
 
 logger = logging.getLogger(__name__)
 

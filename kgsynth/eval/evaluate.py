@@ -51,8 +51,8 @@ from kgsynth.eval.common import (
     unique_labels,
     wilson_interval,
 )
+from kgsynth.models.base import Message
 from kgsynth.questions.answers import follows_format, judge
-from kgsynth.teacher.base import Message
 
 logger = logging.getLogger(__name__)
 

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kgsynth.dataset.rows import PATH_ARROW
 from kgsynth.errors import KgsynthError
 from kgsynth.eval.benchmarks import EvalItem, EvalSet
+from kgsynth.models.base import Message
 from kgsynth.questions.answers import THINK_OPEN
-from kgsynth.teacher.base import Message
 
 if TYPE_CHECKING:
     from kgsynth.eval.common import EvalConfig, Progress

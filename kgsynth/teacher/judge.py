@@ -37,10 +37,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from kgsynth.errors import KgsynthError
+from kgsynth.models.base import BudgetExhausted, ChatRequest, Message, RequestFailed, SamplingParams, Teacher
+from kgsynth.models.cache import RequestCache
 from kgsynth.questions.item import Item
 from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, shard_name
-from kgsynth.teacher.base import BudgetExhausted, Message, RequestFailed, SamplingParams, Teacher, TeacherRequest
-from kgsynth.teacher.cache import RequestCache
 from kgsynth.teacher.prompts import environment, prompt_hash
 from kgsynth.teacher.run import (
     TRANSIENT_REASONS,
@@ -194,7 +194,7 @@ class _Judging:
         cfg = self.config
         seed = request_seed(cfg.seed, "judge\x00" + item.id, index)
         params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
-        request = TeacherRequest(self.teacher.model, messages, params, seed)
+        request = ChatRequest(self.teacher.model, messages, params, seed)
         record = JudgeSample(index=index, seed=seed, request_key=request.cache_key())
         completion = self.cache.get(record.request_key)
         if completion is not None:

@@ -16,11 +16,11 @@ from typing import Literal
 import jinja2
 
 from kgsynth.graph.schema import DEFAULT_SCHEMA, GraphSchema, load_schema
+from kgsynth.models.base import Message
 from kgsynth.questions.item import Item, Triple
 from kgsynth.questions.walk import facts_against, path_against
 from kgsynth.questions.wording import mid_sentence
 from kgsynth.resources import prompts_dir
-from kgsynth.teacher.base import Message
 
 Grounding = Literal["path", "none"]
 FactsWording = Literal["walk", "stored"]  # facts read as the question walks them, or in each edge's stored direction

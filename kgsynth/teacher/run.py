@@ -37,20 +37,20 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kgsynth.errors import UnknownNameError
-from kgsynth.questions.answers import judge_item, reasoning_section
-from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
-from kgsynth.questions.item import Item
-from kgsynth.teacher.base import (
+from kgsynth.models.base import (
     BudgetExhausted,
+    ChatRequest,
     Completion,
+    ModelSetupError,
     RequestFailed,
     SamplingParams,
     Teacher,
-    TeacherRequest,
-    TeacherSetupError,
     redact_url,
 )
-from kgsynth.teacher.cache import RequestCache
+from kgsynth.models.cache import RequestCache
+from kgsynth.questions.answers import judge_item, reasoning_section
+from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
+from kgsynth.questions.item import Item
 from kgsynth.teacher.prompts import QUESTION_TEMPLATE, prompt_hash, student_messages, teacher_messages
 
 logger = logging.getLogger(__name__)
@@ -129,17 +129,17 @@ def check_teacher(config: TeacherConfig) -> None:
     check_installed(config)
     if config.backend == "openai":
         if config.base_url is None and not os.environ.get(config.api_key_env):
-            raise TeacherSetupError(
+            raise ModelSetupError(
                 f"no API key: the environment variable {config.api_key_env} is not set",
                 hint=f"export {config.api_key_env}=..., or name another variable with --teacher-api-key-env",
             )
         if config.base_url is not None:
             probe_server(config.base_url)
     if config.backend == "local":
-        from kgsynth.teacher.local import SMOLLM2_NAME, check_model_path
+        from kgsynth.models.transformers import SMOLLM2_NAME, check_model_path
 
         if config.model_path is None and config.model != SMOLLM2_NAME:
-            raise TeacherSetupError(
+            raise ModelSetupError(
                 f"the local teacher needs a model: --teacher-model-path is not given and {config.model!r} is not a "
                 "model kgsynth can fetch",
                 hint=f"give --teacher-model-path (a transformers folder or a .gguf file), or --teacher-model "
@@ -156,7 +156,7 @@ def check_installed(config: TeacherConfig) -> None:
     modules, install = BACKEND_MODULES.get(config.backend, ((), ""))
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
-        raise TeacherSetupError(
+        raise ModelSetupError(
             f"the {config.backend} teacher needs {', '.join(missing)}, which is not installed",
             hint=install,
         )
@@ -183,7 +183,7 @@ def probe_server(base_url: str) -> None:
             why = f"no answer within {PROBE_SECONDS:g} s"
         else:
             why = exc.strerror or str(exc)
-        raise TeacherSetupError(
+        raise ModelSetupError(
             f"cannot connect to the teacher at {redact_url(base_url)}: {why}",
             hint="start the server, or check --teacher-base-url",
         ) from None
@@ -269,7 +269,7 @@ class RunBudget:
 
 
 def _openai_teacher(config: TeacherConfig) -> Teacher:
-    from kgsynth.teacher.client import OpenAITeacher
+    from kgsynth.models.openai import OpenAITeacher
 
     return OpenAITeacher(
         model=config.model,
@@ -284,7 +284,7 @@ def _openai_teacher(config: TeacherConfig) -> Teacher:
 
 
 def _local_teacher(config: TeacherConfig) -> Teacher:
-    from kgsynth.teacher.local import SMOLLM2_NAME, LocalTeacher, ensure_smollm2
+    from kgsynth.models.transformers import SMOLLM2_NAME, LocalTeacher, ensure_smollm2
 
     if config.model_path is None and config.model == SMOLLM2_NAME:
         return LocalTeacher(ensure_smollm2(Path(".models")), model=config.model)
@@ -294,7 +294,7 @@ def _local_teacher(config: TeacherConfig) -> Teacher:
 
 
 def _vllm_teacher(config: TeacherConfig) -> Teacher:
-    from kgsynth.teacher.vllm_backend import VLLMTeacher
+    from kgsynth.models.vllm import VLLMTeacher
 
     return VLLMTeacher(model=config.model_path or config.model, engine_args=config.engine_args)
 
@@ -344,7 +344,7 @@ class _Run:
         self.sent = 0
         self.cache_hits = 0
 
-    async def completion(self, request: TeacherRequest) -> Completion:
+    async def completion(self, request: ChatRequest) -> Completion:
         key = request.cache_key()
         cached = self.cache.get(key)
         if cached is not None:
@@ -359,7 +359,7 @@ class _Run:
 
     async def sample(self, item: Item, messages: tuple[dict[str, str], ...], index: int) -> SampleRecord:
         seed = request_seed(self.config.seed, item.id, index)
-        request = TeacherRequest(self.teacher.model, messages, self.config.sampling(), seed)
+        request = ChatRequest(self.teacher.model, messages, self.config.sampling(), seed)
         record = SampleRecord(index=index, seed=seed, request_key=request.cache_key())
         try:
             completion = await self.completion(request)

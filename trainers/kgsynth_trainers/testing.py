@@ -8,11 +8,11 @@ from pathlib import Path
 
 def save_tiny_llama(folder: Path, *, models: Path) -> Path:
     """Save the tiny Llama (seeded, so the same weights every time) and SmolLM2's tokenizer (fetched into
-    `models` by `kgsynth.teacher.local.ensure_smollm2`) into `folder`; returns `folder`."""
+    `models` by `kgsynth.models.transformers.ensure_smollm2`) into `folder`; returns `folder`."""
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from kgsynth.teacher.local import ensure_smollm2
+    from kgsynth.models.transformers import ensure_smollm2
 
     gguf = ensure_smollm2(models)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

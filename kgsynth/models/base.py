@@ -23,7 +23,7 @@ class SamplingParams:
 
 
 @dataclass(frozen=True)
-class TeacherRequest:
+class ChatRequest:
     """One chat-completion request: everything that determines the teacher's answer, and nothing else."""
 
     model: str
@@ -88,7 +88,7 @@ class Teacher(Protocol):
 
     model: str
 
-    async def complete(self, request: TeacherRequest) -> Completion:
+    async def complete(self, request: ChatRequest) -> Completion:
         """The completion for `request`; raises `RequestFailed` when this request cannot be answered."""
         ...
 
@@ -97,21 +97,21 @@ class Teacher(Protocol):
         ...
 
 
-class TeacherError(KgsynthError):
+class ModelError(KgsynthError):
     """Base class of the teacher's errors."""
 
 
-class TeacherSetupError(TeacherError):
+class ModelSetupError(ModelError):
     """The teacher cannot be used at all (no key, wrong endpoint or model): the run stops."""
 
 
-class TeacherIncomplete(TeacherError):
+class TeacherIncomplete(ModelError):
     """Items were left incomplete (retries or budget spent): the run did not finish its work."""
 
     exit_code = 1
 
 
-class RequestFailed(TeacherError):
+class RequestFailed(ModelError):
     """One request could not be answered; the item records `reason`, and a rerun tries it again."""
 
     def __init__(self, reason: str, detail: str, *, hint: str | None = None) -> None:
@@ -120,7 +120,7 @@ class RequestFailed(TeacherError):
         self.detail = detail
 
 
-class BudgetExhausted(TeacherError):
+class BudgetExhausted(ModelError):
     """The run's request or token budget is spent; unanswered items wait for the next run."""
 
 

@@ -1,6 +1,6 @@
 """A request cache, so that an interrupted or repeated run sends nothing twice and loses nothing.
 
-Each answered request is stored under `TeacherRequest.cache_key()` (a digest of model, messages,
+Each answered request is stored under `ChatRequest.cache_key()` (a digest of model, messages,
 sampling parameters and seed) the moment it arrives, in SQLite in write-ahead-log mode: a committed
 answer survives the process being killed, and a half-written one is never read back. Failed
 requests are not stored, so a rerun tries them again.
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from kgsynth.teacher.base import Completion
+from kgsynth.models.base import Completion
 
 logger = logging.getLogger(__name__)
 

