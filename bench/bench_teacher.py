@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kgsynth.models.base import ChatRequest, SamplingParams  # noqa: E402
-from kgsynth.models.openai import OpenAITeacher  # noqa: E402
+from kgsynth.models.openai import OpenAIChat  # noqa: E402
 from kgsynth.teacher.prompts import teacher_messages  # noqa: E402
 from tests.teacher_items import make_item  # noqa: E402
 
@@ -48,7 +48,7 @@ def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
 
 
 async def measure(base_url: str, concurrency: int, requests: int, latency: float) -> dict[str, Any]:
-    teacher = OpenAITeacher(model="bench-teacher", base_url=base_url, concurrency=concurrency, timeout=60.0)
+    teacher = OpenAIChat(model="bench-teacher", base_url=base_url, concurrency=concurrency, timeout=60.0)
     # A realistic request: a rendered teacher prompt for a 2-hop item, distinct per request (seed).
     messages = teacher_messages(make_item(0))
     params = SamplingParams(temperature=0.7, top_p=1.0, max_tokens=2048)

@@ -590,11 +590,11 @@ def generate_cmd(
 
         read_focus(cfg.generate.focus)  # and a bad focus file
     if cfg.teacher is not None or cfg.judge is not None:
-        from kgsynth.teacher.run import check_teacher
+        from kgsynth.models.config import check_model
 
-        for backend_config in (cfg.judge.teacher_config() if cfg.judge else None, cfg.teacher):
-            if backend_config is not None:
-                check_teacher(backend_config)  # extras, key and server, before any work
+        for flag, step in (("--judge", cfg.judge), ("--teacher", cfg.teacher)):
+            if step is not None:
+                check_model(step, flag=flag)  # extras, key and server, before any work
     with lock_run_dir(out):  # held through the teacher step: a second run into OUT is refused
         graph = open_graph(cfg.graph, progress=True)
         with Progress(
@@ -623,9 +623,8 @@ def generate_cmd(
 def _run_teacher(tconfig: Any, out: Path, items_from: Path, *, allow_incomplete: bool) -> None:
     """The teacher step: chains of thought for the items in ``items_from`` (the run, or its judged subset),
     written into ``out``."""
-    from kgsynth.models.base import TeacherIncomplete
     from kgsynth.run.generate import read_items
-    from kgsynth.teacher.run import TRANSIENT_REASONS, distil
+    from kgsynth.teacher.run import TRANSIENT_REASONS, TeacherIncomplete, distil
 
     result = distil(read_items(items_from), tconfig, out, progress=True)
     console.print(

@@ -101,6 +101,16 @@ RENAMED = {
     r"\bTeacherRequest\b": "ChatRequest",
     r"\bTeacherSetupError\b": "ModelSetupError",
     r"\bTeacherError\b": "ModelError",
+    r"\bOpenAITeacher\b": "OpenAIChat",
+    r"\bLocalTeacher\b": "TransformersChat",
+    r"\bVLLMTeacher\b": "VLLMChat",
+    r"\bmake_teacher\b": "make_model",
+    r"\bcheck_teacher\b": "check_model",
+    r"(?m)^from kgsynth\.teacher\.run import (make_model|check_model)$": r"from kgsynth.models.config import \1",
+    # the run policy the judge borrowed from the teacher is the models layer's
+    r"(?m)^from kgsynth\.teacher\.run import (request_seed|RunBudget|for_each_concurrently|TRANSIENT_REASONS)$": (
+        r"from kgsynth.models.budget import \1"
+    ),
 }
 
 PACKAGE_DOCS = {

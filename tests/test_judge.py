@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kgsynth.models.budget import request_seed
 from kgsynth.questions.item import Distractor, Item
 from kgsynth.run.journal import Progress, ShardLog, read_run_items
 from kgsynth.teacher.judge import JudgeConfig, judge_run, parse_accepted
-from kgsynth.teacher.run import request_seed
 from tests.chat_server import ChatServer
 from tests.teacher_items import item_for_prompt, make_items
 

@@ -14,7 +14,7 @@ from kgsynth.models.base import (
     RequestFailed,
     SamplingParams,
 )
-from kgsynth.models.openai import OpenAITeacher, _parse_completion
+from kgsynth.models.openai import OpenAIChat, _parse_completion
 from tests.chat_server import DEFAULT_TEXT, ChatServer
 
 FAULTS = ["429", "500", "503", "timeout", "disconnect", "malformed", "truncated", "empty"]
@@ -24,13 +24,13 @@ def request(text: str = "Which gene causes Marfan syndrome?", seed: int = 0) -> 
     return ChatRequest("test-teacher", ({"role": "user", "content": text},), SamplingParams(), seed)
 
 
-def teacher(server: ChatServer, **options: object) -> OpenAITeacher:
+def teacher(server: ChatServer, **options: object) -> OpenAIChat:
     settings: dict[str, object] = {"timeout": 1.0, "max_retries": 3, "backoff_base": 0.001, "seed": 0}
     settings.update(options)
-    return OpenAITeacher(model="test-teacher", base_url=server.base_url, **settings)  # type: ignore[arg-type]
+    return OpenAIChat(model="test-teacher", base_url=server.base_url, **settings)  # type: ignore[arg-type]
 
 
-async def complete_all(client: OpenAITeacher, requests: list[ChatRequest]) -> list[Completion]:
+async def complete_all(client: OpenAIChat, requests: list[ChatRequest]) -> list[Completion]:
     try:
         return await asyncio.gather(*(client.complete(r) for r in requests))
     finally:
@@ -84,7 +84,7 @@ def test_api_key_comes_from_the_named_variable(monkeypatch: pytest.MonkeyPatch) 
 
 def test_missing_key_for_openai_itself_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KGSYNTH_ABSENT_KEY", raising=False)
-    client = OpenAITeacher(model="gpt-test", api_key_env="KGSYNTH_ABSENT_KEY")
+    client = OpenAIChat(model="gpt-test", api_key_env="KGSYNTH_ABSENT_KEY")
     with pytest.raises(ModelSetupError, match="KGSYNTH_ABSENT_KEY"):
         client.client  # noqa: B018 -- creating the client is what fails
 

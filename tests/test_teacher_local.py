@@ -25,9 +25,9 @@ REASONS = {"wrong_answer", "no_answer", "truncated"}
 
 @pytest.fixture(scope="module")
 def smollm2() -> Any:
-    from kgsynth.models.transformers import LocalTeacher, ensure_smollm2
+    from kgsynth.models.transformers import TransformersChat, ensure_smollm2
 
-    return LocalTeacher(ensure_smollm2(MODELS))
+    return TransformersChat(ensure_smollm2(MODELS))
 
 
 def check_results(out: Path, count: int) -> list[TeacherResult]:

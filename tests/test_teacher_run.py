@@ -19,8 +19,10 @@ import pytest
 
 from kgsynth.errors import UnknownNameError
 from kgsynth.models.base import ModelSetupError
+from kgsynth.models.budget import request_seed
+from kgsynth.models.config import make_model
 from kgsynth.questions.item import Item
-from kgsynth.teacher.run import TeacherConfig, TeacherResult, distil, make_teacher, request_seed
+from kgsynth.teacher.run import TeacherConfig, TeacherResult, distil
 from tests.chat_server import ChatServer
 from tests.teacher_items import good_chain, item_for_prompt, make_items, wrong_chain
 
@@ -261,7 +263,7 @@ def test_refused_key_stops_the_run(tmp_path: Path) -> None:
 
 def test_unknown_backend_and_local_model_are_reported() -> None:
     with pytest.raises(UnknownNameError, match="SmolLM2-135M-Instruct"):
-        make_teacher(TeacherConfig(backend="local", model="no-such-model"))
+        make_model(TeacherConfig(backend="local", model="no-such-model"))
 
 
 def test_distil_runs_inside_a_running_loop_via_adistil(tmp_path: Path) -> None:

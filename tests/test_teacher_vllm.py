@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 import pytest
 
 from kgsynth.models.base import ChatRequest, ModelSetupError, SamplingParams
-from kgsynth.models.vllm import VLLMTeacher
-from kgsynth.teacher.run import TeacherConfig, make_teacher
+from kgsynth.models.config import make_model
+from kgsynth.models.vllm import VLLMChat
+from kgsynth.teacher.run import TeacherConfig
 
 
 class FakeLLM:
@@ -59,8 +60,8 @@ def test_config_reaches_the_engine_and_requests_are_batched(fake_vllm: types.Mod
         model="Qwen/Qwen3-32B",
         engine_args={"tensor_parallel_size": 2, "max_model_len": 8192},
     )
-    teacher = make_teacher(config)
-    assert isinstance(teacher, VLLMTeacher)
+    teacher = make_model(config)
+    assert isinstance(teacher, VLLMChat)
     requests = [
         ChatRequest("Qwen/Qwen3-32B", ({"role": "user", "content": f"q{i}"},), SamplingParams(0.6, 0.95, 512), i)
         for i in range(5)
@@ -81,15 +82,15 @@ def test_config_reaches_the_engine_and_requests_are_batched(fake_vllm: types.Mod
 
 
 def test_model_path_overrides_the_label(fake_vllm: types.ModuleType) -> None:
-    teacher = make_teacher(TeacherConfig(backend="vllm", model="teacher", model_path="/models/qwen"))
-    assert isinstance(teacher, VLLMTeacher)
+    teacher = make_model(TeacherConfig(backend="vllm", model="teacher", model_path="/models/qwen"))
+    assert isinstance(teacher, VLLMChat)
     teacher.engine()
     assert FakeLLM.instances[0].kwargs == {"model": "/models/qwen"}
 
 
 def test_missing_vllm_is_an_actionable_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "vllm", None)  # makes `import vllm` fail
-    teacher = VLLMTeacher(model="m")
+    teacher = VLLMChat(model="m")
     with pytest.raises(ModelSetupError, match="vllm"):
         teacher.engine()
 

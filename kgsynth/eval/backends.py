@@ -12,56 +12,25 @@ evaluation whose completions are all cached never loads a model.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kgsynth.errors import KgsynthError
 from kgsynth.eval.evaluate import EvalConfig, GenerationParams
 from kgsynth.eval.loglik import LoglikRequest, encode_pair
 from kgsynth.models.base import Message
-from kgsynth.models.transformers import check_model_path
+from kgsynth.models.transformers import (
+    available_cores,
+    check_model_path,
+    generate_batch,
+    load_causal_lm,
+    model_fingerprint,
+    model_label,
+)
+from kgsynth.models.vllm import sampling_params, start_vllm
 
 logger = logging.getLogger(__name__)
-
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
-
-
-def available_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def model_label(path: Path) -> str:
-    """A short name for a model: a GGUF file's stem before its quantisation, a folder's name.
-
-    >>> model_label(Path(".models/SmolLM2-135M-Instruct.Q4_1.gguf")), model_label(Path("runs/sft/checkpoint-75"))
-    ('SmolLM2-135M-Instruct', 'sft/checkpoint-75')
-    """
-    if path.suffix == ".gguf":
-        return path.name.split(".")[0]
-    if path.name.startswith("checkpoint") and path.parent.name:
-        return f"{path.parent.name}/{path.name}"
-    return path.name
-
-
-def model_fingerprint(path: Path) -> str:
-    """An id of a model on disk that changes when its weights do: its path, and each weight file's name, size
-    and modification time."""
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES)
-    digest = hashlib.sha256(str(path.resolve()).encode())
-    for file in files:
-        stat = file.stat()
-        digest.update(
-            f"\0{file.relative_to(path) if file != path else file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()
-        )
-    return f"{model_label(path)}@{digest.hexdigest()[:16]}"
 
 
 class TransformersBackend:
@@ -70,8 +39,6 @@ class TransformersBackend:
     def __init__(self, path: Path, *, batch_size: int = 8, threads: int = 0, device: str = "cpu") -> None:
         check_model_path(path, option="--model")
         self.path = path
-        self.gguf_file = path.name if path.suffix == ".gguf" else None
-        self.directory = path.parent if self.gguf_file else path
         self.label = model_label(path)
         self.model_id = model_fingerprint(path)
         self.batch_size = batch_size
@@ -83,25 +50,8 @@ class TransformersBackend:
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            try:
-                import torch
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-            except ImportError as error:
-                raise KgsynthError(
-                    "evaluating with transformers needs torch and transformers", hint="pip install 'kgsynth[local]'"
-                ) from error
-            from transformers.utils import logging as transformers_logging
-
-            transformers_logging.disable_progress_bar()  # kgsynth shows its own
-            torch.set_num_threads(self.threads)
-            extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
-            logger.info("loading %s from %s (%d torch threads)", self.label, self.path, self.threads)
-            tokenizer = AutoTokenizer.from_pretrained(self.directory, **extra)
-            tokenizer.padding_side = "left"
-            if tokenizer.pad_token is None:
-                tokenizer.pad_token = tokenizer.eos_token
-            network: Any = AutoModelForCausalLM.from_pretrained(self.directory, dtype=torch.float32, **extra)
-            self._loaded = (tokenizer, network.to(self.device).eval())
+            self._loaded = load_causal_lm(self.path, device=self.device, threads=self.threads, batched=True,
+                                          float32=True)  # fmt: skip
         return self._loaded
 
     def load(self) -> None:
@@ -109,21 +59,10 @@ class TransformersBackend:
 
     def generate(self, prompts: Sequence[tuple[Message, ...]], params: GenerationParams) -> list[str]:
         """Greedy completions of `prompts`, generated together (left-padded)."""
-        import torch
-
         tokenizer, network = self._load()
-        texts = [tokenizer.apply_chat_template(list(p), add_generation_prompt=True, tokenize=False) for p in prompts]
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        with torch.no_grad():
-            output = network.generate(
-                **batch,
-                max_new_tokens=params.max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-            )
+        texts = generate_batch(network, tokenizer, prompts, max_new_tokens=params.max_new_tokens)
         self.prompts_generated += len(prompts)
-        new = output[:, batch["input_ids"].shape[1] :]
-        return list(tokenizer.batch_decode(new, skip_special_tokens=True))
+        return [samples[0] for samples in texts]
 
     def loglikelihood(self, requests: Sequence[LoglikRequest]) -> list[list[float]]:
         """Per request, the summed log-probability of each continuation (`kgsynth.eval.loglik`): the tokens every
@@ -179,16 +118,12 @@ def chat_text(tokenizer: Any, messages: Sequence[Message]) -> str:
 
 def vllm_sampling_params(params: GenerationParams) -> Any:
     """vLLM's greedy `SamplingParams` for `params`."""
-    import vllm
-
-    return vllm.SamplingParams(temperature=0.0, max_tokens=params.max_new_tokens)
+    return sampling_params(temperature=0.0, max_tokens=params.max_new_tokens, needed_by="evaluating with vLLM")
 
 
 def vllm_prompt_logprob_params() -> Any:
     """vLLM's `SamplingParams` that return each prompt token's log-probability (one token generated, unused)."""
-    import vllm
-
-    return vllm.SamplingParams(temperature=0.0, max_tokens=1, prompt_logprobs=0)
+    return sampling_params(temperature=0.0, max_tokens=1, prompt_logprobs=0, needed_by="evaluating with vLLM")
 
 
 class VLLMBackend:
@@ -222,15 +157,8 @@ class VLLMBackend:
 
     def engine(self) -> Any:
         if self._engine is None:
-            try:
-                import vllm
-            except ImportError as error:
-                raise KgsynthError(
-                    "evaluating with vLLM needs vllm and a GPU",
-                    hint="pip install 'kgsynth[vllm]', or use --backend transformers",
-                ) from error
-            logger.info("starting vLLM for %s with %s", self.model, self.engine_args)
-            self._engine = vllm.LLM(model=self.model, **self.engine_args)
+            self._engine = start_vllm(self.model, self.engine_args, needed_by="evaluating with vLLM",
+                                      hint="pip install 'kgsynth[vllm]', or use --backend transformers")  # fmt: skip
         return self._engine
 
     def load(self) -> None:

@@ -1,9 +1,16 @@
-"""What every teacher backend speaks: a request, a completion, the errors, and the `Teacher` protocol."""
+"""What every model backend speaks: the message type, a request, a completion, the errors, the `ChatModel` protocol.
+
+The teacher, the judge, evaluation and the trainers' mining ask models through this layer
+(`kgsynth.models.openai`, `.transformers`, `.vllm`); a request's cache key is a digest of the fields
+that change its answer (an allow-list: `ChatRequest.body`), never of timeouts or batch sizes.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -15,7 +22,7 @@ Message = dict[str, str]
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """The sampling parameters a teacher request carries (they change its answer, so they are hashed)."""
+    """The sampling parameters a request carries (they change its answer, so they are hashed)."""
 
     temperature: float = 0.7
     top_p: float = 1.0
@@ -24,7 +31,7 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """One chat-completion request: everything that determines the teacher's answer, and nothing else."""
+    """One chat-completion request: everything that determines the model's answer, and nothing else."""
 
     model: str
     messages: tuple[Message, ...]
@@ -54,7 +61,7 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class Completion:
-    """The teacher's answer to one request."""
+    """A model's answer to one request."""
 
     text: str
     finish_reason: str | None = None
@@ -83,8 +90,9 @@ class Completion:
         )
 
 
-class Teacher(Protocol):
-    """A teacher backend: answers chat requests, possibly many at once."""
+class ChatModel(Protocol):
+    """A model backend: answers chat requests, one per call, many at once when called concurrently
+    (`complete_many`; the vLLM backend gathers concurrent requests into one engine batch)."""
 
     model: str
 
@@ -98,17 +106,16 @@ class Teacher(Protocol):
 
 
 class ModelError(KgsynthError):
-    """Base class of the teacher's errors."""
+    """Base class of the errors of asking a model."""
+
+
+async def complete_many(model: ChatModel, requests: Sequence[ChatRequest]) -> list[Completion]:
+    """The completions of ``requests``, in order, asked concurrently (a failed one raises)."""
+    return list(await asyncio.gather(*(model.complete(request) for request in requests)))
 
 
 class ModelSetupError(ModelError):
-    """The teacher cannot be used at all (no key, wrong endpoint or model): the run stops."""
-
-
-class TeacherIncomplete(ModelError):
-    """Items were left incomplete (retries or budget spent): the run did not finish its work."""
-
-    exit_code = 1
+    """The model cannot be used at all (no key, wrong endpoint or model): the run stops."""
 
 
 class RequestFailed(ModelError):

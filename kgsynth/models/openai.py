@@ -1,4 +1,4 @@
-"""The teacher behind any OpenAI-compatible server (OpenAI, vLLM's server, others), asynchronously.
+"""A model behind any OpenAI-compatible server (OpenAI, vLLM's server, others), asynchronously.
 
 One class for every server, as distilabel's OpenAI adapter: `base_url` picks the server, the API key
 comes from an environment variable, and the `openai` client is created lazily. At most
@@ -96,10 +96,10 @@ class ClientStats:
         }
 
 
-class OpenAITeacher:
+class OpenAIChat:
     """A teacher served by any OpenAI-compatible chat-completions endpoint.
 
-    >>> teacher = OpenAITeacher(model="Qwen/Qwen3-32B", base_url="http://127.0.0.1:8000/v1", concurrency=64)
+    >>> teacher = OpenAIChat(model="Qwen/Qwen3-32B", base_url="http://127.0.0.1:8000/v1", concurrency=64)
     >>> teacher.concurrency
     64
     """

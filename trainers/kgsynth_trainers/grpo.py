@@ -29,6 +29,7 @@ from kgsynth_trainers.mining import (
     read_pass_rates,
     roll_out_transformers,
     roll_out_vllm,
+    start_mining_engine,
     vllm_sampling_params,
     write_pass_rates,
 )
@@ -153,9 +154,8 @@ def _mined(recipe: Recipe[GRPOSection, Any], pool: Any, *, model: Any, tokenizer
         except KgsynthError as error:
             logger.warning("no item metadata for the pass rates (%s)", error.message)
     if section.mining_backend == "vllm":
-        from vllm import LLM
-
-        roll_out = roll_out_vllm(LLM(model=_vllm_model_dir(section)), lambda k: vllm_sampling_params(settings, k))
+        engine = start_mining_engine(_vllm_model_dir(section))
+        roll_out = roll_out_vllm(engine, lambda k: vllm_sampling_params(settings, k))
     else:
         roll_out = roll_out_transformers(model, tokenizer, settings)
     rates = mine(list(pool), roll_out=roll_out, reward=reward, settings=settings, metadata=metadata)

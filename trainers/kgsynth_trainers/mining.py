@@ -19,13 +19,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kgsynth.errors import KgsynthError
+from kgsynth.models.vllm import sampling_params, start_vllm
 from kgsynth.questions.answers import parse_answer, parse_short_answer
 from kgsynth_trainers.data import reward_columns
 
 logger = logging.getLogger(__name__)
 
 PASSRATES_FILE = "passrates.jsonl"
+MINING_VLLM_HINT = "pip install -e 'trainers/[vllm]' on a GPU machine, or set mining_backend: transformers"
 
 Messages = list[dict[str, str]]
 RollOut = Callable[[Sequence[Messages], int], list[list[str]]]
@@ -66,8 +67,11 @@ class PassRate:
 
 
 def roll_out_transformers(model: Any, tokenizer: Any, settings: MiningSettings) -> RollOut:
-    """A `RollOut` sampling with transformers' `generate`, `settings.batch_size` prompts at a time."""
+    """A `RollOut` sampling with transformers' `generate` (`kgsynth.models.transformers.generate_batch`),
+    `settings.batch_size` prompts at a time."""
     import torch
+
+    from kgsynth.models.transformers import generate_batch
 
     def roll_out(prompts: Sequence[Messages], k: int) -> list[list[str]]:
         model.eval()
@@ -75,19 +79,8 @@ def roll_out_transformers(model: Any, tokenizer: Any, settings: MiningSettings) 
         results: list[list[str]] = []
         for start in range(0, len(prompts), settings.batch_size):
             batch = prompts[start : start + settings.batch_size]
-            texts = [tokenizer.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True) for p in batch]
-            encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            with torch.no_grad():
-                output = model.generate(
-                    **encoded,
-                    do_sample=True,
-                    temperature=settings.temperature,
-                    max_new_tokens=settings.max_new_tokens,
-                    num_return_sequences=k,
-                    pad_token_id=tokenizer.pad_token_id,
-                )
-            decoded = tokenizer.batch_decode(output[:, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
-            results += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
+            results += generate_batch(model, tokenizer, batch, max_new_tokens=settings.max_new_tokens, samples=k,
+                                      temperature=settings.temperature)  # fmt: skip
             logger.info("rolled out %d/%d items", min(start + settings.batch_size, len(prompts)), len(prompts))
         return results
 
@@ -95,16 +88,15 @@ def roll_out_transformers(model: Any, tokenizer: Any, settings: MiningSettings) 
 
 
 def vllm_sampling_params(settings: MiningSettings, k: int) -> Any:
-    """vLLM's `SamplingParams` for k rollouts per prompt; a clear error when vLLM is not installed."""
-    try:
-        from vllm import SamplingParams
-    except ImportError:
-        raise KgsynthError(
-            "mining_backend: vllm needs vLLM, which is not installed",
-            hint="pip install -e 'trainers/[vllm]' on a GPU machine, or set mining_backend: transformers",
-        ) from None
-    return SamplingParams(n=k, temperature=settings.temperature, max_tokens=settings.max_new_tokens,
-                          seed=settings.seed)  # fmt: skip
+    """vLLM's `SamplingParams` for k rollouts per prompt (`kgsynth.models.vllm`); a clear error when vLLM is not
+    installed."""
+    return sampling_params(n=k, temperature=settings.temperature, max_tokens=settings.max_new_tokens,
+                           seed=settings.seed, needed_by="mining_backend: vllm", hint=MINING_VLLM_HINT)  # fmt: skip
+
+
+def start_mining_engine(model_dir: str) -> Any:
+    """The vLLM engine mining rolls out with (`kgsynth.models.vllm.start_vllm`, the one vLLM set-up)."""
+    return start_vllm(model_dir, needed_by="mining_backend: vllm", hint=MINING_VLLM_HINT)
 
 
 def roll_out_vllm(llm: Any, make_params: Callable[[int], Any]) -> RollOut:
