@@ -34,7 +34,7 @@ def worded(spec: str, limit: int, seed: int) -> tuple[EvalSet, EvalSet]:
 
     from kgsynth.dataset.export import data_file
     from kgsynth.dataset.rows import item_from_row
-    from kgsynth.teacher.prompts import student_messages
+    from kgsynth.questions.prompt import student_messages
 
     evalset = resolve_set(spec)
     chosen = [i for i in select_items(evalset.items, limit=None, seed=seed) if i.chains]

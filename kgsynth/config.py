@@ -13,7 +13,6 @@ writes its config back into the run (``config.yaml``, :func:`write_config`), so 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgsynth.dataset.export import ExportConfig
 from kgsynth.errors import KgsynthError
+from kgsynth.files import atomic_write
 from kgsynth.graph.open import GraphSpec
 from kgsynth.graph.schema import DEFAULT_SCHEMA
 from kgsynth.questions.question import GenerateConfig
@@ -165,12 +165,7 @@ def config_yaml(config: BaseModel) -> str:
 
 def write_config(config: BaseModel, path: Path) -> None:
     """Write ``config`` to ``path`` atomically, as YAML that ``--config`` accepts."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(config_yaml(config))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, config_yaml(config))
 
 
 COMMAND_CONFIGS: dict[str, type[BaseModel]] = {

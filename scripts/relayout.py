@@ -113,6 +113,16 @@ RENAMED = {
     ),
 }
 
+# Names that left a module for another (a split, not a move): module -> (new module, the names it took).
+MOVED_NAMES: dict[str, tuple[str, frozenset[str]]] = {
+    # the student's prompt sits beside the item, where the dataset rows, evaluation and the teacher read it
+    "kgsynth.teacher.prompts": (
+        "kgsynth.questions.prompt",
+        frozenset({"student_messages", "prompt_hash", "evidence_lines", "evidence_line", "speak_predicate",
+                   "environment", "FactsWording", "STUDENT_TEMPLATE"}),
+    ),
+}  # fmt: skip
+
 PACKAGE_DOCS = {
     "kgsynth.models": "One way of asking a model: messages, requests, the backends, the request cache, the budget.",
     "kgsynth.graph": "The graph: its canonical model, the per-predicate index, schemas, stores, and assembly.",
@@ -178,8 +188,33 @@ def remap_from_import(match: re.Match[str]) -> str:
     return "\n".join(f"{indent}from {parent} import {', '.join(leaves)}" for parent, leaves in by_parent.items())
 
 
+def split_moved_names(text: str) -> str:
+    """``from M import a, b`` where `MOVED_NAMES` says some of the names left M: one import per module."""
+    for module, (new_module, names) in MOVED_NAMES.items():
+        pattern = re.compile(
+            rf"^(?P<indent>[ \t]*)from {re.escape(module)} import (?:\((?P<many>[^)]*)\)|(?P<one>[^\n(]+))$",
+            re.MULTILINE,
+        )
+
+        def split(match: re.Match[str], module: str = module, new_module: str = new_module,
+                  names: frozenset[str] = names) -> str:  # fmt: skip
+            listed = [n.strip() for n in (match.group("many") or match.group("one")).replace("\n", " ").split(",")]
+            listed = [n for n in listed if n and not n.startswith("#")]
+            moved = [n for n in listed if n.split()[0] in names]
+            if not moved:
+                return match.group(0)
+            kept = [n for n in listed if n not in moved]
+            indent = match.group("indent")
+            lines = [f"{indent}from {module} import {', '.join(kept)}"] if kept else []
+            return "\n".join([*lines, f"{indent}from {new_module} import {', '.join(moved)}"])
+
+        text = pattern.sub(split, text)
+    return text
+
+
 def rewrite(text: str) -> str:
     text = FROM_KGSYNTH.sub(remap_from_import, text)
+    text = split_moved_names(text)
     text = DOTTED.sub(lambda m: remap(m.group(0)), text)
     text = FILE_PATH.sub(remap_path, text)
     for pattern, new in RENAMED.items():

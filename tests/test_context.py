@@ -15,10 +15,10 @@ from kgsynth.dataset.rows import item_features, item_row
 from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph
 from kgsynth.questions.item import Item, Triple, without_context
+from kgsynth.questions.prompt import evidence_lines, student_messages
 from kgsynth.questions.question import GenerateConfig
 from kgsynth.questions.walk import facts_against
 from kgsynth.run.generate import generate, read_items
-from kgsynth.teacher.prompts import evidence_lines, student_messages
 
 pytestmark = pytest.mark.slow
 

@@ -15,13 +15,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "kgsynth"
 
-# Bottom to top: the line load -> graph -> questions -> (models) -> run -> teacher -> dataset -> eval,
-# on the shared foundations, under the command line and the configuration that wire the steps together.
+# Bottom to top: the line load -> graph -> questions -> run -> teacher -> dataset -> eval, on the shared
+# foundations and the models layer (which knows no graph or item), under the command line and configuration.
 LAYERS: list[tuple[str, ...]] = [
-    ("kgsynth.errors", "kgsynth.resources"),
+    ("kgsynth.errors", "kgsynth.resources", "kgsynth.files"),
     ("kgsynth.loaders", "kgsynth.graph"),
-    ("kgsynth.questions",),
     ("kgsynth.models",),
+    ("kgsynth.questions",),
     ("kgsynth.run",),
     ("kgsynth.teacher",),
     ("kgsynth.dataset",),

@@ -71,7 +71,8 @@ def test_the_facts_hold_the_gold_chain_and_one_decoy_chain_per_distractor(open_b
 
 
 def test_facts_worded_in_walk_order_name_each_chain_s_entities_in_walk_order(open_book_run: Path) -> None:
-    from kgsynth.teacher.prompts import evidence_lines, student_messages, teacher_messages
+    from kgsynth.questions.prompt import evidence_lines, student_messages
+    from kgsynth.teacher.prompts import teacher_messages
 
     saw_against = False
     for item in read_items(open_book_run):

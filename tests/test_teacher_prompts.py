@@ -6,16 +6,9 @@ import jinja2
 import pytest
 
 from kgsynth.questions.answers import parse_answer, parse_short_answer
+from kgsynth.questions.prompt import environment, evidence_lines, prompt_hash, speak_predicate, student_messages
 from kgsynth.resources import prompts_dir, schemas_dir
-from kgsynth.teacher.prompts import (
-    TEMPLATES,
-    environment,
-    evidence_lines,
-    prompt_hash,
-    speak_predicate,
-    student_messages,
-    teacher_messages,
-)
+from kgsynth.teacher.prompts import TEMPLATES, teacher_messages
 from tests.teacher_items import make_item
 
 

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from kgsynth.questions.answers import THINK_CLOSE, THINK_OPEN, reasoning_section, reference_aliases
 from kgsynth.questions.faithfulness import intermediate_entities
 from kgsynth.questions.item import Item
+from kgsynth.questions.prompt import student_messages
 from kgsynth.questions.wording import mid_sentence
-from kgsynth.teacher.prompts import student_messages
 
 if TYPE_CHECKING:
     import datasets
@@ -156,6 +156,8 @@ def eval_row(item: Item) -> dict[str, Any]:
 def item_row(item: Item) -> dict[str, Any]:
     """Every field of `item`; `entity_aliases` and each constraint's `args` as JSON strings."""
     row = item.model_dump()
+    # the rows' columns are fixed (`item_features`); the schema has worded the prompt columns already
+    row.pop("schema_name", None)
     row["context"] = [t.model_dump() for t in item.context]  # a closed-book item's JSON leaves it out; rows keep it
     row["answer"]["accepted"] = list(item.answer.accepted)  # likewise a multiple-choice answer's empty list
     row["entity_aliases"] = json.dumps(row["entity_aliases"], ensure_ascii=False, sort_keys=True)

@@ -150,7 +150,7 @@ def parse_field_overrides(values: Sequence[str]) -> dict[str, Any]:
 
 def student_prompt(question: str, options: Sequence[str]) -> tuple[Message, ...]:
     """The student's prompt for a question and its options (none: a short-answer question)."""
-    from kgsynth.teacher.prompts import student_messages
+    from kgsynth.questions.prompt import student_messages
 
     shell = Item.model_construct(
         question=question,

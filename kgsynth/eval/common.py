@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kgsynth.errors import KgsynthError
 from kgsynth.eval.benchmarks import EvalItem
+from kgsynth.files import atomic_write
 from kgsynth.models.base import Message
 
 logger = logging.getLogger(__name__)
@@ -206,11 +207,5 @@ def _dumps(data: Any) -> str:
 
 
 def _write(path: Path, data: str | bytes) -> None:
-    """Write a file whole or not at all (a temporary file moved into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    if isinstance(data, bytes):
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(data, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write a file whole or not at all (`kgsynth.files.atomic_write`)."""
+    atomic_write(path, data)

@@ -105,7 +105,7 @@ class ItemResult:
 
 def score_item(item: EvalItem, completion: str, *, cached: bool = False) -> ItemResult:
     """Judge one completion with the rewards' judge (`kgsynth.questions.answers.judge`)."""
-    from kgsynth.teacher.prompts import prompt_hash
+    from kgsynth.questions.prompt import prompt_hash
 
     verdict = judge(completion, letter=item.letter, aliases=item.aliases, letters=item.letters or "ABCDEFGHIJ")
     return ItemResult(

@@ -89,12 +89,18 @@ class Item(BaseModel):
     # path's edges and one decoy chain per distractor. Empty for a closed-book item, and then left out of its
     # JSON, so closed-book runs keep their bytes.
     context: list[Triple] = Field(default_factory=list)
+    # The graph schema that wrote the item (`generate --schema`: a shipped name or a YAML path), so the teacher's
+    # evidence and the open-book facts are worded by it (`kgsynth.questions.prompt.item_schema`). None for the
+    # default schema, and then left out of its JSON, so default runs keep their bytes.
+    schema_name: str | None = None
 
     @model_serializer(mode="wrap")
     def _without_empty_context(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
         if not self.context:
             data.pop("context", None)
+        if self.schema_name is None:
+            data.pop("schema_name", None)
         return data
 
 

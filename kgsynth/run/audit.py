@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -52,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kgsynth.errors import KgsynthError
+from kgsynth.files import atomic_write
 from kgsynth.questions.item import Item
 
 if TYPE_CHECKING:
@@ -554,12 +554,6 @@ def read_run_items(out: Path) -> list[Item]:
     return read_checked(out)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def audit_table(audit: dict[str, Any]) -> list[tuple[str, str]]:
     """The metrics as (name, value) rows: counts as integers, shares with three decimals, "n/a" when skipped."""
     rows = []
@@ -595,12 +589,12 @@ def write_audit(out: Path, audit: dict[str, Any]) -> None:
         except ValueError:
             raise KgsynthError(f"{summary_path}: not valid JSON", hint="re-run generate to rewrite it") from None
     summary["audit"] = audit
-    _atomic_write(summary_path, json.dumps(summary, ensure_ascii=False, sort_keys=True, indent=1) + "\n")
+    atomic_write(summary_path, json.dumps(summary, ensure_ascii=False, sort_keys=True, indent=1) + "\n")
     card_path = out / "README.md"
     card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
     cut = card.find("\n" + CARD_HEADING + "\n")
     card = (card[:cut] if cut >= 0 else card).rstrip("\n")
-    _atomic_write(card_path, card + ("\n\n" if card else "") + card_section(audit))
+    atomic_write(card_path, card + ("\n\n" if card else "") + card_section(audit))
 
 
 def audit_run(out: Path, *, graph: Graph | None = None) -> dict[str, Any]:

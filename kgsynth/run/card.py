@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import jinja2
 import yaml
 
 from kgsynth.errors import KgsynthError
+from kgsynth.files import atomic_write
 from kgsynth.graph.licences import COMBINED_LINK, DatasetLicence, dataset_licence
 from kgsynth.questions.item import Item
 from kgsynth.resources import prompts_dir
@@ -411,21 +411,15 @@ def render_licence_file(data: CardData) -> str:
     return _environment().get_template(LICENCE_TEMPLATE).render(licence=data.licence, by_licence=by_licence)
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
-
-
 def write_card(directory: Path, context: CardContext | None = None) -> Path:
     """Write ``README.md`` (and its figure, and ``LICENSE.md`` when needed) into ``directory``; return the
     path of ``README.md``. Same folder and context -> byte-identical files."""
     context = context or CardContext()
     data = card_data(directory, context)
-    _write_atomically(directory / FIGURE, draw_rarity_hops(data.facts))
+    atomic_write(directory / FIGURE, draw_rarity_hops(data.facts))
     if data.licence.link == COMBINED_LINK:
-        _write_atomically(directory / COMBINED_LINK, render_licence_file(data).encode("utf-8"))
+        atomic_write(directory / COMBINED_LINK, render_licence_file(data).encode("utf-8"))
     readme = directory / "README.md"
-    _write_atomically(readme, render_card(data).encode("utf-8"))
+    atomic_write(readme, render_card(data).encode("utf-8"))
     logger.info("wrote %s (licence %s)", readme, data.licence.hub)
     return readme

@@ -28,7 +28,6 @@ import itertools
 import json
 import logging
 import math
-import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kgsynth.errors import KgsynthError, SourceFormatError, validation_message
+from kgsynth.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -187,11 +187,7 @@ def derive_focus(rows: Iterable[Mapping[str, Any]], *, config: FocusConfig | Non
 def write_focus(focus: Mapping[str, Any], path: Path) -> Path:
     """The focus as indented, key-sorted JSON (same focus, same bytes), written beside and moved into place (a
     failed write leaves the file that was there)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(focus, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return atomic_write(path, json.dumps(focus, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 DIMENSIONS = ("relation", "metapath", "type", "hops", "rarity_bin")

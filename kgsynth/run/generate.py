@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from kgsynth.errors import KgsynthError
+from kgsynth.files import atomic_write
 from kgsynth.graph.index import CSRIndex
 from kgsynth.graph.model import Graph, curie_prefix
-from kgsynth.graph.schema import load_schema
+from kgsynth.graph.schema import DEFAULT_SCHEMA, load_schema
 from kgsynth.questions.curation import without_symptomatic_indications
 from kgsynth.questions.draft import HIDDEN_CAPPED, Draft
 from kgsynth.questions.hidden import draft_hidden, hidden_intermediates
@@ -34,7 +35,6 @@ from kgsynth.run.journal import (
     FLUSH_EVERY,
     NEW_FOLDER_HINT,
     Progress,
-    atomic_write,
     check_run_entries,
     dumps,
     lock_run_dir,
@@ -181,6 +181,8 @@ class Generator:
             self.drops[HIDDEN_CAPPED] += 1
             return None
         self.remember(item)
+        if cfg.schema_name != DEFAULT_SCHEMA:
+            item.schema_name = cfg.schema_name  # its evidence and facts are worded by the schema that wrote it
         return item
 
 

@@ -28,23 +28,23 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from kgsynth.errors import KgsynthError
+from kgsynth.files import atomic_write
 from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Message, RequestFailed, SamplingParams
 from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each_concurrently, request_seed
 from kgsynth.models.cache import RequestCache
 from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.item import Item
+from kgsynth.questions.prompt import environment, prompt_hash
 from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, shard_name
-from kgsynth.teacher.prompts import environment, prompt_hash
 
 logger = logging.getLogger(__name__)
 
@@ -250,15 +250,6 @@ async def ajudge(
     return ordered, summary
 
 
-def _write(path: Path, chunks: Iterable[str]) -> None:
-    partial = path.with_name(path.name + ".part")
-    with partial.open("w", encoding="utf-8") as out:
-        out.writelines(chunks)
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(path)
-
-
 def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=1) + "\n"
 
@@ -276,18 +267,18 @@ def write_judged_run(out: Path, items: list[Item], verdicts: list[Verdict], summ
     for k in range(0, max(len(kept), 1), SHARD_SIZE):
         data = "".join(it.model_dump_json() + "\n" for it in kept[k : k + SHARD_SIZE])
         name = shard_name(k // SHARD_SIZE)
-        _write(shards / name, [data])
+        atomic_write(shards / name, [data])
         raw = data.encode("utf-8")
         records.append(ShardRecord(name=name, length=len(raw), sha256=hashlib.sha256(raw).hexdigest()))
     # A journal as generate's, so the kept items are read back checked (`kgsynth.run.journal.read_run_items`).
-    _write(folder / "progress.json", [_dumps(Progress(accepted=len(kept), shards=records).model_dump())])
-    _write(folder / "verdicts.jsonl", (v.model_dump_json() + "\n" for v in verdicts))
+    atomic_write(folder / "progress.json", [_dumps(Progress(accepted=len(kept), shards=records).model_dump())])
+    atomic_write(folder / "verdicts.jsonl", (v.model_dump_json() + "\n" for v in verdicts))
     settings = config.model_dump(mode="json")
-    _write(folder / "summary.json", [_dumps({"summary": summary.counts(), "config": settings})])
+    atomic_write(folder / "summary.json", [_dumps({"summary": summary.counts(), "config": settings})])
     record: dict[str, Any] = {}
     if (out / "config.json").exists():
         record = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    _write(folder / "config.json", [_dumps({**record, "judge": settings})])
+    atomic_write(folder / "config.json", [_dumps({**record, "judge": settings})])
     summary_path = out / "summary.json"
     if summary_path.exists():
         run_summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -295,7 +286,7 @@ def write_judged_run(out: Path, items: list[Item], verdicts: list[Verdict], summ
         drops.update({DROP_PREFIX + k: v for k, v in summary.drop_reasons.items()})
         run_summary["drop_reasons"] = dict(sorted(drops.items()))
         run_summary["judge"] = summary.counts()
-        _write(summary_path, [_dumps(run_summary)])
+        atomic_write(summary_path, [_dumps(run_summary)])
     return folder
 
 

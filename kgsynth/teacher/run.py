@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from kgsynth.errors import KgsynthError
+from kgsynth.files import atomic_write
 from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Completion, RequestFailed, SamplingParams
 from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each_concurrently, request_seed
 from kgsynth.models.cache import RequestCache
@@ -43,7 +43,8 @@ from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.answers import judge_item, reasoning_section
 from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.questions.item import Item
-from kgsynth.teacher.prompts import QUESTION_TEMPLATE, prompt_hash, student_messages, teacher_messages
+from kgsynth.questions.prompt import prompt_hash, student_messages
+from kgsynth.teacher.prompts import QUESTION_TEMPLATE, teacher_messages
 
 logger = logging.getLogger(__name__)
 
@@ -339,7 +340,7 @@ def _write_outputs(
     config: TeacherConfig,
 ) -> None:
     by_id = {item.id: item for item in items}
-    _write_atomically(folder / "results.jsonl", (r.model_dump_json() + "\n" for r in results))
+    atomic_write(folder / "results.jsonl", (r.model_dump_json() + "\n" for r in results))
     rows = (
         json.dumps(
             {
@@ -357,21 +358,12 @@ def _write_outputs(
         for sample in result.samples
         if sample.kept
     )
-    _write_atomically(folder / "sft.jsonl", rows)
+    atomic_write(folder / "sft.jsonl", rows)
     document = {"summary": summary.counts(), "config": config.model_dump(mode="json")}
-    _write_atomically(folder / "summary.json", [json.dumps(document, indent=2, sort_keys=True) + "\n"])
+    atomic_write(folder / "summary.json", [json.dumps(document, indent=2, sort_keys=True) + "\n"])
     with (folder / "runs.jsonl").open("a", encoding="utf-8") as log:
         run = {"requests_sent": summary.requests_sent, "cache_hits": summary.cache_hits, **summary.client}
         log.write(json.dumps(run, sort_keys=True) + "\n")
-
-
-def _write_atomically(path: Path, chunks: Iterable[str]) -> None:
-    partial = path.with_name(path.name + ".part")
-    with partial.open("w", encoding="utf-8") as out:
-        out.writelines(chunks)
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(path)
 
 
 class _progress:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kgsynth.files import atomic_write
 from kgsynth.models.vllm import sampling_params, start_vllm
 from kgsynth.questions.answers import parse_answer, parse_short_answer
 from kgsynth_trainers.data import reward_columns
@@ -215,10 +215,7 @@ def item_metadata(items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any
 
 def write_pass_rates(path: Path, rates: Sequence[PassRate]) -> Path:
     """One JSON line per item, written beside and moved into place (a killed run leaves no half file)."""
-    partial = path.with_suffix(".partial")
-    partial.write_text("".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in rates), encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return atomic_write(path, "".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in rates))
 
 
 def read_pass_rates(path: Path) -> list[PassRate]:
