@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from kgsynth.cli.base import app, console, user_errors
+from kgsynth.cli.base import app, console, err, user_errors
 from kgsynth.cli.options import (
     ConfigOpt,
-    _export,
+    _print_export,
+    check_out_folder,
 )
 from kgsynth.errors import KgsynthError
 
@@ -77,7 +78,13 @@ def export_cmd(
         "sft_chain": sft_chain,
         "allow_empty_split": allow_empty_split,
     }  # fmt: skip
-    _export(run, out, build_config(ExportConfig, config, flags))
+    from kgsynth.dataset.export import export_run
+
+    check_out_folder(out)
+    with err.status("exporting") as status:
+        summary = export_run(run, out, config=build_config(ExportConfig, config, flags),
+                             progress=lambda step: status.update(f"exporting: {step}"))  # fmt: skip
+    _print_export(summary, run, out)
 
 
 @app.command("push")

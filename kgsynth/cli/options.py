@@ -3,13 +3,15 @@ the config model in kgsynth/config.py -- the one home of defaults -- decides).""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from kgsynth.cli.base import console, err
+from kgsynth.cli.base import F, console
 from kgsynth.errors import KgsynthError
 
 
@@ -171,13 +173,8 @@ def with_section(data: dict[str, Any], name: str, flags: dict[str, Any], flag_na
     return {**data, name: step}
 
 
-def _export(run: Path, out: Path, config: Any) -> None:
-    from kgsynth.dataset.export import export_run
-
-    check_out_folder(out)
-
-    with err.status("exporting") as status:
-        summary = export_run(run, out, config=config, progress=lambda step: status.update(f"exporting: {step}"))
+def _print_export(summary: dict[str, Any], run: Path, out: Path) -> None:
+    """What `kgsynth export` (or `generate --export`) wrote into ``out``: rows per config and split, drops."""
     console.print(f"[bold]exported[/] {run} -> {out}")
     _print_counts("rows per config and split", "config/split", "rows",
                   {f"{c}/{s}": n for c, splits in summary["rows"].items() for s, n in splits.items()})  # fmt: skip
@@ -186,6 +183,23 @@ def _export(run: Path, out: Path, config: Any) -> None:
         **{f"benchmark: {b}": v["dropped"] for b, v in summary["decontamination"]["benchmarks"].items()},
         "split: entity overlap with held-out splits": summary["split"]["dropped_for_overlap"],
     })  # fmt: skip
+
+
+def option(name: str, annotation: Any, default: Any = None) -> inspect.Parameter:
+    """One command-line option of a command whose options are a table (`with_parameters`): typer reads
+    ``annotation`` (``Annotated[type, typer.Option(...)]``) as it would a function parameter's."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+
+def with_parameters(parameters: list[inspect.Parameter]) -> Callable[[F], F]:
+    """Give a ``def command(**given)`` the options of ``parameters``: typer builds them from the signature and
+    calls the command with every option by name (None where not given)."""
+
+    def decorate(command: F) -> F:
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        return command
+
+    return decorate
 
 
 def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> None:
