@@ -20,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kgsynth.dataset.export import ExportConfig
 from kgsynth.errors import KgsynthError
+from kgsynth.eval.common import EvalConfig
 from kgsynth.files import atomic_write
 from kgsynth.graph.open import GraphSpec
 from kgsynth.graph.schema import DEFAULT_SCHEMA
 from kgsynth.questions.question import GenerateConfig
+from kgsynth.run.focus import FocusConfig
 from kgsynth.teacher.judge import JudgeConfig
 from kgsynth.teacher.run import TeacherConfig
 
@@ -174,5 +176,7 @@ COMMAND_CONFIGS: dict[str, type[BaseModel]] = {
     "export-graph": ExportGraphConfig,
     "generate": RunConfig,
     "export": ExportConfig,
+    "focus": FocusConfig,
+    "eval": EvalConfig,
 }
 """The config model of every command that takes ``--config``."""

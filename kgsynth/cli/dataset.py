@@ -62,15 +62,9 @@ def export_cmd(
 ) -> None:
     """Export a run as a dataset: sft, grpo and items configs, train/validation/test, deduplicated, decontaminated."""
     from kgsynth.config import build_config
-    from kgsynth.dataset.export import ExportConfig
+    from kgsynth.dataset.export import ExportConfig, export_run
 
-    for path in benchmark or []:  # before any work: a folder or a missing file is named as the option it came from
-        if not path.is_file():
-            what = "a folder" if path.is_dir() else "not a file that exists"
-            raise KgsynthError(f"--benchmark {path}: {what}",
-                               hint="give a JSON, JSONL, CSV or parquet file of questions (repeat the option for "
-                               "several), or --shared-benchmarks for the shared folder")  # fmt: skip
-
+    _check_benchmark_files(benchmark or [])
     flags = {
         "split": {"split_by": split_by, "validation_size": validation_size, "test_size": test_size, "seed": seed},
         "decontam": {"shared": shared_benchmarks,
@@ -78,8 +72,6 @@ def export_cmd(
         "sft_chain": sft_chain,
         "allow_empty_split": allow_empty_split,
     }  # fmt: skip
-    from kgsynth.dataset.export import export_run
-
     check_out_folder(out)
     with err.status("exporting") as status:
         summary = export_run(run, out, config=build_config(ExportConfig, config, flags),
@@ -108,3 +100,13 @@ def push_cmd(
         console.print(f"deleted {len(result.deleted)} files the export no longer has: {', '.join(result.deleted)}",
                       highlight=False, soft_wrap=True)  # fmt: skip
     console.print(result.url, highlight=False, soft_wrap=True)
+
+
+def _check_benchmark_files(paths: list[Path]) -> None:
+    """Before any work: a folder or a missing file is named as the option it came from."""
+    for path in paths:
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "not a file that exists"
+            raise KgsynthError(f"--benchmark {path}: {what}",
+                               hint="give a JSON, JSONL, CSV or parquet file of questions (repeat the option for "
+                               "several), or --shared-benchmarks for the shared folder")  # fmt: skip

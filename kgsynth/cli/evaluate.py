@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +14,10 @@ from rich.table import Table
 from kgsynth.cli.base import app, console, err, user_errors
 from kgsynth.cli.options import (
     CacheOpt,
+    ConfigOpt,
     FromOpt,
     check_out_folder,
+    config_over_file,
     graph_flags,
 )
 from kgsynth.errors import KgsynthError
@@ -39,24 +43,20 @@ def audit_cmd(
     ] = None,
     from_: FromOpt = None,
     cache_dir: CacheOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="A YAML config whose graph: section describes the run's graph (default: the run's own config.yaml).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Count the defects code can find in a generated run (raw ids, leaks, synonym distractors, ...)."""
-    from kgsynth.run.audit import audit_run, audit_table, exceeded, parse_thresholds, read_run_config, run_sources
+    from kgsynth.run.audit import audit_run, audit_table, exceeded, parse_thresholds
 
     thresholds = parse_thresholds(fail_on or [])
-    graph = None
-    if use_graph:
-        from kgsynth.config import CONFIG_FILE, RunConfig, merge, read_config_file, validate_config
-        from kgsynth.graph.open import open_graph
-
-        recorded, non_commercial = run_sources(read_run_config(run))
-        written = run / CONFIG_FILE  # the run's own graph description, when it wrote one
-        data = read_config_file(written) if written.exists() else {}
-        base = merge(
-            {}, {"graph": data.get("graph") or {"sources": recorded, "include_non_commercial": non_commercial}}
-        )
-        flags = {"graph": graph_flags(sources, from_, cache_dir=cache_dir)}
-        graph = open_graph(validate_config(RunConfig, base, flags, written if data else None).graph, progress=True)
+    graph = _run_graph(run, config, graph_flags(sources, from_, cache_dir=cache_dir)) if use_graph else None
     audit = audit_run(run, graph=graph)
     if write:
         from kgsynth.run.audit import write_audit
@@ -110,23 +110,18 @@ def focus_cmd(
     passrates: Annotated[Path, typer.Argument(help="passrates.jsonl of a stage-2 run (kgsynth train grpo --stage 2).")],
     out: Annotated[Path, typer.Option("--out", help="The focus file to write (JSON).")] = Path("focus.json"),
     prior_items: Annotated[
-        float | None, typer.Option(help="Pseudo-items smoothing each failure rate (default 4).", show_default=False)
+        float | None, typer.Option(help="Pseudo-items smoothing each failure rate.", show_default=False)
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Which relations, metapaths, hops, types and rarity bins the policy fails most, as sampling weights."""
-    from pydantic import ValidationError
-
-    from kgsynth.errors import validation_message
     from kgsynth.run.focus import FocusConfig, derive_focus, read_pass_rates, write_focus
 
-    try:
-        config = FocusConfig.model_validate({} if prior_items is None else {"prior_items": prior_items})
-    except ValidationError as exc:
-        raise KgsynthError(validation_message(exc, names={"prior_items": "--prior-items"}),
-                           hint="--prior-items is a count of pseudo-items: 0 or more") from None  # fmt: skip
+    focus_config = config_over_file(FocusConfig, config, {"prior_items": prior_items},
+                                    hint="--prior-items is a count of pseudo-items: 0 or more")  # fmt: skip
     if out.is_dir():
         raise KgsynthError(f"--out {out} is a folder", hint="give the focus file's path, e.g. --out focus.json")
-    focus = derive_focus(read_pass_rates(passrates), config=config)
+    focus = derive_focus(read_pass_rates(passrates), config=focus_config)
     write_focus(focus, out)
     console.print(f"{focus['items']} items, overall failure rate {focus['overall_failure_rate']:.3f} -> {out}")
     for dimension in ("relation", "hops", "rarity_bin"):
@@ -148,25 +143,25 @@ def eval_cmd(
     ],
     out: Annotated[Path, typer.Option("--out", help="The evaluation folder (a rerun resumes from its cache).")],
     max_new_tokens: Annotated[
-        int | None, typer.Option(help="Tokens a model may generate per item (default 512).", show_default=False)
+        int | None, typer.Option(help="Tokens a model may generate per item.", show_default=False)
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Items per set, drawn balanced over gold letters.")] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Which items are drawn when --limit is given (default 0).", show_default=False)
+        int | None, typer.Option(help="Which items are drawn when --limit is given.", show_default=False)
     ] = None,
-    backend: Annotated[
-        str | None, typer.Option(help="transformers (CPU, the default) or vllm (GPU).", show_default=False)
-    ] = None,
+    backend: Annotated[str | None, typer.Option(help="transformers (CPU) or vllm (GPU).", show_default=False)] = None,
     scoring: Annotated[
         str | None,
         typer.Option(
-            help="generate (completions, judged; the default) or loglik (candidates by log-likelihood).",
+            help="generate (completions, judged) or loglik (candidates by log-likelihood).",
             show_default=False,
         ),
     ] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Prompts per generate call (8; vLLM 256).")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Prompts per generate call (unset: 8, vLLM 256).", show_default=False)
+    ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="torch threads (0, the default: the cores available).", show_default=False)
+        int | None, typer.Option(help="torch threads (0: the cores available).", show_default=False)
     ] = None,
     field: Annotated[
         list[str] | None,
@@ -177,42 +172,22 @@ def eval_cmd(
     answer_index_base: Annotated[
         int | None, typer.Option(help="Read a numeric answer in a user file as an option index from 0 or 1.")
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Evaluate models on benchmarks and kgsynth sets, scored by the rewards' answer judge."""
-    from pydantic import ValidationError
-    from rich.progress import Progress
+    from kgsynth.eval.backends import evaluate_models
+    from kgsynth.eval.benchmarks import FieldMap, parse_field_overrides
+    from kgsynth.eval.evaluate import EvalConfig
 
-    from kgsynth.errors import validation_message
-    from kgsynth.eval.backends import load_backend
-    from kgsynth.eval.benchmarks import FieldMap, parse_field_overrides, resolve_set
-    from kgsynth.eval.evaluate import EvalConfig, evaluate
-
-    try:
-        given = {"backend": backend, "max_new_tokens": max_new_tokens, "limit": limit, "seed": seed,
-                 "batch_size": batch_size, "threads": threads, "scoring": scoring}  # fmt: skip
-        config = EvalConfig.model_validate({k: v for k, v in given.items() if v is not None})
-    except ValidationError as exc:
-        names = {name: f"--{name.replace('_', '-')}" for name in EvalConfig.model_fields}
-        raise KgsynthError(validation_message(exc, names=names),
-                           hint="see `kgsynth eval --help` for each option's valid values") from None  # fmt: skip
+    given = {"backend": backend, "max_new_tokens": max_new_tokens, "limit": limit, "seed": seed,
+             "batch_size": batch_size, "threads": threads, "scoring": scoring}  # fmt: skip
+    eval_config = config_over_file(EvalConfig, config, given,
+                                   hint="see `kgsynth eval --help` for each option's valid values")  # fmt: skip
     check_out_folder(out)
     fields = FieldMap(**parse_field_overrides(field or []), answer_index_base=answer_index_base)
-    sets = [resolve_set(spec, fields=fields) for spec in benchmark]
-    models = [load_backend(m, config) for m in model]
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task("evaluating", total=None)
-
-        def show(label: str, name: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{label} on {name}", completed=done, total=total)
-
-        summary = evaluate(models, sets, out, config=config, progress=show)
-    for t in json.loads((out / "timings.json").read_text(encoding="utf-8")):
-        console.print(f"{t['model']} on {t['set']}: {t['items']} items, {t['generated']} generated, "
-                      f"{t['from_cache']} from the cache, {t['seconds']} s generating", highlight=False)  # fmt: skip
-    if summary.get("scoring") == "loglik":
-        _print_loglik(summary, out)
-    else:
-        _print_eval(summary, out)
+    with _evaluating() as show:
+        summary = evaluate_models(model, benchmark, out, config=eval_config, fields=fields, progress=show)
+    _print_results(summary, out)
 
 
 @app.command("eval-compare")
@@ -282,3 +257,42 @@ def _print_paired(rows: list[dict[str, Any]], out: Path) -> None:
                   f"{r['mcnemar_p']:.3g}", margin)  # fmt: skip
     console.print(t)
     console.print(f"paired statistics in {out} (paired.json, paired.md)", highlight=False, soft_wrap=True)
+
+
+def _run_graph(run: Path, config: Path | None, flags: dict[str, Any]) -> Any:
+    """The graph a run was generated on: the graph section of ``config`` (default: the run's own config.yaml,
+    else the sources its config.json records), with the graph flags over it."""
+    from kgsynth.config import CONFIG_FILE, RunConfig, merge, read_config_file, validate_config
+    from kgsynth.graph.open import open_graph
+    from kgsynth.run.audit import read_run_config, run_sources
+
+    recorded, non_commercial = run_sources(read_run_config(run))
+    written = config or run / CONFIG_FILE  # the graph's description: given, or the run's own
+    data = read_config_file(written) if written.exists() else {}
+    base = merge({}, {"graph": data.get("graph") or {"sources": recorded, "include_non_commercial": non_commercial}})
+    return open_graph(validate_config(RunConfig, base, {"graph": flags}, written if data else None).graph,
+                      progress=True)  # fmt: skip
+
+
+def _print_results(summary: dict[str, Any], out: Path) -> None:
+    for t in json.loads((out / "timings.json").read_text(encoding="utf-8")):
+        console.print(f"{t['model']} on {t['set']}: {t['items']} items, {t['generated']} generated, "
+                      f"{t['from_cache']} from the cache, {t['seconds']} s generating", highlight=False)  # fmt: skip
+    if summary.get("scoring") == "loglik":
+        _print_loglik(summary, out)
+    else:
+        _print_eval(summary, out)
+
+
+@contextmanager
+def _evaluating() -> Iterator[Callable[[str, str, int, int], None]]:
+    """A transient progress bar over the items each model answers, per set."""
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("evaluating", total=None)
+
+        def show(label: str, name: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{label} on {name}", completed=done, total=total)
+
+        yield show

@@ -6,13 +6,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from kgsynth.cli.base import F, console
 from kgsynth.errors import KgsynthError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def parse_from(values: list[str] | None) -> dict[str, str]:
@@ -209,3 +212,20 @@ def _print_counts(title: str, key: str, value: str, counts: dict[str, int]) -> N
     for k, v in counts.items():
         t.add_row(k, f"{v:,}")
     console.print(t)
+
+
+def config_over_file(model: type[M], path: Path | None, given: dict[str, Any], *, hint: str) -> M:
+    """A command's ``model`` config: the ``--config`` file at ``path`` (if any) with the ``given`` flags over it
+    (None: not given); an invalid value is reported by its flag (``max_new_tokens`` -> ``--max-new-tokens``)."""
+    from pydantic import ValidationError
+
+    from kgsynth.config import merge, read_config_file
+    from kgsynth.errors import validation_message
+
+    data = read_config_file(path) if path is not None else {}
+    try:
+        return model.model_validate(merge(data, {k: v for k, v in given.items() if v is not None}))
+    except ValidationError as exc:
+        names = {name: f"--{name.replace('_', '-')}" for name in model.model_fields}
+        source = f"{path}: " if path is not None else ""
+        raise KgsynthError(source + validation_message(exc, names=names), hint=hint) from None

@@ -17,7 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from kgsynth.eval.evaluate import EvalConfig, GenerationParams
+from kgsynth.eval.benchmarks import FieldMap
+from kgsynth.eval.evaluate import EvalConfig, GenerationParams, Progress
 from kgsynth.eval.loglik import LoglikRequest, encode_pair
 from kgsynth.models.base import Message
 from kgsynth.models.transformers import (
@@ -205,3 +206,21 @@ def load_backend(model: str, config: EvalConfig) -> TransformersBackend | VLLMBa
     if config.backend == "vllm":
         return VLLMBackend(model, batch_size=config.batch_size or 256)
     return TransformersBackend(Path(model), batch_size=config.batch_size or 8, threads=config.threads)
+
+
+def evaluate_models(
+    models: Sequence[str],
+    benchmarks: Sequence[str],
+    out: Path,
+    *,
+    config: EvalConfig,
+    fields: FieldMap | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """`kgsynth eval`: every model (a path; for vLLM also a Hub id) on every set (`resolve_set`'s specs), scored
+    as ``config.scoring`` says, into ``out``; the summary."""
+    from kgsynth.eval.benchmarks import resolve_set
+    from kgsynth.eval.evaluate import evaluate
+
+    sets = [resolve_set(spec, fields=fields) for spec in benchmarks]
+    return evaluate([load_backend(m, config) for m in models], sets, out, config=config, progress=progress)
