@@ -20,7 +20,6 @@ A file that does not fit raises one `KgsynthError` naming the file, the record a
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import logging
 import re
@@ -40,6 +39,7 @@ from kgsynth.dataset.benchmark_files import (
 from kgsynth.errors import KgsynthError
 from kgsynth.models.base import Message
 from kgsynth.questions.item import Item, Option
+from kgsynth.questions.sample import rarity_bin
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,6 @@ FIELDS = tuple(FIELD_NAMES)
 # Lettered option columns: "A", "opa", "option_a", "Option A", "choice_b", ... (the letter is group 1).
 _LETTERED = re.compile(r"^(?:op(?:tion)?|choice)?[ _-]?([a-j])$", re.IGNORECASE)
 _LETTER_ANSWER = re.compile(r"^\(?([A-Ja-j])\)?[.)]?$")
-RARITY_BINS = (0.25, 0.5, 0.75)  # upper bounds of the rarity bins but the last
 CLOSED = "closed"  # `EXPORT:split:closed` asks a kgsynth set without its facts
 
 
@@ -407,19 +406,6 @@ def shared_subject(evalset: EvalSet, subject: str) -> EvalSet:
 
 
 # -- kgsynth runs and exports ---------------------------------------------------------------------
-
-
-def rarity_bin(rarity: float) -> str:
-    """The rarity bin an item's results are grouped in.
-
-    >>> rarity_bin(0.1), rarity_bin(0.5), rarity_bin(0.99)
-    ('0.00-0.25', '0.50-0.75', '0.75-1.00')
-    """
-    edges = (0.0, *RARITY_BINS, 1.0)
-    for low, high in itertools.pairwise(edges):
-        if rarity < high or high == 1.0:
-            return f"{low:.2f}-{high:.2f}"
-    return f"{edges[-2]:.2f}-1.00"  # pragma: no cover
 
 
 def eval_item(item: Item, *, closed: bool = False) -> EvalItem:

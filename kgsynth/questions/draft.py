@@ -19,7 +19,7 @@ from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
 from kgsynth.questions.openworld import OpenWorld, build_open_world
 from kgsynth.questions.sample import rarity_scores, sample_walks
-from kgsynth.questions.verify import Prover
+from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY, Prover
 from kgsynth.questions.wording import Templates, load_templates
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 ONSET_ROOT = "HP:0003674"
 MEMBER_OF_STEP = Step("biolink:member_of")
 HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
-PHENOTYPIC_ABNORMALITY = "HP:0000118"
 HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
 TOO_MANY_SHORT_ANSWERS = "short answer: more proven answers than a fair short question accepts (max_short_answers)"
 

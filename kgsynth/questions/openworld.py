@@ -30,11 +30,10 @@ from kgsynth.questions.curation import (
     name_rules,
     norm_name,
 )
-from kgsynth.questions.verify import SUBCLASS, SUPERCLASS, Prover
+from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY, SUBCLASS, SUPERCLASS, Prover
 
 logger = logging.getLogger(__name__)
 
-PHENOTYPIC_ABNORMALITY = "HP:0000118"
 _FAMILY_TAIL = re.compile(r"^(\d+[a-z]?\d*|[ivx]+|type|[a-z])$")
 _SYMBOL_STEM = re.compile(r"^[A-Z]{3}")
 

@@ -7,6 +7,7 @@ passes through a hub (an intermediate node whose degree along the next step exce
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -126,3 +127,18 @@ def sample_walks(
         edges[:, j] = np.where(ok, eid, -1)
         alive = ok
     return WalkBatch(nodes[alive], edges[alive])
+
+
+RARITY_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the edges of the rarity bins results and focus files group items by
+
+
+def rarity_bin(rarity: float) -> str:
+    """The bin label of a rarity in [0, 1] (the last bin is closed).
+
+    >>> rarity_bin(0.1), rarity_bin(0.5), rarity_bin(0.99), rarity_bin(1.0)
+    ('0.00-0.25', '0.50-0.75', '0.75-1.00', '0.75-1.00')
+    """
+    for low, high in itertools.pairwise(RARITY_BINS):
+        if rarity < high or high == RARITY_BINS[-1]:
+            return f"{low:.2f}-{high:.2f}"
+    raise AssertionError("unreachable")

@@ -25,7 +25,7 @@ NOT_PHENOTYPE = Step("NOT biolink:has_phenotype")
 SUBCLASS = Step("biolink:subclass_of")
 SUPERCLASS = Step("biolink:subclass_of", inverse=True)
 INHERITANCE = Step("biolink:has_mode_of_inheritance")
-PHENOTYPIC_ABNORMALITY = "HP:0000118"
+PHENOTYPIC_ABNORMALITY = "HP:0000118"  # the HPO root of phenotypic abnormalities (its one home)
 # The relation that makes two entities of a category siblings (the default is a shared parent class).
 SIBLING_VIA = {
     "biolink:Drug": Step("biolink:member_of"),
@@ -132,7 +132,7 @@ class Prover:
     def organ_system_roots(self) -> frozenset[int]:
         """The top-level HPO branches (children of Phenotypic abnormality)."""
         try:
-            root = self.graph.index["HP:0000118"]
+            root = self.graph.index[PHENOTYPIC_ABNORMALITY]
         except KeyError:
             return frozenset()
         return frozenset(int(x) for x in self.index.neighbors(root, SUPERCLASS))

@@ -53,6 +53,7 @@ import numpy as np
 from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
 from kgsynth.questions.item import Item
+from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY
 
 if TYPE_CHECKING:
     from kgsynth.graph.model import Graph
@@ -61,7 +62,6 @@ logger = logging.getLogger(__name__)
 
 AUDIT_VERSION = 1
 CARD_HEADING = "## Audit"
-PHENOTYPIC_ABNORMALITY = "HP:0000118"
 SUBCLASS_OF = "biolink:subclass_of"
 TREATS = "biolink:treats"
 MEMBER_OF = "biolink:member_of"

@@ -24,7 +24,6 @@ its summary and its card.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import logging
 import math
@@ -37,10 +36,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from kgsynth.errors import KgsynthError, SourceFormatError, validation_message
 from kgsynth.files import atomic_write
+from kgsynth.questions.sample import rarity_bin
 
 logger = logging.getLogger(__name__)
 
-RARITY_BINS = (0.0, 0.25, 0.5, 0.75, 1.0)
 FOCUS_VERSION = 1
 
 
@@ -55,20 +54,12 @@ class FocusConfig(BaseModel):
     min_items: int = Field(default=1, ge=1, description="Values seen on fewer items are left out (weight 1).")
 
 
-def rarity_bin(rarity: float) -> str:
-    """The bin label of a rarity in [0, 1].
-
-    >>> rarity_bin(0.1), rarity_bin(0.5), rarity_bin(1.0)
-    ('0.00-0.25', '0.50-0.75', '0.75-1.00')
-    """
-    for low, high in itertools.pairwise(RARITY_BINS):
-        if rarity < high or high == RARITY_BINS[-1]:
-            return f"{low:.2f}-{high:.2f}"
-    raise AssertionError("unreachable")
+PASSRATES_FILE = "passrates.jsonl"  # what stage-2 mining writes beside its checkpoint, one PassRateRow a line
 
 
 class PassRateRow(BaseModel):
-    """One row of a pass-rate file, checked before any weight is derived from it."""
+    """One row of a pass-rate file: the contract between the trainers' mining, which writes it, and `derive_focus`,
+    which reads it (checked on both sides)."""
 
     model_config = ConfigDict(extra="allow", strict=True)
 

@@ -46,6 +46,8 @@ from kgsynth.run.journal import (
 
 logger = logging.getLogger(__name__)
 
+MAX_ATTEMPTS_PER_ITEM = 200  # a run (or the uniform baseline) gives up after this many attempts per item asked
+
 FORMAT_VERSION = 2  # 2: progress.json records each shard's name, length and SHA-256
 FOCUS_DROP = "focus: drawn less often (the focus file weighs this draft below the heaviest)"
 
@@ -233,7 +235,7 @@ def generate(
     progress: Callable[[int, int], None] | None = None,
     index: CSRIndex | None = None,
     compare_uniform: bool = True,
-    max_attempts_per_item: int = 200,
+    max_attempts_per_item: int = MAX_ATTEMPTS_PER_ITEM,
 ) -> dict[str, Any]:
     """Generate ``config.n`` items into ``out`` (resuming what is there); return the summary.
 
@@ -370,7 +372,7 @@ def uniform_coverage(graph: Graph, config: GenerateConfig, index: CSRIndex) -> i
     uniform = config.model_copy(update={"rarity": config.rarity.model_copy(update={"alpha": 0.0}), "focus": None})
     gen = Generator(graph, uniform, index=index)
     items: list[Item] = []
-    while len(items) < config.n and gen.attempt < 200 * config.n:
+    while len(items) < config.n and gen.attempt < MAX_ATTEMPTS_PER_ITEM * config.n:
         item = gen.next_item()
         if item is not None:
             items.append(item)

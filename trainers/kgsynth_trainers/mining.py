@@ -21,11 +21,11 @@ from typing import Any
 from kgsynth.files import atomic_write
 from kgsynth.models.vllm import sampling_params, start_vllm
 from kgsynth.questions.answers import parse_answer, parse_short_answer
+from kgsynth.run.focus import PassRateRow
 from kgsynth_trainers.data import reward_columns
 
 logger = logging.getLogger(__name__)
 
-PASSRATES_FILE = "passrates.jsonl"
 MINING_VLLM_HINT = "pip install -e 'trainers/[vllm]' on a GPU machine, or set mining_backend: transformers"
 
 Messages = list[dict[str, str]]
@@ -215,7 +215,10 @@ def item_metadata(items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any
 
 def write_pass_rates(path: Path, rates: Sequence[PassRate]) -> Path:
     """One JSON line per item, written beside and moved into place (a killed run leaves no half file)."""
-    return atomic_write(path, "".join(json.dumps(asdict(r), sort_keys=True) + "\n" for r in rates))
+    rows = [asdict(r) for r in rates]
+    for row in rows:
+        PassRateRow.model_validate(row)  # the core's definition of the row (kgsynth.run.focus) reads it back
+    return atomic_write(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
 
 
 def read_pass_rates(path: Path) -> list[PassRate]:
