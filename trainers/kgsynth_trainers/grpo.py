@@ -18,9 +18,9 @@ from typing import Any
 
 from kgsynth.dataset.rewards import RewardFunction, get_reward
 from kgsynth.errors import KgsynthError
+from kgsynth.run.focus import PASSRATES_FILE
 from kgsynth_trainers.data import check_columns, first_rows, load_split, reward_columns
 from kgsynth_trainers.mining import (
-    PASSRATES_FILE,
     MiningSettings,
     PassRate,
     accuracy_against_letter_prior,
