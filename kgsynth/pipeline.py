@@ -87,6 +87,7 @@ def make_run(
     from kgsynth.graph.open import open_graph
     from kgsynth.run.generate import generate
     from kgsynth.run.journal import lock_run_dir, read_run_items
+    from kgsynth.run.layout import HF, JUDGE
 
     report = report if report is not None else Silent()
     outcome = RunOutcome()
@@ -95,7 +96,7 @@ def make_run(
         graph = open_graph(cfg.graph, progress=True)
         with report.generating(cfg.generate.n) as progress:
             summary = generate(graph, cfg.generate, out, progress=progress, compare_uniform=cfg.compare_uniform)
-        export_hf(read_run_items(out), out / "hf")  # the run's flat dataset view
+        export_hf(read_run_items(out), out / HF)  # the run's flat dataset view
         write_config(cfg, out / CONFIG_FILE)
         _done(outcome, report, "generate", summary, out)
         items_from = out
@@ -103,7 +104,7 @@ def make_run(
             from kgsynth.teacher.judge import judge_run
 
             _done(outcome, report, "judge", judge_run(out, cfg.judge), out)
-            items_from = out / "judge"
+            items_from = out / JUDGE
         if cfg.teacher is not None:
             _teach(cfg, out, items_from, outcome, report, allow_incomplete=allow_incomplete)
     if export is not None:

@@ -35,18 +35,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from kgsynth.dataset.decontam import DecontamConfig, decontaminate, load_benchmarks
 from kgsynth.dataset.dedup import DedupConfig, dedup
 from kgsynth.dataset.rows import FEATURES, SftChain, grpo_row, item_row, sft_row
-from kgsynth.dataset.split import SPLITS, SplitConfig, SplitResult, split_items
+from kgsynth.dataset.split import SplitConfig, SplitResult, split_items
 from kgsynth.errors import KgsynthError
 from kgsynth.graph.store.partial import make_partial, remove_stale_partials, swap_in
 from kgsynth.questions.item import Item
 from kgsynth.questions.walk import direction_counts
 from kgsynth.run.journal import write_error
+from kgsynth.run.layout import CARD, CONFIGS, EXPORT_RECORD, EXPORT_SUMMARY, RUN_RECORD, SPLITS
 
 logger = logging.getLogger(__name__)
 
-CONFIGS = ("sft", "grpo", "items")
-CONFIG_FILE = "kgsynth_config.json"
-SUMMARY_FILE = "export_summary.json"
 FORMAT_VERSION = 1
 
 
@@ -134,16 +132,16 @@ def _read_run(run: Path) -> tuple[list[Item], dict[str, Any]]:
     items = read_run_items(run)  # every shard checked against the run's journal before a row is built
     if not items:
         raise KgsynthError(f"{run} holds no items", hint="run `kgsynth generate` into it first")
-    return items, json.loads((run / "config.json").read_text(encoding="utf-8"))
+    return items, json.loads((run / RUN_RECORD).read_text(encoding="utf-8"))
 
 
 def export_files() -> frozenset[str]:
     """Every file an export writes, relative to its folder (the card's figure and licence file included)."""
     from kgsynth.graph.licences import COMBINED_LINK
-    from kgsynth.run.journal import FIGURE
+    from kgsynth.run.layout import FIGURE
 
     data = {data_file(name, split) for name in CONFIGS for split in SPLITS}
-    return frozenset({"README.md", CONFIG_FILE, SUMMARY_FILE, FIGURE, COMBINED_LINK, *data})
+    return frozenset({CARD, EXPORT_RECORD, EXPORT_SUMMARY, FIGURE, COMBINED_LINK, *data})
 
 
 def check_out(out: Path) -> None:
@@ -217,9 +215,9 @@ def export_run(
             "rows": rows_written,
             "sft_chain_source": dict(sorted(sources.items())),
         }
-        (tmp / SUMMARY_FILE).write_text(_dumps(summary), encoding="utf-8")
+        (tmp / EXPORT_SUMMARY).write_text(_dumps(summary), encoding="utf-8")
         record = {"export": config.model_dump(mode="json"), "run": run_config}
-        (tmp / CONFIG_FILE).write_text(_dumps(record), encoding="utf-8")
+        (tmp / EXPORT_RECORD).write_text(_dumps(record), encoding="utf-8")
         step("card")
         write_readme(tmp, run)
         check_out(out)  # again: a file put into `out` while the export ran is not lost either

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from kgsynth.errors import KgsynthError
-from kgsynth.run.card import CONFIG_FILE, find_configs
+from kgsynth.run.card import find_configs
+from kgsynth.run.layout import CARD, EXPORT_RECORD
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def files_to_push(directory: Path) -> list[str]:
     checking it is an exported dataset: a card, the configuration file and at least one config's parquet."""
     if not directory.is_dir():
         raise KgsynthError(f"{directory}: no such folder", hint="give the --out folder of `kgsynth export`")
-    missing = [name for name in ("README.md", CONFIG_FILE) if not (directory / name).is_file()]
+    missing = [name for name in (CARD, EXPORT_RECORD) if not (directory / name).is_file()]
     if missing or not find_configs(directory):
         what = ", ".join(missing + ([] if find_configs(directory) else ["data/<config>/<split>-*.parquet"]))
         raise KgsynthError(f"{directory} is not an exported dataset: it lacks {what}",

@@ -47,11 +47,11 @@ from kgsynth.questions.faithfulness import intermediate_entities
 from kgsynth.questions.item import Item
 from kgsynth.questions.walk import direction_pattern
 from kgsynth.run.audit import hidden_diagnosis
+from kgsynth.run.layout import SPLITS
 
 logger = logging.getLogger(__name__)
 
 SplitBy = Literal["answer", "path", "random"]
-SPLITS = ("train", "validation", "test")
 HELD_OUT = ("test", "validation")
 
 

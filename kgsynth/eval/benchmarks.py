@@ -449,10 +449,10 @@ def closed_book(evalset: EvalSet, items: list[Item]) -> EvalSet:
 def read_kgsynth(directory: Path, split: str | None, *, closed: bool = False) -> EvalSet:
     """A generate run's items (`split` must be None), or an exported dataset's split (`test` by default);
     `closed`: the same items without the facts an open-book item shows (`closed_book`)."""
-    from kgsynth.dataset.export import SUMMARY_FILE, data_file
-    from kgsynth.dataset.split import SPLITS
+    from kgsynth.dataset.export import data_file
+    from kgsynth.run.layout import EXPORT_SUMMARY, SPLITS
 
-    if (directory / SUMMARY_FILE).is_file():
+    if (directory / EXPORT_SUMMARY).is_file():
         split = split or "test"
         if split not in SPLITS:
             raise KgsynthError(f"{directory}:{split}: no split {split!r}", hint=f"splits: {', '.join(SPLITS)}")

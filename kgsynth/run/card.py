@@ -36,14 +36,11 @@ from kgsynth.files import atomic_write
 from kgsynth.graph.licences import COMBINED_LINK, DatasetLicence, dataset_licence
 from kgsynth.questions.item import Item
 from kgsynth.resources import prompts_dir
-from kgsynth.run.journal import FIGURE, read_run_items
+from kgsynth.run.journal import read_run_items
+from kgsynth.run.layout import CONFIGS, EXPORT_RECORD, EXPORT_SUMMARY, FIGURE, RUN_RECORD, SPLITS, SUMMARY, TEACHER
 
 logger = logging.getLogger(__name__)
 
-CONFIGS = ("sft", "grpo", "items")
-SPLITS = ("train", "validation", "test")
-CONFIG_FILE = "kgsynth_config.json"
-EXPORT_SUMMARY = "export_summary.json"
 TEMPLATE = "card/dataset_card.md.j2"
 LICENCE_TEMPLATE = "card/licence.md.j2"
 
@@ -225,8 +222,8 @@ def card_data(directory: Path, context: CardContext) -> CardData:
     else:
         raise KgsynthError(f"{directory}: no items to describe (no data/items/*.parquet)",
                            hint="export the run first: kgsynth export RUN --out DIR")  # fmt: skip
-    run_record = _read_json(context.run / "config.json") if context.run else {}
-    config = _read_json(directory / CONFIG_FILE) or run_record
+    run_record = _read_json(context.run / RUN_RECORD) if context.run else {}
+    config = _read_json(directory / EXPORT_RECORD) or run_record
     kg = _find_kg(run_record) or _find_kg(config)
     # A non-commercial source in the graph binds the data even where no evidence path uses its edges: its
     # nodes and identity joins shaped the candidate sets and names (opt-in, and flagged everywhere).
@@ -236,7 +233,7 @@ def card_data(directory: Path, context: CardContext) -> CardData:
         non_commercial=any(f.non_commercial for f in facts) or bool(nc_sources),
     )
     title = context.title or f"kgsynth dataset ({len(facts):,} items, KG {kg.get('name', '?')} {kg.get('version', '')})"
-    teacher = _read_json(context.run / "teacher" / "summary.json") if context.run else {}
+    teacher = _read_json(context.run / TEACHER / SUMMARY) if context.run else {}
     return CardData(
         title=title.strip(),
         licence=licence,
@@ -246,7 +243,7 @@ def card_data(directory: Path, context: CardContext) -> CardData:
         kg=kg,
         kg_non_commercial=[s["name"] for s in nc_sources],
         config=config,
-        run_summary=_read_json(context.run / "summary.json") if context.run else {},
+        run_summary=_read_json(context.run / SUMMARY) if context.run else {},
         teacher=teacher,
         export_summary=_read_json(directory / EXPORT_SUMMARY),
         checksums={
@@ -396,7 +393,7 @@ def render_card(data: CardData, *, figure: str | None = FIGURE) -> str:
             counts=counts(data.facts),
             focus_toward=focus_toward(data.run_summary),
             figure=figure,
-            config_file=CONFIG_FILE if (data.configs and data.config) else None,
+            config_file=EXPORT_RECORD if (data.configs and data.config) else None,
             config_json=json.dumps(data.config, indent=1, sort_keys=True, ensure_ascii=False),
             tojson=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False),
         )

@@ -39,22 +39,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kgsynth.errors import KgsynthError
-from kgsynth.graph.licences import COMBINED_LINK as CARD_LICENCE
 from kgsynth.questions.item import Item
+from kgsynth.run.layout import HF, LOCK, PROGRESS, RUN_FILES, RUN_FOLDERS, RUN_RECORD, SHARDS
 
 logger = logging.getLogger(__name__)
 
 SHARD_SIZE = 1000  # items per shard
 FLUSH_EVERY = 200  # items per commit
-LOCK_NAME = ".lock"
-# Everything a run (and the teacher step after it) writes at the top of its folder.
-FIGURE = "rarity_hops.png"  # the card's figure, beside the card in a run and in an export
-RUN_FILES = frozenset(
-    {"config.json", "config.yaml", "progress.json", "summary.json", "README.md", FIGURE, CARD_LICENCE, LOCK_NAME}
-)
-RUN_FOLDERS = frozenset({"jsonl", "hf", "teacher", "judge"})
 # Scratch names a killed run may leave behind; the next run writes them afresh.
-SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), "hf.tmp"})
+SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), f"{HF}.tmp"})
 SHARD_PATTERN = re.compile(r"items-(\d{5})\.jsonl")
 NEW_FOLDER_HINT = "use a new --out folder; nothing in this one was changed"
 READ_HINT = (
@@ -113,7 +106,7 @@ def lock_run_dir(out: Path) -> Iterator[None]:
             _held[key] -= 1
         return
     try:
-        fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise write_error(exc, out) from None
     try:
@@ -163,7 +156,7 @@ def write_error(exc: OSError, out: Path) -> KgsynthError:
 
 def check_run_entries(out: Path) -> bool:
     """Refuse a folder holding files a run does not write; return whether it holds a run already."""
-    entries = {p.name for p in out.iterdir()} - {LOCK_NAME}
+    entries = {p.name for p in out.iterdir()} - {LOCK}
     unknown = sorted(entries - RUN_FILES - RUN_FOLDERS - SCRATCH)
     if unknown:
         raise KgsynthError(
@@ -174,7 +167,7 @@ def check_run_entries(out: Path) -> bool:
         if not (out / name).is_dir():
             raise KgsynthError(f"{out / name} should be a folder of the run but is a file", hint=NEW_FOLDER_HINT)
     started = bool(entries - SCRATCH)
-    if started and "config.json" not in entries:
+    if started and RUN_RECORD not in entries:
         raise KgsynthError(f"{out} holds run files but no config.json", hint=NEW_FOLDER_HINT)
     return started
 
@@ -344,12 +337,12 @@ def read_run_items(out: Path) -> list[Item]:
     """
     if not out.is_dir():
         raise KgsynthError(f"{out} is not a folder", hint="give the --out folder of a kgsynth generate run")
-    if not (out / "config.json").is_file():
+    if not (out / RUN_RECORD).is_file():
         raise KgsynthError(f"{out} is not a kgsynth generate run (no config.json)",
                            hint="give the --out folder of `kgsynth generate`")  # fmt: skip
     try:
-        progress = read_progress(out / "progress.json")
-        check = check_shards(out / "jsonl", progress)
+        progress = read_progress(out / PROGRESS)
+        check = check_shards(out / SHARDS, progress)
     except KgsynthError as exc:
         raise KgsynthError(exc.message, hint=READ_HINT) from None
     torn = check.torn()
@@ -358,7 +351,7 @@ def read_run_items(out: Path) -> list[Item]:
                        "resumes it", out, torn)  # fmt: skip
     items: list[Item] = []
     for record in progress.shards:
-        path = out / "jsonl" / record.name
+        path = out / SHARDS / record.name
         with path.open("rb") as fh:
             data = fh.read(record.length)
         for number, line in enumerate(data.splitlines(), 1):

@@ -45,6 +45,7 @@ from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.item import Item
 from kgsynth.questions.prompt import environment, prompt_hash
 from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, shard_name
+from kgsynth.run.layout import JUDGE, PROGRESS, RUN_RECORD, SHARDS, SUMMARY
 
 logger = logging.getLogger(__name__)
 
@@ -257,8 +258,8 @@ def _dumps(obj: Any) -> str:
 def write_judged_run(out: Path, items: list[Item], verdicts: list[Verdict], summary: JudgeSummary,
                      config: JudgeConfig) -> Path:  # fmt: skip
     """Write ``out/judge/`` (kept items, verdicts, summary, config) and note the drops in ``out/summary.json``."""
-    folder = out / "judge"
-    shards = folder / "jsonl"
+    folder = out / JUDGE
+    shards = folder / SHARDS
     shards.mkdir(parents=True, exist_ok=True)
     kept = [it for it, v in zip(items, verdicts, strict=True) if v.status == "kept"]
     for old in shards.glob("items-*.jsonl"):
@@ -271,15 +272,15 @@ def write_judged_run(out: Path, items: list[Item], verdicts: list[Verdict], summ
         raw = data.encode("utf-8")
         records.append(ShardRecord(name=name, length=len(raw), sha256=hashlib.sha256(raw).hexdigest()))
     # A journal as generate's, so the kept items are read back checked (`kgsynth.run.journal.read_run_items`).
-    atomic_write(folder / "progress.json", [_dumps(Progress(accepted=len(kept), shards=records).model_dump())])
+    atomic_write(folder / PROGRESS, [_dumps(Progress(accepted=len(kept), shards=records).model_dump())])
     atomic_write(folder / "verdicts.jsonl", (v.model_dump_json() + "\n" for v in verdicts))
     settings = config.model_dump(mode="json")
-    atomic_write(folder / "summary.json", [_dumps({"summary": summary.counts(), "config": settings})])
+    atomic_write(folder / SUMMARY, [_dumps({"summary": summary.counts(), "config": settings})])
     record: dict[str, Any] = {}
-    if (out / "config.json").exists():
-        record = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    atomic_write(folder / "config.json", [_dumps({**record, "judge": settings})])
-    summary_path = out / "summary.json"
+    if (out / RUN_RECORD).exists():
+        record = json.loads((out / RUN_RECORD).read_text(encoding="utf-8"))
+    atomic_write(folder / RUN_RECORD, [_dumps({**record, "judge": settings})])
+    summary_path = out / SUMMARY
     if summary_path.exists():
         run_summary = json.loads(summary_path.read_text(encoding="utf-8"))
         drops = {k: v for k, v in run_summary.get("drop_reasons", {}).items() if not k.startswith(DROP_PREFIX)}
@@ -309,7 +310,7 @@ def judge_run(
     items = read(out)
     if not items:
         raise KgsynthError(f"{out} holds no items to judge", hint="run kgsynth generate into it first")
-    verdicts, summary = asyncio.run(ajudge(items, config, out / "judge", model=model))
+    verdicts, summary = asyncio.run(ajudge(items, config, out / JUDGE, model=model))
     write_judged_run(out, items, verdicts, summary, config)
     logger.info("judge: %d kept, %d dropped, %d incomplete", summary.kept, summary.dropped, summary.incomplete)
     return summary

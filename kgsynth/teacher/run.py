@@ -44,6 +44,7 @@ from kgsynth.questions.answers import judge_item, reasoning_section
 from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.questions.item import Item
 from kgsynth.questions.prompt import prompt_hash, student_messages
+from kgsynth.run.layout import SUMMARY, TEACHER
 from kgsynth.teacher.prompts import QUESTION_TEMPLATE, teacher_messages
 
 logger = logging.getLogger(__name__)
@@ -268,7 +269,7 @@ async def _adistil(
     pending = sorted(items, key=lambda item: item.id)
     if len({item.id for item in pending}) != len(pending):
         raise ValueError("item ids must be unique")
-    folder = Path(out_dir) / "teacher"
+    folder = Path(out_dir) / TEACHER
     folder.mkdir(parents=True, exist_ok=True)
     teacher = teacher if teacher is not None else make_model(config)
     results: dict[str, TeacherResult] = {}
@@ -360,7 +361,7 @@ def _write_outputs(
     )
     atomic_write(folder / "sft.jsonl", rows)
     document = {"summary": summary.counts(), "config": config.model_dump(mode="json")}
-    atomic_write(folder / "summary.json", [json.dumps(document, indent=2, sort_keys=True) + "\n"])
+    atomic_write(folder / SUMMARY, [json.dumps(document, indent=2, sort_keys=True) + "\n"])
     with (folder / "runs.jsonl").open("a", encoding="utf-8") as log:
         run = {"requests_sent": summary.requests_sent, "cache_hits": summary.cache_hits, **summary.client}
         log.write(json.dumps(run, sort_keys=True) + "\n")
