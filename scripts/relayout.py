@@ -289,8 +289,9 @@ def main() -> None:
     if args.check:
         sys.exit(1 if moved or changed else 0)
     python_files = [str(p) for p in changed if p.suffix == ".py"]
-    ruff = shutil.which("ruff") or str(root / ".venv" / "bin" / "ruff")
-    if python_files and Path(ruff).exists():
+    candidates = [shutil.which("ruff"), root / ".venv" / "bin" / "ruff", Path(sys.executable).parent / "ruff"]
+    ruff = next((str(c) for c in candidates if c is not None and Path(c).exists()), "")
+    if python_files and ruff:
         subprocess.run([ruff, "check", "--select", "I", "--fix", "--quiet", *python_files], cwd=root, check=False)
         subprocess.run([ruff, "format", "--quiet", *python_files], cwd=root, check=False)
     elif python_files:
