@@ -1,7 +1,7 @@
 """Question sets to evaluate on, read from benchmark files (`kgsynth.dataset.benchmark_files`), a run or an export.
 
 A set is a list of `EvalItem`: the student's prompt (the same template the dataset rows use,
-`kgsynth.teacher.prompts.student_messages`), the gold letter or the short answer's names, and the
+`kgsynth.questions.prompt.student_messages`), the gold letter or the short answer's names, and the
 groups results are broken down by. Sets come from
 
 - the shared benchmarks by name (`SHARED`: `medqa`, `medmcqa`, `mmlu_medical`, `pubmedqa`), found in
