@@ -74,7 +74,8 @@ def benchmarks():
 
 
 def test_item_features_cover_every_item_field() -> None:
-    assert set(FEATURES["items"]()) == set(Item.model_fields)
+    # but the schema that wrote the items: the rows' prompts are worded already, and the export's record keeps it
+    assert set(FEATURES["items"]()) == set(Item.model_fields) - {"schema_name"}
 
 
 def test_every_view_fits_its_features(items) -> None:

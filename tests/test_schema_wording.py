@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kgsynth.eval.benchmarks import read_kgsynth
 from kgsynth.graph.schema import DEFAULT_SCHEMA
 from kgsynth.questions.prompt import student_messages
 from kgsynth.run.journal import read_run_items
@@ -70,3 +71,14 @@ def test_the_schema_that_wrote_an_item_words_its_evidence_and_facts(cache_dir: P
             assert any(word in line for line in facts for word in expected), prompt
         assert not any(word in line for line in facts for word in absent), prompt
     assert facts_shown > 0
+    # an export's rows leave the schema out; evaluation reads it back from the export's record
+    export = tmp_path / "export"
+    proc = subprocess.run([sys.executable, "-m", "kgsynth.cli", "export", str(out), "--out", str(export),
+                           "--allow-empty-split"], capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    asked = [
+        line for it in read_kgsynth(export, "train").items for m in it.messages for line in m["content"].splitlines()
+    ]
+    facts = [line for line in asked if line.startswith("- ")]
+    assert any(word in line for line in facts for word in expected)
+    assert not any(word in line for line in facts for word in absent)

@@ -446,6 +446,22 @@ def closed_book(evalset: EvalSet, items: list[Item]) -> EvalSet:
                    [eval_item(item, closed=True) for item in items])  # fmt: skip
 
 
+def _with_export_schema(directory: Path, items: list[Item]) -> list[Item]:
+    """Exported items with the schema that wrote them: the rows leave ``schema_name`` out (their prompt columns are
+    worded already), and the export's record keeps the run's (`kgsynth.run.layout.EXPORT_RECORD`)."""
+    import json
+
+    from kgsynth.graph.schema import DEFAULT_SCHEMA
+    from kgsynth.run.layout import EXPORT_RECORD
+
+    record = directory / EXPORT_RECORD
+    run = json.loads(record.read_text(encoding="utf-8")).get("run", {}) if record.is_file() else {}
+    schema = (run.get("config") or {}).get("schema_name")
+    if not schema or schema == DEFAULT_SCHEMA:
+        return items
+    return [item.model_copy(update={"schema_name": schema}) for item in items]
+
+
 def read_kgsynth(directory: Path, split: str | None, *, closed: bool = False) -> EvalSet:
     """A generate run's items (`split` must be None), or an exported dataset's split (`test` by default);
     `closed`: the same items without the facts an open-book item shows (`closed_book`)."""
@@ -464,6 +480,7 @@ def read_kgsynth(directory: Path, split: str | None, *, closed: bool = False) ->
         from kgsynth.dataset.rows import item_from_row
 
         items = [item_from_row(row) for row in pq.read_table(path).to_pylist()]
+        items = _with_export_schema(directory, items)
         evalset = EvalSet(f"{directory.name}:{split}", f"{directory}:{split}", "kgsynth", [eval_item(i) for i in items])
         return closed_book(evalset, items) if closed else evalset
     if (directory / "config.json").is_file() and (directory / "jsonl").is_dir():
