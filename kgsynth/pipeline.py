@@ -86,7 +86,7 @@ def make_run(
     from kgsynth.dataset.export import export_hf
     from kgsynth.graph.open import open_graph
     from kgsynth.run.generate import generate
-    from kgsynth.run.journal import lock_run_dir, read_run_items
+    from kgsynth.run.journal import lock_run_dir, read_run_items, write_error
     from kgsynth.run.layout import HF, JUDGE
 
     report = report if report is not None else Silent()
@@ -96,7 +96,10 @@ def make_run(
         graph = open_graph(cfg.graph, progress=True)
         with report.generating(cfg.generate.n) as progress:
             summary = generate(graph, cfg.generate, out, progress=progress, compare_uniform=cfg.compare_uniform)
-        export_hf(read_run_items(out), out / HF)  # the run's flat dataset view
+        try:
+            export_hf(read_run_items(out), out / HF)  # the run's flat dataset view
+        except OSError as exc:  # a full disk, say: said as generate says it, and no scratch is left
+            raise write_error(exc, out) from None
         write_config(cfg, out / CONFIG_FILE)
         _done(outcome, report, "generate", summary, out)
         items_from = out
