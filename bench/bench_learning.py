@@ -161,6 +161,9 @@ class Runner:
             with self._lock:
                 self._running.pop(step.name, None)
         seconds = round(time.perf_counter() - start, 1)
+        if code and self.stopping:
+            logger.warning("%s stopped after %.0f s", step.name, seconds)
+            return False
         if code:
             self.failed.append(step.name)
             logger.error("%s failed (exit %d, %.0f s): see %s", step.name, code, seconds,
@@ -665,6 +668,11 @@ def write_report(out: Path, sizes: Sizes) -> dict[str, Any]:
     lines.append(f"| all steps, first start to last end (two lanes) | {found['wall_seconds'] or 0:.0f} |")
     lines += ["", "Trainer s/step: " + ", ".join(f"{k} {'-' if v is None else f'{v:.2f}'}"
                                                   for k, v in found["s_per_step"].items())]  # fmt: skip
+    steps = {"A": sizes.a_steps, "B": sizes.b_steps, "C": sizes.c_steps}
+    wall = {k: found["seconds"][f"train-{k}"] / n for k, n in steps.items() if f"train-{k}" in found["seconds"]}
+    found["wall_s_per_step"] = wall
+    lines.append("Step wall seconds / steps (loading, saving and merging included): "
+                 + ", ".join(f"{k} {v:.1f}" for k, v in wall.items()))  # fmt: skip
     text = "\n".join(lines) + "\n"
     (out / "learning.md").write_text(text, encoding="utf-8")
     record = {"sizes": asdict(sizes), **found}

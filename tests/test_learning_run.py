@@ -231,3 +231,42 @@ def test_every_recipe_override_the_run_sends_is_a_recipe_key(tmp_path: Path) -> 
                 keys = [k for k in keys if k not in ("bf16=true", "use_cpu=false")]  # TRL refuses bf16 on a CPU
             parsed = read(recipe, keys)
             assert parsed.trl.max_steps == {"A": sizes.a_steps, "B": sizes.b_steps, "C": sizes.c_steps}[step.name[-1]]
+
+
+# -- the whole staged run on the tiny model, resumed -----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_staged_run_on_the_tiny_model_resumes_only_what_is_not_done(tmp_path: Path) -> None:
+    pytest.importorskip("kgsynth_trainers", reason="needs the trainers package")
+    pytest.importorskip("peft", reason="needs the train extra")
+    from kgsynth_trainers.testing import save_tiny_llama
+
+    tiny = save_tiny_llama(tmp_path / "tiny", models=REPO / ".models")
+    sizes = bl.Sizes(
+        h1_items=100, h1_test_size=0.3, a_steps=2, batch=2, h1_eval=6, h2_items=80, h2_test_size=0.3, b_steps=1,
+        h2_eval=4, c_steps=1, generations=2, completion_tokens=4, pool_items=100, uptake_per_group=4, eval_batch=4,
+        train_overrides=("max_length=1024",),
+    )  # fmt: skip
+    out = tmp_path / "learn"
+    bl.run(out, sizes, base=tiny)
+    done = {p.stem: p.stat().st_mtime_ns for p in (out / "done").glob("*.json")}
+    first, (training, evaluation) = bl.plan(out, sizes, tiny)
+    assert set(done) == {s.name for s in [first, *training, *evaluation]}
+    record = json.loads((out / "learning.json").read_text())
+    stage_a = record["stages"]["A"]
+    assert stage_a["open"]["n"] == stage_a["closed"]["n"] == 6  # the same items open- and closed-book
+    assert set(stage_a["verdict"]["checks"]) and "failed_replication" in stage_a["verdict"]
+    assert {"B_vs_base_h2_hop2", "C_vs_B_h2_chain", "A_vs_base_h2_hop1"} <= set(record["stages"])
+    assert record["uptake"]["sets"]["new"] > 0
+    sets = json.loads((out / "uptake" / "sets.json").read_text())
+    assert sets["trained_rows"] == sizes.a_steps * sizes.batch
+    assert "Stage A" in (out / "learning.md").read_text()
+    # Forget stage C: a rerun trains and scores only it, and keeps every other step's journal.
+    for name in ("train-C", "eval-h2-C"):
+        (out / "done" / f"{name}.json").unlink()
+    bl.run(out, sizes, base=tiny)
+    again = {p.stem: p.stat().st_mtime_ns for p in (out / "done").glob("*.json")}
+    assert {k for k in again if again[k] != done.get(k)} == {"train-C", "eval-h2-C"}
+    assert (out / "logs" / "train-C.log").read_text().count("$ ") == 2
+    assert (out / "logs" / "train-A.log").read_text().count("$ ") == 1
