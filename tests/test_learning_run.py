@@ -246,7 +246,6 @@ def test_the_staged_run_on_the_tiny_model_resumes_only_what_is_not_done(tmp_path
     sizes = bl.Sizes(
         h1_items=100, h1_test_size=0.3, a_steps=2, batch=2, h1_eval=6, h2_items=80, h2_test_size=0.3, b_steps=1,
         h2_eval=4, c_steps=1, generations=2, completion_tokens=4, pool_items=100, uptake_per_group=4, eval_batch=4,
-        train_overrides=("max_length=1024",),
     )  # fmt: skip
     out = tmp_path / "learn"
     bl.run(out, sizes, base=tiny)
