@@ -71,7 +71,7 @@ bench: $(VENV)/.dev
 learn: $(VENV)/.dev .models/.smollm2
 	$(BIN)/python bench/bench_learning.py --out out/learn $(LEARN_FLAGS)
 
-# The same stages at 10x the steps on one GPU (bf16; vLLM rollouts and scoring where vLLM is installed).
+# The same stages at 10-17x the steps on one GPU (bf16; vLLM rollouts and scoring where vLLM is installed).
 learn-gpu: $(VENV)/.dev .models/.smollm2
 	$(BIN)/python bench/bench_learning.py --gpu --out out/learn-gpu $(LEARN_FLAGS)
 

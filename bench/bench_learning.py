@@ -63,9 +63,9 @@ class Sizes:
 
     h1_items: int = 3000
     h1_test_size: float = 0.15
-    a_steps: int = 100
+    a_steps: int = 60
     batch: int = 8
-    h1_eval: int = 400
+    h1_eval: int = 200
     h2_items: int = 1500
     h2_test_size: float = 0.3
     b_steps: int = 60
@@ -85,9 +85,10 @@ QUICK = Sizes(
     h2_eval=8, c_steps=1, generations=2, completion_tokens=8, pool_items=150, uptake_per_group=6, eval_batch=4,
 )  # fmt: skip
 
-# One H100 for about 10 minutes: steps 10x (SFT rows then exceed one epoch of the bigger train split only
-# where noted), evaluation 5-10x; items 3-4x, bounded by `kgsynth generate`'s single-process speed (about
-# 70 1-hop items per CPU-second: 12,000 items is about 3 minutes, run while the GPU trains).
+# One H100 for about 10 minutes (an estimate: not yet run): steps 10-17x (stage B's 600 x 8 rows go over its
+# ~4,000 train rows about 1.2 times), scored items 5-10x; generated items 4x, bounded by `kgsynth generate`'s
+# single-process speed (about 70 1-hop items per CPU-second: 12,000 items is about 3 minutes before SFT starts).
+# Scoring runs on the GPU only through vLLM: `kgsynth eval`'s transformers backend runs on the CPU.
 GPU = Sizes(
     h1_items=12000, h1_test_size=0.15, a_steps=1000, batch=8, h1_eval=2000, h2_items=6000, h2_test_size=0.3,
     b_steps=600, h2_eval=1500, c_steps=100, generations=8, completion_tokens=48, pool_items=12000,
@@ -686,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "learn")
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="tiny sizes: check the plumbing in minutes")
-    size.add_argument("--gpu", action="store_true", help="10x steps on one GPU, bf16, vLLM where installed")
+    size.add_argument("--gpu", action="store_true", help="10-17x the steps on one GPU, bf16, vLLM where installed")
     parser.add_argument("--model", type=Path, default=BASE_MODEL, help="the base model (a .gguf file or a folder)")
     parser.add_argument("--fresh", action="store_true", help="delete OUT first instead of resuming")
     parser.add_argument("--report-only", action="store_true", help="only rebuild learning.md from OUT")

@@ -210,7 +210,7 @@ def test_gpu_sizes_scale_the_cpu_run_and_its_commands_ask_for_bf16(tmp_path: Pat
     assert ("vllm" in scoring) is bl.vllm_installed()
     _, (cpu_training, _) = bl.plan(tmp_path, cpu, bl.BASE_MODEL)
     assert "bf16=true" not in cpu_training[0].commands[0]
-    assert "max_train_samples=800" in cpu_training[0].commands[0]
+    assert "max_train_samples=480" in cpu_training[0].commands[0]
 
 
 def test_every_recipe_override_the_run_sends_is_a_recipe_key(tmp_path: Path) -> None:
