@@ -647,6 +647,11 @@ def stage_lines(title: str, s: Mapping[str, Any]) -> list[str]:
 def write_report(out: Path, sizes: Sizes) -> dict[str, Any]:
     found = collect(out)
     lines = ["# The learning run", ""]
+    for data in ("h1", "h2"):
+        if found.get(f"{data}_directions"):
+            lines.append(f"Direction patterns per split of `{data}` (F along the stored edge, I against it): "
+                         f"{found[f'{data}_directions']}")  # fmt: skip
+    lines.append("")
     stages = found["stages"]
     if "A" in stages:
         lines += stage_lines("Stage A: 1-hop open-book items, hop1, base -> stage A", stages["A"])
@@ -717,7 +722,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.fresh and out.exists():
         shutil.rmtree(out)
     if args.report_only:
-        print((out / "learning.md").read_text() if write_report(out, sizes) else "")
+        write_report(out, read_sizes(out))
+        print((out / "learning.md").read_text())
         return
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(out, threads=0 if sizes.gpu else 1)
