@@ -416,7 +416,8 @@ def evaluate_uptake(out: Path, sizes: Sizes, model: Path, label: str) -> None:
         for group in UPTAKE_GROUPS if chosen[group]
     ]  # fmt: skip
     backend = "vllm" if sizes.gpu and vllm_installed() else "transformers"
-    config = EvalConfig(scoring="loglik", backend=backend, batch_size=sizes.eval_batch, threads=0 if sizes.gpu else 1)
+    config = EvalConfig.model_validate({"scoring": "loglik", "backend": backend, "batch_size": sizes.eval_batch,
+                                        "threads": 0 if sizes.gpu else 1})  # fmt: skip
     evaluate([load_backend(str(model), config)], sets, out / "eval" / f"uptake-{label}", config=config)
 
 
