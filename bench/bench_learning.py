@@ -315,9 +315,11 @@ def plan(out: Path, sizes: Sizes, base: Path) -> tuple[Step, list[list[Step]]]:
         eval_step(out, "base", "h1", sizes, base),
         select,
         uptake_eval_step(out, "base", sizes, base),
-        eval_step(out, "base", "h2", sizes, base),
+        # Stage A's verdict first once A is trained: the 2-hop base scoring is split around it.
+        eval_step(out, "base", "h2", sizes, base, books="open"),
         eval_step(out, "A", "h1", sizes, base, books="open"),
         uptake_eval_step(out, "A", sizes, base),
+        eval_step(out, "base", "h2", sizes, base, books="closed"),
         eval_step(out, "A", "h2", sizes, base, books="open"),
         eval_step(out, "B", "h2", sizes, base),
     ]
