@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib.resources
 import logging
+from functools import lru_cache
 from pathlib import Path
+
+import jinja2
 
 logger = logging.getLogger(__name__)
 
@@ -39,3 +42,17 @@ def prompts_dir() -> Path:
 def schemas_dir() -> Path:
     """The folder of graph schemas (`graph_schemas/`), installed or in a checkout."""
     return _shipped_dir("graph_schemas")
+
+
+@lru_cache(maxsize=2)
+def prompts_environment(keep_trailing_newline: bool = False) -> jinja2.Environment:
+    """The Jinja environment over `prompts/`: undefined names are errors, not empty strings. Prompts drop a
+    template's last newline; the card (a Markdown file) keeps it."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(prompts_dir())),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=keep_trailing_newline,
+        autoescape=False,
+    )

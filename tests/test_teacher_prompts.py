@@ -6,8 +6,8 @@ import jinja2
 import pytest
 
 from kgsynth.questions.answers import parse_answer, parse_short_answer
-from kgsynth.questions.prompt import environment, evidence_lines, prompt_hash, speak_predicate, student_messages
-from kgsynth.resources import prompts_dir, schemas_dir
+from kgsynth.questions.prompt import evidence_lines, prompt_hash, speak_predicate, student_messages
+from kgsynth.resources import prompts_dir, prompts_environment, schemas_dir
 from kgsynth.teacher.prompts import TEMPLATES, teacher_messages
 from tests.teacher_items import make_item
 
@@ -22,14 +22,14 @@ def test_every_shipped_teacher_template_is_registered() -> None:
 def test_every_template_renders_strictly(template: str, format: str) -> None:
     item = make_item(1, format=format)
     lines = evidence_lines(item.path)  # the student's template also takes an open-book item's facts
-    text = environment().get_template(template).render(item=item, evidence=lines, facts=lines).strip()
+    text = prompts_environment().get_template(template).render(item=item, evidence=lines, facts=lines).strip()
     assert text
     assert "{{" not in text and "{%" not in text
 
 
 def test_undefined_names_are_errors() -> None:
     with pytest.raises(jinja2.UndefinedError):
-        environment().from_string("{{ missing }}").render()
+        prompts_environment().from_string("{{ missing }}").render()
 
 
 @pytest.mark.parametrize("format", ["mcq", "short"])

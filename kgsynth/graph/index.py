@@ -45,6 +45,21 @@ def _dedupe_sorted(x: np.ndarray) -> np.ndarray:
     return x[keep]
 
 
+def gather_ranges(indptr: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values[indptr[k]:indptr[k + 1]]`` for every ``k`` in ``keys``, concatenated (CSR rows, vectorised).
+
+    >>> gather_ranges(np.array([0, 2, 2, 5]), np.array([2, 0]), np.arange(5)).tolist()
+    [2, 3, 4, 0, 1]
+    """
+    starts, stops = indptr[keys], indptr[keys + 1]
+    lengths = stops - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=values.dtype)
+    idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    return values[idx]
+
+
 def sorted_unique(x: np.ndarray) -> np.ndarray:
     """``np.unique`` for the short arrays met per item (a sort and a neighbour compare, no hashing)."""
     return _dedupe_sorted(np.sort(x))
@@ -140,13 +155,7 @@ class CSRIndex:
             return _dedupe_sorted(adj.cols[a:b])
         k = np.asarray(nodes, dtype=np.int64) - adj.lo
         k = k[(k >= 0) & (k < len(adj.indptr) - 1)]
-        starts, stops = adj.indptr[k], adj.indptr[k + 1]
-        lengths = stops - starts
-        total = int(lengths.sum())
-        if total == 0:
-            return np.empty(0, dtype=np.int32)
-        idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-        return _dedupe_sorted(np.sort(adj.cols[idx]))
+        return _dedupe_sorted(np.sort(gather_ranges(adj.indptr, k, adj.cols)))
 
     def propagate(self, weights: np.ndarray, step: Step) -> np.ndarray:
         """Walk counts after one ``step``: ``out[v] = sum of weights[u] over edges u -> v``."""

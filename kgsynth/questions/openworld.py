@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kgsynth.graph.index import CSRIndex, Step, sorted_unique
+from kgsynth.graph.index import CSRIndex, Step, gather_ranges, sorted_unique
 from kgsynth.graph.model import Graph
 from kgsynth.graph.store.embedded import default_cache_dir
 from kgsynth.questions.curation import (
@@ -67,13 +67,7 @@ def _gather(grouping: _Grouping, keys: np.ndarray) -> np.ndarray:
     """The members of every key in ``keys`` (concatenated, possibly repeated)."""
     if len(keys) == 0:
         return np.empty(0, dtype=np.int32)
-    starts, stops = grouping.indptr[keys], grouping.indptr[keys + 1]
-    lengths = stops - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.empty(0, dtype=np.int32)
-    idx = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-    return grouping.members[idx]
+    return gather_ranges(grouping.indptr, keys, grouping.members)
 
 
 def _name_groups(name_id: np.ndarray, alias_node: np.ndarray, alias_id: np.ndarray, fam: np.ndarray) -> _NameGroups:

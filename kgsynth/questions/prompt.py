@@ -24,26 +24,13 @@ from kgsynth.models.base import Message
 from kgsynth.questions.item import Item, Triple
 from kgsynth.questions.walk import facts_against
 from kgsynth.questions.wording import mid_sentence
-from kgsynth.resources import prompts_dir
+from kgsynth.resources import prompts_environment
 
 FactsWording = Literal["walk", "stored"]  # facts read as the question walks them, or in each edge's stored direction
 
 STUDENT_TEMPLATE = "teacher/student.j2"
 
 _CURIE_PREFIX = re.compile(r"^[A-Za-z][\w.-]*:")
-
-
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
-    """The Jinja environment over `prompts/`: undefined names are errors, not empty strings."""
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(prompts_dir())),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=False,
-        autoescape=False,
-    )
 
 
 def speak_predicate(predicate: str) -> str:
@@ -85,7 +72,7 @@ def item_schema(item: Item) -> GraphSchema:
 def template(name: str) -> jinja2.Template:
     """A prompt template, its globals frozen into a plain dict (Jinja's ChainMap is copied key by key on
     every render)."""
-    loaded = environment().get_template(name)
+    loaded = prompts_environment().get_template(name)
     loaded.globals = dict(loaded.globals)
     return loaded
 

@@ -28,14 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 
 from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
 from kgsynth.graph.licences import COMBINED_LINK, DatasetLicence, dataset_licence
 from kgsynth.questions.item import Item
-from kgsynth.resources import prompts_dir
+from kgsynth.resources import prompts_environment
 from kgsynth.run.journal import read_run_items
 from kgsynth.run.layout import CONFIGS, EXPORT_RECORD, EXPORT_SUMMARY, FIGURE, RUN_RECORD, SPLITS, SUMMARY, TEACHER
 
@@ -348,17 +347,6 @@ def draw_rarity_hops(facts: Sequence[ItemFacts]) -> bytes:
     return buf.getvalue()
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(prompts_dir())),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-
-
 FOCUS_STEERS = ("metapath", "relation", "type", "rarity_bin")  # what `generate --focus` weights within a run
 
 
@@ -384,7 +372,7 @@ def render_card(data: CardData, *, figure: str | None = FIGURE) -> str:
     """The text of ``README.md`` for ``data``."""
     meta = yaml.safe_dump(front_matter(data), sort_keys=False, allow_unicode=True, width=1000)
     return (
-        _environment()
+        prompts_environment(keep_trailing_newline=True)
         .get_template(TEMPLATE)
         .render(
             front_matter=meta.rstrip("\n"),
@@ -405,7 +393,8 @@ def render_licence_file(data: CardData) -> str:
     by_licence: dict[str, list[str]] = {}
     for s in data.kg.get("sources", []):
         by_licence.setdefault(s.get("licence", ""), []).append(s.get("name", "?"))
-    return _environment().get_template(LICENCE_TEMPLATE).render(licence=data.licence, by_licence=by_licence)
+    template = prompts_environment(keep_trailing_newline=True).get_template(LICENCE_TEMPLATE)
+    return template.render(licence=data.licence, by_licence=by_licence)
 
 
 def write_card(directory: Path, context: CardContext | None = None) -> Path:

@@ -43,7 +43,8 @@ from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each
 from kgsynth.models.cache import RequestCache
 from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.item import Item
-from kgsynth.questions.prompt import environment, prompt_hash
+from kgsynth.questions.prompt import prompt_hash
+from kgsynth.resources import prompts_environment
 from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, shard_name
 from kgsynth.run.layout import JUDGE, PROGRESS, RUN_RECORD, SHARDS, SUMMARY
 
@@ -126,7 +127,7 @@ def parse_accepted(text: str, letters: str) -> list[str] | None:
 
 def judge_messages(item: Item) -> tuple[Message, ...]:
     """The chat messages the judge receives for ``item``."""
-    content = environment().get_template(JUDGE_TEMPLATE).render(item=item).strip()
+    content = prompts_environment().get_template(JUDGE_TEMPLATE).render(item=item).strip()
     return ({"role": "user", "content": content},)
 
 
