@@ -113,6 +113,8 @@ def run_cli(*args: str) -> Any:
             "SFTSection (did you mean 'learning_rate'?)",
         ),
         ({"max_steps": "many"}, "key 'max_steps': expected int, found 'many'"),
+        ({"max_steps": -3}, "key 'max_steps': expected -1 (train by num_train_epochs) or a positive number of steps"),
+        ({"learning_rate": 0}, "key 'learning_rate': expected a positive number, found 0"),
         ({"lora_r": "big"}, "key 'lora_r': input should be a valid integer"),
         ({"dataset_config": "grpo"}, "lacks the column 'messages' (read by SFTTrainer)"),
     ],
@@ -135,6 +137,7 @@ def test_sft_recipe_error_is_one_clear_message(dataset: Path, tmp_path: Path, ke
         ({"stage": 2, "init_from": "null"}, "stage 2 trains from the stage-1 run: set init_from"),
         ({"stage": 3}, "key 'stage': input should be 1 or 2, found 3"),
         ({"beta": "[1]"}, "key 'beta': expected float, found [1]"),
+        ({"num_generations": 1}, "key 'num_generations': expected 2 or more"),
         ({"stage": 2, "init_from": "elsewhere", "mining_backend": "vllm"}, "mining_backend: vllm needs vLLM"),
     ],
 )

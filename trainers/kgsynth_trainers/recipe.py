@@ -12,7 +12,7 @@ import dataclasses
 import difflib
 import logging
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -154,6 +154,10 @@ def load_recipe(path: Path, *, overrides: Sequence[str] = (), section: type[S], 
             trl_values[key] = TypeAdapter(hints[key]).validate_python(value)
         except ValidationError:
             problems.append(f"key {key!r}: expected {_type_name(hints[key])}, found {value!r}")
+            continue
+        problem = _out_of_range(key, trl_values[key])
+        if problem:
+            problems.append(problem)
     try:
         kgsynth = section.model_validate({k: v for k, v in values.items() if k in section_keys})
     except ValidationError as error:
@@ -172,6 +176,30 @@ def load_recipe(path: Path, *, overrides: Sequence[str] = (), section: type[S], 
         raise _recipe_error(path, [f"{config.__name__} rejects these settings: {error}"]) from None
     assert kgsynth is not None
     return Recipe(path=path, kgsynth=kgsynth, trl=trl, values=values)
+
+
+# TRL's numeric fields that accept any number but mean something only in a range (TRL itself reads a
+# negative max_steps as "train by epochs", so max_steps=-3 would silently train num_train_epochs).
+_RANGES: dict[str, tuple[str, Callable[[float], bool]]] = {
+    "max_steps": ("-1 (train by num_train_epochs) or a positive number of steps", lambda v: v == -1 or v >= 1),
+    "num_train_epochs": ("a positive number", lambda v: v > 0),
+    "learning_rate": ("a positive number", lambda v: v > 0),
+    "per_device_train_batch_size": ("a positive integer", lambda v: v >= 1),
+    "per_device_eval_batch_size": ("a positive integer", lambda v: v >= 1),
+    "gradient_accumulation_steps": ("a positive integer", lambda v: v >= 1),
+    "warmup_steps": ("0 or more", lambda v: v >= 0),
+    "warmup_ratio": ("between 0 and 1", lambda v: 0 <= v <= 1),
+    "num_generations": ("2 or more (GRPO compares completions within a group)", lambda v: v >= 2),
+    "max_completion_length": ("a positive number of tokens", lambda v: v >= 1),
+}
+
+
+def _out_of_range(key: str, value: Any) -> str | None:
+    """The problem with a TRL numeric setting outside the range where it means something, or None."""
+    if key not in _RANGES or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    expected, ok = _RANGES[key]
+    return None if ok(value) else f"key {key!r}: expected {expected}, found {value!r}"
 
 
 def _recipe_error(path: Path, problems: list[str]) -> KgsynthError:
