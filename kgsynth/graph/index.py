@@ -85,7 +85,8 @@ class CSRIndex:
 
     >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
     >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
-    >>> b.add_node("D:1", "biolink:Disease", "d"); b.add_node("P:1", "biolink:PhenotypicFeature", "p")
+    >>> b.add_node("D:1", "biolink:Disease", "d", source="s")
+    >>> b.add_node("P:1", "biolink:PhenotypicFeature", "p", source="s")
     >>> _ = b.stream("x", "s"); b.add_edge("D:1", "biolink:has_phenotype", "P:1", source="s", stream="x")
     >>> g = b.build(); idx = CSRIndex(g)
     >>> [g.ids[i] for i in idx.neighbors(g.index["D:1"], Step("biolink:has_phenotype"))]
