@@ -23,8 +23,13 @@ def _modules() -> list[str]:
 MODULES = _modules()
 
 
-def test_the_walk_finds_the_subpackages() -> None:
-    assert {"kgsynth.graph.index", "kgsynth.questions.verify", "kgsynth_trainers.recipe"} <= set(MODULES)
+def test_the_walk_finds_the_subpackages_and_their_examples() -> None:
+    with_examples = {"kgsynth.graph.index", "kgsynth.run.focus", "kgsynth.train", "kgsynth.run.card",
+                     "kgsynth_trainers.recipe", "kgsynth_trainers.data", "kgsynth_trainers.mining"}  # fmt: skip
+    assert with_examples <= set(MODULES)
+    finder = doctest.DocTestFinder()
+    for name in with_examples:
+        assert any(test.examples for test in finder.find(importlib.import_module(name))), name
 
 
 @pytest.mark.parametrize("module", MODULES)

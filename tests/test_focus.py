@@ -59,12 +59,3 @@ def test_focus_bad_file_is_a_clear_error(tmp_path: Path) -> None:
         read_pass_rates(rates)
     result = CliRunner().invoke(app, ["focus", str(tmp_path / "missing.jsonl")])
     assert result.exit_code == 2 and "Traceback" not in result.output and "stage-2 run" in result.output
-
-
-@pytest.mark.parametrize("module", ["kgsynth.run.focus", "kgsynth.train", "kgsynth.run.card"])
-def test_docstring_examples_run(module: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.failed == 0 and result.attempted > 0

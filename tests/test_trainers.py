@@ -455,15 +455,6 @@ def test_killed_run_resumes(tiny_model: Path, dataset: Path, tmp_path: Path) -> 
     assert logged[:-1] == list(range(1, 31)) and logged[-1] == 30  # one line per step across the kill
 
 
-@pytest.mark.parametrize("module", ["recipe", "data", "mining"])
-def test_docstring_examples_run(module: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(f"kgsynth_trainers.{module}"))
-    assert result.failed == 0 and result.attempted > 0
-
-
 def test_gguf_model_is_trainable_after_its_quantizer_is_detached(tmp_path: Path) -> None:
     """SmolLM2's GGUF is dequantised on load but keeps the GGUF quantizer, which Trainer refuses to train."""
     from transformers import AutoModelForCausalLM
