@@ -2,11 +2,11 @@
 
 `make_run(cfg, out)` checks what can be checked before any work (the schema, the focus file, each
 model: its extra, key and server), then, holding the run folder's lock, opens the graph, generates
-the items (resumable: `kgsynth.run.generate`), writes the run's flat dataset view (``hf/``) and its
-configuration, judges the items when ``cfg.judge`` says so, distils chains of thought when
-``cfg.teacher`` does (from the judged items if there was a judge), and exports the run as a dataset
-when asked. What each step did goes to ``report`` as it finishes, so a caller shows it while the
-next step runs; nothing here prints.
+the items (resumable: `kgsynth.run.generate`), writes the run's replayable configuration, judges the
+items when ``cfg.judge`` says so, distils chains of thought when ``cfg.teacher`` does (from the judged
+items if there was a judge), and exports the run as a dataset when asked. A run folder holds runs
+only: the export (`kgsynth.dataset.export`) is the one step that writes a dataset. What each step did
+goes to ``report`` as it finishes, so a caller shows it while the next step runs; nothing here prints.
 """
 
 from __future__ import annotations
@@ -83,11 +83,10 @@ def make_run(
 ) -> RunOutcome:
     """Run the line ``cfg`` describes into ``out``; see the module docstring. Raises `TeacherIncomplete` when the
     teacher left items incomplete (retries or budget spent) unless ``allow_incomplete``."""
-    from kgsynth.dataset.export import export_hf
     from kgsynth.graph.open import open_graph
     from kgsynth.run.generate import generate
-    from kgsynth.run.journal import lock_run_dir, read_run_items, write_error
-    from kgsynth.run.layout import HF, JUDGE
+    from kgsynth.run.journal import lock_run_dir
+    from kgsynth.run.layout import JUDGE
 
     report = report if report is not None else Silent()
     outcome = RunOutcome()
@@ -96,10 +95,6 @@ def make_run(
         graph = open_graph(cfg.graph, progress=True)
         with report.generating(cfg.generate.n) as progress:
             summary = generate(graph, cfg.generate, out, progress=progress, compare_uniform=cfg.compare_uniform)
-        try:
-            export_hf(read_run_items(out), out / HF)  # the run's flat dataset view
-        except OSError as exc:  # a full disk, say: said as generate says it, and no scratch is left
-            raise write_error(exc, out) from None
         write_config(cfg, out / CONFIG_FILE)
         _done(outcome, report, "generate", summary, out)
         items_from = out

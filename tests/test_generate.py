@@ -282,20 +282,25 @@ def test_summary_and_rare_coverage(thousand) -> None:
     assert "NON-COMMERCIAL" not in card and '"seed": 7' in card
 
 
-def test_hf_dataset_opens_with_trl_columns(thousand) -> None:
+def test_the_run_holds_no_dataset_and_its_export_opens_with_trl_columns(thousand, tmp_path: Path) -> None:
     import datasets
 
-    from kgsynth.dataset.export import export_hf
+    from kgsynth.dataset.export import export_run
 
     out, _ = thousand
-    export_hf(read_items(out), out / "hf")  # what `kgsynth generate` writes after the items
-    ds = datasets.load_from_disk(str(out / "hf"))
-    assert ds.num_rows == 1000
-    row = ds[0]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["jsonl"]  # no hf/: export is the one door
+    export_run(out, tmp_path / "ds")  # what `kgsynth export` (or `generate --export`) writes
+    cache = str(tmp_path / "hf-cache")
+    grpo = datasets.load_dataset(str(tmp_path / "ds"), "grpo", cache_dir=cache)
+    assert sum(split.num_rows for split in grpo.values()) == 1000
+    row = grpo["train"][0]
     assert row["prompt"][0]["role"] == "user" and "Answer:" in row["prompt"][0]["content"]
-    assert "A. " in row["prompt"][0]["content"] and row["question"] in row["prompt"][0]["content"]
+    assert "A. " in row["prompt"][0]["content"]
     assert row["answer_letter"] in "ABCD" and row["answer_aliases"]
-    assert json.loads(row["entity_aliases"])
+    items = datasets.load_dataset(str(tmp_path / "ds"), "items", split="train", cache_dir=cache)
+    item = next(it for it in items if it["id"] == row["item_id"])
+    assert item["question"] in row["prompt"][0]["content"]
+    assert json.loads(item["entity_aliases"])
 
 
 @pytest.mark.parametrize(
@@ -374,7 +379,7 @@ def test_killed_run_resumes_to_the_same_dataset(real_graph: Graph, cache_dir: Pa
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (killed / "hf").exists(), "the run finished before it could be killed"
+    assert not (killed / "summary.json").exists(), "the run finished before it could be killed"
     # a torn write after the last commit: the restart must cut it away
     with next((killed / "jsonl").glob("*.jsonl")).open("a") as fh:
         fh.write('{"partial": ')

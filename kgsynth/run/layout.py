@@ -2,8 +2,9 @@
 
 A run (``kgsynth generate --out RUN``) holds its items in ``jsonl/`` under a journal (``progress.json``,
 see `kgsynth.run.journal`), its record and replayable configuration, its summary and card, and the
-folders of the steps after it (``hf/``, ``judge/``, ``teacher/``). An export (``kgsynth export RUN --out
-DIR``) holds ``data/<config>/<split>-*.parquet``, its record, its summary and the same card.
+folders of the steps after it (``judge/``, ``teacher/``). An export (``kgsynth export RUN --out DIR``)
+holds ``data/<config>/<split>-*.parquet``, its record, its summary and the same card: the export is the
+one step that writes a dataset.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ FIGURE = "rarity_hops.png"  # the card's figure, beside the card in a run and in
 LICENCE = COMBINED_LINK  # the card's licence file, where the items' licences differ
 LOCK = ".lock"
 SHARDS = "jsonl"  # items-00000.jsonl, ...
-HF = "hf"  # the run's flat dataset view (`datasets.load_from_disk`)
+# The flat dataset view (`datasets.load_from_disk`) that `generate` wrote into a run before the export became
+# the one dataset door: no longer written, still accepted in a run folder, so that an older run resumes.
+OLD_HF = "hf"
 JUDGE = "judge"  # the judge's folder: a run folder of the kept items
 TEACHER = "teacher"  # the teacher's folder
 RUN_FILES = frozenset({RUN_RECORD, RUN_CONFIG, PROGRESS, SUMMARY, CARD, FIGURE, LICENCE, LOCK})
-RUN_FOLDERS = frozenset({SHARDS, HF, TEACHER, JUDGE})
+RUN_FOLDERS = frozenset({SHARDS, OLD_HF, TEACHER, JUDGE})
 
 # -- an export folder ----------------------------------------------------------------------------
 CONFIGS = ("sft", "grpo", "items")  # data/<config>/

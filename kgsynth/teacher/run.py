@@ -13,11 +13,11 @@ item ends in exactly one state:
 
 Every answered request is cached (`cache.py`) the moment it arrives, so a rerun -- after an
 interruption, a crash or a spent budget -- sends only what was never answered, and produces the
-same files. Written into `out_dir/teacher/`:
+same files. Written into `out_dir/teacher/` (the run's teacher outputs, not a dataset: `kgsynth export`
+turns the kept chains into the `sft` config's rows, beside the answer columns):
 
 - `results.jsonl`: one record per item, sorted by item id (teacher model, prompt hash, attempts,
   status, failure reason, tokens, path-faithfulness, and every sample drawn);
-- `sft.jsonl`: one TRL conversational row (`messages`) per kept chain of thought;
 - `summary.json`: counts, and the configuration that produced them;
 - `cache.sqlite`: the request cache; `runs.jsonl`: what each run sent (this one varies run to run).
 """
@@ -43,7 +43,7 @@ from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.answers import judge_item, reasoning_section
 from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.questions.item import Item
-from kgsynth.questions.prompt import prompt_hash, student_messages
+from kgsynth.questions.prompt import prompt_hash
 from kgsynth.run.layout import SUMMARY, TEACHER
 from kgsynth.teacher.prompts import QUESTION_TEMPLATE, teacher_messages
 
@@ -287,7 +287,7 @@ async def _adistil(
     summary.requests_sent, summary.cache_hits = asking.sent, asking.cache_hits
     stats = getattr(teacher, "stats", None)
     summary.client = stats.as_dict() if stats is not None and hasattr(stats, "as_dict") else {}
-    _write_outputs(folder, pending, ordered, summary, config)
+    _write_outputs(folder, ordered, summary, config)
     logger.info(
         "teacher: %d verified, %d rejected, %d incomplete; %d requests sent, %d from cache",
         summary.verified,
@@ -333,33 +333,8 @@ def _summarise(results: list[TeacherResult]) -> TeacherSummary:
     )
 
 
-def _write_outputs(
-    folder: Path,
-    items: list[Item],
-    results: list[TeacherResult],
-    summary: TeacherSummary,
-    config: TeacherConfig,
-) -> None:
-    by_id = {item.id: item for item in items}
+def _write_outputs(folder: Path, results: list[TeacherResult], summary: TeacherSummary, config: TeacherConfig) -> None:
     atomic_write(folder / "results.jsonl", (r.model_dump_json() + "\n" for r in results))
-    rows = (
-        json.dumps(
-            {
-                "item_id": result.item_id,
-                "sample": sample.index,
-                "messages": [
-                    *student_messages(by_id[result.item_id]),
-                    {"role": "assistant", "content": sample.text},
-                ],
-            },
-            ensure_ascii=False,
-        )
-        + "\n"
-        for result in results
-        for sample in result.samples
-        if sample.kept
-    )
-    atomic_write(folder / "sft.jsonl", rows)
     document = {"summary": summary.counts(), "config": config.model_dump(mode="json")}
     atomic_write(folder / SUMMARY, [json.dumps(document, indent=2, sort_keys=True) + "\n"])
     with (folder / "runs.jsonl").open("a", encoding="utf-8") as log:
