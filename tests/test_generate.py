@@ -18,6 +18,7 @@ from kgsynth.graph.model import Graph
 from kgsynth.questions.item import Item
 from kgsynth.questions.question import GenerateConfig
 from kgsynth.run.generate import generate
+from kgsynth.run.journal import read_run_items
 
 pytestmark = pytest.mark.slow
 
@@ -243,13 +244,9 @@ def thousand(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> tup
     return out, summary
 
 
-def read_items(out: Path) -> list[Item]:
-    return [Item.model_validate_json(line) for p in sorted((out / "jsonl").glob("*.jsonl")) for line in p.open()]
-
-
 def test_thousand_items_at_three_hops_each_proof_rechecked(thousand, oracle: Oracle) -> None:
     out, summary = thousand
-    items = read_items(out)
+    items = read_run_items(out)
     assert len(items) == 1000 == summary["items"]
     assert {it.hops for it in items} == {3}
     assert {it.type for it in items} == {"chain", "vignette"}
@@ -314,7 +311,7 @@ def test_other_hops_types_and_formats(real_graph: Graph, oracle: Oracle, tmp_pat
     spread = {"max_hidden_share": 1.0} if hops == 4 and types == ["chain"] else {}
     cfg = GenerateConfig(n=60, hops=hops, types=types, formats=formats, options=5, seed=1, **spread)
     summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
-    items = read_items(tmp_path / "o")
+    items = read_run_items(tmp_path / "o")
     assert len(items) == 60 and {it.hops for it in items} == {hops}
     for item in items:
         check_item(item, oracle)
@@ -332,7 +329,7 @@ def test_short_answers_at_three_hops_fill_their_run(real_graph: Graph, oracle: O
     whole proven answer set by the oracle, within the short caps, open-world clean."""
     cfg = GenerateConfig(n=300, hops=3, formats=["short"], seed=0)
     summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
-    items = read_items(tmp_path / "o")
+    items = read_run_items(tmp_path / "o")
     assert len(items) == 300 and summary["attempts"] < 200 * 300
     for item in items:
         check_item(item, oracle)
@@ -429,7 +426,7 @@ def test_generate_with_a_teacher_behind_a_loopback_server(cache_dir: Path, tmp_p
                                timeout=600)  # fmt: skip
         assert again.returncode == 0, again.stderr
         assert sum(server.served_ok().values()) == first == 20  # nothing sent twice
-    items = read_items(out)
+    items = read_run_items(out)
     results = [json.loads(line) for line in (out / "teacher" / "results.jsonl").open()]
     assert sorted(r["item_id"] for r in results) == sorted(it.id for it in items)
     gold_a = {it.id for it in items if it.answer.letter == "A"}

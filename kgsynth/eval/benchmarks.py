@@ -489,9 +489,9 @@ def read_kgsynth(directory: Path, split: str | None, *, closed: bool = False) ->
                 f"{directory} is a generate run, which has no splits",
                 hint=f"evaluate the whole run ({directory}) or export it and give EXPORT:{split}",
             )
-        from kgsynth.run.generate import read_items
+        from kgsynth.run.journal import read_run_items
 
-        items = read_items(directory)
+        items = read_run_items(directory)
         if not items:
             raise KgsynthError(f"{directory} holds no items", hint="run kgsynth generate into it first")
         evalset = EvalSet(directory.name, str(directory), "kgsynth", [eval_item(i) for i in items])

@@ -54,6 +54,7 @@ from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
 from kgsynth.questions.item import Item
 from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY
+from kgsynth.run.journal import read_run_items
 
 if TYPE_CHECKING:
     from kgsynth.graph.model import Graph
@@ -544,14 +545,6 @@ def read_run_config(out: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise KgsynthError(f"{path}: not valid JSON ({exc})", hint="the run folder was edited; regenerate it") from None
     return record
-
-
-def read_run_items(out: Path) -> list[Item]:
-    """Every committed item of the run, checked against its journal (`kgsynth.run.journal.read_run_items`): an
-    edited, cut or deleted shard is an error, a killed run's torn tail is left out with a warning."""
-    from kgsynth.run.journal import read_run_items as read_checked
-
-    return read_checked(out)
 
 
 def audit_table(audit: dict[str, Any]) -> list[tuple[str, str]]:

@@ -39,7 +39,6 @@ from kgsynth.run.journal import (
     dumps,
     lock_run_dir,
     read_progress,
-    read_run_items,
     reopen_shards,
     write_error,
 )
@@ -343,12 +342,6 @@ def _generate(
     atomic_write(out / "summary.json", dumps(summary))
     write_card(out, items)
     return summary
-
-
-def read_items(out: Path) -> list[Item]:
-    """The committed items of a finished or partial run in ``out``, in order, checked against its journal
-    (`kgsynth.run.journal.read_run_items`)."""
-    return read_run_items(out)
 
 
 def orpha_diseases(graph: Graph, items: list[Item]) -> set[str]:

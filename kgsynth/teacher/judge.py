@@ -30,7 +30,6 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,7 +44,7 @@ from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.item import Item
 from kgsynth.questions.prompt import prompt_hash
 from kgsynth.resources import prompts_environment
-from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, shard_name
+from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, read_run_items, shard_name
 from kgsynth.run.layout import JUDGE, PROGRESS, RUN_RECORD, SHARDS, SUMMARY
 
 logger = logging.getLogger(__name__)
@@ -297,18 +296,13 @@ def judge_run(
     config: JudgeConfig,
     *,
     model: ChatModel | None = None,
-    read: Callable[[Path], list[Item]] | None = None,
 ) -> JudgeSummary:
     """Judge every item of the run in ``out``; write ``out/judge/`` and return the summary.
 
     Running it again with the same run and configuration sends only requests never answered before,
     and writes byte-identical files once every item is settled.
     """
-    if read is None:
-        from kgsynth.run.audit import read_run_items
-
-        read = read_run_items
-    items = read(out)
+    items = read_run_items(out)
     if not items:
         raise KgsynthError(f"{out} holds no items to judge", hint="run kgsynth generate into it first")
     verdicts, summary = asyncio.run(ajudge(items, config, out / JUDGE, model=model))
