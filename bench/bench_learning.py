@@ -356,7 +356,7 @@ def trained_rows(out: Path, sizes: Sizes) -> list[str]:
     (`max_train_samples`), each seen once."""
     import pyarrow.parquet as pq
 
-    from kgsynth.dataset.export import data_file
+    from kgsynth.run.layout import data_file
 
     rows = pq.read_table(out / "h1" / data_file("sft", "train"), columns=["item_id"]).to_pylist()
     return [r["item_id"] for r in rows[: sizes.a_steps * sizes.batch]]
@@ -386,9 +386,9 @@ def select_uptake(out: Path, sizes: Sizes) -> dict[str, Any]:
     """Write `uptake/sets.json`: each group's pool items, at most `uptake_per_group` each (the first in run order)."""
     import pyarrow.parquet as pq
 
-    from kgsynth.dataset.export import data_file
     from kgsynth.dataset.rows import item_from_row
     from kgsynth.run.journal import read_run_items
+    from kgsynth.run.layout import data_file
 
     train = [item_from_row(r) for r in pq.read_table(out / "h1" / data_file("items", "train")).to_pylist()]
     by_id = {i.id: i for i in train}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from kgsynth.config import CONFIG_FILE, RunConfig, write_config
+from kgsynth.config import RunConfig, write_config
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def make_run(
     from kgsynth.graph.open import open_graph
     from kgsynth.run.generate import generate
     from kgsynth.run.journal import lock_run_dir
-    from kgsynth.run.layout import JUDGE
+    from kgsynth.run.layout import JUDGE, RUN_CONFIG
 
     report = report if report is not None else Silent()
     outcome = RunOutcome()
@@ -95,7 +95,7 @@ def make_run(
         graph = open_graph(cfg.graph, progress=True)
         with report.generating(cfg.generate.n) as progress:
             summary = generate(graph, cfg.generate, out, progress=progress, compare_uniform=cfg.compare_uniform)
-        write_config(cfg, out / CONFIG_FILE)
+        write_config(cfg, out / RUN_CONFIG)
         _done(outcome, report, "generate", summary, out)
         items_from = out
         if cfg.judge is not None:

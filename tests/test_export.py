@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from kgsynth.cli import app
 from kgsynth.dataset.decontam import DecontamConfig, decontaminate, load_benchmarks, read_benchmark
 from kgsynth.dataset.dedup import dedup
-from kgsynth.dataset.export import CONFIGS, ExportConfig, data_file, export_run
+from kgsynth.dataset.export import ExportConfig, export_run
 from kgsynth.dataset.rewards import accuracy_reward, format_reward
 from kgsynth.dataset.rows import FEATURES, grpo_row, item_row, sft_row
 from kgsynth.dataset.split import SPLITS, SplitConfig, split_items, stratum
@@ -27,6 +27,7 @@ from kgsynth.questions.item import Item, Option
 from kgsynth.questions.question import GenerateConfig
 from kgsynth.run.generate import generate
 from kgsynth.run.journal import read_run_items
+from kgsynth.run.layout import CONFIGS, data_file
 
 pytestmark = pytest.mark.slow
 MEDQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "medqa" / "us_4_options_test.jsonl"

@@ -39,7 +39,17 @@ from kgsynth.graph.store.partial import make_partial, remove_stale_partials, swa
 from kgsynth.questions.item import Item
 from kgsynth.questions.walk import direction_counts
 from kgsynth.run.journal import write_error
-from kgsynth.run.layout import CARD, CONFIGS, EXPORT_RECORD, EXPORT_SUMMARY, RUN_RECORD, SPLITS
+from kgsynth.run.layout import (
+    CARD,
+    CONFIGS,
+    EXPORT_RECORD,
+    EXPORT_SUMMARY,
+    RUN_RECORD,
+    SPLITS,
+    TEACHER,
+    TEACHER_RESULTS,
+    data_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,18 +74,9 @@ class ExportConfig(BaseModel):
     )
 
 
-def data_file(config: str, split: str) -> str:
-    """Where a config's split lives inside an export folder (the Hub's own layout).
-
-    >>> data_file("grpo", "train")
-    'data/grpo/train-00000-of-00001.parquet'
-    """
-    return f"data/{config}/{split}-00000-of-00001.parquet"
-
-
 def read_teacher_chains(run: Path) -> dict[str, list[tuple[int, str]]]:
     """The verified chains the teacher kept for each item of `run` (`teacher/results.jsonl`), if any."""
-    path = run / "teacher" / "results.jsonl"
+    path = run / TEACHER / TEACHER_RESULTS
     chains: dict[str, list[tuple[int, str]]] = {}
     if not path.is_file():
         return chains

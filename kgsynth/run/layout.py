@@ -29,8 +29,24 @@ TEACHER = "teacher"  # the teacher's folder
 RUN_FILES = frozenset({RUN_RECORD, RUN_CONFIG, PROGRESS, SUMMARY, CARD, FIGURE, LICENCE, LOCK})
 RUN_FOLDERS = frozenset({SHARDS, OLD_HF, TEACHER, JUDGE})
 
+# -- inside the model steps' folders (``teacher/``, ``judge/``) -----------------------------------
+REQUEST_CACHE = "cache.sqlite"  # every answered request (`kgsynth.models.cache`)
+TEACHER_RESULTS = "results.jsonl"  # one record per item: status, samples, the kept chains
+TEACHER_RUNS = "runs.jsonl"  # one line per teacher run: what it sent (varies run to run)
+VERDICTS = "verdicts.jsonl"  # the judge's verdict on each item
+
 # -- an export folder ----------------------------------------------------------------------------
+DATA = "data"  # data/<config>/<split>-00000-of-00001.parquet (`data_file`)
 CONFIGS = ("sft", "grpo", "items")  # data/<config>/
 SPLITS = ("train", "validation", "test")
 EXPORT_RECORD = "kgsynth_config.json"  # the export's configuration and the run's record
 EXPORT_SUMMARY = "export_summary.json"
+
+
+def data_file(config: str, split: str) -> str:
+    """Where a config's split lives inside an export folder (the Hub's own layout).
+
+    >>> data_file("grpo", "train")
+    'data/grpo/train-00000-of-00001.parquet'
+    """
+    return f"{DATA}/{config}/{split}-00000-of-00001.parquet"

@@ -45,7 +45,7 @@ from kgsynth.questions.item import Item
 from kgsynth.questions.prompt import prompt_hash
 from kgsynth.resources import prompts_environment
 from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, read_run_items, shard_name
-from kgsynth.run.layout import JUDGE, PROGRESS, RUN_RECORD, SHARDS, SUMMARY
+from kgsynth.run.layout import JUDGE, PROGRESS, REQUEST_CACHE, RUN_RECORD, SHARDS, SUMMARY, VERDICTS
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ async def ajudge(
     folder.mkdir(parents=True, exist_ok=True)
     model = model if model is not None else make_model(config)
     verdicts: dict[str, Verdict] = {}
-    with RequestCache(folder / "cache.sqlite") as cache:
+    with RequestCache(folder / REQUEST_CACHE) as cache:
         asking = Asking(model, cache, RunBudget(config.max_requests, config.max_total_tokens))
         run = _Judging(config, asking)
 
@@ -273,7 +273,7 @@ def write_judged_run(out: Path, items: list[Item], verdicts: list[Verdict], summ
         records.append(ShardRecord(name=name, length=len(raw), sha256=hashlib.sha256(raw).hexdigest()))
     # A journal as generate's, so the kept items are read back checked (`kgsynth.run.journal.read_run_items`).
     atomic_write(folder / PROGRESS, [_dumps(Progress(accepted=len(kept), shards=records).model_dump())])
-    atomic_write(folder / "verdicts.jsonl", (v.model_dump_json() + "\n" for v in verdicts))
+    atomic_write(folder / VERDICTS, (v.model_dump_json() + "\n" for v in verdicts))
     settings = config.model_dump(mode="json")
     atomic_write(folder / SUMMARY, [_dumps({"summary": summary.counts(), "config": settings})])
     record: dict[str, Any] = {}

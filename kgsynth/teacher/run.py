@@ -44,7 +44,7 @@ from kgsynth.questions.answers import judge_item, reasoning_section
 from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.questions.item import Item
 from kgsynth.questions.prompt import prompt_hash
-from kgsynth.run.layout import SUMMARY, TEACHER
+from kgsynth.run.layout import REQUEST_CACHE, SUMMARY, TEACHER, TEACHER_RESULTS, TEACHER_RUNS
 from kgsynth.teacher.prompts import QUESTION_TEMPLATE, teacher_messages
 
 logger = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ async def _adistil(
     folder.mkdir(parents=True, exist_ok=True)
     teacher = teacher if teacher is not None else make_model(config)
     results: dict[str, TeacherResult] = {}
-    with RequestCache(folder / "cache.sqlite") as cache, _progress(progress, len(pending)) as advance:
+    with RequestCache(folder / REQUEST_CACHE) as cache, _progress(progress, len(pending)) as advance:
         asking = Asking(teacher, cache, RunBudget(config.max_requests, config.max_total_tokens))
         run = _Run(config, asking)
 
@@ -334,10 +334,10 @@ def _summarise(results: list[TeacherResult]) -> TeacherSummary:
 
 
 def _write_outputs(folder: Path, results: list[TeacherResult], summary: TeacherSummary, config: TeacherConfig) -> None:
-    atomic_write(folder / "results.jsonl", (r.model_dump_json() + "\n" for r in results))
+    atomic_write(folder / TEACHER_RESULTS, (r.model_dump_json() + "\n" for r in results))
     document = {"summary": summary.counts(), "config": config.model_dump(mode="json")}
     atomic_write(folder / SUMMARY, [json.dumps(document, indent=2, sort_keys=True) + "\n"])
-    with (folder / "runs.jsonl").open("a", encoding="utf-8") as log:
+    with (folder / TEACHER_RUNS).open("a", encoding="utf-8") as log:
         run = {"requests_sent": summary.requests_sent, "cache_hits": summary.cache_hits, **summary.client}
         log.write(json.dumps(run, sort_keys=True) + "\n")
 
