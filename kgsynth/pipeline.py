@@ -116,8 +116,9 @@ def make_run(
 
 def _teach(cfg: RunConfig, out: Path, items_from: Path, outcome: RunOutcome, report: RunReport, *,
            allow_incomplete: bool) -> None:  # fmt: skip
+    from kgsynth.models.budget import TRANSIENT_REASONS
     from kgsynth.run.journal import read_run_items
-    from kgsynth.teacher.run import TRANSIENT_REASONS, TeacherIncomplete, distil
+    from kgsynth.teacher.run import TeacherIncomplete, distil
 
     assert cfg.teacher is not None
     result = distil(read_run_items(items_from), cfg.teacher, out, progress=True)

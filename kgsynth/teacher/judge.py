@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 
 from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
-from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Message, RequestFailed, SamplingParams
+from kgsynth.models.base import ChatModel, ChatRequest, Message, SamplingParams
 from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each_concurrently, request_seed
 from kgsynth.models.cache import RequestCache
 from kgsynth.models.config import ModelConfig, make_model
@@ -175,17 +175,12 @@ class _Judging:
         params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
         request = ChatRequest(self.asking.model.model, messages, params, seed)
         record = JudgeSample(index=index, seed=seed, request_key=request.cache_key())
-        try:
-            completion = await self.asking.complete(request)
-        except BudgetExhausted:
-            record.failure_reason = "budget_exhausted"
+        asked = await self.asking.ask(request, what=f"judge, item {item.id}, sample {index}")
+        if asked.completion is None:
+            record.failure_reason = asked.failure_reason
             return record
-        except RequestFailed as error:
-            logger.warning("judge, item %s, sample %d: %s", item.id, index, error)
-            record.failure_reason = error.reason
-            return record
-        record.text = completion.text
-        record.accepted = parse_accepted(completion.text, "".join(o.letter for o in item.options))
+        record.text = asked.completion.text
+        record.accepted = parse_accepted(asked.completion.text, "".join(o.letter for o in item.options))
         if record.accepted is None:
             record.failure_reason = "no_verdict"
         return record

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 
 from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
-from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Completion, RequestFailed, SamplingParams
+from kgsynth.models.base import ChatModel, ChatRequest, Completion, SamplingParams
 from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each_concurrently, request_seed
 from kgsynth.models.cache import RequestCache
 from kgsynth.models.config import ModelConfig, make_model
@@ -50,7 +50,6 @@ from kgsynth.teacher.prompts import QUESTION_TEMPLATE, teacher_messages
 logger = logging.getLogger(__name__)
 
 Status = Literal["verified", "rejected", "incomplete"]
-# Reasons that leave an item for the next run rather than settle it.
 
 
 class TeacherIncomplete(KgsynthError):
@@ -161,22 +160,15 @@ class _Run:
         self.config = config
         self.asking = asking
 
-    async def completion(self, request: ChatRequest) -> Completion:
-        return await self.asking.complete(request)
-
     async def sample(self, item: Item, messages: tuple[dict[str, str], ...], index: int) -> SampleRecord:
         seed = request_seed(self.config.seed, item.id, index)
         request = ChatRequest(self.asking.model.model, messages, self.config.sampling(), seed)
         record = SampleRecord(index=index, seed=seed, request_key=request.cache_key())
-        try:
-            completion = await self.completion(request)
-        except BudgetExhausted:
-            record.failure_reason = "budget_exhausted"
+        asked = await self.asking.ask(request, what=f"item {item.id}, sample {index}")
+        if asked.completion is None:
+            record.failure_reason = asked.failure_reason
             return record
-        except RequestFailed as error:
-            logger.warning("item %s, sample %d: %s", item.id, index, error)
-            record.failure_reason = error.reason
-            return record
+        completion = asked.completion
         answer, verified, reason = judge(item, completion)
         intermediates = intermediate_entities(item).values()
         record.answer = answer
