@@ -37,12 +37,7 @@ class Answer:
     """What asking for one sample gave: its completion, or the reason there is none."""
 
     completion: Completion | None = None
-    failure_reason: str | None = None
-
-    @property
-    def transient(self) -> bool:
-        """Whether the item waits for the next run (the budget or the retries were spent), rather than settles."""
-        return self.failure_reason in TRANSIENT_REASONS
+    failure_reason: str | None = None  # a reason in TRANSIENT_REASONS leaves the item for the next run
 
 
 class RunBudget:
