@@ -286,10 +286,11 @@ def test_the_run_holds_no_dataset_and_its_export_opens_with_trl_columns(thousand
 
     out, _ = thousand
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["jsonl"]  # no hf/: export is the one door
-    export_run(out, tmp_path / "ds")  # what `kgsynth export` (or `generate --export`) writes
+    summary = export_run(out, tmp_path / "ds")  # what `kgsynth export` (or `generate --export`) writes
     cache = str(tmp_path / "hf-cache")
     grpo = datasets.load_dataset(str(tmp_path / "ds"), "grpo", cache_dir=cache)
-    assert sum(split.num_rows for split in grpo.values()) == 1000
+    assert summary["items_in_run"] == 1000  # then dedup and decontamination drop some
+    assert {name: split.num_rows for name, split in grpo.items()} == summary["rows"]["grpo"]
     row = grpo["train"][0]
     assert row["prompt"][0]["role"] == "user" and "Answer:" in row["prompt"][0]["content"]
     assert "A. " in row["prompt"][0]["content"]
