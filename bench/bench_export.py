@@ -53,7 +53,7 @@ from kgsynth.dataset.split import (
 )
 from kgsynth.dataset.text import normalise_text, word_ngrams
 from kgsynth.questions.item import Item
-from kgsynth.run.generate import read_items
+from kgsynth.run.journal import read_run_items
 
 
 def make_runs(root: Path) -> list[Path]:
@@ -222,7 +222,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         runs = args.runs or make_runs(Path(tmp))
-        items = [item for run in runs for item in read_items(run)][: args.items]
+        items = [item for run in runs for item in read_run_items(run)][: args.items]
     if args.split_only:
         print(f"{len(items):,} items from {len(runs)} runs ({', '.join(str(r) for r in runs)})")
         bench_split(items, args.baseline_split_items)

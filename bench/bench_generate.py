@@ -6,7 +6,7 @@
    implementation of the same metapath walks (same starts, uniform neighbour choice, no repeated nodes,
    same hub guard), measured in this run; target ratio >= 50x.
 2. Verified items per second end to end without a teacher at --hops 3 (sampling, proofs, distractors,
-   wording, JSONL, HF dataset); target >= 1,000/s on 2 cores.
+   wording, JSONL, summary, card); target >= 1,000/s on 2 cores.
 3. Both on a 10% subgraph (every hierarchy edge kept, 10% of the other edges drawn at random) and on the
    full default KG, to show how they grow.
 """
@@ -144,7 +144,7 @@ def main() -> None:
     (_, e0, c0, b0, i0, _, l0), (_, e1, c1, b1, i1, _, l1) = rows
     print(f"growth 10% -> full: edges x{e1 / e0:.1f}, CSR walks/s x{c1 / c0:.2f}, networkx walks/s x{b1 / b0:.2f}, "
           f"items/s x{i1 / i0:.2f}, loop items/s x{l1 / l0:.2f}")  # fmt: skip
-    print("items/s: end to end (JSONL with fsync, summary, HF export); loop: sampling, proofs, distractors, wording")
+    print("items/s: end to end (JSONL with fsync, summary, card); loop: sampling, proofs, distractors, wording")
     print("targets: CSR/networkx >= 50x; items/s >= 1,000 at --hops 3")
 
 

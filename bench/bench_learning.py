@@ -356,7 +356,7 @@ def trained_rows(out: Path, sizes: Sizes) -> list[str]:
     (`max_train_samples`), each seen once."""
     import pyarrow.parquet as pq
 
-    from kgsynth.dataset.export import data_file
+    from kgsynth.run.layout import data_file
 
     rows = pq.read_table(out / "h1" / data_file("sft", "train"), columns=["item_id"]).to_pylist()
     return [r["item_id"] for r in rows[: sizes.a_steps * sizes.batch]]
@@ -386,14 +386,14 @@ def select_uptake(out: Path, sizes: Sizes) -> dict[str, Any]:
     """Write `uptake/sets.json`: each group's pool items, at most `uptake_per_group` each (the first in run order)."""
     import pyarrow.parquet as pq
 
-    from kgsynth.dataset.export import data_file
     from kgsynth.dataset.rows import item_from_row
-    from kgsynth.run.generate import read_items
+    from kgsynth.run.journal import read_run_items
+    from kgsynth.run.layout import data_file
 
     train = [item_from_row(r) for r in pq.read_table(out / "h1" / data_file("items", "train")).to_pylist()]
     by_id = {i.id: i for i in train}
     trained = [by_id[i] for i in trained_rows(out, sizes)]
-    groups = uptake_groups(trained, train, read_items(out / "runs" / "pool"))
+    groups = uptake_groups(trained, train, read_run_items(out / "runs" / "pool"))
     record = {"found": {g: len(ids) for g, ids in groups.items()},
               "sets": {g: ids[: sizes.uptake_per_group] for g, ids in groups.items()},
               "trained_rows": len(trained)}  # fmt: skip
@@ -408,10 +408,10 @@ def evaluate_uptake(out: Path, sizes: Sizes, model: Path, label: str) -> None:
     from kgsynth.eval.backends import load_backend
     from kgsynth.eval.benchmarks import EvalSet, eval_item
     from kgsynth.eval.evaluate import EvalConfig, evaluate
-    from kgsynth.run.generate import read_items
+    from kgsynth.run.journal import read_run_items
 
     chosen = json.loads((out / "uptake" / "sets.json").read_text())["sets"]
-    items = {i.id: i for i in read_items(out / "runs" / "pool")}
+    items = {i.id: i for i in read_run_items(out / "runs" / "pool")}
     sets = [
         EvalSet(f"{group}:closed", f"{out / 'runs' / 'pool'}:{group}:closed", "kgsynth",
                 [eval_item(items[i], closed=True) for i in chosen[group]])

@@ -32,9 +32,9 @@ def worded(spec: str, limit: int, seed: int) -> tuple[EvalSet, EvalSet]:
     """The same open-book items twice: facts in the stored direction, and in walk order (hop queries only)."""
     import pyarrow.parquet as pq
 
-    from kgsynth.dataset.export import data_file
     from kgsynth.dataset.rows import item_from_row
     from kgsynth.questions.prompt import student_messages
+    from kgsynth.run.layout import data_file
 
     evalset = resolve_set(spec)
     chosen = [i for i in select_items(evalset.items, limit=None, seed=seed) if i.chains]

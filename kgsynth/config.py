@@ -33,8 +33,6 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 
-CONFIG_FILE = "config.yaml"  # the replayable config a run writes into its folder
-
 
 class LoadConfig(BaseModel):
     """``kgsynth load``: the graph to build from its sources, and the store to write it to."""

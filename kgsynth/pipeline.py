@@ -2,11 +2,11 @@
 
 `make_run(cfg, out)` checks what can be checked before any work (the schema, the focus file, each
 model: its extra, key and server), then, holding the run folder's lock, opens the graph, generates
-the items (resumable: `kgsynth.run.generate`), writes the run's flat dataset view (``hf/``) and its
-configuration, judges the items when ``cfg.judge`` says so, distils chains of thought when
-``cfg.teacher`` does (from the judged items if there was a judge), and exports the run as a dataset
-when asked. What each step did goes to ``report`` as it finishes, so a caller shows it while the
-next step runs; nothing here prints.
+the items (resumable: `kgsynth.run.generate`), writes the run's replayable configuration, judges the
+items when ``cfg.judge`` says so, distils chains of thought when ``cfg.teacher`` does (from the judged
+items if there was a judge), and exports the run as a dataset when asked. A run folder holds runs
+only: the export (`kgsynth.dataset.export`) is the one step that writes a dataset. What each step did
+goes to ``report`` as it finishes, so a caller shows it while the next step runs; nothing here prints.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from kgsynth.config import CONFIG_FILE, RunConfig, write_config
+from kgsynth.config import RunConfig, write_config
 
 logger = logging.getLogger(__name__)
 
@@ -83,11 +83,10 @@ def make_run(
 ) -> RunOutcome:
     """Run the line ``cfg`` describes into ``out``; see the module docstring. Raises `TeacherIncomplete` when the
     teacher left items incomplete (retries or budget spent) unless ``allow_incomplete``."""
-    from kgsynth.dataset.export import export_hf
     from kgsynth.graph.open import open_graph
     from kgsynth.run.generate import generate
-    from kgsynth.run.journal import lock_run_dir, read_run_items, write_error
-    from kgsynth.run.layout import HF, JUDGE
+    from kgsynth.run.journal import lock_run_dir
+    from kgsynth.run.layout import JUDGE, RUN_CONFIG
 
     report = report if report is not None else Silent()
     outcome = RunOutcome()
@@ -96,11 +95,7 @@ def make_run(
         graph = open_graph(cfg.graph, progress=True)
         with report.generating(cfg.generate.n) as progress:
             summary = generate(graph, cfg.generate, out, progress=progress, compare_uniform=cfg.compare_uniform)
-        try:
-            export_hf(read_run_items(out), out / HF)  # the run's flat dataset view
-        except OSError as exc:  # a full disk, say: said as generate says it, and no scratch is left
-            raise write_error(exc, out) from None
-        write_config(cfg, out / CONFIG_FILE)
+        write_config(cfg, out / RUN_CONFIG)
         _done(outcome, report, "generate", summary, out)
         items_from = out
         if cfg.judge is not None:
@@ -121,8 +116,9 @@ def make_run(
 
 def _teach(cfg: RunConfig, out: Path, items_from: Path, outcome: RunOutcome, report: RunReport, *,
            allow_incomplete: bool) -> None:  # fmt: skip
+    from kgsynth.models.budget import TRANSIENT_REASONS
     from kgsynth.run.journal import read_run_items
-    from kgsynth.teacher.run import TRANSIENT_REASONS, TeacherIncomplete, distil
+    from kgsynth.teacher.run import TeacherIncomplete, distil
 
     assert cfg.teacher is not None
     result = distil(read_run_items(items_from), cfg.teacher, out, progress=True)

@@ -16,7 +16,8 @@ from kgsynth.graph.model import Graph
 from kgsynth.loaders import available_loaders
 from kgsynth.questions.question import GenerateConfig
 from kgsynth.run.card import CardContext, card_data, draw_rarity_hops, write_card
-from kgsynth.run.generate import generate, read_items
+from kgsynth.run.generate import generate
+from kgsynth.run.journal import read_run_items
 
 DEFAULT_KG_TEXTS = [
     "HPO licence (free to use with attribution; see hpo.jax.org/license)",
@@ -210,7 +211,7 @@ def test_a_kgx_graph_of_unknown_licence_is_claimed_as_nothing(
     write_kgx(real_graph, tmp_path / "kgx")
     g = load_graph(["kgx"], directories={"kgx": tmp_path / "kgx"}, cache_dir=cache_dir, name="kgx-med")
     generate(g, GenerateConfig(n=20, hops=2, seed=4), tmp_path / "run", compare_uniform=False)
-    assert {lic for it in read_items(tmp_path / "run") for lic in it.licences} == {"unknown (check the source)"}
+    assert {lic for it in read_run_items(tmp_path / "run") for lic in it.licences} == {"unknown (check the source)"}
     export_run(tmp_path / "run", tmp_path / "export")
     for readme in (tmp_path / "run" / "README.md", tmp_path / "export" / "README.md"):
         meta = front_matter(readme)

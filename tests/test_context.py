@@ -18,7 +18,8 @@ from kgsynth.questions.item import Item, Triple, without_context
 from kgsynth.questions.prompt import evidence_lines, student_messages
 from kgsynth.questions.question import GenerateConfig
 from kgsynth.questions.walk import facts_against
-from kgsynth.run.generate import generate, read_items
+from kgsynth.run.generate import generate
+from kgsynth.run.journal import read_run_items
 
 pytestmark = pytest.mark.slow
 
@@ -100,7 +101,7 @@ def mcq_run(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 def test_open_book_mcq_items_chain_only_to_the_key(real_graph: Graph, index: CSRIndex, mcq_run: Path) -> None:
-    items = read_items(mcq_run)
+    items = read_run_items(mcq_run)
     assert len(items) == 60 and {it.hops for it in items} == {2}
     for it in items:
         assert len(it.options) == 4 and len(it.distractors) == 3
@@ -112,7 +113,7 @@ def test_open_book_mcq_items_chain_only_to_the_key(real_graph: Graph, index: CSR
 def test_open_book_short_answers_hide_three_decoy_endpoints(real_graph: Graph, index: CSRIndex, tmp_path: Path) -> None:
     cfg = GenerateConfig(n=15, hops=2, seed=2, context="facts", formats=["short"])
     generate(real_graph, cfg, tmp_path / "s", compare_uniform=False)
-    items = read_items(tmp_path / "s")
+    items = read_run_items(tmp_path / "s")
     assert len(items) == 15
     for it in items:
         assert it.format == "short" and not it.options
@@ -134,7 +135,7 @@ def test_open_book_runs_are_byte_identical(real_graph: Graph, mcq_run: Path, tmp
 
 
 def test_student_prompt_shows_facts_before_options_and_closed_book_shows_none(mcq_run: Path) -> None:
-    it = read_items(mcq_run)[0]
+    it = read_run_items(mcq_run)[0]
     text = student_messages(it)[0]["content"]
     lines = text.splitlines()
     facts = lines.index("Facts:")
@@ -183,7 +184,7 @@ def test_export_with_path_chains_and_closed_book_evaluation_sets(mcq_run: Path, 
                           decontam=DecontamConfig(shared=False))  # fmt: skip
     summary = export_run(mcq_run, tmp_path / "ds", config=config)
     assert summary["sft_chain_source"] == {"path": sum(summary["rows"]["sft"].values())}
-    items = {it.id: it for it in read_items(mcq_run)}
+    items = {it.id: it for it in read_run_items(mcq_run)}
     rows = pq.read_table(tmp_path / "ds" / "data/sft/train-00000-of-00001.parquet").to_pylist()
     assert rows
     for row in rows:

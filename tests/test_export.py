@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from kgsynth.cli import app
 from kgsynth.dataset.decontam import DecontamConfig, decontaminate, load_benchmarks, read_benchmark
 from kgsynth.dataset.dedup import dedup
-from kgsynth.dataset.export import CONFIGS, ExportConfig, data_file, export_run
+from kgsynth.dataset.export import ExportConfig, export_run
 from kgsynth.dataset.rewards import accuracy_reward, format_reward
 from kgsynth.dataset.rows import FEATURES, grpo_row, item_row, sft_row
 from kgsynth.dataset.split import SPLITS, SplitConfig, split_items, stratum
@@ -25,7 +25,9 @@ from kgsynth.errors import KgsynthError
 from kgsynth.graph.model import Graph
 from kgsynth.questions.item import Item, Option
 from kgsynth.questions.question import GenerateConfig
-from kgsynth.run.generate import generate, read_items
+from kgsynth.run.generate import generate
+from kgsynth.run.journal import read_run_items
+from kgsynth.run.layout import CONFIGS, data_file
 
 pytestmark = pytest.mark.slow
 MEDQA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks" / "medqa" / "us_4_options_test.jsonl"
@@ -54,7 +56,7 @@ def exported_run(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) ->
 
 @pytest.fixture(scope="module")
 def items(exported_run) -> list[Item]:
-    return read_items(exported_run[0])
+    return read_run_items(exported_run[0])
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def three_hop_items(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory)
     """An 800-item 3-hop run (~10 s): 3-hop items share keys and hidden entities far more than 2-hop ones."""
     run = tmp_path_factory.mktemp("three-hop") / "run"
     generate(real_graph, GenerateConfig(n=800, hops=3, seed=5), run, compare_uniform=False)
-    return read_items(run)
+    return read_run_items(run)
 
 
 @pytest.fixture(scope="module")
@@ -444,7 +446,7 @@ def test_a_killed_runs_torn_tail_is_left_out_not_refused(exported_run, tmp_path:
     committed = shard.read_bytes()
     with shard.open("ab") as fh:
         fh.write(b'{"id": "half a line')
-    assert [it.id for it in read_items(run)] == [it.id for it in read_items(exported_run[0])]
+    assert [it.id for it in read_run_items(run)] == [it.id for it in read_run_items(exported_run[0])]
     assert "torn tail a killed run left" in caplog.text
     assert shard.read_bytes() == committed + b'{"id": "half a line'  # reading changes nothing
 

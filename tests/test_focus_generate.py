@@ -13,7 +13,8 @@ from kgsynth.errors import KgsynthError
 from kgsynth.graph.model import Graph
 from kgsynth.questions.genconfig import GenerateConfig
 from kgsynth.run.focus import derive_focus, write_focus
-from kgsynth.run.generate import generate, read_items
+from kgsynth.run.generate import generate
+from kgsynth.run.journal import read_run_items
 
 TARGET = "biolink:treats>biolink:has_phenotype"
 # A policy that fails every drug -> disease -> phenotype chain and solves the others (as stage-2 mining writes).
@@ -40,8 +41,8 @@ def test_focus_shifts_the_share_of_the_failed_metapath(real_graph: Graph, focus_
     plain = generate(real_graph, GenerateConfig(n=200, hops=2, seed=0), tmp_path / "plain", compare_uniform=False)
     focused = generate(real_graph, GenerateConfig(n=200, hops=2, seed=0, focus=focus_file), tmp_path / "focused",
                        compare_uniform=False)  # fmt: skip
-    before = metapath_share(read_items(tmp_path / "plain"), TARGET)
-    after = metapath_share(read_items(tmp_path / "focused"), TARGET)
+    before = metapath_share(read_run_items(tmp_path / "plain"), TARGET)
+    after = metapath_share(read_run_items(tmp_path / "focused"), TARGET)
     assert after >= before + 0.05 and after >= 1.5 * before, (before, after)
     # recorded: config.json (what a resume compares), the summary and the card; the unfocused run records nothing
     digest = json.loads((tmp_path / "focused" / "summary.json").read_text())["focus"]["sha256"]
@@ -64,7 +65,7 @@ def test_rarity_bin_weights_shift_the_rarity_of_the_starts(real_graph: Graph, tm
     shares = []
     for name, path in (("plain", None), ("focused", focus)):
         generate(real_graph, GenerateConfig(n=200, hops=2, seed=0, focus=path), tmp_path / name, compare_uniform=False)
-        items = read_items(tmp_path / name)
+        items = read_run_items(tmp_path / name)
         shares.append(sum(it.rarity < 0.5 for it in items) / len(items))
     assert shares[1] <= shares[0] - 0.15, shares
 
@@ -86,7 +87,7 @@ def test_focused_run_is_deterministic_and_another_file_is_refused_on_resume(
                  compare_uniform=False)  # fmt: skip
     # the same file's content is the same run: it extends
     generate(real_graph, config.model_copy(update={"n": 45}), tmp_path / "one", compare_uniform=False)
-    assert len(read_items(tmp_path / "one")) == 45
+    assert len(read_run_items(tmp_path / "one")) == 45
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from kgsynth.graph.model import Graph
 from kgsynth.questions.item import Item
 from kgsynth.questions.question import GenerateConfig
 from kgsynth.run.generate import generate
+from kgsynth.run.journal import read_run_items
 
 pytestmark = pytest.mark.slow
 
@@ -243,13 +244,9 @@ def thousand(real_graph: Graph, tmp_path_factory: pytest.TempPathFactory) -> tup
     return out, summary
 
 
-def read_items(out: Path) -> list[Item]:
-    return [Item.model_validate_json(line) for p in sorted((out / "jsonl").glob("*.jsonl")) for line in p.open()]
-
-
 def test_thousand_items_at_three_hops_each_proof_rechecked(thousand, oracle: Oracle) -> None:
     out, summary = thousand
-    items = read_items(out)
+    items = read_run_items(out)
     assert len(items) == 1000 == summary["items"]
     assert {it.hops for it in items} == {3}
     assert {it.type for it in items} == {"chain", "vignette"}
@@ -282,20 +279,26 @@ def test_summary_and_rare_coverage(thousand) -> None:
     assert "NON-COMMERCIAL" not in card and '"seed": 7' in card
 
 
-def test_hf_dataset_opens_with_trl_columns(thousand) -> None:
+def test_the_run_holds_no_dataset_and_its_export_opens_with_trl_columns(thousand, tmp_path: Path) -> None:
     import datasets
 
-    from kgsynth.dataset.export import export_hf
+    from kgsynth.dataset.export import export_run
 
     out, _ = thousand
-    export_hf(read_items(out), out / "hf")  # what `kgsynth generate` writes after the items
-    ds = datasets.load_from_disk(str(out / "hf"))
-    assert ds.num_rows == 1000
-    row = ds[0]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["jsonl"]  # no hf/: export is the one door
+    summary = export_run(out, tmp_path / "ds")  # what `kgsynth export` (or `generate --export`) writes
+    cache = str(tmp_path / "hf-cache")
+    grpo = datasets.load_dataset(str(tmp_path / "ds"), "grpo", cache_dir=cache)
+    assert summary["items_in_run"] == 1000  # then dedup and decontamination drop some
+    assert {name: split.num_rows for name, split in grpo.items()} == summary["rows"]["grpo"]
+    row = grpo["train"][0]
     assert row["prompt"][0]["role"] == "user" and "Answer:" in row["prompt"][0]["content"]
-    assert "A. " in row["prompt"][0]["content"] and row["question"] in row["prompt"][0]["content"]
+    assert "A. " in row["prompt"][0]["content"]
     assert row["answer_letter"] in "ABCD" and row["answer_aliases"]
-    assert json.loads(row["entity_aliases"])
+    items = datasets.load_dataset(str(tmp_path / "ds"), "items", split="train", cache_dir=cache)
+    item = next(it for it in items if it["id"] == row["item_id"])
+    assert item["question"] in row["prompt"][0]["content"]
+    assert json.loads(item["entity_aliases"])
 
 
 @pytest.mark.parametrize(
@@ -309,7 +312,7 @@ def test_other_hops_types_and_formats(real_graph: Graph, oracle: Oracle, tmp_pat
     spread = {"max_hidden_share": 1.0} if hops == 4 and types == ["chain"] else {}
     cfg = GenerateConfig(n=60, hops=hops, types=types, formats=formats, options=5, seed=1, **spread)
     summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
-    items = read_items(tmp_path / "o")
+    items = read_run_items(tmp_path / "o")
     assert len(items) == 60 and {it.hops for it in items} == {hops}
     for item in items:
         check_item(item, oracle)
@@ -327,7 +330,7 @@ def test_short_answers_at_three_hops_fill_their_run(real_graph: Graph, oracle: O
     whole proven answer set by the oracle, within the short caps, open-world clean."""
     cfg = GenerateConfig(n=300, hops=3, formats=["short"], seed=0)
     summary = generate(real_graph, cfg, tmp_path / "o", compare_uniform=False)
-    items = read_items(tmp_path / "o")
+    items = read_run_items(tmp_path / "o")
     assert len(items) == 300 and summary["attempts"] < 200 * 300
     for item in items:
         check_item(item, oracle)
@@ -374,7 +377,7 @@ def test_killed_run_resumes_to_the_same_dataset(real_graph: Graph, cache_dir: Pa
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (killed / "hf").exists(), "the run finished before it could be killed"
+    assert not (killed / "summary.json").exists(), "the run finished before it could be killed"
     # a torn write after the last commit: the restart must cut it away
     with next((killed / "jsonl").glob("*.jsonl")).open("a") as fh:
         fh.write('{"partial": ')
@@ -424,7 +427,7 @@ def test_generate_with_a_teacher_behind_a_loopback_server(cache_dir: Path, tmp_p
                                timeout=600)  # fmt: skip
         assert again.returncode == 0, again.stderr
         assert sum(server.served_ok().values()) == first == 20  # nothing sent twice
-    items = read_items(out)
+    items = read_run_items(out)
     results = [json.loads(line) for line in (out / "teacher" / "results.jsonl").open()]
     assert sorted(r["item_id"] for r in results) == sorted(it.id for it in items)
     gold_a = {it.id for it in items if it.answer.letter == "A"}

@@ -165,3 +165,24 @@ def test_generate_with_a_judge_behind_a_loopback_server(cache_dir: Path, tmp_pat
                            capture_output=True, text=True, env=env, timeout=600)  # fmt: skip
     assert audit.returncode == 0, audit.stderr
     assert json.loads(audit.stdout)["metrics"]["items"] == 10
+
+
+def test_the_judge_and_the_teacher_share_one_failure_policy(tmp_path: Path) -> None:
+    """A spent budget, spent retries and a refused request end a judge sample and a teacher sample alike
+    (`kgsynth.models.budget.Asking.ask`): the same reason recorded, and the item left for the next run or not."""
+    from kgsynth.teacher.run import TeacherConfig, distil
+
+    items = with_distractors(make_items(2))
+    cases = {"budget_exhausted": (None, 0), "retries_exhausted": ("500", None), "request_rejected": ("400", None)}
+    for reason, (fault, max_requests) in cases.items():
+        with ChatServer(fault=lambda body, seen, fault=fault: fault) as server:
+            run = write_run(tmp_path / reason, items)
+            judged = judge_run(run, config(server, k=1, m=1, max_requests=max_requests))
+            verdicts = [json.loads(line) for line in (run / "judge" / "verdicts.jsonl").read_text().splitlines()]
+            taught = distil(items, TeacherConfig(model="test-teacher", base_url=server.base_url, samples=1,
+                                                 max_requests=max_requests, timeout=1.0, max_retries=1,
+                                                 backoff_base=0.001, backoff_max=0.01), run)  # fmt: skip
+        judge_reasons = {s["failure_reason"] for v in verdicts for s in v["samples"]}
+        assert judge_reasons == {reason} and set(taught.failure_reasons) == {reason}, reason
+        transient = reason != "request_rejected"
+        assert judged.incomplete == (2 if transient else 0) and taught.incomplete == (2 if transient else 0), reason

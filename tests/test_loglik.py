@@ -20,7 +20,7 @@ from kgsynth.eval.benchmarks import resolve_set
 from kgsynth.eval.evaluate import EvalConfig, evaluate
 from kgsynth.eval.loglik import TARGET_DELIMITER, queries
 from kgsynth.questions.walk import candidate_chains, direction_pattern, fact_walks, facts_against, gold_walk, names_of
-from kgsynth.run.generate import read_items
+from kgsynth.run.journal import read_run_items
 from tests.test_eval import run_cli, write_files
 from tests.test_eval import tiny_model as tiny_model  # a fixture, shared
 
@@ -49,7 +49,7 @@ def open_book_run(real_graph: Any, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def test_the_facts_hold_the_gold_chain_and_one_decoy_chain_per_distractor(open_book_run: Path) -> None:
-    items = read_items(open_book_run)
+    items = read_run_items(open_book_run)
     assert len(items) == 8
     for item in items:
         chains = candidate_chains(item)
@@ -75,7 +75,7 @@ def test_facts_worded_in_walk_order_name_each_chain_s_entities_in_walk_order(ope
     from kgsynth.teacher.prompts import teacher_messages
 
     saw_against = False
-    for item in read_items(open_book_run):
+    for item in read_run_items(open_book_run):
         names = names_of(item)
         walked = evidence_lines(item.context, against=facts_against(item))
         stored = evidence_lines(item.context)
@@ -178,7 +178,7 @@ def test_loglik_scores_match_plain_torch_and_lm_eval_definitions(
 def test_hop_queries_prefill_the_sft_answer_s_own_start(open_book_run: Path) -> None:
     from kgsynth.dataset.rows import sft_row
 
-    for evalset_item, item in zip(resolve_set(str(open_book_run)).items, read_items(open_book_run), strict=True):
+    for evalset_item, item in zip(resolve_set(str(open_book_run)).items, read_run_items(open_book_run), strict=True):
         by_name = {q.name: q for q in queries(evalset_item)}
         answer = sft_row(item, fallback="path")["messages"][-1]["content"]
         chain = path_chain(item).split(PATH_ARROW)
@@ -261,7 +261,7 @@ def test_the_export_reports_direction_patterns_and_can_balance_them(real_graph: 
     generate(
         real_graph, GenerateConfig(n=120, hops=2, seed=3, types=["chain"]), tmp_path / "run", compare_uniform=False
     )
-    items = read_items(tmp_path / "run")
+    items = read_run_items(tmp_path / "run")
     patterns = direction_counts(items)
     assert sum(patterns.values()) == 120 and len(patterns) >= 3  # the run mixes hops along and against edges
     balanced = split_items(items, config=SplitConfig(split_by="path", test_size=0.25, validation_size=0.0,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kgsynth.run.generate import read_items
+from kgsynth.run.journal import read_run_items
 from tests.conftest import mini_directories
 from tests.neo4j_server import Neo4jServer
 
@@ -38,8 +38,8 @@ def test_load_and_generate_through_neo4j_from_the_cli(
                   env)  # fmt: skip
     # the graph read back from Neo4j carries the same name and version, so the items are identical
     assert neo.returncode == 0, neo.stderr
-    assert [i.model_dump() for i in read_items(tmp_path / "neo")] == [
-        i.model_dump() for i in read_items(tmp_path / "emb")
+    assert [i.model_dump() for i in read_run_items(tmp_path / "neo")] == [
+        i.model_dump() for i in read_run_items(tmp_path / "emb")
     ]
 
 

@@ -11,7 +11,8 @@ import pytest
 from kgsynth.graph.model import Graph
 from kgsynth.graph.store.neo4j import Neo4jStore
 from kgsynth.questions.question import GenerateConfig
-from kgsynth.run.generate import generate, read_items
+from kgsynth.run.generate import generate
+from kgsynth.run.journal import read_run_items
 from tests.neo4j_server import Neo4jServer
 from tests.test_neo4j_store import assert_same_graph
 
@@ -32,9 +33,9 @@ def test_200_items_through_neo4j_equal_the_embedded_ones(
     config = GenerateConfig(n=200, hops=3, seed=11)
     embedded = generate(graph, config, tmp_path / "embedded", compare_uniform=False)
     neo4j = generate(back, config, tmp_path / "neo4j", compare_uniform=False)
-    items = read_items(tmp_path / "embedded")
+    items = read_run_items(tmp_path / "embedded")
     assert len(items) == 200
-    assert [i.model_dump() for i in read_items(tmp_path / "neo4j")] == [i.model_dump() for i in items]
+    assert [i.model_dump() for i in read_run_items(tmp_path / "neo4j")] == [i.model_dump() for i in items]
     assert neo4j == embedded
     for shard in sorted((tmp_path / "embedded" / "jsonl").iterdir()):
         assert (tmp_path / "neo4j" / "jsonl" / shard.name).read_bytes() == shard.read_bytes()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kgsynth.run.generate import read_items
+from kgsynth.run.journal import read_run_items
 from tests.conftest import FIXTURES
 from tests.neo4j_server import Neo4jServer
 
@@ -47,9 +47,9 @@ def test_load_kgx_then_generate_from_the_stored_graph(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     assert kg_of(tmp_path / "stored")["name"] == "kgx"
     assert kg_of(tmp_path / "stored") == kg_of(tmp_path / "built")
-    items = read_items(tmp_path / "stored")
+    items = read_run_items(tmp_path / "stored")
     assert len(items) == 1
-    assert [i.model_dump() for i in items] == [i.model_dump() for i in read_items(tmp_path / "built")]
+    assert [i.model_dump() for i in items] == [i.model_dump() for i in read_run_items(tmp_path / "built")]
     kgx_ids = {line.split("\t")[0] for line in (KGX / "nodes.tsv").read_text().splitlines()[1:]}
     assert {t.subject for t in items[0].path} | {t.object for t in items[0].path} <= kgx_ids
 
@@ -92,9 +92,9 @@ def test_load_kgx_into_neo4j_then_generate_from_it(neo4j_server: Neo4jServer, gr
                   str(tmp_path / "emb"), cache=cache, env=env)  # fmt: skip
     assert emb.returncode == 0, emb.stderr
     assert kg_of(tmp_path / "neo") == kg_of(tmp_path / "emb")
-    assert len(read_items(tmp_path / "neo")) == 1
-    assert [i.model_dump() for i in read_items(tmp_path / "neo")] == [
-        i.model_dump() for i in read_items(tmp_path / "emb")
+    assert len(read_run_items(tmp_path / "neo")) == 1
+    assert [i.model_dump() for i in read_run_items(tmp_path / "neo")] == [
+        i.model_dump() for i in read_run_items(tmp_path / "emb")
     ]
     # the password never reaches a file of the run
     for path in (tmp_path / "neo").rglob("*"):
@@ -123,7 +123,7 @@ def test_a_run_replayed_from_its_config_yaml_is_byte_identical(tmp_path: Path) -
     assert r.returncode == 0, r.stderr
     a, b = _files(first), _files(replay)
     assert sorted(a) == sorted(b)
-    assert len(a) >= 8  # config.json/yaml, progress, summary, card, a shard, the HF dataset files
+    assert len(a) >= 7  # config.json/yaml, progress, summary, card and its figure, a shard (a run holds no dataset)
     assert [name for name in a if a[name] != b[name]] == []
 
     # a flag overrides the file; the override is what the new run writes back

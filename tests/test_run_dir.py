@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from kgsynth.graph.model import Graph
+from kgsynth.run.layout import CARD, FIGURE, LICENCE, OLD_HF, RUN_CONFIG, SUMMARY
 
 pytestmark = pytest.mark.slow
 
@@ -190,19 +191,29 @@ def test_disk_full_while_writing_shards(finished: Path, cache_dir: Path, tmp_pat
     assert snapshot(out) == snapshot(finished)
 
 
-def test_disk_full_during_the_export_leaves_no_scratch(finished: Path, cache_dir: Path, tmp_path: Path) -> None:
+def test_disk_full_after_the_last_commit_leaves_no_scratch(finished: Path, cache_dir: Path, tmp_path: Path) -> None:
     out = damaged_copy(finished, tmp_path)
-    for name in ("hf", "summary.json", "README.md"):  # killed after the last commit, before the export
-        shutil.rmtree(out / name) if name == "hf" else (out / name).unlink()
-    arrow = next((finished / "hf").glob("*.arrow")).stat().st_size
-    assert arrow > 1_000_000
-    code, err = run([*ARGS, "--out", str(out)], cache_dir, preexec_fn=file_size_limit(1_000_000))
+    after = [p for p in (SUMMARY, CARD, FIGURE, LICENCE, RUN_CONFIG) if (out / p).exists()]
+    for name in after:  # killed after the last commit, before the summary, the card and the config
+        (out / name).unlink()
+    limit = max((finished / name).stat().st_size for name in after) // 2
+    code, err = run([*ARGS, "--out", str(out)], cache_dir, preexec_fn=file_size_limit(limit))
     assert code == 2, err
     assert "cannot write" in err and "full" in err and "Traceback" not in err
-    assert not (out / "hf.tmp").exists() and not (out / "hf").exists()
+    assert not [p.name for p in out.rglob("*.tmp")]
     code, err = run([*ARGS, "--out", str(out)], cache_dir)
     assert code == 0, err
     assert snapshot(out) == snapshot(finished)
+
+
+def test_a_run_an_older_kgsynth_wrote_with_its_hf_view_resumes(finished: Path, cache_dir: Path, tmp_path: Path) -> None:
+    out = damaged_copy(finished, tmp_path)
+    (out / OLD_HF).mkdir()  # the dataset view `generate` wrote before the export became the one dataset door
+    (out / OLD_HF / "dataset_info.json").write_text("{}")
+    before = snapshot(out)
+    code, err = run([*ARGS, "--out", str(out)], cache_dir)
+    assert code == 0, err
+    assert snapshot(out) == before  # accepted, left as it was, not written again
 
 
 def test_a_second_run_into_a_busy_folder_is_refused(finished: Path, cache_dir: Path, tmp_path: Path) -> None:
@@ -217,7 +228,7 @@ def test_a_second_run_into_a_busy_folder_is_refused(finished: Path, cache_dir: P
             assert first.poll() is None, "the first run ended early"
             time.sleep(0.02)
         first.send_signal(signal.SIGSTOP)  # hold it mid-run, holding its lock
-        assert not (out / "hf").exists(), "the first run finished before the second started"
+        assert not (out / "summary.json").exists(), "the first run finished before the second started"
         during = snapshot(out)
         code, err = run([*ARGS, "--out", str(out)], cache_dir)
         assert code == 2 and "is in use by another kgsynth run" in err and "Traceback" not in err

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from kgsynth.errors import KgsynthError, UnknownNameError
-from kgsynth.graph.schema import GraphSchema, available_schemas, load_schema, schemas_dir
+from kgsynth.graph.model import Graph
+from kgsynth.graph.schema import PHENOTYPE_ROOT, GraphSchema, available_schemas, load_schema, schemas_dir
 from kgsynth.loaders import available_loaders
 
 
@@ -26,6 +27,21 @@ def test_every_bundled_source_has_a_schema() -> None:
     med = load_schema("med")
     assert len(med.metapaths) >= 5 and any(len(m.steps) == 3 for m in med.metapaths)
     assert any(s.askable for s in med.predicates.values())
+
+
+def test_the_phenotype_root_is_a_schema_fact_that_the_included_schemas_pass_up(tmp_path: Path) -> None:
+    from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY
+
+    assert load_schema("hpo").roots == {PHENOTYPE_ROOT: "HP:0000118"}
+    assert load_schema("med").roots[PHENOTYPE_ROOT] == "HP:0000118" == PHENOTYPIC_ABNORMALITY  # through `include`
+    own = tmp_path / "own.yaml"  # a user's schema including hpo and overriding the root
+    own.write_text("name: own\ntitle: t\ninclude: [hpo]\nroots: {phenotypic_abnormality: 'X:1'}\n")
+    assert load_schema(str(own)).roots == {PHENOTYPE_ROOT: "X:1"}
+
+
+def test_the_phenotype_root_is_phenotypic_abnormality_in_the_built_graph(real_graph: Graph) -> None:
+    root = load_schema("med").roots[PHENOTYPE_ROOT]
+    assert real_graph.names[real_graph.index[root]] == "Phenotypic abnormality"
 
 
 def test_invalid_schema_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

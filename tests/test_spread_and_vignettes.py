@@ -17,7 +17,8 @@ from kgsynth.questions.leaks import load_leak_rules
 from kgsynth.questions.question import GenerateConfig
 from kgsynth.questions.vignette import phenotype_annotations, usable_findings
 from kgsynth.questions.wording import aliases
-from kgsynth.run.generate import Generator, generate, read_items
+from kgsynth.run.generate import Generator, generate
+from kgsynth.run.journal import read_run_items
 from tests.test_generate import Oracle
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
     g = real_graph
     cfg = GenerateConfig(n=200, hops=3, seed=202)
     summary = generate(g, cfg, tmp_path / "o", compare_uniform=False)
-    items = read_items(tmp_path / "o")
+    items = read_run_items(tmp_path / "o")
     counts = Counter(c for it in items for c in hidden_of(it))
     assert max(counts.values()) <= max(1, int(cfg.max_hidden_share * cfg.n)), counts.most_common(3)
     assert summary["drop_reasons"].get("cap: a hidden intermediate already has its share of the items", 0) > 0
@@ -84,7 +85,7 @@ def test_vignette_diagnoses_rank_first_by_an_independent_phenomizer(
     g = real_graph
     cfg = GenerateConfig(n=12, hops=1, types=["vignette"], seed=202)
     generate(g, cfg, tmp_path / "o", compare_uniform=False)
-    items = read_items(tmp_path / "o")
+    items = read_run_items(tmp_path / "o")
     assert len(items) == 12
     for it in items:
         diagnosis = g.index[it.path[0].subject]
@@ -108,7 +109,7 @@ def test_findings_never_name_a_gene_product_or_restate_the_diagnosis(real_graph:
     rules = load_leak_rules("med")
     generic = ctx.open_world.generic if ctx.open_world is not None else frozenset()
     generate(g, GenerateConfig(n=40, hops=2, types=["vignette"], seed=101), tmp_path / "v", compare_uniform=False)
-    for it in read_items(tmp_path / "v"):
+    for it in read_run_items(tmp_path / "v"):
         diagnosis = g.index[it.path[0].subject]
         dnames = [g.names[diagnosis], *g.synonyms[diagnosis]]
         for c in it.constraints:
@@ -123,7 +124,7 @@ def test_short_items_grade_every_proven_answer_by_every_name(real_graph: Graph, 
     g = real_graph
     cfg = GenerateConfig(n=40, hops=2, formats=["short"], seed=202)
     generate(g, cfg, tmp_path / "o", compare_uniform=False)
-    items = read_items(tmp_path / "o")
+    items = read_run_items(tmp_path / "o")
     assert len(items) == 40
     several = 0
     for it in items:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from kgsynth.dataset.export import build_rows, read_teacher_chains
 from kgsynth.errors import UnknownNameError
 from kgsynth.models.base import ModelSetupError
 from kgsynth.models.budget import request_seed
@@ -110,10 +111,15 @@ def test_faulty_server_every_item_settled_nothing_lost(tmp_path: Path) -> None:
             assert result.path_faithfulness == 1.0
     # Every answered request was answered once: no request was sent again after its answer.
     assert max(server.served_ok().values()) == 1
-    sft = [json.loads(line) for line in (tmp_path / "teacher" / "sft.jsonl").read_text().splitlines()]
-    assert len(sft) == 20
-    assert [message["role"] for message in sft[0]["messages"]] == ["user", "assistant"]
-    assert "Curated knowledge-graph facts" not in sft[0]["messages"][0]["content"]
+    # The teacher writes its outputs, not a dataset: the export makes the sft rows from the kept chains.
+    assert sorted(p.name for p in (tmp_path / "teacher").iterdir()) == [
+        "cache.sqlite", "results.jsonl", "runs.jsonl", "summary.json"]  # fmt: skip
+    sft = build_rows(items, read_teacher_chains(tmp_path))["sft"]
+    assert len(sft) == 24 and sum(row["chain_source"] == "teacher" for row in sft) == 20
+    taught = next(row for row in sft if row["chain_source"] == "teacher")
+    assert [message["role"] for message in taught["messages"]] == ["user", "assistant"]
+    assert "Curated knowledge-graph facts" not in taught["messages"][0]["content"]
+    assert taught["answer_letter"] and taught["answer_aliases"]  # the answer columns the teacher's own rows lacked
 
 
 def test_budget_interrupts_and_the_next_run_resumes_without_resending(tmp_path: Path) -> None:
@@ -143,7 +149,7 @@ def test_same_inputs_give_byte_identical_outputs(tmp_path: Path) -> None:
         distil(items, config(server), tmp_path / "a")
     with ChatServer(reply=scripted_teacher(items)) as server:
         distil(list(reversed(items)), config(server, concurrency=1), tmp_path / "b")
-    for name in ["results.jsonl", "sft.jsonl"]:
+    for name in ["results.jsonl"]:
         assert (tmp_path / "a" / "teacher" / name).read_bytes() == (tmp_path / "b" / "teacher" / name).read_bytes()
     summary_a = json.loads((tmp_path / "a" / "teacher" / "summary.json").read_text())
     summary_b = json.loads((tmp_path / "b" / "teacher" / "summary.json").read_text())

@@ -394,6 +394,22 @@ def test_mining_keeps_items_at_most_tau_and_confirms_unsolved_ones() -> None:
     assert [r.kept for r in unsolved] == [False, True, False]
 
 
+def test_mined_pass_rates_are_read_back_by_the_cores_reader(tmp_path: Path) -> None:
+    from kgsynth.errors import SourceFormatError
+    from kgsynth.run.focus import PASSRATES_FILE, derive_focus, read_pass_rates
+    from kgsynth_trainers.mining import PassRate, write_pass_rates
+
+    rates = [PassRate("i0", "chain", 2, "a>b", "t1", 0.25, 4, 1, 0.25, 0, 0, True, "A", ("A", "B", None, "C")),
+             PassRate("i1", "vignette", 3, None, None, None, 4, 4, 1.0, 0, 0, False)]  # fmt: skip
+    path = write_pass_rates(tmp_path / PASSRATES_FILE, rates)
+    rows = read_pass_rates(path)  # the one reader: `kgsynth focus` and a resumed stage 2 both use it
+    assert [PassRate.from_row(row) for row in rows] == rates
+    assert derive_focus(rows)["weights"]["type"]["chain"] > derive_focus(rows)["weights"]["type"]["vignette"]
+    path.write_text(path.read_text().replace('"successes": 4', '"successes": 5'))  # more successes than rollouts
+    with pytest.raises(SourceFormatError, match=r"passrates.jsonl:2: expected a pass-rate row"):
+        read_pass_rates(path)
+
+
 def test_vllm_rollout_interface() -> None:
     """vLLM cannot run here (no GPU, not installed): its rollout is checked against vLLM's `LLM.chat` shapes."""
     from types import SimpleNamespace

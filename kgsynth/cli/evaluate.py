@@ -262,12 +262,13 @@ def _print_paired(rows: list[dict[str, Any]], out: Path) -> None:
 def _run_graph(run: Path, config: Path | None, flags: dict[str, Any]) -> Any:
     """The graph a run was generated on: the graph section of ``config`` (default: the run's own config.yaml,
     else the sources its config.json records), with the graph flags over it."""
-    from kgsynth.config import CONFIG_FILE, RunConfig, merge, read_config_file, validate_config
+    from kgsynth.config import RunConfig, merge, read_config_file, validate_config
     from kgsynth.graph.open import open_graph
     from kgsynth.run.audit import read_run_config, run_sources
+    from kgsynth.run.layout import RUN_CONFIG
 
     recorded, non_commercial = run_sources(read_run_config(run))
-    written = config or run / CONFIG_FILE  # the graph's description: given, or the run's own
+    written = config or run / RUN_CONFIG  # the graph's description: given, or the run's own
     data = read_config_file(written) if written.exists() else {}
     base = merge({}, {"graph": data.get("graph") or {"sources": recorded, "include_non_commercial": non_commercial}})
     return open_graph(validate_config(RunConfig, base, {"graph": flags}, written if data else None).graph,

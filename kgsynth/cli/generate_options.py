@@ -28,7 +28,7 @@ from kgsynth.cli.options import (
 PARAMETERS = [
     option(
         "out",
-        Annotated[Path, typer.Option("--out", help="Output folder (JSONL shards, HF dataset, card).")],
+        Annotated[Path, typer.Option("--out", help="Output folder of the run (JSONL shards, summary, card).")],
         Path("out/kgsynth"),
     ),
     option("n", Annotated[int | None, typer.Option("--n", help="Number of items.", show_default=False)]),

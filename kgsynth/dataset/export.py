@@ -20,10 +20,8 @@ export does not write is refused, never emptied. The same run and options give b
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -41,7 +39,17 @@ from kgsynth.graph.store.partial import make_partial, remove_stale_partials, swa
 from kgsynth.questions.item import Item
 from kgsynth.questions.walk import direction_counts
 from kgsynth.run.journal import write_error
-from kgsynth.run.layout import CARD, CONFIGS, EXPORT_RECORD, EXPORT_SUMMARY, RUN_RECORD, SPLITS
+from kgsynth.run.layout import (
+    CARD,
+    CONFIGS,
+    EXPORT_RECORD,
+    EXPORT_SUMMARY,
+    RUN_RECORD,
+    SPLITS,
+    TEACHER,
+    TEACHER_RESULTS,
+    data_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,18 +74,9 @@ class ExportConfig(BaseModel):
     )
 
 
-def data_file(config: str, split: str) -> str:
-    """Where a config's split lives inside an export folder (the Hub's own layout).
-
-    >>> data_file("grpo", "train")
-    'data/grpo/train-00000-of-00001.parquet'
-    """
-    return f"data/{config}/{split}-00000-of-00001.parquet"
-
-
 def read_teacher_chains(run: Path) -> dict[str, list[tuple[int, str]]]:
     """The verified chains the teacher kept for each item of `run` (`teacher/results.jsonl`), if any."""
-    path = run / "teacher" / "results.jsonl"
+    path = run / TEACHER / TEACHER_RESULTS
     chains: dict[str, list[tuple[int, str]]] = {}
     if not path.is_file():
         return chains
@@ -246,38 +245,3 @@ def _write_rows(
             write_parquet(rows[name], name, directory / data_file(name, split))
             rows_written[name][split] = len(rows[name])
     return rows_written, sources
-
-
-def hf_rows(items: list[Item]) -> list[dict[str, Any]]:
-    """Items as rows of a run's flat dataset: every field (`kgsynth.dataset.rows.item_row`) plus the GRPO
-    columns TRL's trainer and kgsynth's rewards read (`kgsynth.dataset.rows.grpo_row`)."""
-    rows = []
-    for it in items:
-        grpo = grpo_row(it)
-        row = item_row(it)
-        for column in ("prompt", "answer_letter", "answer_aliases", "path_intermediates"):
-            row[column] = grpo[column]
-        rows.append(row)
-    return rows
-
-
-def export_hf(items: list[Item], directory: Path) -> None:
-    """A Hugging Face dataset on disk (``datasets.load_from_disk``), reproducible byte for byte."""
-    import datasets
-
-    datasets.disable_progress_bars()
-    rows = hf_rows(items)
-    ds = datasets.Dataset.from_list(rows)
-    fingerprint = hashlib.blake2b("".join(it.id for it in items).encode(), digest_size=8).hexdigest()
-    ds._fingerprint = fingerprint  # a content hash, so two identical runs write identical state files
-    tmp = directory.with_name(directory.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        ds.save_to_disk(str(tmp))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # a failed export (a full disk, say) leaves no scratch behind
-        raise
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)

@@ -40,6 +40,7 @@ from kgsynth.errors import KgsynthError
 from kgsynth.models.base import Message
 from kgsynth.questions.item import Item, Option
 from kgsynth.questions.sample import rarity_bin
+from kgsynth.run.layout import RUN_RECORD, SHARDS
 
 logger = logging.getLogger(__name__)
 
@@ -465,8 +466,7 @@ def _with_export_schema(directory: Path, items: list[Item]) -> list[Item]:
 def read_kgsynth(directory: Path, split: str | None, *, closed: bool = False) -> EvalSet:
     """A generate run's items (`split` must be None), or an exported dataset's split (`test` by default);
     `closed`: the same items without the facts an open-book item shows (`closed_book`)."""
-    from kgsynth.dataset.export import data_file
-    from kgsynth.run.layout import EXPORT_SUMMARY, SPLITS
+    from kgsynth.run.layout import EXPORT_SUMMARY, SPLITS, data_file
 
     if (directory / EXPORT_SUMMARY).is_file():
         split = split or "test"
@@ -483,15 +483,15 @@ def read_kgsynth(directory: Path, split: str | None, *, closed: bool = False) ->
         items = _with_export_schema(directory, items)
         evalset = EvalSet(f"{directory.name}:{split}", f"{directory}:{split}", "kgsynth", [eval_item(i) for i in items])
         return closed_book(evalset, items) if closed else evalset
-    if (directory / "config.json").is_file() and (directory / "jsonl").is_dir():
+    if (directory / RUN_RECORD).is_file() and (directory / SHARDS).is_dir():
         if split is not None:
             raise KgsynthError(
                 f"{directory} is a generate run, which has no splits",
                 hint=f"evaluate the whole run ({directory}) or export it and give EXPORT:{split}",
             )
-        from kgsynth.run.generate import read_items
+        from kgsynth.run.journal import read_run_items
 
-        items = read_items(directory)
+        items = read_run_items(directory)
         if not items:
             raise KgsynthError(f"{directory} holds no items", hint="run kgsynth generate into it first")
         evalset = EvalSet(directory.name, str(directory), "kgsynth", [eval_item(i) for i in items])

@@ -27,6 +27,7 @@ from kgsynth.resources import schemas_dir
 logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEMA = "med"  # the default medical KG's schema (graph_schemas/med.yaml)
+PHENOTYPE_ROOT = "phenotypic_abnormality"  # the `roots` entry under which a graph's organ systems hang
 
 
 class CategorySpec(BaseModel):
@@ -135,6 +136,11 @@ class GraphSchema(BaseModel):
     categories: dict[str, CategorySpec] = Field(default_factory=dict)
     predicates: dict[str, PredicateSpec] = Field(default_factory=dict)
     metapaths: list[MetapathSpec] = Field(default_factory=list)
+    roots: dict[str, str] = Field(
+        default_factory=dict,
+        description="named entities the questions reason from, by CURIE (phenotypic_abnormality: the HPO term "
+        "whose children are the organ systems)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> GraphSchema:
@@ -239,11 +245,13 @@ def _load(ref: str, base: Path | None) -> GraphSchema:
         merged.categories.update(part.categories)
         merged.predicates.update(part.predicates)
         merged.metapaths.extend(part.metapaths)
+        merged.roots.update(part.roots)
         if inc not in merged.sources:
             merged.sources.append(inc)
     merged.categories.update(schema.categories)
     merged.predicates.update(schema.predicates)
     merged.metapaths.extend(schema.metapaths)
+    merged.roots.update(schema.roots)
     try:
         merged.check_metapaths()
     except ValueError as exc:

@@ -4,6 +4,10 @@ Every step that asks a model (the teacher, the judge) goes through `Asking`: a r
 is read from the `RequestCache` and costs nothing; a new one reserves a request from the `RunBudget`
 (or raises `BudgetExhausted`), is sent, and its answer is stored the moment it arrives -- so a rerun
 sends only what was never answered. Retries of one request live in the backend (`OpenAIChat`).
+
+`Asking.ask` is the one failure policy of a sample: a spent budget or a request that failed after its
+retries becomes the reason the sample records (`Answer.failure_reason`), and such a transient reason
+leaves its item for the next run; anything else (a refused key, a missing extra) is raised and stops the run.
 """
 
 from __future__ import annotations
@@ -12,17 +16,28 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
-from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Completion
+from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Completion, RequestFailed
 from kgsynth.models.cache import RequestCache
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+BUDGET_EXHAUSTED = "budget_exhausted"  # the run's budget was spent before the request was sent
+RETRIES_EXHAUSTED = "retries_exhausted"  # the backend's retries were spent (`RequestFailed.reason`)
 # Failure reasons that leave an item for the next run rather than settling it.
-TRANSIENT_REASONS = frozenset({"retries_exhausted", "budget_exhausted"})
+TRANSIENT_REASONS = frozenset({RETRIES_EXHAUSTED, BUDGET_EXHAUSTED})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What asking for one sample gave: its completion, or the reason there is none."""
+
+    completion: Completion | None = None
+    failure_reason: str | None = None  # a reason in TRANSIENT_REASONS leaves the item for the next run
 
 
 class RunBudget:
@@ -68,6 +83,28 @@ class Asking:
         self.sent += 1
         self.budget.spend(completion.total_tokens)
         return completion
+
+    async def ask(self, request: ChatRequest, *, what: str) -> Answer:
+        """`complete`, under the one failure policy (see the module doc); ``what`` names the sample in the log.
+
+        >>> import pathlib, tempfile
+        >>> from kgsynth.models.base import SamplingParams
+        >>> class Refusing:
+        ...     model = "m"
+        ...     async def complete(self, request): raise RequestFailed("request_rejected", "400 bad request")
+        >>> cache = RequestCache(pathlib.Path(tempfile.mkdtemp()) / "cache.sqlite")
+        >>> asking = Asking(Refusing(), cache, RunBudget(max_requests=1, max_tokens=None))
+        >>> request = ChatRequest("m", ({"role": "user", "content": "hi"},), SamplingParams(), 0)
+        >>> [asyncio.run(asking.ask(request, what="hi")).failure_reason for _ in range(2)]
+        ['request_rejected', 'budget_exhausted']
+        """
+        try:
+            return Answer(completion=await self.complete(request))
+        except BudgetExhausted:
+            return Answer(failure_reason=BUDGET_EXHAUSTED)
+        except RequestFailed as error:
+            logger.warning("%s: %s", what, error)
+            return Answer(failure_reason=error.reason)
 
 
 def request_seed(seed: int, item_id: str, sample: int) -> int:

@@ -16,6 +16,7 @@ import numpy as np
 
 from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph
+from kgsynth.graph.schema import DEFAULT_SCHEMA, PHENOTYPE_ROOT, load_schema
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,8 @@ NOT_PHENOTYPE = Step("NOT biolink:has_phenotype")
 SUBCLASS = Step("biolink:subclass_of")
 SUPERCLASS = Step("biolink:subclass_of", inverse=True)
 INHERITANCE = Step("biolink:has_mode_of_inheritance")
-PHENOTYPIC_ABNORMALITY = "HP:0000118"  # the HPO root of phenotypic abnormalities (its one home)
+# The HPO root of phenotypic abnormalities, as the schema declares it (graph_schemas/hpo.yaml `roots`).
+PHENOTYPIC_ABNORMALITY = load_schema(DEFAULT_SCHEMA).roots[PHENOTYPE_ROOT]
 # The relation that makes two entities of a category siblings (the default is a shared parent class).
 SIBLING_VIA = {
     "biolink:Drug": Step("biolink:member_of"),

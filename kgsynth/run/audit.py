@@ -54,6 +54,8 @@ from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
 from kgsynth.questions.item import Item
 from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY
+from kgsynth.run.journal import read_run_items
+from kgsynth.run.layout import CARD, RUN_RECORD, SHARDS, SUMMARY
 
 if TYPE_CHECKING:
     from kgsynth.graph.model import Graph
@@ -534,8 +536,8 @@ def audit_items(items: Sequence[Item], *, graph: Graph | None = None) -> dict[st
 
 def read_run_config(out: Path) -> dict[str, Any]:
     """The run's ``config.json`` (what KG and options made it)."""
-    path = out / "config.json"
-    if not (out / "jsonl").is_dir():
+    path = out / RUN_RECORD
+    if not (out / SHARDS).is_dir():
         raise KgsynthError(f"{out} holds no generated run (no jsonl/ folder)", hint="give the --out folder of generate")
     if not path.exists():
         raise KgsynthError(f"{path} does not exist", hint="give the --out folder of a kgsynth generate run")
@@ -544,14 +546,6 @@ def read_run_config(out: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise KgsynthError(f"{path}: not valid JSON ({exc})", hint="the run folder was edited; regenerate it") from None
     return record
-
-
-def read_run_items(out: Path) -> list[Item]:
-    """Every committed item of the run, checked against its journal (`kgsynth.run.journal.read_run_items`): an
-    edited, cut or deleted shard is an error, a killed run's torn tail is left out with a warning."""
-    from kgsynth.run.journal import read_run_items as read_checked
-
-    return read_checked(out)
 
 
 def audit_table(audit: dict[str, Any]) -> list[tuple[str, str]]:
@@ -581,7 +575,7 @@ def card_section(audit: dict[str, Any]) -> str:
 
 def write_audit(out: Path, audit: dict[str, Any]) -> None:
     """Record ``audit`` in ``out/summary.json`` (key ``audit``) and replace the card's audit section."""
-    summary_path = out / "summary.json"
+    summary_path = out / SUMMARY
     summary: dict[str, Any] = {}
     if summary_path.exists():
         try:
@@ -590,7 +584,7 @@ def write_audit(out: Path, audit: dict[str, Any]) -> None:
             raise KgsynthError(f"{summary_path}: not valid JSON", hint="re-run generate to rewrite it") from None
     summary["audit"] = audit
     atomic_write(summary_path, json.dumps(summary, ensure_ascii=False, sort_keys=True, indent=1) + "\n")
-    card_path = out / "README.md"
+    card_path = out / CARD
     card = card_path.read_text(encoding="utf-8") if card_path.exists() else ""
     cut = card.find("\n" + CARD_HEADING + "\n")
     card = (card[:cut] if cut >= 0 else card).rstrip("\n")

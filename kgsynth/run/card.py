@@ -36,7 +36,19 @@ from kgsynth.graph.licences import COMBINED_LINK, DatasetLicence, dataset_licenc
 from kgsynth.questions.item import Item
 from kgsynth.resources import prompts_environment
 from kgsynth.run.journal import read_run_items
-from kgsynth.run.layout import CONFIGS, EXPORT_RECORD, EXPORT_SUMMARY, FIGURE, RUN_RECORD, SPLITS, SUMMARY, TEACHER
+from kgsynth.run.layout import (
+    CARD,
+    CONFIGS,
+    DATA,
+    EXPORT_RECORD,
+    EXPORT_SUMMARY,
+    FIGURE,
+    RUN_RECORD,
+    SHARDS,
+    SPLITS,
+    SUMMARY,
+    TEACHER,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +143,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def find_configs(directory: Path) -> dict[str, dict[str, list[str]]]:
     """``{config: {split: [relative parquet paths]}}`` of ``directory/data/<config>/<split>-*.parquet``."""
     out: dict[str, dict[str, list[str]]] = {}
-    data = directory / "data"
+    data = directory / DATA
     if not data.is_dir():
         return out
     for config_dir in sorted(p for p in data.iterdir() if p.is_dir()):
@@ -216,7 +228,7 @@ def card_data(directory: Path, context: CardContext) -> CardData:
         facts = [ItemFacts.of(it) for it in context.items]
     elif "items" in configs:
         facts = _facts_from_parquet(directory / f for files in configs["items"].values() for f in files)
-    elif context.run is not None and (context.run / "jsonl").is_dir():
+    elif context.run is not None and (context.run / SHARDS).is_dir():
         facts = [ItemFacts.of(it) for it in read_run_items(context.run)]
     else:
         raise KgsynthError(f"{directory}: no items to describe (no data/items/*.parquet)",
@@ -279,7 +291,7 @@ def front_matter(data: CardData) -> dict[str, Any]:
             {
                 "config_name": name,
                 **({"default": True} if name == "grpo" else {}),
-                "data_files": [{"split": split, "path": f"data/{name}/{split}-*.parquet"} for split in splits],
+                "data_files": [{"split": split, "path": f"{DATA}/{name}/{split}-*.parquet"} for split in splits],
             }
             for name, splits in data.configs.items()
         ]
@@ -405,7 +417,7 @@ def write_card(directory: Path, context: CardContext | None = None) -> Path:
     atomic_write(directory / FIGURE, draw_rarity_hops(data.facts))
     if data.licence.link == COMBINED_LINK:
         atomic_write(directory / COMBINED_LINK, render_licence_file(data).encode("utf-8"))
-    readme = directory / "README.md"
+    readme = directory / CARD
     atomic_write(readme, render_card(data).encode("utf-8"))
     logger.info("wrote %s (licence %s)", readme, data.licence.hub)
     return readme

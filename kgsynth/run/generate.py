@@ -39,10 +39,10 @@ from kgsynth.run.journal import (
     dumps,
     lock_run_dir,
     read_progress,
-    read_run_items,
     reopen_shards,
     write_error,
 )
+from kgsynth.run.layout import PROGRESS, RUN_RECORD, SHARDS, SUMMARY
 
 logger = logging.getLogger(__name__)
 
@@ -263,8 +263,8 @@ def _generate(
 ) -> dict[str, Any]:
     started = check_run_entries(out)
     record = _config_record(graph, config)
-    config_path = out / "config.json"
-    progress_path = out / "progress.json"
+    config_path = out / RUN_RECORD
+    progress_path = out / PROGRESS
     if started:
         try:
             previous = json.loads(config_path.read_text(encoding="utf-8"))
@@ -277,7 +277,7 @@ def _generate(
             )
         if not progress_path.exists():
             # A run writes progress.json right after config.json, before its first shard.
-            if (out / "jsonl").is_dir() and any((out / "jsonl").iterdir()):
+            if (out / SHARDS).is_dir() and any((out / SHARDS).iterdir()):
                 raise KgsynthError(f"{out} holds shards but no progress.json", hint=NEW_FOLDER_HINT)
             atomic_write(progress_path, dumps(Progress().model_dump()))
     else:
@@ -291,7 +291,7 @@ def _generate(
             hint=f"use --n {state.accepted} or more (a larger --n extends the run), or a new --out folder",
         )
     gen = Generator(graph, config, index=index)
-    shards = reopen_shards(out / "jsonl", state)
+    shards = reopen_shards(out / SHARDS, state)
     for line in shards.read_lines():
         gen.remember(Item.model_validate_json(line))
     if gen.accepted != state.accepted:
@@ -340,15 +340,9 @@ def _generate(
     summary = summarize(graph, items, gen, config)
     if compare_uniform:
         summary["rare_coverage"]["uniform_start_sampling"] = uniform_coverage(graph, config, gen.index)
-    atomic_write(out / "summary.json", dumps(summary))
+    atomic_write(out / SUMMARY, dumps(summary))
     write_card(out, items)
     return summary
-
-
-def read_items(out: Path) -> list[Item]:
-    """The committed items of a finished or partial run in ``out``, in order, checked against its journal
-    (`kgsynth.run.journal.read_run_items`)."""
-    return read_run_items(out)
 
 
 def orpha_diseases(graph: Graph, items: list[Item]) -> set[str]:

@@ -40,14 +40,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kgsynth.errors import KgsynthError
 from kgsynth.questions.item import Item
-from kgsynth.run.layout import HF, LOCK, PROGRESS, RUN_FILES, RUN_FOLDERS, RUN_RECORD, SHARDS
+from kgsynth.run.layout import LOCK, OLD_HF, PROGRESS, RUN_FILES, RUN_FOLDERS, RUN_RECORD, SHARDS
 
 logger = logging.getLogger(__name__)
 
 SHARD_SIZE = 1000  # items per shard
 FLUSH_EVERY = 200  # items per commit
-# Scratch names a killed run may leave behind; the next run writes them afresh.
-SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), f"{HF}.tmp"})
+# Scratch names a killed run may leave behind (hf.tmp: by a kgsynth that still wrote hf/); the next run
+# writes them afresh.
+SCRATCH = frozenset({*(f"{name}.tmp" for name in RUN_FILES), f"{OLD_HF}.tmp"})
 SHARD_PATTERN = re.compile(r"items-(\d{5})\.jsonl")
 NEW_FOLDER_HINT = "use a new --out folder; nothing in this one was changed"
 READ_HINT = (

@@ -30,7 +30,6 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,15 +37,15 @@ from pydantic import BaseModel, Field
 
 from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
-from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Message, RequestFailed, SamplingParams
+from kgsynth.models.base import ChatModel, ChatRequest, Message, SamplingParams
 from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each_concurrently, request_seed
 from kgsynth.models.cache import RequestCache
 from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.item import Item
 from kgsynth.questions.prompt import prompt_hash
 from kgsynth.resources import prompts_environment
-from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, shard_name
-from kgsynth.run.layout import JUDGE, PROGRESS, RUN_RECORD, SHARDS, SUMMARY
+from kgsynth.run.journal import SHARD_SIZE, Progress, ShardRecord, read_run_items, shard_name
+from kgsynth.run.layout import JUDGE, PROGRESS, REQUEST_CACHE, RUN_RECORD, SHARDS, SUMMARY, VERDICTS
 
 logger = logging.getLogger(__name__)
 
@@ -176,17 +175,12 @@ class _Judging:
         params = SamplingParams(temperature=cfg.temperature, max_tokens=cfg.max_tokens)
         request = ChatRequest(self.asking.model.model, messages, params, seed)
         record = JudgeSample(index=index, seed=seed, request_key=request.cache_key())
-        try:
-            completion = await self.asking.complete(request)
-        except BudgetExhausted:
-            record.failure_reason = "budget_exhausted"
+        asked = await self.asking.ask(request, what=f"judge, item {item.id}, sample {index}")
+        if asked.completion is None:
+            record.failure_reason = asked.failure_reason
             return record
-        except RequestFailed as error:
-            logger.warning("judge, item %s, sample %d: %s", item.id, index, error)
-            record.failure_reason = error.reason
-            return record
-        record.text = completion.text
-        record.accepted = parse_accepted(completion.text, "".join(o.letter for o in item.options))
+        record.text = asked.completion.text
+        record.accepted = parse_accepted(asked.completion.text, "".join(o.letter for o in item.options))
         if record.accepted is None:
             record.failure_reason = "no_verdict"
         return record
@@ -225,7 +219,7 @@ async def ajudge(
     folder.mkdir(parents=True, exist_ok=True)
     model = model if model is not None else make_model(config)
     verdicts: dict[str, Verdict] = {}
-    with RequestCache(folder / "cache.sqlite") as cache:
+    with RequestCache(folder / REQUEST_CACHE) as cache:
         asking = Asking(model, cache, RunBudget(config.max_requests, config.max_total_tokens))
         run = _Judging(config, asking)
 
@@ -274,7 +268,7 @@ def write_judged_run(out: Path, items: list[Item], verdicts: list[Verdict], summ
         records.append(ShardRecord(name=name, length=len(raw), sha256=hashlib.sha256(raw).hexdigest()))
     # A journal as generate's, so the kept items are read back checked (`kgsynth.run.journal.read_run_items`).
     atomic_write(folder / PROGRESS, [_dumps(Progress(accepted=len(kept), shards=records).model_dump())])
-    atomic_write(folder / "verdicts.jsonl", (v.model_dump_json() + "\n" for v in verdicts))
+    atomic_write(folder / VERDICTS, (v.model_dump_json() + "\n" for v in verdicts))
     settings = config.model_dump(mode="json")
     atomic_write(folder / SUMMARY, [_dumps({"summary": summary.counts(), "config": settings})])
     record: dict[str, Any] = {}
@@ -297,18 +291,13 @@ def judge_run(
     config: JudgeConfig,
     *,
     model: ChatModel | None = None,
-    read: Callable[[Path], list[Item]] | None = None,
 ) -> JudgeSummary:
     """Judge every item of the run in ``out``; write ``out/judge/`` and return the summary.
 
     Running it again with the same run and configuration sends only requests never answered before,
     and writes byte-identical files once every item is settled.
     """
-    if read is None:
-        from kgsynth.run.audit import read_run_items
-
-        read = read_run_items
-    items = read(out)
+    items = read_run_items(out)
     if not items:
         raise KgsynthError(f"{out} holds no items to judge", hint="run kgsynth generate into it first")
     verdicts, summary = asyncio.run(ajudge(items, config, out / JUDGE, model=model))

@@ -13,11 +13,11 @@ item ends in exactly one state:
 
 Every answered request is cached (`cache.py`) the moment it arrives, so a rerun -- after an
 interruption, a crash or a spent budget -- sends only what was never answered, and produces the
-same files. Written into `out_dir/teacher/`:
+same files. Written into `out_dir/teacher/` (the run's teacher outputs, not a dataset: `kgsynth export`
+turns the kept chains into the `sft` config's rows, beside the answer columns):
 
 - `results.jsonl`: one record per item, sorted by item id (teacher model, prompt hash, attempts,
   status, failure reason, tokens, path-faithfulness, and every sample drawn);
-- `sft.jsonl`: one TRL conversational row (`messages`) per kept chain of thought;
 - `summary.json`: counts, and the configuration that produced them;
 - `cache.sqlite`: the request cache; `runs.jsonl`: what each run sent (this one varies run to run).
 """
@@ -36,21 +36,20 @@ from pydantic import BaseModel, Field
 
 from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
-from kgsynth.models.base import BudgetExhausted, ChatModel, ChatRequest, Completion, RequestFailed, SamplingParams
+from kgsynth.models.base import ChatModel, ChatRequest, Completion, SamplingParams
 from kgsynth.models.budget import TRANSIENT_REASONS, Asking, RunBudget, for_each_concurrently, request_seed
 from kgsynth.models.cache import RequestCache
 from kgsynth.models.config import ModelConfig, make_model
 from kgsynth.questions.answers import judge_item, reasoning_section
 from kgsynth.questions.faithfulness import intermediate_entities, path_faithfulness
 from kgsynth.questions.item import Item
-from kgsynth.questions.prompt import prompt_hash, student_messages
-from kgsynth.run.layout import SUMMARY, TEACHER
+from kgsynth.questions.prompt import prompt_hash
+from kgsynth.run.layout import REQUEST_CACHE, SUMMARY, TEACHER, TEACHER_RESULTS, TEACHER_RUNS
 from kgsynth.teacher.prompts import QUESTION_TEMPLATE, teacher_messages
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["verified", "rejected", "incomplete"]
-# Reasons that leave an item for the next run rather than settle it.
 
 
 class TeacherIncomplete(KgsynthError):
@@ -161,22 +160,15 @@ class _Run:
         self.config = config
         self.asking = asking
 
-    async def completion(self, request: ChatRequest) -> Completion:
-        return await self.asking.complete(request)
-
     async def sample(self, item: Item, messages: tuple[dict[str, str], ...], index: int) -> SampleRecord:
         seed = request_seed(self.config.seed, item.id, index)
         request = ChatRequest(self.asking.model.model, messages, self.config.sampling(), seed)
         record = SampleRecord(index=index, seed=seed, request_key=request.cache_key())
-        try:
-            completion = await self.completion(request)
-        except BudgetExhausted:
-            record.failure_reason = "budget_exhausted"
+        asked = await self.asking.ask(request, what=f"item {item.id}, sample {index}")
+        if asked.completion is None:
+            record.failure_reason = asked.failure_reason
             return record
-        except RequestFailed as error:
-            logger.warning("item %s, sample %d: %s", item.id, index, error)
-            record.failure_reason = error.reason
-            return record
+        completion = asked.completion
         answer, verified, reason = judge(item, completion)
         intermediates = intermediate_entities(item).values()
         record.answer = answer
@@ -273,7 +265,7 @@ async def _adistil(
     folder.mkdir(parents=True, exist_ok=True)
     teacher = teacher if teacher is not None else make_model(config)
     results: dict[str, TeacherResult] = {}
-    with RequestCache(folder / "cache.sqlite") as cache, _progress(progress, len(pending)) as advance:
+    with RequestCache(folder / REQUEST_CACHE) as cache, _progress(progress, len(pending)) as advance:
         asking = Asking(teacher, cache, RunBudget(config.max_requests, config.max_total_tokens))
         run = _Run(config, asking)
 
@@ -287,7 +279,7 @@ async def _adistil(
     summary.requests_sent, summary.cache_hits = asking.sent, asking.cache_hits
     stats = getattr(teacher, "stats", None)
     summary.client = stats.as_dict() if stats is not None and hasattr(stats, "as_dict") else {}
-    _write_outputs(folder, pending, ordered, summary, config)
+    _write_outputs(folder, ordered, summary, config)
     logger.info(
         "teacher: %d verified, %d rejected, %d incomplete; %d requests sent, %d from cache",
         summary.verified,
@@ -333,36 +325,11 @@ def _summarise(results: list[TeacherResult]) -> TeacherSummary:
     )
 
 
-def _write_outputs(
-    folder: Path,
-    items: list[Item],
-    results: list[TeacherResult],
-    summary: TeacherSummary,
-    config: TeacherConfig,
-) -> None:
-    by_id = {item.id: item for item in items}
-    atomic_write(folder / "results.jsonl", (r.model_dump_json() + "\n" for r in results))
-    rows = (
-        json.dumps(
-            {
-                "item_id": result.item_id,
-                "sample": sample.index,
-                "messages": [
-                    *student_messages(by_id[result.item_id]),
-                    {"role": "assistant", "content": sample.text},
-                ],
-            },
-            ensure_ascii=False,
-        )
-        + "\n"
-        for result in results
-        for sample in result.samples
-        if sample.kept
-    )
-    atomic_write(folder / "sft.jsonl", rows)
+def _write_outputs(folder: Path, results: list[TeacherResult], summary: TeacherSummary, config: TeacherConfig) -> None:
+    atomic_write(folder / TEACHER_RESULTS, (r.model_dump_json() + "\n" for r in results))
     document = {"summary": summary.counts(), "config": config.model_dump(mode="json")}
     atomic_write(folder / SUMMARY, [json.dumps(document, indent=2, sort_keys=True) + "\n"])
-    with (folder / "runs.jsonl").open("a", encoding="utf-8") as log:
+    with (folder / TEACHER_RUNS).open("a", encoding="utf-8") as log:
         run = {"requests_sent": summary.requests_sent, "cache_hits": summary.cache_hits, **summary.client}
         log.write(json.dumps(run, sort_keys=True) + "\n")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kgsynth.errors import KgsynthError
+from kgsynth.run.layout import DATA
 from kgsynth_trainers.recipe import ModelSection, recipe_error
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def load_split(section: ModelSection, *, config: str, split: str) -> datasets.Da
 
     folder = Path(section.dataset)
     if folder.is_dir():
-        files = sorted((folder / "data" / config).glob(f"{split}-*.parquet"))
+        files = sorted((folder / DATA / config).glob(f"{split}-*.parquet"))
         if not files:
             found = sorted(f"{p.parent.name}/{p.name.split('-')[0]}" for p in folder.glob("data/*/*.parquet"))
             raise KgsynthError(

@@ -18,7 +18,7 @@ from typing import Any
 
 from kgsynth.dataset.rewards import RewardFunction, get_reward
 from kgsynth.errors import KgsynthError
-from kgsynth.run.focus import PASSRATES_FILE
+from kgsynth.run.focus import PASSRATES_FILE, read_pass_rates
 from kgsynth_trainers.data import check_columns, first_rows, load_split, reward_columns
 from kgsynth_trainers.mining import (
     MiningSettings,
@@ -26,7 +26,6 @@ from kgsynth_trainers.mining import (
     accuracy_against_letter_prior,
     item_metadata,
     mine,
-    read_pass_rates,
     roll_out_transformers,
     roll_out_vllm,
     start_mining_engine,
@@ -144,7 +143,7 @@ def _mined(recipe: Recipe[GRPOSection, Any], pool: Any, *, model: Any, tokenizer
     path = Path(recipe.trl.output_dir) / PASSRATES_FILE
     if path.is_file():
         logger.info("reusing the pass rates in %s", path)
-        return read_pass_rates(path)
+        return [PassRate.from_row(row) for row in read_pass_rates(path)]  # the core's reader checks each row
     settings = mining_settings(recipe)
     metadata = {}
     if section.items_config:

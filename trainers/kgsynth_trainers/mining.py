@@ -65,6 +65,11 @@ class PassRate:
     answer_letter: str | None = None  # the proven letter (None for a short-answer item)
     answers: tuple[str | None, ...] = ()  # each of the k rollouts' final answer (a letter for an MCQ), None if none
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> PassRate:
+        """A row of a pass-rate file, as read and checked by the core (`kgsynth.run.focus.read_pass_rates`)."""
+        return cls(**{**row, "answers": tuple(row.get("answers", ()))})
+
 
 def roll_out_transformers(model: Any, tokenizer: Any, settings: MiningSettings) -> RollOut:
     """A `RollOut` sampling with transformers' `generate` (`kgsynth.models.transformers.generate_batch`),
@@ -214,14 +219,9 @@ def item_metadata(items: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any
 
 
 def write_pass_rates(path: Path, rates: Sequence[PassRate]) -> Path:
-    """One JSON line per item, written beside and moved into place (a killed run leaves no half file)."""
+    """One JSON line per item, written beside and moved into place (a killed run leaves no half file); the core
+    reads it back (`kgsynth.run.focus.read_pass_rates`, then `PassRate.from_row`)."""
     rows = [asdict(r) for r in rates]
     for row in rows:
         PassRateRow.model_validate(row)  # the core's definition of the row (kgsynth.run.focus) reads it back
     return atomic_write(path, "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
-
-
-def read_pass_rates(path: Path) -> list[PassRate]:
-    """The rows `write_pass_rates` wrote."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [PassRate(**{**row, "answers": tuple(row.get("answers", ()))}) for row in rows]
