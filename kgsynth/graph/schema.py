@@ -142,6 +142,11 @@ class GraphSchema(BaseModel):
         "whose children are the organ systems)",
     )
 
+    @property
+    def phenotype_root(self) -> str | None:
+        """The CURIE of the phenotypic-abnormality root (``roots.phenotypic_abnormality``), None if not named."""
+        return self.roots.get(PHENOTYPE_ROOT)
+
     @model_validator(mode="after")
     def _consistent(self) -> GraphSchema:
         for pred, spec in self.predicates.items():

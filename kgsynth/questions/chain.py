@@ -30,13 +30,13 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     if hi <= lo:
         return Drop("metapath start category absent from the graph")
     key = f"chain:{mp.name}" if fmt == "mcq" else f"chain-short:{mp.name}"
-    if key not in ctx.starts:
+    if key not in ctx.memo.starts:
         candidates = completable(ctx, steps, np.arange(lo, hi, dtype=np.int32))
         if fmt == "short":
             candidates = short_answer_starts(ctx, key, steps, candidates)
         start_distribution(ctx, key, candidates, ctx.config.rarity.alpha)
     if fmt == "short":
-        if len(ctx.starts[key][0]) == 0:
+        if len(ctx.memo.starts[key][0]) == 0:
             return Drop("short answer: no start of this metapath has few enough answers")
         starts = draw_short_starts(ctx, key, rng, 8, vignette=False)
         if len(starts) == 0:

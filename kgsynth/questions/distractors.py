@@ -90,7 +90,7 @@ def unsafe_sets(ctx: Context, t: ChainTarget, *, hierarchical: bool) -> tuple[np
     prev = t.layers[-2] if len(t.layers) > 1 else None
     key = (str(t.steps[-1]), hierarchical, int(ctx.graph.category[t.answer]), t.layers[-1].tobytes(),
            b"" if prev is None else prev.tobytes(), b"-" if t.open_prev is None else t.open_prev.tobytes())  # fmt: skip
-    got = ctx.unsafe_cache.get(key)
+    got = ctx.memo.unsafe_cache.get(key)
     if got is None:
         g = ctx.graph
         unsafe = unsafe_options(ctx, t)
@@ -99,9 +99,9 @@ def unsafe_sets(ctx: Context, t: ChainTarget, *, hierarchical: bool) -> tuple[np
         if hierarchical:
             lo, hi = g.category_range(g.categories[int(g.category[t.answer])])
             up_ids = upward_union(ctx, np.flatnonzero(unsafe[lo:hi]).astype(np.int32) + lo)
-        if len(ctx.unsafe_cache) >= UNSAFE_CACHE:
-            ctx.unsafe_cache.clear()
-        got = ctx.unsafe_cache[key] = (unsafe_ids, up_ids)
+        if len(ctx.memo.unsafe_cache) >= UNSAFE_CACHE:
+            ctx.memo.unsafe_cache.clear()
+        got = ctx.memo.unsafe_cache[key] = (unsafe_ids, up_ids)
     return got
 
 
@@ -115,8 +115,8 @@ def upward_union(ctx: Context, nodes: np.ndarray) -> np.ndarray:
     if len(nodes) == 0:
         return np.empty(0, dtype=np.int32)
     bounds = (0, ctx.graph.num_nodes)
-    parts = [ctx.lineage.get(int(n)) for n in nodes]
-    found = [p if p is not None else upward_closure(ctx.index, int(n), ctx.lineage, bounds)
+    parts = [ctx.memo.lineage.get(int(n)) for n in nodes]
+    found = [p if p is not None else upward_closure(ctx.index, int(n), ctx.memo.lineage, bounds)
              for p, n in zip(parts, nodes, strict=True)]  # fmt: skip
     return sorted_unique(np.concatenate(found)).astype(np.int32)
 
@@ -125,9 +125,9 @@ def ancestors_of(ctx: Context, node: int) -> np.ndarray:
     """``node`` and its ontology ancestors (``subclass_of``), cached for the run."""
     if ctx.prover.pheno_lo <= node < ctx.prover.pheno_hi:
         return ctx.prover.ancestors(node)
-    got = ctx.lineage.get(node)
+    got = ctx.memo.lineage.get(node)
     if got is None:
-        got = upward_closure(ctx.index, node, ctx.lineage, (0, ctx.graph.num_nodes))
+        got = upward_closure(ctx.index, node, ctx.memo.lineage, (0, ctx.graph.num_nodes))
     return got
 
 
@@ -172,11 +172,11 @@ def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
     """What ``last`` reaches anywhere in the graph, cut by :func:`fitting` (cached per step, category, kind)."""
     g = ctx.graph
     key = f"{last}|{int(g.category[answer])}|{ow(ctx).kind[answer]}"
-    if key not in ctx.reached:
+    if key not in ctx.memo.reached:
         adj = ctx.index.adjacency(last)
         reached = np.unique(adj.cols) if adj is not None else np.empty(0, np.int32)
-        ctx.reached[key] = fitting(ctx, answer, reached)
-    return ctx.reached[key]
+        ctx.memo.reached[key] = fitting(ctx, answer, reached)
+    return ctx.memo.reached[key]
 
 
 def far_negative_other_system(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -323,8 +323,8 @@ def diagnosis_distractors(
 
 def annotated_systems(ctx: Context, disease: int) -> frozenset[int]:
     """The HPO organ systems ``disease`` has any annotation in (cached)."""
-    got = ctx.systems_cache.get(disease)
+    got = ctx.memo.systems_cache.get(disease)
     if got is None:
         got = ctx.prover.annotated_systems(disease)
-        ctx.systems_cache[disease] = got
+        ctx.memo.systems_cache[disease] = got
     return got

@@ -19,7 +19,7 @@ from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
 from kgsynth.questions.openworld import OpenWorld, build_open_world
 from kgsynth.questions.sample import rarity_scores, sample_walks
-from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY, Prover
+from kgsynth.questions.verify import Prover
 from kgsynth.questions.wording import Templates, load_templates
 
 logger = logging.getLogger(__name__)
@@ -39,8 +39,42 @@ class Drop:
 
 
 @dataclass
+class Memo:
+    """A cache of values derived from the frozen inputs of a :class:`Context`, filled lazily by the question
+    steps; dropping it changes no output (only the time the next attempts take)."""
+
+    starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
+    reached: dict[str, np.ndarray] = field(default_factory=dict)
+    lineage: dict[int, np.ndarray] = field(default_factory=dict)
+    unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
+    # short answers: each start's first answer (per start distribution)
+    short_answers: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Tally:
+    """What the run has accepted so far, as the question steps need it: held by the run's generator
+    (:class:`kgsynth.run.generate.Generator`), which alone writes it after each accepted item, and read by the
+    steps through ``ctx.tally`` (the same object), so an attempt depends on the items accepted before it."""
+
+    # items through each hidden intermediate so far, and how many one may have: walks through one at its cap
+    # are passed over, so the cap costs a walk rather than an attempt
+    hidden_counts: dict[int, int] = field(default_factory=dict)
+    hidden_cap: int = 1
+    # short answers: items per key, chain starts used; vignettes: items per diagnosis, vignettes accepted
+    key_counts: dict[int, int] = field(default_factory=dict)
+    used_starts: set[tuple[str, int]] = field(default_factory=set)
+    diagnosis_counts: dict[int, int] = field(default_factory=dict)
+    vignettes_accepted: int = 0
+
+
+@dataclass(frozen=True, eq=False)
 class Context:
-    """The graph, its index, prover, templates and per-run caches: built once, read by every step."""
+    """The inputs of a run and what is derived from them once (graph, index, prover, templates, masks), built
+    once by :func:`build_context` and never changed; plus the run's :class:`Memo` (a cache) and its
+    :class:`Tally` (the items accepted so far, written by the generator alone)."""
 
     graph: Graph
     index: CSRIndex
@@ -54,61 +88,45 @@ class Context:
     pheno_degree: np.ndarray
     licence_of: list[str]
     commercial: list[bool]
-    starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
-    reached: dict[str, np.ndarray] = field(default_factory=dict)
     open_world: OpenWorld | None = None
     inheritance_modes: frozenset[int] = frozenset()
-    diagnosis_counts: dict[int, int] = field(default_factory=dict)
-    lineage: dict[int, np.ndarray] = field(default_factory=dict)
-    unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
-    vignettes_accepted: int = 0
-    # short answers: each start's first answer (per start distribution), items per key, chain starts used
-    short_answers: dict[str, np.ndarray] = field(default_factory=dict)
-    key_counts: dict[int, int] = field(default_factory=dict)
-    used_starts: set[tuple[str, int]] = field(default_factory=set)
     chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     # per node: a disease whose gene associations are susceptibility loci (kgsynth.questions.hidden)
     susceptible: np.ndarray | None = None
-    # items through each hidden intermediate so far, and how many one may have (kept by kgsynth.run.generate): walks
-    # through one at its cap are passed over, so the cap costs a walk rather than an attempt
-    hidden_counts: dict[int, int] = field(default_factory=dict)
-    hidden_cap: int = 1
+    memo: Memo = field(default_factory=Memo)
+    tally: Tally = field(default_factory=Tally)
 
 
-_OPEN_WORLDS: dict[tuple[int, str], tuple[Graph, OpenWorld]] = {}
+_OPEN_WORLDS: dict[tuple[int, str, str | None], tuple[Graph, OpenWorld]] = {}
 
 
 def _open_world(graph: Graph, index: CSRIndex, prover: Prover, schema_name: str) -> OpenWorld:
-    """The open-world tables of ``graph``, built once per graph and process (they depend on nothing else)."""
-    got = _OPEN_WORLDS.get((id(graph), schema_name))
+    """The open-world tables of ``graph``, built once per graph, schema and phenotype root and process."""
+    got = _OPEN_WORLDS.get((id(graph), schema_name, prover.phenotype_root))
     if got is not None and got[0] is graph:
         return got[1]
     made = build_open_world(graph, index, prover, load_curation(schema_name))
     _OPEN_WORLDS.clear()
-    _OPEN_WORLDS[(id(graph), schema_name)] = (graph, made)
+    _OPEN_WORLDS[(id(graph), schema_name, prover.phenotype_root)] = (graph, made)
     return made
 
 
-def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: GenerateConfig) -> Context:
-    """The shared context of one run (rarity scores, HPO masks, templates)."""
-    prover = Prover(graph, index)
+def build_context(
+    graph: Graph, index: CSRIndex, schema: GraphSchema, config: GenerateConfig, *, tally: Tally | None = None
+) -> Context:
+    """The shared context of one run (rarity scores, HPO masks under the schema's phenotype root, templates),
+    everything computed first and the context constructed once; ``tally`` is the run generator's record of the
+    items accepted (a fresh one if not given)."""
+    prover = Prover(graph, index, phenotype_root=schema.phenotype_root)
     onset_terms: frozenset[int] = frozenset()
     if ONSET_ROOT in graph.index:
         onset_terms = frozenset(int(x) for x in prover.descendants(graph.index[ONSET_ROOT]))
     abnormal = np.zeros(graph.num_nodes, dtype=bool)
-    if PHENOTYPIC_ABNORMALITY in graph.index:
-        abnormal[prover.descendants(graph.index[PHENOTYPIC_ABNORMALITY])] = True
-    ctx = Context(
-        graph=graph, index=index, schema=schema, config=config, prover=prover, templates=load_templates(schema),
-        scores=rarity_scores(graph, index, config.rarity), abnormal=abnormal, onset_terms=onset_terms,
-        pheno_degree=index.degree(Step("biolink:has_phenotype", inverse=True)),
-        licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],
-    )  # fmt: skip
-    ctx.open_world = _open_world(graph, index, prover, config.schema_name)
-    ctx.inheritance_modes = frozenset(
+    if prover.phenotype_root_node is not None:
+        abnormal[prover.descendants(prover.phenotype_root_node)] = True
+    templates = load_templates(schema)
+    inheritance_modes = frozenset(
         int(x) for x in index.reach(np.arange(graph.num_nodes, dtype=np.int32), Step("biolink:has_mode_of_inheritance"))
     )
 
@@ -117,11 +135,21 @@ def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: Ge
         multifactorial[
             index.reach(np.array([graph.index[MULTIFACTORIAL]], dtype=np.int32), Step(INHERITANCE, True))
         ] = True
-    ctx.susceptible = susceptibility_diseases(graph, multifactorial)
+    susceptible = susceptibility_diseases(graph, multifactorial)
 
-    ctx.chain_paths = askable_metapaths(ctx, None, config.hops)
-    ctx.continuations = askable_metapaths(ctx, "biolink:Disease", config.hops - 1) if config.hops > 1 else []
-    return ctx
+    chain_paths = askable_metapaths(schema, templates, index, None, config.hops)
+    continuations = []
+    if config.hops > 1:
+        continuations = askable_metapaths(schema, templates, index, "biolink:Disease", config.hops - 1)
+    return Context(
+        graph=graph, index=index, schema=schema, config=config, prover=prover, templates=templates,
+        scores=rarity_scores(graph, index, config.rarity), abnormal=abnormal, onset_terms=onset_terms,
+        pheno_degree=index.degree(Step("biolink:has_phenotype", inverse=True)),
+        licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],
+        open_world=_open_world(graph, index, prover, config.schema_name), inheritance_modes=inheritance_modes,
+        chain_paths=chain_paths, continuations=continuations, susceptible=susceptible,
+        tally=tally if tally is not None else Tally(),
+    )  # fmt: skip
 
 
 def phenotypes_ok(ctx: Context, nodes: np.ndarray) -> bool:
@@ -206,7 +234,8 @@ def acceptable_walk(
             else "path has a clinical-course or modifier term, not a phenotypic abnormality"
         )
         problem = problem or key_problem(ctx, path, path[hidden_from:-1])
-        if problem is None and any(ctx.hidden_counts.get(h, 0) >= ctx.hidden_cap for h in path[hidden_from:-1]):
+        tally = ctx.tally
+        if problem is None and any(tally.hidden_counts.get(h, 0) >= tally.hidden_cap for h in path[hidden_from:-1]):
             problem = HIDDEN_CAPPED
         if problem is None:
             problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
@@ -239,13 +268,15 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
     return None
 
 
-def askable_metapaths(ctx: Context, start: str | None, hops: int) -> list[tuple[MetapathSpec, list[Step]]]:
+def askable_metapaths(
+    schema: GraphSchema, templates: Templates, index: CSRIndex, start: str | None, hops: int
+) -> list[tuple[MetapathSpec, list[Step]]]:
     """The schema's metapaths of ``hops`` steps (from ``start`` if given) whose every step has phrases and edges."""
     out = []
-    for mp in ctx.schema.metapaths:
+    for mp in schema.metapaths:
         if len(mp.steps) != hops or (start is not None and mp.start != start):
             continue
         steps = [Step.parse(s) for s in mp.steps]
-        if all(str(s) in ctx.templates.phrases and ctx.index.adjacency(s) is not None for s in steps):
+        if all(str(s) in templates.phrases and index.adjacency(s) is not None for s in steps):
             out.append((mp, steps))
     return out

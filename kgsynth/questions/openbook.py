@@ -84,7 +84,7 @@ def walkable_layers(ctx: Context, steps: list[Step], categories: list[int]) -> l
     start's category reaches there (each of that position's category, readable, no clinical-course term);
     cached per metapath and categories."""
     key = "open-book|" + "|".join(map(str, steps)) + "|" + ",".join(map(str, categories))
-    if key + "|0" not in ctx.reached:
+    if key + "|0" not in ctx.memo.reached:
         g, bad = ctx.graph, ow(ctx).bad
         lo, hi = ctx.prover.pheno_lo, ctx.prover.pheno_hi
         unfit = bad.copy()
@@ -96,8 +96,8 @@ def walkable_layers(ctx: Context, steps: list[Step], categories: list[int]) -> l
                 nodes = nodes[(g.category[nodes] == categories[j]) & ~unfit[nodes]]
             mask = np.zeros(g.num_nodes, dtype=bool)
             mask[nodes] = True
-            ctx.reached[f"{key}|{j}"] = mask
-    return [ctx.reached[f"{key}|{j}"] for j in range(len(steps) + 1)]
+            ctx.memo.reached[f"{key}|{j}"] = mask
+    return [ctx.memo.reached[f"{key}|{j}"] for j in range(len(steps) + 1)]
 
 
 def decoy_chain(

@@ -30,7 +30,7 @@ from kgsynth.questions.curation import (
     name_rules,
     norm_name,
 )
-from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY, SUBCLASS, SUPERCLASS, Prover
+from kgsynth.questions.verify import SUBCLASS, SUPERCLASS, Prover
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curatio
             bad[i] = True
     generic_key = np.zeros(graph.num_nodes, dtype=bool)
     system_bits = np.zeros(graph.num_nodes, dtype=np.int64)
-    root = graph.index.get(PHENOTYPIC_ABNORMALITY)
+    root = prover.phenotype_root_node  # the run's schema's (GraphSchema.phenotype_root)
     if root is not None:
         level = np.array([root], dtype=np.int32)
         for _ in range(max(cur.min_key_phenotype_depth, 1)):

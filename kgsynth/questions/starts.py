@@ -17,12 +17,12 @@ logger = logging.getLogger(__name__)
 
 def start_distribution(ctx: Context, key: str, candidates: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """The rarity-weighted CDF over ``candidates``, cached under ``key``."""
-    got = ctx.starts.get(key)
+    got = ctx.memo.starts.get(key)
     if got is None:
         w = np.power(ctx.scores[candidates], alpha) if alpha > 0 else np.ones(len(candidates))
         cdf = np.cumsum(w)
         got = (candidates, cdf / cdf[-1] if len(cdf) and cdf[-1] > 0 else cdf)
-        ctx.starts[key] = got
+        ctx.memo.starts[key] = got
     return got
 
 
@@ -37,7 +37,7 @@ def draw_starts(ctx: Context, key: str, candidates: np.ndarray, rng: np.random.G
 def vignette_starts(ctx: Context) -> np.ndarray:
     """Diseases with at least ``min_findings`` statable phenotype annotations: phenotypic abnormalities (aspect P,
     not an onset) at least ``min_finding_frequency`` frequent (the leak rules may still leave a disease short)."""
-    got = ctx.starts.get("vignette-starts")
+    got = ctx.memo.starts.get("vignette-starts")
     if got is None:
         g = ctx.graph
         lo, hi = g.category_range("biolink:Disease")
@@ -52,7 +52,7 @@ def vignette_starts(ctx: Context) -> np.ndarray:
         ok = (share_of[qual] >= ctx.config.min_finding_frequency) & ~onset[dst]
         deg = np.bincount(src[ok], minlength=g.num_nodes)[lo:hi]
         got = (np.arange(lo, hi, dtype=np.int32)[deg >= ctx.config.min_findings], np.empty(0))
-        ctx.starts["vignette-starts"] = got
+        ctx.memo.starts["vignette-starts"] = got
     return got[0]
 
 
@@ -79,7 +79,7 @@ def short_answer_starts(ctx: Context, key: str, steps: list[Step], candidates: n
         if 1 <= len(last) <= bound:
             keep.append(int(s))
             answers.append(int(last[0]))
-    ctx.short_answers[key] = np.array(answers, dtype=np.int32)
+    ctx.memo.short_answers[key] = np.array(answers, dtype=np.int32)
     return np.array(keep, dtype=np.int32)
 
 
@@ -103,18 +103,18 @@ def short_diagnosis_cap(cfg: GenerateConfig) -> int:
 def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: int, *, vignette: bool) -> np.ndarray:
     """``size`` starts drawn by rarity among those whose first answer (and, for a vignette, diagnosis) is under
     its cap and, for a chain, not asked already (a chain start asks one question)."""
-    cands, cdf = ctx.starts[key]
+    cands, cdf = ctx.memo.starts[key]
     cfg = ctx.config
     if len(cands) == 0:
         return np.empty(0, dtype=np.int32)
-    answers = ctx.short_answers[key]
+    answers = ctx.memo.short_answers[key]
     key_cap = short_cap(cfg.max_short_key_share, cfg.n)
-    ok = np.array([ctx.key_counts.get(int(a), 0) < key_cap for a in answers], dtype=bool)
+    ok = np.array([ctx.tally.key_counts.get(int(a), 0) < key_cap for a in answers], dtype=bool)
     if vignette:
         dx_cap = short_diagnosis_cap(cfg)
-        ok &= np.array([ctx.diagnosis_counts.get(int(d), 0) < dx_cap for d in cands], dtype=bool)
+        ok &= np.array([ctx.tally.diagnosis_counts.get(int(d), 0) < dx_cap for d in cands], dtype=bool)
     else:
-        ok &= np.array([(key, int(s)) not in ctx.used_starts for s in cands], dtype=bool)
+        ok &= np.array([(key, int(s)) not in ctx.tally.used_starts for s in cands], dtype=bool)
     w = np.diff(cdf, prepend=0.0) * ok
     total = w.sum()
     if total <= 0:

@@ -26,7 +26,8 @@ NOT_PHENOTYPE = Step("NOT biolink:has_phenotype")
 SUBCLASS = Step("biolink:subclass_of")
 SUPERCLASS = Step("biolink:subclass_of", inverse=True)
 INHERITANCE = Step("biolink:has_mode_of_inheritance")
-# The HPO root of phenotypic abnormalities, as the schema declares it (graph_schemas/hpo.yaml `roots`).
+# The HPO root of phenotypic abnormalities, as the default schema declares it (graph_schemas/hpo.yaml `roots`):
+# the Prover's default; a run passes its own schema's root (GraphSchema.phenotype_root).
 PHENOTYPIC_ABNORMALITY = load_schema(DEFAULT_SCHEMA).roots[PHENOTYPE_ROOT]
 # The relation that makes two entities of a category siblings (the default is a shared parent class).
 SIBLING_VIA = {
@@ -82,9 +83,10 @@ def _upward(
 class Prover:
     """Candidate sets and evidence on one graph; results are cached per term."""
 
-    def __init__(self, graph: Graph, index: CSRIndex) -> None:
+    def __init__(self, graph: Graph, index: CSRIndex, *, phenotype_root: str | None = PHENOTYPIC_ABNORMALITY) -> None:
         self.graph = graph
         self.index = index
+        self.phenotype_root = phenotype_root  # the CURIE under which phenotypic abnormalities hang (schema roots)
         self._desc: dict[int, np.ndarray] = {}
         self._anc: dict[int, np.ndarray] = {}
         self._with: dict[int, np.ndarray] = {}
@@ -131,11 +133,15 @@ class Prover:
         return self.index.reach(self.descendants(term), Step(INHERITANCE.relation, True))
 
     @cached_property
+    def phenotype_root_node(self) -> int | None:
+        """The node of :attr:`phenotype_root` (None when no root is named or the graph lacks it)."""
+        return self.graph.index.get(self.phenotype_root) if self.phenotype_root is not None else None
+
+    @cached_property
     def organ_system_roots(self) -> frozenset[int]:
-        """The top-level HPO branches (children of Phenotypic abnormality)."""
-        try:
-            root = self.graph.index[PHENOTYPIC_ABNORMALITY]
-        except KeyError:
+        """The top-level HPO branches (children of the phenotype root, Phenotypic abnormality by default)."""
+        root = self.phenotype_root_node
+        if root is None:
             return frozenset()
         return frozenset(int(x) for x in self.index.neighbors(root, SUPERCLASS))
 

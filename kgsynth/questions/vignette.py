@@ -57,16 +57,16 @@ def _draw_disease(
     if cfg.hops > 1:
         cont = ctx.continuations[int(rng.integers(len(ctx.continuations)))]
         key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
-        if key not in ctx.starts:
+        if key not in ctx.memo.starts:
             candidates = completable(ctx, cont[1], vignette_starts(ctx))
             if fmt == "short":  # the diagnosis alone must lead to few answers (more candidates only add ends)
                 candidates = np.array([d for d in candidates.tolist() if len(usable_findings(
                     ctx, d, phenotype_annotations(ctx, d))) >= cfg.min_findings], dtype=np.int32)  # fmt: skip
                 candidates = short_answer_starts(ctx, key, cont[1], candidates)
             start_distribution(ctx, key, candidates, cfg.rarity.alpha)
-    elif key not in ctx.starts:
+    elif key not in ctx.memo.starts:
         start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
-    if len(ctx.starts[key][0]) == 0:
+    if len(ctx.memo.starts[key][0]) == 0:
         return NO_START, cont
     # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
     if fmt == "short" and cfg.hops > 1:
@@ -76,9 +76,9 @@ def _draw_disease(
     cap = diagnosis_cap(ctx, fmt)
     fallback: int | None = None
     for d in drawn:
-        if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
+        if ctx.tally.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
             # the first with enough statable findings (cached per disease); else the first, which is then dropped
-            usable = ctx.usable_cache.get(int(d))
+            usable = ctx.memo.usable_cache.get(int(d))
             if usable is None:
                 usable = usable_findings(ctx, int(d), phenotype_annotations(ctx, int(d)))
             if len(usable) >= cfg.min_findings:
@@ -131,13 +131,13 @@ def _choose_findings(
 def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> list[Annotation]:
     """The annotations a vignette may state: phenotypic, frequent, not an onset, not naming the diagnosis
     (``annots``: the disease's :func:`phenotype_annotations`; cached per disease for the run)."""
-    got = ctx.usable_cache.get(disease)
+    got = ctx.memo.usable_cache.get(disease)
     if got is None:
         least = ctx.config.min_finding_frequency
         usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= least and a[0] not in ctx.onset_terms]
         # a finding naming an onset ("childhood onset short-limb short stature") doubles the stated onset
         usable = [a for a in usable if " onset " not in f" {ctx.graph.names[a[0]].lower()} "]
-        got = ctx.usable_cache[disease] = [a for a in usable if not finding_leaks(ctx, a[0], disease)]
+        got = ctx.memo.usable_cache[disease] = [a for a in usable if not finding_leaks(ctx, a[0], disease)]
     return got
 
 
@@ -273,4 +273,4 @@ def diagnosis_cap(ctx: Context, fmt: AnswerFormat) -> int:
     cfg = ctx.config
     if fmt == "short":
         return short_diagnosis_cap(cfg)
-    return max(1, int(cfg.max_diagnosis_share * (ctx.vignettes_accepted + 1)))
+    return max(1, int(cfg.max_diagnosis_share * (ctx.tally.vignettes_accepted + 1)))

@@ -52,8 +52,8 @@ import numpy as np
 
 from kgsynth.errors import KgsynthError
 from kgsynth.files import atomic_write
+from kgsynth.graph.schema import DEFAULT_SCHEMA, load_schema
 from kgsynth.questions.item import Item
-from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY
 from kgsynth.run.journal import read_run_items
 from kgsynth.run.layout import CARD, RUN_RECORD, SHARDS, SUMMARY
 
@@ -455,7 +455,8 @@ def _check_spread(items: Sequence[Item], tally: _Tally) -> None:
     )
 
 
-def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _Tally) -> None:
+def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _Tally, *, root: str | None) -> None:
+    """Indications by qualifier, own-class keys, and keys within two levels of ``root`` (the phenotype root)."""
     keys = ("symptomatic_indications", "disease_modifying_indications", "unqualified_indications")
     if facts is None:
         for key in (*keys, "organ_system_keys", "own_class_keys"):
@@ -486,27 +487,33 @@ def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _
             tally.add("own_class_keys")
             names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
             tally.example("own_class_keys", f"{it.id}: {names.get(start, start)} is in {it.answer.name}")
-    root = facts.node(PHENOTYPIC_ABNORMALITY)
-    if root is None:
+    root_node = facts.node(root) if root is not None else None
+    if root_node is None:
         tally.metrics["organ_system_keys"] = None
-        tally.skipped["organ_system_keys"] = f"{PHENOTYPIC_ABNORMALITY} is not in the graph"
+        tally.skipped["organ_system_keys"] = (
+            f"{root} is not in the graph" if root is not None else "the run's schema names no phenotype root"
+        )
         return
     for it in items:
         if not it.answer.curie.startswith("HP:"):
             continue
         node = facts.node(it.answer.curie)
-        depth = facts.depth_below(node, root) if node is not None else None
+        depth = facts.depth_below(node, root_node) if node is not None else None
         if depth is not None and depth <= 2:
             tally.add("organ_system_keys")
             tally.example("organ_system_keys", f"{it.id}: {it.answer.name}")
 
 
-def audit_items(items: Sequence[Item], *, graph: Graph | None = None) -> dict[str, Any]:
+def audit_items(
+    items: Sequence[Item], *, graph: Graph | None = None, schema_name: str = DEFAULT_SCHEMA
+) -> dict[str, Any]:
     """The audit of ``items``: ``metrics`` (counts and shares), ``details``, ``examples``, ``skipped``.
 
     Checks that need the graph report ``None`` (and a reason in ``skipped``) when ``graph`` is None.
-    The result depends only on the items and the graph, so it is the same on every run.
+    ``schema_name`` is the schema that wrote the items (its phenotype root, leak rules and curation).
+    The result depends only on the items, the graph and the schema, so it is the same on every run.
     """
+    schema = load_schema(schema_name)
     facts = GraphFacts(graph) if graph is not None else None
     tally = _Tally()
     tally.metrics["items"] = len(items)
@@ -517,9 +524,9 @@ def audit_items(items: Sequence[Item], *, graph: Graph | None = None) -> dict[st
     _check_circular(items, tally)
     _check_stems(items, tally)
     _check_spread(items, tally)
-    _check_graph_facts(items, facts, tally)
+    _check_graph_facts(items, facts, tally, root=schema.phenotype_root)
     check_hidden_share(items, tally)
-    check_finding_leaks(items, tally)
+    check_finding_leaks(items, tally, schema=schema_name)
     check_vignette_ranks(items, graph, tally)
     return {
         "version": AUDIT_VERSION,
@@ -592,10 +599,10 @@ def write_audit(out: Path, audit: dict[str, Any]) -> None:
 
 
 def audit_run(out: Path, *, graph: Graph | None = None) -> dict[str, Any]:
-    """The audit of the run in ``out`` (not written; see `write_audit`)."""
+    """The audit of the run in ``out`` (not written; see `write_audit`), under the schema the run records."""
     record = read_run_config(out)
     items = read_run_items(out)
-    audit = audit_items(items, graph=graph)
+    audit = audit_items(items, graph=graph, schema_name=record.get("config", {}).get("schema_name", DEFAULT_SCHEMA))
     kg = record.get("kg", {})
     if graph is not None and kg.get("version") and kg["version"] != graph.version:
         logger.warning("the run was made from KG version %s, audited against %s", kg["version"], graph.version)
@@ -662,7 +669,7 @@ def check_hidden_share(items: Sequence[Item], tally: _Tally) -> None:
     tally.details["top_hidden_intermediates"] = dict(top)
 
 
-def check_finding_leaks(items: Sequence[Item], tally: _Tally, *, schema: str = "med") -> None:
+def check_finding_leaks(items: Sequence[Item], tally: _Tally, *, schema: str = DEFAULT_SCHEMA) -> None:
     """``molecular_activity_findings``: stated findings naming an enzyme's or protein's activity (a vignette's,
     or a chain's start phenotype when a gene is on its path); ``diagnosis_word_findings``: a vignette's findings
     sharing their distinctive words with a name of the diagnosis (:mod:`kgsynth.questions.leaks`)."""

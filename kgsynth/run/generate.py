@@ -25,7 +25,7 @@ from kgsynth.graph.index import CSRIndex
 from kgsynth.graph.model import Graph, curie_prefix
 from kgsynth.graph.schema import DEFAULT_SCHEMA, load_schema
 from kgsynth.questions.curation import without_symptomatic_indications
-from kgsynth.questions.draft import HIDDEN_CAPPED, Draft
+from kgsynth.questions.draft import HIDDEN_CAPPED, Draft, Tally
 from kgsynth.questions.hidden import draft_hidden, hidden_intermediates
 from kgsynth.questions.item import Constraint, Item
 from kgsynth.questions.question import Drop, GenerateConfig, build_context, make_question
@@ -61,7 +61,8 @@ class Generator:
         self.graph = graph
         self.config = config
         self.index = index or CSRIndex(graph)
-        self.ctx = build_context(graph, self.index, load_schema(config.schema_name), config)
+        self.tally = Tally()  # what the question steps read of the items accepted (written by remember alone)
+        self.ctx = build_context(graph, self.index, load_schema(config.schema_name), config, tally=self.tally)
         self.key_counts: Counter[str] = Counter()
         self.hidden_counts: Counter[str] = (
             Counter()
@@ -71,7 +72,7 @@ class Generator:
         self.drops: Counter[str] = Counter()
         self.accepted = 0
         self.attempt = 0
-        self.ctx.hidden_cap = self._hidden_cap("short" if config.formats == ["short"] else "mcq")
+        self.tally.hidden_cap = self._hidden_cap("short" if config.formats == ["short"] else "mcq")
         self.focus: Focus | None = read_focus(config.focus) if config.focus is not None else None
         self._focus_rng: np.random.Generator | None = None
         if self.focus is not None:
@@ -116,21 +117,21 @@ class Generator:
         self.hidden_counts.update(hidden)
         for curie in hidden:  # what the walks avoid (kgsynth.questions.draft.acceptable_walk)
             node = self.graph.index[curie]
-            self.ctx.hidden_counts[node] = self.ctx.hidden_counts.get(node, 0) + 1
+            self.tally.hidden_counts[node] = self.tally.hidden_counts.get(node, 0) + 1
         if (
             item.format == "short"
         ):  # what the short-answer start draws avoid (kgsynth.questions.starts.draw_short_starts)
             answer = self.graph.index[item.answer.curie]
-            self.ctx.key_counts[answer] = self.ctx.key_counts.get(answer, 0) + 1
+            self.tally.key_counts[answer] = self.tally.key_counts.get(answer, 0) + 1
             if item.type == "chain":
                 start = next(c.args["entity"] for c in item.constraints if c.kind == "start")
-                self.ctx.used_starts.add((f"chain-short:{item.template_id.split('/')[2]}", self.graph.index[start]))
+                self.tally.used_starts.add((f"chain-short:{item.template_id.split('/')[2]}", self.graph.index[start]))
         if item.type == "vignette" and item.path:
             disease = self.graph.index[item.path[0].subject]
-            self.ctx.diagnosis_counts[disease] = self.ctx.diagnosis_counts.get(disease, 0) + 1
-            self.ctx.vignettes_accepted += 1
+            self.tally.diagnosis_counts[disease] = self.tally.diagnosis_counts.get(disease, 0) + 1
+            self.tally.vignettes_accepted += 1
         self.accepted += 1
-        self.ctx.hidden_cap = self._hidden_cap("short" if self.config.formats == ["short"] else "mcq")
+        self.tally.hidden_cap = self._hidden_cap("short" if self.config.formats == ["short"] else "mcq")
 
     def key_capped(self, item: Item) -> bool:
         """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``,
