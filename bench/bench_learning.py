@@ -501,7 +501,8 @@ def verdict(open_gain: Mapping[str, Any], closed_gain: Mapping[str, Any] | None,
         "open_minus_closed_lower_bound_above_0": diff_in_diff is not None and diff_in_diff["ci95"][0] > 0,
     }
     learned = all(checks.values())
-    found: dict[str, Any] = {"checks": checks, "learned": learned}
+    # Without a closed-book control the rule cannot say "learned": the pair is reported, not decided.
+    found: dict[str, Any] = {"checks": checks, "learned": learned, "decided": diff_in_diff is not None}
     if min_gain is not None:
         found["replicated"] = learned and open_gain["diff"] >= min_gain
         found["failed_replication"] = open_gain["diff"] < min_gain
@@ -650,8 +651,14 @@ def stage_lines(title: str, s: Mapping[str, Any]) -> list[str]:
         d = s["did"]
         lines += ["", f"Open gain - closed gain (per item, paired): {100 * d['diff']:+.1f} "
                       f"[{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}] points (n {d['n']})."]  # fmt: skip
-    checks = ", ".join(f"{k.replace('_', ' ')}: {'yes' if ok else 'no'}" for k, ok in v["checks"].items())
-    lines += ["", f"Rule: {checks}. **Learned: {'yes' if v['learned'] else 'no'}**"
+    decided = v.get("decided", True)
+    unscored = "" if decided else "open_minus_closed_lower_bound_above_0"
+    checks = ", ".join(
+        f"{k.replace('_', ' ')}: {'not scored' if k == unscored else 'yes' if ok else 'no'}"
+        for k, ok in v["checks"].items()
+    )
+    said = ("yes" if v["learned"] else "no") if decided else "not decided (no closed-book control for this pair)"
+    lines += ["", f"Rule: {checks}. **Learned: {said}**"
               + (f"; {'failed replication (gain under 10 points)' if v['failed_replication'] else 'replicated'}"
                  if "failed_replication" in v else "") + ".", ""]  # fmt: skip
     return lines
@@ -683,14 +690,16 @@ def write_report(out: Path, sizes: Sizes) -> dict[str, Any]:
                 lines.append(f"\n{g} gain - new gain: {100 * c['diff']:+.1f} [{100 * c['ci95'][0]:+.1f}, "
                              f"{100 * c['ci95'][1]:+.1f}] points")  # fmt: skip
         lines.append("")
-    lines += ["| step | seconds |", "|---|---:|", *[f"| {k} | {v:.0f} |" for k, v in found["seconds"].items()]]
-    lines.append(f"| all steps, first start to last end (two lanes) | {found['wall_seconds'] or 0:.0f} |")
+    lines += ["| step | seconds (its last start: a step resumed after a stop counts from its resume) |", "|---|---:|",
+              *[f"| {k} | {v:.0f} |" for k, v in found["seconds"].items()]]  # fmt: skip
+    lines.append(f"| all steps, first start to last end (two lanes; pauses between starts included) | "
+                 f"{found['wall_seconds'] or 0:.0f} |")  # fmt: skip
     lines += ["", "Trainer s/step: " + ", ".join(f"{k} {'-' if v is None else f'{v:.2f}'}"
                                                   for k, v in found["s_per_step"].items())]  # fmt: skip
     steps = {"A": sizes.a_steps, "B": sizes.b_steps, "C": sizes.c_steps}
     wall = {k: found["seconds"][f"train-{k}"] / n for k, n in steps.items() if f"train-{k}" in found["seconds"]}
     found["wall_s_per_step"] = wall
-    lines.append("Step wall seconds / steps (loading, saving and merging included): "
+    lines.append("Step wall seconds / steps (loading, saving and merging included; low for a resumed step): "
                  + ", ".join(f"{k} {v:.1f}" for k, v in wall.items()))  # fmt: skip
     text = "\n".join(lines) + "\n"
     (out / "learning.md").write_text(text, encoding="utf-8")

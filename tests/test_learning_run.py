@@ -60,7 +60,14 @@ def test_verdict_applies_the_three_checks_and_the_replication_bar(
     assert list(found["checks"]) == ["gain_lower_bound_above_0", "trained_lower_bound_above_chance",
                                      "open_minus_closed_lower_bound_above_0"]  # fmt: skip
     # Without a closed-book control the third check cannot pass: no stage is "learned" unchecked.
-    assert bl.verdict(open_gain, None, None)["learned"] is False
+    unchecked = bl.verdict(open_gain, None, None)
+    assert unchecked["learned"] is False and unchecked["decided"] is False
+    assert found["decided"] is True
+    row = {**open_gain, "n": 10, "acc_a": 0.3, "acc_a_ci95": [0.1, 0.6], "acc_b": 0.9, "wins": 6, "losses": 0,
+           "mcnemar_p": 0.03}  # fmt: skip
+    lines = bl.stage_lines("t", {"open": row, "direction": {}, "format": {}, "verdict": unchecked})
+    assert "**Learned: not decided (no closed-book control for this pair)**" in lines[-2]
+    assert "open minus closed lower bound above 0: not scored" in lines[-2]
 
 
 def scored(flags: list[bool], direction: list[str] | None = None) -> dict[str, Any]:
