@@ -240,6 +240,11 @@ class GraphBuilder:
             self._source_ids[info.name] = len(self._source_ids)
             self._sources[info.name] = info
 
+    def set_source_version(self, name: str, version: str) -> None:
+        """Record the release a registered source was read from (an OBO file's ``data-version``, say); the
+        dataset card shows it, as the HPO licence asks."""
+        self._sources[name] = self._sources[name].model_copy(update={"version": version})
+
     def stream(self, name: str, source: str) -> StreamReport:
         """The accounting record of one input stream (created on first use)."""
         if name not in self._streams:

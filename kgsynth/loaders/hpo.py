@@ -81,6 +81,8 @@ class HPOLoader(Loader):
         isa = builder.stream("hp.obo is_a", self.name)
         header, terms = read_obo(path)
         self.version = header.get("data-version", "")
+        if self.version:
+            builder.set_source_version(self.name, self.version)
         replaced: dict[str, str] = {}
         defined: set[str] = set()
         parents: list[tuple[int, str, str]] = []  # (line of the child's stanza, child, parent)

@@ -189,7 +189,9 @@ class OBOLoader(Loader):
         builder.register_source(self.info())
         terms_stream = builder.stream(f"{path.name} terms", self.name)
         isa_stream = builder.stream(f"{path.name} is_a", self.name)
-        _, terms = read_obo(path)
+        header, terms = read_obo(path)
+        if version := header.get("data-version") or header.get("date", ""):
+            builder.set_source_version(self.name, version)
         for term in terms:
             terms_stream.read += 1
             if term.obsolete:
