@@ -111,7 +111,7 @@ def test_export_hostile_inputs(run_and_export: tuple[Path, Path], inputs: Path, 
     ]
     for args, message in cases:
         refused(["export", str(run), *args], message, *watched)
-    refused(["export", str(inputs / "a-file"), "--out", out], "is not a kgsynth generate run", *watched)
+    refused(["export", str(inputs / "a-file"), "--out", out], "is not a folder", *watched)
     assert not (tmp_path / "new").exists()
 
 

@@ -468,7 +468,7 @@ def test_export_never_deletes_what_it_did_not_write(exported_run, tmp_path: Path
     a_file = tmp_path / "a-file"
     a_file.write_text("mine")
     result = CliRunner().invoke(app, ["export", str(run), "--out", str(a_file)])
-    assert result.exit_code == 2 and "is not a folder" in result.output and a_file.read_text() == "mine"
+    assert result.exit_code == 2 and "not a folder" in result.output and a_file.read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "ds", "ds.partial"]
 
 
