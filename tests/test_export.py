@@ -154,7 +154,11 @@ def test_dedup_counts_each_reason(items) -> None:
 
 
 def test_dedup_keeps_a_clean_run_whole(items) -> None:
-    assert dedup(items).counts() == {"exact": 0, "path_key": 0, "near": 0}
+    # the generator rules out exact and path-key repeats itself; word-shingle near duplicates it does not
+    # look for (two short stems about sibling anticholinergics reaching CFTR, say), so export's dedup may
+    # find a few of them, never many
+    counts = dedup(items).counts()
+    assert counts["exact"] == 0 and counts["path_key"] == 0 and counts["near"] <= len(items) // 100
 
 
 # -- decontamination --------------------------------------------------------------------------------
