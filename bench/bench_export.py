@@ -50,6 +50,7 @@ from kgsynth.split import (
     exposed_entities,
     protected_entities,
     split_items,
+    split_result,
     stratum,
 )
 from kgsynth.text import normalise_text, word_ngrams
@@ -177,15 +178,7 @@ def split_by_passes(items: list[Item], config: SplitConfig) -> SplitResult:
                     if chosen is not None:
                         _take(selection, item_id, chosen, wanted, strata)
                         progress = True
-    result = SplitResult()
-    for item in items:
-        if item.id in selection.split_of:
-            result.splits[selection.split_of[item.id]].append(item)
-        elif item.id in selection.dropped:
-            result.dropped_for_overlap.append(item.id)
-        else:
-            result.splits["train"].append(item)
-    return result
+    return split_result(items, selection)
 
 
 def time_split(split: Callable[[list[Item], SplitConfig], SplitResult], items: list[Item], by: str) -> str:

@@ -7,10 +7,9 @@ import logging
 
 import numpy as np
 
-from kgsynth.association import ranks
 from kgsynth.curation import display_name
 from kgsynth.distractors import ChainTarget, chain_distractors
-from kgsynth.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop, association, stated_nodes
+from kgsynth.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop
 from kgsynth.item import LETTERS, Answer, Distractor, Item, Option, Triple
 from kgsynth.openbook import open_book
 from kgsynth.wording import StemRequest, aliases, render_rationale, render_stem
@@ -39,8 +38,7 @@ def pick_distractors(ctx: Context, draft: Draft, rng: np.random.Generator) -> li
         return draft.vignette_distractors
     k = ctx.config.options - 1
     last = len(draft.constraints) - 1
-    target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev,
-                         stated=stated_nodes(ctx, draft.constraints))  # fmt: skip
+    target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev)
     return [(d, rule, last) for d, rule in chain_distractors(ctx, target, rng, k)]
 
 
@@ -56,16 +54,10 @@ def options_of(
         Option(letter=LETTERS[i], curie=g.ids[node], text=display_name(g.names[node], sentence=is_class))
         for i, node in enumerate(slots)
     ]
-    scores = association(ctx, stated_nodes(ctx, draft.constraints))
-    near = [float(f"{float(scores[n]):.6g}") for n in slots]  # six significant digits: stable bytes
-    rank = ranks(near)
-    key_at = slots.index(draft.answer)
-    records = []
-    for d, rule, failed in distractors:
-        at = slots.index(d)
-        records.append(Distractor(curie=g.ids[d], name=g.names[d], letter=LETTERS[at], failed_constraint=failed,
-                                  rule=rule, association=near[at], association_rank=rank[at],
-                                  key_association=near[key_at], key_association_rank=rank[key_at]))  # fmt: skip
+    records = [
+        Distractor(curie=g.ids[d], name=g.names[d], letter=LETTERS[slots.index(d)], failed_constraint=failed, rule=rule)
+        for d, rule, failed in distractors
+    ]
     return options, records
 
 
@@ -87,8 +79,7 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
     elif fmt == "mcq":
         distractors = pick_distractors(ctx, draft, rng)
         if len(distractors) < k:
-            near = draft.vignette_distractors is None
-            return Drop("too few near, safe distractors" if near else "too few provably wrong distractors")
+            return Drop("too few provably wrong distractors")
         distractors = distractors[:k]
     req = StemRequest(
         mcq=fmt == "mcq", steps=draft.steps, nodes=draft.nodes, start_text=draft.start_text, answer=draft.answer,

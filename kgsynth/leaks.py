@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from kgsynth.curation import content_tokens
+from kgsynth.curation import check_regexes, content_tokens
 from kgsynth.errors import KgsynthError
 from kgsynth.resources import schemas_dir
 
@@ -37,12 +37,7 @@ class LeakRules(BaseModel):
     @field_validator("molecular_finding_patterns")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
-        for p in v:
-            try:
-                re.compile(p)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {p!r} ({exc})") from None
-        return v
+        return check_regexes(v)
 
     def molecular(self, names: Iterable[str]) -> str | None:
         """The first of ``names`` that names a molecular activity or an enzyme, or None.

@@ -332,6 +332,14 @@ def split_items(items: Sequence[Item], *, config: SplitConfig | None = None) -> 
     wanted = _wanted_counts(by_stratum, config)
     hold_out(selection, [item.id for item in items], wanted, strata, seed=config.seed)
 
+    result = split_result(items, selection)
+    logger.info("split by %s: %s", config.split_by, result.counts())
+    return result
+
+
+def split_result(items: Sequence[Item], selection: _Selection) -> SplitResult:
+    """The items in their splits, in input order: held out as ``selection`` chose, dropped for overlap, or
+    train."""
     result = SplitResult()
     for item in items:
         if item.id in selection.split_of:
@@ -340,5 +348,4 @@ def split_items(items: Sequence[Item], *, config: SplitConfig | None = None) -> 
             result.dropped_for_overlap.append(item.id)
         else:
             result.splits["train"].append(item)
-    logger.info("split by %s: %s", config.split_by, result.counts())
     return result

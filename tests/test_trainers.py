@@ -131,7 +131,7 @@ def test_sft_recipe_error_is_one_clear_message(dataset: Path, tmp_path: Path, ke
     ("keys", "expected"),
     [
         ({"rewards": "[accuracy, acuracy]"}, "key 'rewards': unknown reward 'acuracy'"),
-        ({"dataset_config": "sft"}, "lacks the columns 'prompt' (read by GRPOTrainer), 'path_intermediates'"),
+        ({"dataset_config": "sft"}, "lacks the column 'path_intermediates' (read by reward 'path_faithfulness')"),
         ({"stage": 2, "init_from": "null"}, "stage 2 trains from the stage-1 run: set init_from"),
         ({"stage": 3}, "key 'stage': input should be 1 or 2, found 3"),
         ({"beta": "[1]"}, "key 'beta': expected float, found [1]"),
