@@ -4,6 +4,9 @@ recorded on it.
 A chain's distractors come from pools (:data:`CHAIN_RULES`), a vignette's wrong diagnoses are sorted
 into rules by why they fail (:data:`DIAGNOSIS_RULES`). No rule draws from what the hidden entity's
 siblings reach: in an open-world graph those are the options a clinician is most likely to call correct.
+A chain's distractors are explicit negatives or *near* ones (:func:`near_association`): as associated with
+what the stem states as the key is, so that association alone does not find the key; when too few near,
+safe ones exist the attempt is dropped rather than filled with far ones.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from kgsynth.curation import norm_name
-from kgsynth.draft import Context, ow
+from kgsynth.draft import Context, association, ow
 from kgsynth.index import Step, sorted_unique
 from kgsynth.item import Constraint
 from kgsynth.openworld import closure, relatives
@@ -37,6 +40,9 @@ class ChainTarget:
     answer: int
     open_prev: np.ndarray | None = None  # more entities the hidden step could stand for (open world)
     allowed: np.ndarray | None = None  # a mask over nodes: only these may be chosen (open-book: decoy chain ends)
+    stated: np.ndarray | None = None  # the entities the stem states (what nearness is measured from)
+    # an open-book short answer's hidden decoy ends: no option is shown, so any safe end will do after the near
+    hidden_ends: bool = False
 
 
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
@@ -179,27 +185,52 @@ def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
     return ctx.reached[key]
 
 
-def far_negative_other_system(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
-    """Phenotypes in HPO organ systems where the hidden entities have no annotation at all."""
-    g = ctx.graph
-    if g.categories[int(g.category[t.answer])] != "biolink:PhenotypicFeature":
+def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Entities of the key's kind that the asked relation reaches somewhere and that are about as near to
+    what the stem states as the key is: association (:func:`kgsynth.draft.association`) between
+    ``near_floor`` and ``near_band`` times the key's, popularity (neighbours) within ``popularity_band`` of
+    the key's, and the key's organ system or therapeutic area (:mod:`kgsynth.areas`) when it has one.
+    Nearest first."""
+    return _near(ctx, t, widen=1.0, same_area=True)
+
+
+def near_association_wide(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """:func:`near_association` with both association bounds and the popularity band twice as wide and no
+    area required: tried only when too few strictly near ones exist (long chains, open-book decoy ends)."""
+    return _near(ctx, t, widen=2.0, same_area=False)
+
+
+def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool) -> np.ndarray:
+    if t.stated is None or len(t.stated) == 0:
         return np.empty(0, np.int32)
-    prev = _prev(t)
-    annotated = t.layers[-1] if prev is None else np.union1d(t.layers[-1], ctx.index.reach(prev, HAS_PHENOTYPE))
-    bits = np.bitwise_or.reduce(ow(ctx).system_bits[annotated]) if len(annotated) else np.int64(0)
+    o, cfg = ow(ctx), ctx.config
+    scores = association(ctx, t.stated)
+    key_score = float(scores[t.answer])
+    if key_score <= 0:
+        return np.empty(0, np.int32)
     pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
-    sb = ow(ctx).system_bits[pool]
-    return pool[(sb != 0) & ((sb & bits) == 0)]
+    ratio = scores[pool] / key_score
+    near = (ratio >= cfg.near_floor / widen) & (ratio <= cfg.near_band * widen)
+    degree = o.walks.degree
+    pop = degree[pool] / max(int(degree[t.answer]), 1)
+    near &= (pop >= 1 / (cfg.popularity_band * widen)) & (pop <= cfg.popularity_band * widen)
+    area = o.areas[t.answer]
+    if area and same_area:
+        near &= (o.areas[pool] & area) != 0
+    pool, ratio = pool[near], ratio[near]
+    return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
 
 
-def far_negative(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
-    """Anything of the answer's kind the asked relation reaches somewhere, outside the unsafe set."""
-    return _reached_anywhere(ctx, t.steps[-1], t.answer)
+def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Any safe entity of the answer's kind the asked relation reaches somewhere: only for the decoy chain
+    ends of an open-book short answer, which are never shown as options (``ChainTarget.hidden_ends``)."""
+    return _reached_anywhere(ctx, t.steps[-1], t.answer) if t.hidden_ends else np.empty(0, np.int32)
 
 
 # a rule returns its pool cut by :func:`fitting` (order kept)
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
-CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, far_negative_other_system, far_negative)
+CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, near_association, near_association_wide, decoy_end)
+NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
 def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k: int) -> list[tuple[int, str]]:
@@ -233,7 +264,8 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             pool = pool[t.allowed[pool]]
         if len(pool) == 0:
             continue
-        take = pool if len(pool) <= 20 * k else pool[rng.choice(len(pool), 20 * k, replace=False)]
+        take = pool[: NEAR_SAMPLE * k] if make in (near_association, near_association_wide) else pool
+        take = take if len(take) <= 20 * k else take[rng.choice(len(take), 20 * k, replace=False)]
         for d in rng.permutation(take):
             d = int(d)
             if excluded[d] or int(name_id[d - lo]) in taken:

@@ -64,6 +64,7 @@ class Context:
     lineage: dict[int, np.ndarray] = field(default_factory=dict)
     unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
+    association_cache: dict[bytes, np.ndarray] = field(default_factory=dict)  # stated entities -> scores
     vignettes_accepted: int = 0
     # short answers: each start's first answer (per start distribution), items per key, chain starts used
     short_answers: dict[str, np.ndarray] = field(default_factory=dict)
@@ -163,6 +164,34 @@ def ow(ctx: Context) -> OpenWorld:
     return ctx.open_world
 
 
+ASSOCIATION_CACHE = 256  # stated-entity sets whose association scores are kept (dense arrays)
+
+
+def stated_nodes(ctx: Context, constraints: list[Constraint]) -> np.ndarray:
+    """The entities a question's stem states: its start entity, or a vignette's findings and mode of
+    inheritance (sorted node ids)."""
+    curies = [v for c in constraints if c.kind in ("start", "has_phenotype", "has_mode_of_inheritance")
+              for k, v in c.args.items() if k in ("entity", "phenotype", "mode")]  # fmt: skip
+    index = ctx.graph.index
+    return np.unique(np.array([index[c] for c in curies if c in index], dtype=np.int32))
+
+
+def association(ctx: Context, stated: np.ndarray) -> np.ndarray:
+    """The association of every node with ``stated`` (:func:`kgsynth.association.association_scores`, walks
+    as long as the run's chains), cached per stated set."""
+    from kgsynth.association import association_scores
+
+    key = stated.tobytes()
+    got = ctx.association_cache.get(key)
+    if got is None:
+        if len(ctx.association_cache) >= ASSOCIATION_CACHE:
+            ctx.association_cache.clear()
+        got = ctx.association_cache[key] = association_scores(
+            ow(ctx).walks, stated, steps=min(ctx.config.hops + 1, 4), keep=ctx.config.association_keep
+        )
+    return got
+
+
 def nodes_readable(ctx: Context, nodes: np.ndarray) -> bool:
     """No node is a raw identifier or an incidental class."""
     return not bool(ow(ctx).bad[np.asarray(nodes, dtype=np.int64)].any())
@@ -182,6 +211,7 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
         return "key is an HPO term at organ-system depth"
     if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
         return "key is a non-Mendelian mode of inheritance"
+    # (a gene too: BBS10 is a synonym of "Bardet-Biedl syndrome 10", which a path may hold)
     if cat in ("biolink:PhenotypicFeature", "biolink:Disease", "biolink:Gene") and o.key_restates(key, hidden):
         return "key restates the hidden entity"
     if cat == "biolink:OntologyClass":
@@ -208,6 +238,8 @@ def acceptable_walk(
             if phenotypes_ok(ctx, walks.nodes[w])
             else "path has a clinical-course or modifier term, not a phenotypic abnormality"
         )
+        if problem is None and ow(ctx).contradicted[walks.edges[w]].any():
+            problem = "path has a drug-class membership the drug's targets contradict"
         problem = problem or key_problem(ctx, path, path[hidden_from:-1])
         if problem is None and any(ctx.hidden_counts.get(h, 0) >= ctx.hidden_cap for h in path[hidden_from:-1]):
             problem = HIDDEN_CAPPED

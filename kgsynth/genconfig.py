@@ -66,6 +66,16 @@ class GenerateConfig(BaseModel):
     # Open-book items: "facts" shows the evidence path's edges and one decoy chain per distractor in the prompt
     # (chains only: the default types become chain, and vignette is refused); "none" is closed-book.
     context: ContextMode = "none"
+    # Near distractors (kgsynth.distractors.near_association): a distractor's association with what the stem
+    # states (kgsynth.association) lies within this factor of the key's, its number of graph neighbours within
+    # ``popularity_band`` of the key's, and it shares the key's organ system or therapeutic area
+    # (kgsynth.areas) when the key has one. Too few such safe candidates: the attempt is dropped.
+    near_band: float = Field(default=4.0, gt=1)
+    # ... and at least this share of the key's (an option far less associated than the key is eliminated)
+    near_floor: float = Field(default=0.5, gt=0, le=1)
+    popularity_band: float = Field(default=8.0, gt=1)
+    # The association walk: at most this many most probable entities walk on at each step.
+    association_keep: int = Field(default=500, ge=1)
     # A focus file (`kgsynth focus`): sampling weighted toward what a policy fails (kgsynth.focus); None: unweighted.
     focus: Path | None = None
 
