@@ -195,28 +195,52 @@ def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> 
 
 
 def near_association_wide(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
-    """:func:`near_association` with both association bounds and the popularity band twice as wide and no
-    area required: tried only when too few strictly near ones exist (long chains, open-book decoy ends)."""
+    """:func:`near_association` with both association bounds and the popularity band twice as wide, still in
+    the key's area: tried only when too few strictly near ones exist."""
+    return _near(ctx, t, widen=2.0, same_area=True)
+
+
+def near_association_other_area(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """:func:`near_association_wide` outside the key's area: tried only once at least
+    ``min_same_area_options`` distractors share the key's area (:func:`chain_distractors`), so that the key is
+    never the only option in its organ system or therapeutic area."""
     return _near(ctx, t, widen=2.0, same_area=False)
 
 
-def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool) -> np.ndarray:
+def near_shape(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool) -> np.ndarray:
+    """The candidates of :func:`_near` before association is measured: what the asked relation reaches
+    anywhere, of the key's kind, within the popularity band (``widen`` times as wide) and, ``same_area``,
+    in the key's area."""
+    o, cfg = ow(ctx), ctx.config
+    pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
+    degree = o.walks.degree
+    pop = degree[pool] / max(int(degree[t.answer]), 1)
+    near = (pop >= 1 / (cfg.popularity_band * widen)) & (pop <= cfg.popularity_band * widen)
+    area = o.areas[t.answer]
+    if area and same_area:
+        near &= (o.areas[pool] & area) != 0
+    return pool[near]
+
+
+def same_area_nearest(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Entities in the key's area and twice-wide popularity band that the stem's entities reach at all
+    (association above 0, no floor), nearest first: tried only while fewer than ``min_same_area_options``
+    distractors share the key's area, and only for those (:func:`chain_distractors`)."""
+    return _near(ctx, t, widen=2.0, same_area=True, floor=False)
+
+
+def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor: bool = True) -> np.ndarray:
     if t.stated is None or len(t.stated) == 0:
         return np.empty(0, np.int32)
-    o, cfg = ow(ctx), ctx.config
+    cfg = ctx.config
     scores = association(ctx, t.stated)
     key_score = float(scores[t.answer])
     if key_score <= 0:
         return np.empty(0, np.int32)
-    pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
+    pool = near_shape(ctx, t, widen=widen, same_area=same_area)
     ratio = scores[pool] / key_score
-    near = (ratio >= cfg.near_floor / widen) & (ratio <= cfg.near_band * widen)
-    degree = o.walks.degree
-    pop = degree[pool] / max(int(degree[t.answer]), 1)
-    near &= (pop >= 1 / (cfg.popularity_band * widen)) & (pop <= cfg.popularity_band * widen)
-    area = o.areas[t.answer]
-    if area and same_area:
-        near &= (o.areas[pool] & area) != 0
+    low = cfg.near_floor / widen if floor else 0.0
+    near = (ratio > 0) & (ratio >= low) & (ratio <= cfg.near_band * widen)
     pool, ratio = pool[near], ratio[near]
     return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
 
@@ -229,7 +253,15 @@ def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndar
 
 # a rule returns its pool cut by :func:`fitting` (order kept)
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
-CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, near_association, near_association_wide, decoy_end)
+CHAIN_RULES: tuple[ChainRule, ...] = (
+    negative_evidence,
+    near_association,
+    near_association_wide,
+    same_area_nearest,
+    near_association_other_area,
+    decoy_end,
+)
+NEAR_RULES = (near_association, near_association_wide, same_area_nearest, near_association_other_area)
 NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
@@ -257,14 +289,21 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     name_id = o.name_table(g.categories[cat])[0]  # equal ids: equal normalised names
     taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
     excluded[answer] = True
+    area, want = int(o.areas[answer]), ctx.config.min_same_area_options
     for make in CHAIN_RULES:
+        # never leave the key the only option in its area (an item answered by the area alone)
+        short = want - sum(1 for d, _ in chosen if o.areas[d] & area) if area and not t.hidden_ends else 0
+        if make is same_area_nearest and short <= 0:
+            continue
+        if make is near_association_other_area and short > 0:
+            continue
         pool = make(ctx, t, rng)  # already cut by :func:`fitting`
         pool = pool[~excluded[pool]]
         if t.allowed is not None:
             pool = pool[t.allowed[pool]]
         if len(pool) == 0:
             continue
-        take = pool[: NEAR_SAMPLE * k] if make in (near_association, near_association_wide) else pool
+        take = pool[: NEAR_SAMPLE * k] if make in NEAR_RULES else pool
         take = take if len(take) <= 20 * k else take[rng.choice(len(take), 20 * k, replace=False)]
         for d in rng.permutation(take):
             d = int(d)
@@ -278,18 +317,28 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             taken.add(int(name_id[d - lo]))
             if len(chosen) == k:
                 return chosen
+            if make is same_area_nearest and (short := short - 1) <= 0:
+                break
     return chosen
 
 
 DIAGNOSIS_RULES = ("negative_evidence", "unannotated_organ_system", "far_negative")
 
 
+RELATIVES_CACHE = 8192  # diagnoses whose relatives are kept (a vignette run draws each several times)
+
+
 def diagnosis_relatives(ctx: Context, disease: int) -> np.ndarray:
-    """The diagnosis's ontology ancestors, descendants and siblings, and its name family."""
-    one = np.array([disease], dtype=np.int32)
-    parts = [relatives(ctx.index, one, ctx.graph.num_nodes), ctx.prover.siblings(one),
-             ow(ctx).same_name_or_family(one, "biolink:Disease")]  # fmt: skip
-    return np.unique(np.concatenate(parts))
+    """The diagnosis's ontology ancestors, descendants and siblings, and its name family (cached per run)."""
+    got = ctx.relatives_cache.get(disease)
+    if got is None:
+        one = np.array([disease], dtype=np.int32)
+        parts = [relatives(ctx.index, one, ctx.graph.num_nodes), ctx.prover.siblings(one),
+                 ow(ctx).same_name_or_family(one, "biolink:Disease")]  # fmt: skip
+        if len(ctx.relatives_cache) >= RELATIVES_CACHE:
+            ctx.relatives_cache.clear()
+        got = ctx.relatives_cache[disease] = np.unique(np.concatenate(parts))
+    return got
 
 
 def diagnosis_distractors(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ MEMBER_OF_STEP = Step("biolink:member_of")
 HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
 HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
+TOO_FEW_NEAR = "too few near, safe distractors"
 TOO_MANY_SHORT_ANSWERS = "short answer: more proven answers than a fair short question accepts (max_short_answers)"
 
 
@@ -57,6 +59,7 @@ class Context:
     commercial: list[bool]
     starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
+    relatives_cache: dict[int, np.ndarray] = field(default_factory=dict)  # a diagnosis's relatives
     reached: dict[str, np.ndarray] = field(default_factory=dict)
     open_world: OpenWorld | None = None
     inheritance_modes: frozenset[int] = frozenset()
@@ -152,6 +155,8 @@ class Draft:
     mp_name: str
     vignette_ctx: dict[str, Any] | None = None
     vignette_distractors: list[tuple[int, str, int]] | None = None
+    # a chain end's distractors, chosen while the walk was picked (kgsynth.itemize.walk_distractors)
+    chain_distractors: list[tuple[int, str, int]] | None = None
     findings_rationale: dict[str, Any] | None = None
     # for a vignette's continuation: the hidden layer before the last step, followed from every disease
     # consistent with all findings but one (the open world may hold the missing annotation)
@@ -221,12 +226,23 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
     return None
 
 
+WalkCheck = Callable[[np.ndarray, np.ndarray], str | None]
+
+
 def acceptable_walk(
-    ctx: Context, steps: list[Step], starts: np.ndarray, rng: np.random.Generator, *, hidden_from: int
+    ctx: Context,
+    steps: list[Step],
+    starts: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    hidden_from: int,
+    accept: WalkCheck | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | Drop:
     """Walks along ``steps`` from ``starts``; the nodes and edges of the first whose path and key pass
-    :func:`key_problem` and the phenotype check, or the first walk's problem (``hidden_from``: the index of
-    the first node the question does not name)."""
+    :func:`key_problem` and the phenotype check (and ``accept``, given the walk's nodes and edges: the
+    question's own last check, such as finding near distractors, so that a walk that fails it costs a walk,
+    not an attempt), or the first walk's problem (``hidden_from``: the index of the first node the question
+    does not name)."""
     walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap)
     if len(walks.nodes) == 0:
         return Drop("walk died (dead end, repeated node or hub)")
@@ -245,6 +261,8 @@ def acceptable_walk(
             problem = HIDDEN_CAPPED
         if problem is None:
             problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
+        if problem is None and accept is not None:
+            problem = accept(walks.nodes[w], walks.edges[w])
         if problem is None:
             return walks.nodes[w], walks.edges[w]
         first = first or problem

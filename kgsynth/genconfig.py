@@ -74,6 +74,9 @@ class GenerateConfig(BaseModel):
     # ... and at least this share of the key's (an option far less associated than the key is eliminated)
     near_floor: float = Field(default=0.5, gt=0, le=1)
     popularity_band: float = Field(default=8.0, gt=1)
+    # A key with an organ system or therapeutic area has at least this many distractors in it (the others may lie
+    # outside it, near by association): a key alone in its area is answered by the area alone.
+    min_same_area_options: int = Field(default=1, ge=0)
     # The association walk: at most this many most probable entities walk on at each step.
     association_keep: int = Field(default=500, ge=1)
     # A focus file (`kgsynth focus`): sampling weighted toward what a policy fails (kgsynth.focus); None: unweighted.

@@ -10,7 +10,7 @@ import numpy as np
 from kgsynth.association import ranks
 from kgsynth.curation import display_name
 from kgsynth.distractors import ChainTarget, chain_distractors
-from kgsynth.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop, association, stated_nodes
+from kgsynth.draft import TOO_FEW_NEAR, TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop, association, stated_nodes
 from kgsynth.item import LETTERS, Answer, Distractor, Item, Option, Triple
 from kgsynth.openbook import open_book
 from kgsynth.wording import StemRequest, aliases, render_rationale, render_stem
@@ -37,6 +37,8 @@ def pick_distractors(ctx: Context, draft: Draft, rng: np.random.Generator) -> li
     """The draft's distractors as (node, rule, failed constraint): a vignette's own, or the chain rules'."""
     if draft.vignette_distractors is not None:
         return draft.vignette_distractors
+    if draft.chain_distractors is not None:  # picked with the walk (kgsynth.chain, kgsynth.vignette)
+        return draft.chain_distractors
     k = ctx.config.options - 1
     last = len(draft.constraints) - 1
     target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev,
@@ -88,7 +90,7 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
         distractors = pick_distractors(ctx, draft, rng)
         if len(distractors) < k:
             near = draft.vignette_distractors is None
-            return Drop("too few near, safe distractors" if near else "too few provably wrong distractors")
+            return Drop(TOO_FEW_NEAR if near else "too few provably wrong distractors")
         distractors = distractors[:k]
     req = StemRequest(
         mcq=fmt == "mcq", steps=draft.steps, nodes=draft.nodes, start_text=draft.start_text, answer=draft.answer,
