@@ -15,6 +15,12 @@ from kgsynth.starts import completable, draw_short_starts, draw_starts, short_an
 logger = logging.getLogger(__name__)
 
 
+def walks_per_attempt(ctx: Context) -> int:
+    """How many walks one multiple-choice chain attempt tries: ``walks_per_attempt``, doubled per hop beyond 3
+    (a longer chain passes more checks, so fewer of its walks make an item)."""
+    return ctx.config.walks_per_attempt * 2 ** max(0, ctx.config.hops - 3)
+
+
 def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
     """A chain question's draft: walk a metapath from a start drawn by rarity; prove every candidate end."""
     if not ctx.chain_paths:
@@ -37,7 +43,7 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
         if len(starts) == 0:
             return Drop("cap: every short-answer start of this metapath is asked or at its key's cap")
     else:
-        starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, 8)
+        starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, walks_per_attempt(ctx))
     picked: list[list[tuple[int, str, int]]] = []
 
     def near_enough(nodes: np.ndarray, edges: np.ndarray) -> str | None:

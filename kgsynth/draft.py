@@ -60,6 +60,8 @@ class Context:
     starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
     relatives_cache: dict[int, np.ndarray] = field(default_factory=dict)  # a diagnosis's relatives
+    twin_cache: dict[int, bool] = field(default_factory=dict)  # a disease named like an HPO phenotype
+    phenotype_norms: frozenset[str] | None = None  # every normalised name and synonym of an HPO phenotype
     reached: dict[str, np.ndarray] = field(default_factory=dict)
     open_world: OpenWorld | None = None
     inheritance_modes: frozenset[int] = frozenset()
@@ -124,7 +126,7 @@ def build_context(graph: Graph, index: CSRIndex, schema: GraphSchema, config: Ge
         multifactorial[
             index.reach(np.array([graph.index[MULTIFACTORIAL]], dtype=np.int32), Step(INHERITANCE, True))
         ] = True
-    ctx.susceptible = susceptibility_diseases(graph, multifactorial)
+    ctx.susceptible = susceptibility_diseases(graph, multifactorial, index.degree(Step("biolink:treats", True)))
 
     ctx.chain_paths = askable_metapaths(ctx, None, config.hops)
     ctx.continuations = askable_metapaths(ctx, "biolink:Disease", config.hops - 1) if config.hops > 1 else []
@@ -259,6 +261,8 @@ def acceptable_walk(
         problem = problem or key_problem(ctx, path, path[hidden_from:-1])
         if problem is None and any(ctx.hidden_counts.get(h, 0) >= ctx.hidden_cap for h in path[hidden_from:-1]):
             problem = HIDDEN_CAPPED
+        if problem is None and circular_feature(ctx, steps, path, hidden_from):
+            problem = CIRCULAR_FEATURE
         if problem is None:
             problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
         if problem is None and accept is not None:
@@ -268,6 +272,36 @@ def acceptable_walk(
         first = first or problem
     assert first is not None
     return Drop(first)
+
+
+CIRCULAR_FEATURE = "a hidden disease that is itself a phenotype (an HPO term of its name) is asked for a feature"
+
+
+def phenotype_twin(ctx: Context, disease: int) -> bool:
+    """``disease`` has a name or synonym that is the name or synonym of an HPO phenotype (obesity, osteoporosis,
+    migraine, Barrett esophagus, type 2 diabetes): a disease used as a phenotype, cached per run."""
+    got = ctx.twin_cache.get(disease)
+    if got is None:
+        if ctx.phenotype_norms is None:
+            g = ctx.graph
+            lo, hi = g.category_range("biolink:PhenotypicFeature")
+            ctx.phenotype_norms = frozenset(n for p in range(lo, hi) for n in ow(ctx).norms(p))
+        got = ctx.twin_cache[disease] = bool(ow(ctx).norms(disease) & ctx.phenotype_norms)
+    return got
+
+
+def circular_feature(ctx: Context, steps: list[Step], path: list[int], hidden_from: int) -> bool:
+    """The walk asks for a phenotype of a hidden disease that is itself a phenotype (:func:`phenotype_twin`): its
+    "features" are its own synonyms, parents or complications (obesity -> increased body weight, Barrett
+    esophagus -> esophageal neoplasm), a circular question."""
+    g = ctx.graph
+    return any(
+        step == HAS_PHENOTYPE_STEP
+        and j >= hidden_from
+        and g.categories[int(g.category[path[j]])] == "biolink:Disease"
+        and phenotype_twin(ctx, path[j])
+        for j, step in enumerate(steps)
+    )
 
 
 def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray) -> str | None:

@@ -77,6 +77,8 @@ class GenerateConfig(BaseModel):
     # A key with an organ system or therapeutic area has at least this many distractors in it (the others may lie
     # outside it, near by association): a key alone in its area is answered by the area alone.
     min_same_area_options: int = Field(default=1, ge=0)
+    # Walks one chain attempt tries before it is dropped (doubled per hop beyond 3: kgsynth.chain.walks_per_attempt)
+    walks_per_attempt: int = Field(default=8, ge=1)
     # The association walk: at most this many most probable entities walk on at each step.
     association_keep: int = Field(default=500, ge=1)
     # A focus file (`kgsynth focus`): sampling weighted toward what a policy fails (kgsynth.focus); None: unweighted.
