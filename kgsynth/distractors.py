@@ -62,10 +62,23 @@ def near_hidden(ctx: Context, prev: np.ndarray) -> np.ndarray:
         return prev
     g, idx = ctx.graph, ctx.index
     cat = g.categories[int(g.category[int(prev[0])])]
-    parts = [prev, idx.reach(prev, SUBCLASS), ctx.prover.siblings(prev), ow(ctx).same_name_or_family(prev, cat)]
+    parents = idx.reach(prev, SUBCLASS)
+    parts = [prev, parents, ctx.prover.siblings(prev), ow(ctx).same_name_or_family(prev, cat)]
     if cat != "biolink:PhenotypicFeature":
-        parts.append(ctx.index.reach(idx.reach(prev, SUBCLASS), SUPERCLASS))
+        parts.append(ctx.index.reach(parents, SUPERCLASS))
+    if cat == "biolink:Disease":
+        # every ancestor, and the whole of each small parent group: a finding common in the group is a finding
+        # the open world may give the hidden disease too
+        parts.append(upward_union(ctx, prev))
+        for p in parents[:GROUP_PARENTS]:
+            group = closure(idx, np.array([p], dtype=np.int32), SUPERCLASS, g.num_nodes)
+            if len(group) <= GROUP_LIMIT:
+                parts.append(group)
     return np.unique(np.concatenate(parts))
+
+
+GROUP_LIMIT = 60  # a hidden disease's parent group is gathered whole when it holds at most this many diseases
+GROUP_PARENTS = 8  # ... for at most this many parents
 
 
 def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:

@@ -274,8 +274,9 @@ def test_thousand_items_at_three_hops_each_proof_rechecked(thousand, oracle: Ora
 
 def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Graph) -> None:
     """Every distractor records its association with what the stem states and its rank beside the key's; a
-    near_association one lies within the run's band of the key's association and popularity, in the key's
-    area when it has one; no option comes from the non-therapeutic vocabulary."""
+    near one lies within its rule's band of the key's association and popularity, in the key's area when it
+    has one (but for the other-area rule); a chain key with an area never stands alone in it; no option comes
+    from the non-therapeutic vocabulary."""
     from kgsynth.areas import build_areas
     from kgsynth.association import Walks
     from kgsynth.curation import load_curation, non_therapeutic_mask, without_symptomatic_indications
@@ -294,16 +295,25 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
             assert d.association is not None and d.key_association is not None, (item.id, d)
             assert 1 <= d.association_rank <= len(item.options) and 1 <= d.key_association_rank <= len(item.options)
             assert (d.association > d.key_association) == (d.association_rank < d.key_association_rank)
-            if d.rule not in ("near_association", "near_association_wide"):
+        key = g.index[item.answer.curie]
+        rules = {d.rule for d in item.distractors}
+        if item.type == "chain" and areas[key] and "negative_evidence" not in rules:  # never alone in its area
+            same = [d for d in item.distractors if areas[g.index[d.curie]] & areas[key]]
+            assert len(same) >= cfg.min_same_area_options, item.id
+        for d in item.distractors:
+            if d.rule not in ("near_association", "near_association_wide", "same_area_nearest",
+                              "near_association_other_area"):  # fmt: skip
                 continue
             near += 1
-            w = 1.0 if d.rule == "near_association" else 2.0  # the wide rule: both bands twice as wide
+            w = 1.0 if d.rule == "near_association" else 2.0  # the wider rules: both bands twice as wide
+            floor = 0.0 if d.rule == "same_area_nearest" else cfg.near_floor / w  # nearest in the area: no floor
             ratio = d.association / d.key_association  # (recorded to six significant digits)
-            assert cfg.near_floor / w * 0.9999 <= ratio <= cfg.near_band * w * 1.0001, (item.id, d)
-            node, key = g.index[d.curie], g.index[item.answer.curie]
+            assert floor * 0.9999 <= ratio <= cfg.near_band * w * 1.0001, (item.id, d)
+            node = g.index[d.curie]
             pop = degree[node] / degree[key]
             assert 1 / (cfg.popularity_band * w) <= pop <= cfg.popularity_band * w, (item.id, d)
-            assert w > 1 or areas[key] == 0 or areas[node] & areas[key], (item.id, d)
+            if d.rule != "near_association_other_area":
+                assert areas[key] == 0 or areas[node] & areas[key], (item.id, d)
     assert near > 500
 
 
