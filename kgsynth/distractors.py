@@ -45,6 +45,7 @@ class ChainTarget:
     hidden_ends: bool = False
 
 
+MEMBER_OF = Step("biolink:member_of")
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
 
 
@@ -303,6 +304,11 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
     excluded[answer] = True
     area, want = int(o.areas[answer]), ctx.config.min_same_area_options
+    # drugs: no two distractors share a class the key is not in (three cardiac glycosides and cinacalcet: the odd
+    # one out is the key)
+    drugs = g.categories[cat] == "biolink:Drug"
+    key_classes = set(ctx.index.neighbors(answer, MEMBER_OF).tolist()) if drugs else set()
+    used_classes: set[int] = set()
     for make in CHAIN_RULES:
         # never leave the key the only option in its area (an item answered by the area alone)
         short = want - sum(1 for d, _ in chosen if o.areas[d] & area) if area and not t.hidden_ends else 0
@@ -318,13 +324,26 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             continue
         take = pool[: NEAR_SAMPLE * k] if make in NEAR_RULES else pool
         take = take if len(take) <= 20 * k else take[rng.choice(len(take), 20 * k, replace=False)]
-        for d in rng.permutation(take):
+        order = rng.permutation(take)
+        if make in NEAR_RULES and t.stated is not None and len(t.stated):
+            # one option more associated than the key first, when the tier holds one and none is chosen yet:
+            # otherwise the key is the option most associated with the stem in most items
+            scores = association(ctx, t.stated)
+            over = scores[order] > scores[answer]
+            if not any(scores[d] > scores[answer] for d, _ in chosen) and over.any():
+                order = np.concatenate([order[over][:1], order[~over], order[over][1:]])
+        for d in order:
             d = int(d)
             if excluded[d] or int(name_id[d - lo]) in taken:
                 continue
             if hierarchical and above[ancestors_of(ctx, d)].any():
                 excluded[d] = True
                 continue
+            if drugs:
+                classes = set(ctx.index.neighbors(d, MEMBER_OF).tolist()) - key_classes
+                if classes & used_classes:
+                    continue
+                used_classes |= classes
             chosen.append((d, make.__name__))
             excluded[d] = True
             taken.add(int(name_id[d - lo]))

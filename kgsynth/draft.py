@@ -263,6 +263,8 @@ def acceptable_walk(
             problem = HIDDEN_CAPPED
         if problem is None and circular_feature(ctx, steps, path, hidden_from):
             problem = CIRCULAR_FEATURE
+        if problem is None and hidden_from == 1 and adjacent(ctx, path[0], path[-1]):
+            problem = KEY_BESIDE_START
         if problem is None:
             problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
         if problem is None and accept is not None:
@@ -275,6 +277,15 @@ def acceptable_walk(
 
 
 CIRCULAR_FEATURE = "a hidden disease that is itself a phenotype (an HPO term of its name) is asked for a feature"
+
+
+KEY_BESIDE_START = "key is a direct neighbour of the start entity (answered by association, not the chain)"
+
+
+def adjacent(ctx: Context, a: int, b: int) -> bool:
+    """Some edge of any relation joins ``a`` and ``b`` (a drug and its own side effect: steroids and hypokalemia)."""
+    w = ow(ctx).walks
+    return bool((w.cols[w.indptr[a] : w.indptr[a + 1]] == b).any())
 
 
 def phenotype_twin(ctx: Context, disease: int) -> bool:

@@ -292,11 +292,15 @@ def relatives(index: CSRIndex, nodes: np.ndarray, num_nodes: int) -> np.ndarray:
     return np.union1d(up, down)
 
 
+OBSOLETE_PREFIX = "obsolete "
+
+
 def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curation) -> OpenWorld:
     """The masks and tables of one run."""
     bad = incidental_class_mask(graph, cur) | non_therapeutic_mask(graph, cur)
     for i in range(graph.num_nodes):
-        if is_raw_identifier(graph, i):
+        # an obsolete term ("obsolete Dravet syndrome") is a raw record, not a clinical entity
+        if is_raw_identifier(graph, i) or graph.names[i].lower().startswith(OBSOLETE_PREFIX):
             bad[i] = True
     generic_key = np.zeros(graph.num_nodes, dtype=bool)
     system_bits = np.zeros(graph.num_nodes, dtype=np.int64)
