@@ -6,7 +6,8 @@ import logging
 
 import numpy as np
 
-from kgsynth.questions.draft import Context, Draft, Drop, acceptable_walk
+from kgsynth.questions.distractors import ChainTarget, chain_distractors
+from kgsynth.questions.draft import TOO_FEW_NEAR, Context, Draft, Drop, acceptable_walk
 from kgsynth.questions.genconfig import AnswerFormat
 from kgsynth.questions.item import Constraint
 from kgsynth.questions.starts import (
@@ -18,6 +19,12 @@ from kgsynth.questions.starts import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def walks_per_attempt(ctx: Context) -> int:
+    """How many walks one multiple-choice chain attempt tries: ``walks_per_attempt``, doubled per hop beyond 3
+    (a longer chain passes more checks, so fewer of its walks make an item)."""
+    return ctx.config.walks_per_attempt * 2 ** max(0, ctx.config.hops - 3)
 
 
 def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
@@ -42,8 +49,24 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
         if len(starts) == 0:
             return Drop("cap: every short-answer start of this metapath is asked or at its key's cap")
     else:
-        starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, 8)
-    walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=1)
+        starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, walks_per_attempt(ctx))
+    picked: list[list[tuple[int, str, int]]] = []
+
+    def near_enough(nodes: np.ndarray, edges: np.ndarray) -> str | None:
+        """A multiple-choice walk is kept only if its end has enough near, safe distractors (picked here)."""
+        start = np.array([int(nodes[0])], dtype=np.int32)
+        layers = [start, *ctx.prover.follow(start, steps)]
+        k = ctx.config.options - 1
+        got = chain_distractors(ctx, ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), stated=start),
+                                rng, k)  # fmt: skip
+        if len(got) < k:
+            return TOO_FEW_NEAR
+        picked.append([(d, rule, len(steps)) for d, rule in got])
+        return None
+
+    # open-book items draw their options from decoy chains (kgsynth.questions.openbook), short ones show none
+    check = near_enough if fmt == "mcq" and ctx.config.context != "facts" else None
+    walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=1, accept=check)
     if isinstance(walk, Drop):
         return walk
     nodes, edges = walk
@@ -63,5 +86,5 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     return Draft(
         qtype="chain", fmt=fmt, gold=gold, steps=steps, layers=layers, answer=answer, constraints=constraints,
         path_edges=[int(e) for e in edges], start_text=g.names[start], start=start, nodes=[int(x) for x in nodes],
-        mp_name=mp.name,
+        mp_name=mp.name, chain_distractors=picked[0] if picked else None,
     )  # fmt: skip

@@ -10,8 +10,18 @@ import numpy as np
 
 from kgsynth.graph.index import Step
 from kgsynth.graph.schema import MetapathSpec
-from kgsynth.questions.distractors import diagnosis_distractors, diagnosis_relatives
-from kgsynth.questions.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop, acceptable_walk, nodes_readable, ow
+from kgsynth.questions.distractors import ChainTarget, chain_distractors, diagnosis_distractors, diagnosis_relatives
+from kgsynth.questions.draft import (
+    TOO_FEW_NEAR,
+    TOO_MANY_SHORT_ANSWERS,
+    Context,
+    Draft,
+    Drop,
+    acceptable_walk,
+    nodes_readable,
+    ow,
+    stated_nodes,
+)
 from kgsynth.questions.frequency import frequency_share
 from kgsynth.questions.genconfig import AnswerFormat
 from kgsynth.questions.item import Constraint
@@ -239,13 +249,28 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         )  # fmt: skip
     assert cont is not None
     mp, steps = cont
-    walk = acceptable_walk(ctx, steps, np.array([disease] * 4, dtype=np.int32), rng, hidden_from=0)
-    if isinstance(walk, Drop):
-        return walk
-    nodes, edges = walk
     layers = [cand, *prover.follow(cand, steps)]
     open_start = np.union1d(cand, all_but_one(ctx, [p for p, _, _, _ in chosen]))
     open_prev = prover.follow(open_start, steps[:-1])[-1] if len(steps) > 1 else open_start
+    picked: list[list[tuple[int, str, int]]] = []
+    stated_ids = stated_nodes(ctx, constraints)
+    last = len(constraints) + len(steps) - 1  # the constraint a chain distractor fails: the last step
+
+    def near_enough(nodes: np.ndarray, edges: np.ndarray) -> str | None:
+        """A multiple-choice continuation is kept only if its end has enough near, safe distractors."""
+        k = cfg.options - 1
+        target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), open_prev=open_prev, stated=stated_ids)
+        got = chain_distractors(ctx, target, rng, k)
+        if len(got) < k:
+            return TOO_FEW_NEAR
+        picked.append([(d, rule, last) for d, rule in got])
+        return None
+
+    check = near_enough if fmt == "mcq" and cfg.context != "facts" else None
+    walk = acceptable_walk(ctx, steps, np.array([disease] * 4, dtype=np.int32), rng, hidden_from=0, accept=check)
+    if isinstance(walk, Drop):
+        return walk
+    nodes, edges = walk
     for step, layer in zip(steps, layers[1:], strict=True):
         constraints.append(
             Constraint(description=f"then {step}", kind="chain_step", candidates_after=len(layer),
@@ -257,6 +282,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         constraints=constraints, path_edges=path_edges + [int(x) for x in edges],
         start_text="this patient's condition", start=disease, nodes=[int(x) for x in nodes], mp_name=mp.name,
         vignette_ctx=vctx, findings_rationale=frat, open_prev=open_prev,
+        chain_distractors=picked[0] if picked else None,
     )  # fmt: skip
 
 
