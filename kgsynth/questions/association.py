@@ -73,8 +73,12 @@ def association_scores(walks: Walks, seeds: np.ndarray, *, steps: int, keep: int
         total_edges = int(deg.sum())
         idx = np.repeat(starts - np.cumsum(deg) + deg, deg) + np.arange(total_edges)
         mass = np.bincount(walks.cols[idx], weights=np.repeat(weight / deg, deg), minlength=n)
-        total += DECAY**t * mass
-        frontier = np.flatnonzero(mass)
+        # only the touched nodes are added to and walk on (a dense pass over every node per step cost more
+        # than the walk; the sums are the same)
+        frontier = np.flatnonzero(mass > 0)
+        total[frontier] += DECAY**t * mass[frontier]
+        if t == steps:
+            break
         if len(frontier) > keep:
             frontier = frontier[np.argpartition(-mass[frontier], keep)[:keep]]
         weight = mass[frontier]

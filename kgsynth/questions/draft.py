@@ -76,6 +76,9 @@ class Context:
     used_starts: set[tuple[str, int]] = field(default_factory=set)
     chain_paths: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
+    # the chain metapaths a multiple-choice attempt draws from: those whose walks' ends can have near, safe
+    # distractors (kgsynth.questions.chain.viable_chain_paths; None until probed)
+    viable_chain_paths: list[tuple[MetapathSpec, list[Step]]] | None = None
     # per node: a disease whose gene associations are susceptibility loci (kgsynth.questions.hidden)
     susceptible: np.ndarray | None = None
     # items through each hidden intermediate so far, and how many one may have (kept by kgsynth.run.generate): walks
