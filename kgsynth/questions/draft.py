@@ -85,6 +85,7 @@ class Context:
     # through one at its cap are passed over, so the cap costs a walk rather than an attempt
     hidden_counts: dict[int, int] = field(default_factory=dict)
     hidden_cap: int = 1
+    blocked: tuple[tuple[int, int], np.ndarray] | None = None  # kgsynth.questions.draft.hidden_blocked
 
 
 _OPEN_WORLDS: dict[tuple[int, str], tuple[Graph, OpenWorld]] = {}
@@ -245,7 +246,10 @@ def acceptable_walk(
     question's own last check, such as finding near distractors, so that a walk that fails it costs a walk,
     not an attempt), or the first walk's problem (``hidden_from``: the index of the first node the question
     does not name)."""
-    walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap)
+    blocked = hidden_blocked(ctx)
+    avoid: list[np.ndarray | None] = [blocked if hidden_from <= j + 1 < len(steps) else ow(ctx).bad
+                                      for j in range(len(steps))]  # fmt: skip
+    walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap, avoid=avoid)
     if len(walks.nodes) == 0:
         return Drop("walk died (dead end, repeated node or hub)")
     first: str | None = None
@@ -263,7 +267,7 @@ def acceptable_walk(
             problem = HIDDEN_CAPPED
         if problem is None and circular_feature(ctx, steps, path, hidden_from):
             problem = CIRCULAR_FEATURE
-        if problem is None and hidden_from == 1 and adjacent(ctx, path[0], path[-1]):
+        if problem is None and hidden_from == 1 and len(steps) > 1 and adjacent(ctx, path[0], path[-1]):
             problem = KEY_BESIDE_START
         if problem is None:
             problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
@@ -274,6 +278,18 @@ def acceptable_walk(
         first = first or problem
     assert first is not None
     return Drop(first)
+
+
+def hidden_blocked(ctx: Context) -> np.ndarray:
+    """A mask of the nodes a walk should not pass as a hidden intermediate: unnamed or incidental ones, and those
+    at their share of the items (``hidden_counts`` at ``hidden_cap``); rebuilt when either changes."""
+    key = (ctx.hidden_cap, sum(ctx.hidden_counts.values()))
+    if ctx.blocked is None or ctx.blocked[0] != key:
+        mask = ow(ctx).bad.copy()
+        capped = [h for h, c in ctx.hidden_counts.items() if c >= ctx.hidden_cap]
+        mask[np.array(capped, dtype=np.int64)] = True
+        ctx.blocked = (key, mask)
+    return ctx.blocked[1]
 
 
 CIRCULAR_FEATURE = "a hidden disease that is itself a phenotype (an HPO term of its name) is asked for a feature"

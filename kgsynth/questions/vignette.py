@@ -68,14 +68,12 @@ def _draw_disease(
         cont = ctx.continuations[int(rng.integers(len(ctx.continuations)))]
         key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
         if key not in ctx.starts:
-            candidates = completable(ctx, cont[1], vignette_starts(ctx))
+            candidates = statable(ctx, completable(ctx, cont[1], vignette_starts(ctx)))
             if fmt == "short":  # the diagnosis alone must lead to few answers (more candidates only add ends)
-                candidates = np.array([d for d in candidates.tolist() if len(usable_findings(
-                    ctx, d, phenotype_annotations(ctx, d))) >= cfg.min_findings], dtype=np.int32)  # fmt: skip
                 candidates = short_answer_starts(ctx, key, cont[1], candidates)
             start_distribution(ctx, key, candidates, cfg.rarity.alpha)
     elif key not in ctx.starts:
-        start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
+        start_distribution(ctx, key, statable(ctx, vignette_starts(ctx)), cfg.rarity.alpha)
     if len(ctx.starts[key][0]) == 0:
         return NO_START, cont
     # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
@@ -85,7 +83,11 @@ def _draw_disease(
         drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
     cap = diagnosis_cap(ctx, fmt)
     fallback: int | None = None
+    # with a continuation the diagnosis is a hidden intermediate too: one at its share would fail every walk
+    hidden_cap = ctx.hidden_cap if cfg.hops > 1 else None
     for d in drawn:
+        if hidden_cap is not None and ctx.hidden_counts.get(int(d), 0) >= hidden_cap:
+            continue
         if ctx.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
             # the first with enough statable findings (cached per disease); else the first, which is then dropped
             usable = ctx.usable_cache.get(int(d))
@@ -95,6 +97,15 @@ def _draw_disease(
                 return int(d), cont
             fallback = int(d) if fallback is None else fallback
     return fallback, cont
+
+
+def statable(ctx: Context, diseases: np.ndarray) -> np.ndarray:
+    """The ``diseases`` with at least ``min_findings`` statable findings once the leak rules have spoken
+    (:func:`usable_findings`): a vignette drawn from any other is dropped ("too few frequent phenotype
+    annotations"), which cost a third of a ``--hops 3`` run's attempts when they were drawn."""
+    keep = [d for d in diseases.tolist()
+            if len(usable_findings(ctx, d, phenotype_annotations(ctx, d))) >= ctx.config.min_findings]  # fmt: skip
+    return np.array(keep, dtype=np.int32)
 
 
 def _choose_findings(
