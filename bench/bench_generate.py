@@ -1,6 +1,6 @@
 """Benchmark sampling and generation, against a networkx baseline, on a 10% subgraph and the full KG.
 
-    python bench/bench_generate.py [--walks 20000] [--items 2000]
+    python bench/bench_generate.py [--walks 20000] [--items 2000] [--baseline REF --baseline-items 150]
 
 1. Walks per second of the CSR sampler (kgsynth.questions.sample.sample_walks) against a networkx MultiDiGraph
    implementation of the same metapath walks (same starts, uniform neighbour choice, no repeated nodes,
@@ -9,12 +9,18 @@
    wording, JSONL, summary, card); target >= 1,000/s on 2 cores.
 3. Both on a 10% subgraph (every hierarchy edge kept, 10% of the other edges drawn at random) and on the
    full default KG, to show how they grow.
+4. ``--baseline REF``: the sampling-proving loop of the code at git ``REF`` (exported to a temporary folder, run in
+   a subprocess) against this checkout's, the same items, seed and KG, measured one after the other in this run:
+   items/s, attempts per item and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -26,6 +32,7 @@ import numpy as np
 from kgsynth.graph.assemble import load_graph
 from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph, graph_fields
+from kgsynth.loaders.base import DATA_ENV, data_root
 from kgsynth.questions.question import GenerateConfig
 from kgsynth.questions.sample import sample_walks
 from kgsynth.run.generate import Generator, generate
@@ -121,29 +128,77 @@ def bench_items(graph: Graph, n: int, *, small: bool = False) -> tuple[float, fl
     return summary["items"] / dt, summary["attempts"] / dt
 
 
+LOOP = """
+import sys, time
+from kgsynth.graph.assemble import load_graph
+from kgsynth.questions.question import GenerateConfig
+from kgsynth.run.generate import Generator
+n = int(sys.argv[1])
+gen = Generator(load_graph(), GenerateConfig(n=n, hops=3, seed=0))
+t0 = time.perf_counter()
+while gen.accepted < n and gen.attempt < 200 * n:
+    gen.next_item()
+print(gen.accepted, gen.attempt, time.perf_counter() - t0)
+"""
+
+
+def loop_at(tree: Path | None, n: int) -> tuple[int, int, float]:
+    """Items, attempts and seconds of the --hops 3 loop (seed 0) of the code in ``tree`` (this checkout: None)."""
+    env = {**os.environ, DATA_ENV: str(data_root() or "")}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    out = subprocess.run([sys.executable, "-c", LOOP, str(n)], env=env, cwd=tree or Path.cwd(), check=True,
+                         capture_output=True, text=True).stdout.split()  # fmt: skip
+    return int(out[0]), int(out[1]), float(out[2])
+
+
+def compare_baseline(ref: str, n: int) -> None:
+    """This checkout's loop against the code at ``ref``, the same n, seed and KG."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", ref], check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        base = loop_at(Path(tmp), n)
+    now = loop_at(None, n)
+    print(f"--hops 3 loop, {n} items, seed 0, full KG:")
+    for name, (items, attempts, secs) in ((f"baseline {ref}", base), ("this checkout", now)):
+        print(f"{name:>24}: {items} items, {attempts / max(items, 1):.1f} attempts/item, {secs:.1f} s, "
+              f"{items / secs:.2f} items/s")  # fmt: skip
+    print(f"ratio (this checkout / baseline items/s): {(now[0] / now[2]) / (base[0] / base[2]):.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--walks", type=int, default=20000)
     ap.add_argument("--items", type=int, default=2000)
+    ap.add_argument("--baseline", help="a git ref whose --hops 3 loop to compare with this checkout's")
+    ap.add_argument("--baseline-items", type=int, default=150)
+    ap.add_argument("--baseline-only", action="store_true", help="only the comparison with --baseline")
     args = ap.parse_args()
+    if args.baseline:
+        compare_baseline(args.baseline, args.baseline_items)
+        if args.baseline_only:
+            return
     full = load_graph()
     rows = []
     for name, graph in (("10% subgraph", subgraph(full, 0.10)), ("full KG", full)):
         csr, base = bench_walks(graph, args.walks)
-        # a 10% subgraph holds far fewer distinct questions: ask it for a tenth as many
-        want = args.items if graph is full else max(50, args.items // 10)
-        small = graph is not full
-        items, attempts = bench_items(graph, want, small=small)
-        rows.append((name, graph.num_edges, csr, base, items, attempts, bench_loop(graph, want, small=small)))
+        if graph is full:
+            items, attempts = bench_items(graph, args.items)
+            loop = bench_loop(graph, args.items)
+        else:
+            # a 10% subgraph holds too few near, safe distractors for an item (docs/generate.md): walks only
+            items = attempts = loop = float("nan")
+        rows.append((name, graph.num_edges, csr, base, items, attempts, loop))
     print(f"metapath walked: {' -> '.join(map(str, METAPATH))} from {METAPATH_START}")
     print(f"{'graph':>14} {'edges':>9} {'CSR walks/s':>12} {'networkx walks/s':>17} {'ratio':>7} "
           f"{'items/s':>8} {'attempts/s':>11} {'loop items/s':>13}")  # fmt: skip
     for name, edges, csr, base, items, attempts, loop in rows:
         print(f"{name:>14} {edges:>9,} {csr:>12,.0f} {base:>17,.0f} {csr / base:>6.0f}x {items:>8,.0f} "
               f"{attempts:>11,.0f} {loop:>13,.0f}")  # fmt: skip
-    (_, e0, c0, b0, i0, _, l0), (_, e1, c1, b1, i1, _, l1) = rows
-    print(f"growth 10% -> full: edges x{e1 / e0:.1f}, CSR walks/s x{c1 / c0:.2f}, networkx walks/s x{b1 / b0:.2f}, "
-          f"items/s x{i1 / i0:.2f}, loop items/s x{l1 / l0:.2f}")  # fmt: skip
+    (_, e0, c0, b0, _, _, _), (_, e1, c1, b1, i1, a1, _) = rows
+    print(f"growth 10% -> full: edges x{e1 / e0:.1f}, CSR walks/s x{c1 / c0:.2f}, networkx walks/s x{b1 / b0:.2f}")
+    print(f"yield on the full KG: {i1 / a1:.3f} items per attempt")
     print("items/s: end to end (JSONL with fsync, summary, card); loop: sampling, proofs, distractors, wording")
     print("targets: CSR/networkx >= 50x; items/s >= 1,000 at --hops 3")
 

@@ -5,7 +5,7 @@
 
 ``MOVES`` is the one table of the layout: old dotted module -> new dotted module. The script is idempotent:
 it ``git mv``s each file (or package folder) that still sits at its old path, skips the ones already moved
-or absent (``association`` and ``areas`` live on another branch until it is merged), creates each new
+or absent, creates each new
 package's ``__init__.py``, then rewrites, in every tracked text file, the old names: dotted module paths
 (imports, ``mock.patch`` targets, logger names, entry points, ``kgsynth.x.y`` in prose), ``from kgsynth
 import x`` lines, and file paths (``kgsynth/x.py``). A name already in the new layout is left alone, so a

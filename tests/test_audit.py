@@ -399,3 +399,56 @@ def test_real_run_counts_agree_with_an_independent_recount(real_graph: Graph, ca
     for key, examples in audit["examples"].items():
         assert m.get(key, 1), key  # an example is only given for a defect that was counted
         assert all(e.split(":")[0].split(" ")[0] in {it.id for it in items} for e in examples)
+
+
+def _tiny_item(ident: str, start: str, answer: str, wrong: list[str]) -> Item:
+    ids = [answer, *wrong]
+    return Item(
+        id=ident, question="Which?", options=[Option(letter=LETTERS[k], curie=c, text=c) for k, c in enumerate(ids)],
+        answer=Answer(letter="A", curie=answer, name=answer), type="chain", format="mcq", hops=1, path=[],
+        constraints=[Constraint(description="start", kind="start", candidates_after=1, args={"entity": start})],
+        distractors=[Distractor(curie=c, name=c, letter=LETTERS[k + 1], failed_constraint=0, rule="r")
+                     for k, c in enumerate(wrong)],
+        rarity=0.0, template_id="t", kg_version="v", seed=0, rationale="", licences=[],
+    )  # fmt: skip
+
+
+def test_association_and_popularity_shortcuts_on_a_hand_checked_graph() -> None:
+    """Two components: S-K-M, and a hub A (5 neighbours) beside T-X-Y. From S only K and M are reachable;
+    from T, A is one step away and Y two. Item 1: key K is most associated, A most popular. Item 2: key Y,
+    but A (a distractor) is more associated and more popular. Item 3: key A, first by both."""
+    from kgsynth.graph.model import GraphBuilder, SourceInfo
+
+    b = GraphBuilder()
+    b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
+    for n in ("S", "K", "M", "A", "B", "C", "P1", "P2", "P3", "P4", "T", "X", "Y"):
+        b.add_node(f"D:{n}", "biolink:Disease", n, source="s")
+    b.stream("x", "s")
+    for s, o in (("S", "K"), ("K", "M"), ("A", "P1"), ("A", "P2"), ("A", "P3"), ("A", "P4"), ("B", "P1"),
+                 ("C", "P2"), ("T", "A"), ("T", "X"), ("X", "Y")):  # fmt: skip
+        b.add_edge(f"D:{s}", "biolink:subclass_of", f"D:{o}", source="s", stream="x")
+    g = b.build()
+    items = [
+        _tiny_item("1", "D:S", "D:K", ["D:A", "D:B", "D:C"]),
+        _tiny_item("2", "D:T", "D:Y", ["D:A", "D:B", "D:C"]),
+        _tiny_item("3", "D:T", "D:A", ["D:Y", "D:B", "D:C"]),
+    ]
+    m = audit_items(items, graph=g)["metrics"]
+    assert m["association_shortcut_rate"] == round(2 / 3, 4)
+    assert m["popularity_shortcut_rate"] == round(1 / 3, 4)
+    assert m["key_alone_in_area"] == 0 and m["non_therapeutic_options"] == 0  # no organ system, no class
+    assert audit_items(items[:1], graph=g)["metrics"]["association_shortcut_rate"] == 1.0
+    assert audit_items(items[1:2], graph=g)["metrics"]["association_shortcut_rate"] == 0.0
+
+
+def test_non_therapeutic_options_and_key_alone_in_area(real_graph: Graph) -> None:
+    g = real_graph
+    arrhythmia, hypertension, cns, infection = "MESH:D000889", "MESH:D000959", "MESH:D002491", "MESH:D000890"
+    contrast, solvents = "MESH:D003287", "MESH:D012997"  # Specialty Uses of Chemicals, not a therapeutic use
+    start = [triple(g, "DRUGBANK:DB00502", "biolink:treats", TOURETTE)]
+    clean = make_item(g, "clean-classes", answer=arrhythmia, wrong=[hypertension, cns, infection], path=start)
+    dirty = make_item(g, "dirty-classes", answer=arrhythmia, wrong=[contrast, solvents, cns], path=start)
+    m = audit_items([clean], graph=g)["metrics"]
+    assert (m["non_therapeutic_options"], m["key_alone_in_area"]) == (0, 0)  # two cardiovascular options
+    m = audit_items([dirty], graph=g)["metrics"]
+    assert (m["non_therapeutic_options"], m["key_alone_in_area"]) == (2, 1)  # the only cardiovascular option

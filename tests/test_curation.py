@@ -50,3 +50,32 @@ def test_invalid_curation_list_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
             load_curation("broken")
     finally:
         load_curation.cache_clear()
+
+
+def test_non_therapeutic_vocabulary_is_found_by_tree_role_and_name(real_graph) -> None:
+    from kgsynth.questions.curation import non_therapeutic_mask
+
+    g = real_graph
+    mask = non_therapeutic_mask(g, load_curation("med"))
+    flagged = {g.names[i] for i in range(g.num_nodes) if mask[i]}
+    # MeSH by tree (below Specialty Uses of Chemicals), ChEBI by role id, NDFRT by its "... Activity" name
+    for name in ("Contrast Media", "Solvents", "Explosive Agents", "Mouthwashes", "Cosmetics",
+                 "food anticaking agent", "histological dye", "insect sterilant", "Osmotic Activity"):  # fmt: skip
+        assert name in flagged, name
+    # therapeutic classes stay, also where MeSH files them under a specialty use too (Antidotes)
+    for name in ("Anti-Arrhythmia Agents", "Antidotes", "Iron Chelating Agents", "antifungal drug", "anticoagulant"):
+        assert name not in flagged, name
+    # a drug whose every class is non-therapeutic (a contrast agent) is flagged; one with a use is not
+    assert g.names[g.index["DRUGBANK:DB00502"]] not in flagged  # haloperidol
+
+
+def test_a_class_membership_the_drugs_targets_contradict_is_found(real_graph) -> None:
+    from kgsynth.questions.curation import contradicted_memberships
+
+    g = real_graph
+    bad = contradicted_memberships(g, load_curation("med"))
+    sl = g.relation_slice("biolink:member_of")
+    pairs = {(g.names[int(g.src[e])], g.names[int(g.dst[e])]) for e in range(sl.start, sl.stop) if bad[e]}
+    assert ("Risedronate", "Calcium Channel Blockers") in pairs  # a bisphosphonate: FDPS, not a calcium channel
+    assert ("Amlodipine", "Calcium Channel Blockers") not in pairs
+    assert 0 < len(pairs) < 0.02 * (sl.stop - sl.start)  # a few memberships, not a vocabulary

@@ -207,7 +207,8 @@ def check_open_world(item: Item, oracle: Oracle) -> None:
     for d in item.distractors:
         node = ix[d.curie]
         assert d.rule in {"negative_evidence", "unannotated_organ_system", "far_negative",
-                          "far_negative_other_system"}, d  # fmt: skip
+                          "near_association", "near_association_wide", "same_area_nearest",
+                          "near_association_other_area"}, d  # fmt: skip
         # not a correct entity under another name, nor above or below one (HPO, MONDO/DOID, MeSH trees)
         assert plain(g.names[node]) not in correct_names, (item.id, d)
         assert node not in related, (item.id, d)
@@ -267,6 +268,51 @@ def test_thousand_items_at_three_hops_each_proof_rechecked(thousand, oracle: Ora
     # several phrasings: stems do not all share one template
     assert len({it.template_id.split("/")[1] for it in items}) >= 3
     assert all(it.rationale.startswith(("Step 1", "The findings")) for it in items)
+
+
+def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Graph) -> None:
+    """Every distractor records its association with what the stem states and its rank beside the key's; a
+    near one lies within its rule's band of the key's association and popularity, in the key's area when it
+    has one (but for the other-area rule); a chain key with an area never stands alone in it; no option comes
+    from the non-therapeutic vocabulary."""
+    from kgsynth.graph.index import CSRIndex
+    from kgsynth.questions.areas import build_areas
+    from kgsynth.questions.association import Walks
+    from kgsynth.questions.curation import load_curation, non_therapeutic_mask, without_symptomatic_indications
+
+    out, _ = thousand
+    g, cfg = without_symptomatic_indications(real_graph), GenerateConfig()  # the graph the run walks
+    cur = load_curation("med")
+    unfit = non_therapeutic_mask(g, cur)
+    areas = build_areas(g, CSRIndex(g), therapeutic_root=cur.therapeutic_class_root)
+    degree = Walks.of(g).degree
+    near = 0
+    for item in read_run_items(out):
+        assert not any(unfit[g.index[o.curie]] for o in item.options), item.id
+        for d in item.distractors:
+            assert d.association is not None and d.key_association is not None, (item.id, d)
+            assert 1 <= d.association_rank <= len(item.options) and 1 <= d.key_association_rank <= len(item.options)
+            assert (d.association > d.key_association) == (d.association_rank < d.key_association_rank)
+        key = g.index[item.answer.curie]
+        rules = {d.rule for d in item.distractors}
+        if item.type == "chain" and areas[key] and "negative_evidence" not in rules:  # never alone in its area
+            same = [d for d in item.distractors if areas[g.index[d.curie]] & areas[key]]
+            assert len(same) >= cfg.min_same_area_options, item.id
+        for d in item.distractors:
+            if d.rule not in ("near_association", "near_association_wide", "same_area_nearest",
+                              "near_association_other_area"):  # fmt: skip
+                continue
+            near += 1
+            w = 1.0 if d.rule == "near_association" else 2.0  # the wider rules: both bands twice as wide
+            floor = 0.0 if d.rule == "same_area_nearest" else cfg.near_floor / w  # nearest in the area: no floor
+            ratio = d.association / d.key_association  # (recorded to six significant digits)
+            assert floor * 0.9999 <= ratio <= cfg.near_band * w * 1.0001, (item.id, d)
+            node = g.index[d.curie]
+            pop = degree[node] / degree[key]
+            assert 1 / (cfg.popularity_band * w) <= pop <= cfg.popularity_band * w, (item.id, d)
+            if d.rule != "near_association_other_area":
+                assert areas[key] == 0 or areas[node] & areas[key], (item.id, d)
+    assert near > 500
 
 
 def test_summary_and_rare_coverage(thousand) -> None:

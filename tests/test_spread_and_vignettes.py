@@ -19,7 +19,7 @@ from kgsynth.questions.vignette import phenotype_annotations, usable_findings
 from kgsynth.questions.wording import aliases
 from kgsynth.run.generate import Generator, generate
 from kgsynth.run.journal import read_run_items
-from tests.test_generate import Oracle
+from tests.test_generate import Oracle, plain
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +55,27 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
                 d = g.index[t.object]
                 assert "susceptibility" not in g.names[d].lower(), (it.id, t)
                 assert multifactorial not in oracle.out["biolink:has_mode_of_inheritance"].get(d, set()), (it.id, t)
+                # nor a common disease (not rare, three or more drugs indicated): migraine -> EDNRA, T2DM -> 27 genes
+                treated = oracle.inn["biolink:treats"].get(d, set())
+                assert g.rare[d] or len(treated) < 3, (it.id, t, g.names[d])
+    phenotype_names = {plain(x) for i in range(*g.category_range("biolink:PhenotypicFeature"))
+                       for x in (g.names[i], *g.synonyms[i], *g.layperson[i])}  # fmt: skip
+    for it in items:
+        hidden = hidden_of(it)
+        for t in it.path:  # a hidden disease named like an HPO phenotype is never asked for a feature
+            if t.predicate == "biolink:has_phenotype" and t.subject in hidden and it.type == "chain":
+                d = g.index[t.subject]
+                assert not {plain(x) for x in (g.names[d], *g.synonyms[d], *g.layperson[d])} & phenotype_names, it.id
+        names = [o.text for o in it.options] + [n for t in it.path for n in (t.subject_name, t.object_name)]
+        assert not any(n.lower().startswith("obsolete ") for n in names), it.id
+        # no two drug distractors share a class the key is not in (the key would be the odd one out)
+        if it.options and g.categories[int(g.category[g.index[it.answer.curie]])] == "biolink:Drug":
+            key_classes = oracle.out["biolink:member_of"].get(g.index[it.answer.curie], set())
+            seen: set[int] = set()
+            for dd in it.distractors:
+                classes = oracle.out["biolink:member_of"].get(g.index[dd.curie], set()) - key_classes
+                assert not classes & seen, it.id
+                seen |= classes
 
 
 def phenomizer_scores(oracle: Oracle, findings: list[int]) -> dict[int, float]:

@@ -253,8 +253,10 @@ def item_features() -> datasets.Features:
     """The schema of `item_row`: `kgsynth.questions.item.Item` field by field."""
     import datasets
 
-    s, i32 = _string(), datasets.Value("int32")
+    s, i32, f64 = _string(), datasets.Value("int32"), datasets.Value("float64")
     triple = {k: s for k in ("subject", "subject_name", "predicate", "object", "object_name", "source", "licence")}
+    distractor = {"curie": s, "name": s, "letter": s, "failed_constraint": i32, "rule": s, "association": f64,
+                  "association_rank": i32, "key_association": f64, "key_association_rank": i32}  # fmt: skip
     return datasets.Features(
         {
             "id": s,
@@ -266,7 +268,7 @@ def item_features() -> datasets.Features:
             "hops": i32,
             "path": datasets.List(triple),
             "constraints": datasets.List({"description": s, "kind": s, "candidates_after": i32, "args": s}),
-            "distractors": datasets.List({"curie": s, "name": s, "letter": s, "failed_constraint": i32, "rule": s}),
+            "distractors": datasets.List(distractor),
             "rarity": datasets.Value("float64"),
             "template_id": s,
             "kg_version": s,

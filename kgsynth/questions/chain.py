@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
 
-from kgsynth.questions.draft import Context, Draft, Drop, acceptable_walk
+from kgsynth.graph.index import Step
+from kgsynth.graph.schema import MetapathSpec
+from kgsynth.questions.distractors import ChainTarget, chain_distractors
+from kgsynth.questions.draft import TOO_FEW_NEAR, Context, Draft, Drop, acceptable_walk
 from kgsynth.questions.genconfig import AnswerFormat
 from kgsynth.questions.item import Constraint
 from kgsynth.questions.starts import (
@@ -20,11 +24,88 @@ from kgsynth.questions.starts import (
 logger = logging.getLogger(__name__)
 
 
+def walks_per_attempt(ctx: Context) -> int:
+    """How many walks one multiple-choice chain attempt tries: ``walks_per_attempt``, doubled per hop beyond 3
+    (a longer chain passes more checks, so fewer of its walks make an item)."""
+    return ctx.config.walks_per_attempt * 2 ** max(0, ctx.config.hops - 3)
+
+
+PROBE_CHECKS = 300  # a metapath whose first this many near checks all fail is not asked multiple choice ...
+PROBE_ATTEMPTS = 2000  # ... (probed over at most this many attempts' walks; a metapath not decided is kept)
+PROBE_SEED = 16  # the probe's own random stream (beside the run's seed), so it draws nothing from the attempts'
+
+
+def viable_chain_paths(ctx: Context) -> list[tuple[MetapathSpec, list[Step]]]:
+    """The chain metapaths a multiple-choice attempt draws from: each askable metapath whose walks' ends can have
+    near, safe distractors, probed once per run.
+
+    Under the near rules some metapaths never make an item: the classes near a disease's start through a gene and
+    a drug are the classes of the drugs the open world could substitute for the hidden one, so every near class
+    is unsafe (`disease_gene_drug_class`: 0 of 2,852 near checks at ``--hops 3``). Drawing them wasted a quarter
+    of the attempts and most of the association walks. A metapath is left out when the first
+    :data:`PROBE_CHECKS` walks that pass every other check all fail the near rules (logged); one whose walks
+    rarely reach the check is kept. The probe has its own random stream and ignores the hidden-intermediate
+    caps, so a resumed run probes the same way."""
+    if ctx.memo.viable_chain_paths is None:
+        # the same context (and memo) with no hidden intermediate counted yet: the run's tally is not touched
+        probing = dataclasses.replace(ctx, tally=dataclasses.replace(ctx.tally, hidden_counts={}))
+        kept = []
+        for j, (mp, steps) in enumerate(ctx.chain_paths):
+            if _probe(probing, mp, steps, np.random.default_rng([ctx.config.seed, PROBE_SEED, j])):
+                kept.append((mp, steps))
+            else:
+                logger.info("metapath %s is not asked multiple choice: its first %d near checks all failed",
+                            mp.name, PROBE_CHECKS)  # fmt: skip
+        ctx.memo.viable_chain_paths = kept
+    return ctx.memo.viable_chain_paths
+
+
+def _probe(ctx: Context, mp: MetapathSpec, steps: list[Step], rng: np.random.Generator) -> bool:
+    """Whether a walk of ``mp`` passing every other check has near, safe distractors within the probe's bounds."""
+    g = ctx.graph
+    lo, hi = g.category_range(mp.start)
+    if hi <= lo:
+        return True
+    key = f"chain:{mp.name}"
+    if key not in ctx.memo.starts:
+        start_distribution(ctx, key, completable(ctx, steps, np.arange(lo, hi, dtype=np.int32)),
+                           ctx.config.rarity.alpha)  # fmt: skip
+    checks = 0
+
+    def check(nodes: np.ndarray, edges: np.ndarray) -> str | None:
+        nonlocal checks
+        checks += 1
+        return None if _near_distractors(ctx, steps, nodes, rng) is not None else TOO_FEW_NEAR
+
+    for _ in range(PROBE_ATTEMPTS):
+        starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, walks_per_attempt(ctx))
+        if not isinstance(acceptable_walk(ctx, steps, starts, rng, hidden_from=1, accept=check), Drop):
+            return True
+        if checks >= PROBE_CHECKS:
+            return False
+    return True
+
+
+def _near_distractors(
+    ctx: Context, steps: list[Step], nodes: np.ndarray, rng: np.random.Generator
+) -> list[tuple[int, str]] | None:
+    """The near, safe distractors of a walk's end (:func:`chain_distractors`), or None when too few exist."""
+    start = np.array([int(nodes[0])], dtype=np.int32)
+    layers = [start, *ctx.prover.follow(start, steps)]
+    k = ctx.config.options - 1
+    got = chain_distractors(ctx, ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), stated=start), rng, k)
+    return got if len(got) >= k else None
+
+
 def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
     """A chain question's draft: walk a metapath from a start drawn by rarity; prove every candidate end."""
     if not ctx.chain_paths:
         return Drop(f"no askable metapath of {ctx.config.hops} hops in the schema")
-    mp, steps = ctx.chain_paths[int(rng.integers(len(ctx.chain_paths)))]
+    near_checked = fmt == "mcq" and ctx.config.context != "facts"
+    paths = viable_chain_paths(ctx) if near_checked else ctx.chain_paths
+    if not paths:
+        return Drop(f"no metapath of {ctx.config.hops} hops whose walks end with near, safe distractors")
+    mp, steps = paths[int(rng.integers(len(paths)))]
     g = ctx.graph
     lo, hi = g.category_range(mp.start)
     if hi <= lo:
@@ -42,8 +123,20 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
         if len(starts) == 0:
             return Drop("cap: every short-answer start of this metapath is asked or at its key's cap")
     else:
-        starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, 8)
-    walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=1)
+        starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, walks_per_attempt(ctx))
+    picked: list[list[tuple[int, str, int]]] = []
+
+    def near_enough(nodes: np.ndarray, edges: np.ndarray) -> str | None:
+        """A multiple-choice walk is kept only if its end has enough near, safe distractors (picked here)."""
+        got = _near_distractors(ctx, steps, nodes, rng)
+        if got is None:
+            return TOO_FEW_NEAR
+        picked.append([(d, rule, len(steps)) for d, rule in got])
+        return None
+
+    # open-book items draw their options from decoy chains (kgsynth.questions.openbook), short ones show none
+    check = near_enough if near_checked else None
+    walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=1, accept=check)
     if isinstance(walk, Drop):
         return walk
     nodes, edges = walk
@@ -63,5 +156,5 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     return Draft(
         qtype="chain", fmt=fmt, gold=gold, steps=steps, layers=layers, answer=answer, constraints=constraints,
         path_edges=[int(e) for e in edges], start_text=g.names[start], start=start, nodes=[int(x) for x in nodes],
-        mp_name=mp.name,
+        mp_name=mp.name, chain_distractors=picked[0] if picked else None,
     )  # fmt: skip

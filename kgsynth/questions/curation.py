@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 SYMPTOMATIC = "symptomatic"
 TREATS = "biolink:treats"
 MEMBER_OF = "biolink:member_of"
+SUBCLASS_OF = "biolink:subclass_of"
 
 
 class Curation(BaseModel):
@@ -38,8 +40,20 @@ class Curation(BaseModel):
     mendelian_modes: list[str] = Field(default_factory=list)
     generic_words: list[str] = Field(default_factory=list)
     min_key_phenotype_depth: int = Field(default=3, ge=0)
+    # Non-therapeutic vocabulary (never a key, option or path node): classes below these roots of a class
+    # tree (``subclass_of``) unless also below ``therapeutic_class_root``; classes by id where the source has
+    # no tree (ChEBI roles); classes by name pattern where it has neither (NDFRT "... Activity").
+    non_therapeutic_class_roots: list[str] = Field(default_factory=list)
+    therapeutic_class_root: str = ""  # also the root of the therapeutic areas (kgsynth.questions.areas)
+    therapeutic_class_ids: list[str] = Field(default_factory=list)  # kept with their subtrees
+    non_therapeutic_class_ids: list[str] = Field(default_factory=list)
+    non_therapeutic_class_patterns: list[str] = Field(default_factory=list)
+    # Mechanism classes (below these roots, or of these DrugCentral class types) whose membership a drug's
+    # targets can contradict (see :func:`contradicted_memberships`).
+    mechanism_class_roots: list[str] = Field(default_factory=list)
+    mechanism_class_types: list[str] = Field(default_factory=list)
 
-    @field_validator("incidental_class_patterns")
+    @field_validator("incidental_class_patterns", "non_therapeutic_class_patterns")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
         return check_regexes(v)
@@ -177,6 +191,93 @@ def incidental_class_mask(graph: Graph, cur: Curation) -> np.ndarray:
     return mask
 
 
+def _below(graph: Graph, roots: list[str]) -> np.ndarray:
+    """A mask of ``roots`` (CURIEs; absent ones ignored) and every node below them along ``subclass_of``."""
+    mask = np.zeros(graph.num_nodes, dtype=bool)
+    frontier = [graph.index[r] for r in roots if r in graph.index]
+    if not frontier or SUBCLASS_OF not in graph.relations:
+        return mask
+    sl = graph.relation_slice(SUBCLASS_OF)
+    child, parent = graph.src[sl], graph.dst[sl]
+    order = np.argsort(parent, kind="stable")
+    child, parent = child[order], parent[order]
+    mask[frontier] = True
+    level = np.array(frontier, dtype=np.int64)
+    while len(level):
+        a, b = np.searchsorted(parent, level, side="left"), np.searchsorted(parent, level, side="right")
+        kids = np.concatenate([child[x:y] for x, y in zip(a, b, strict=True)]) if len(level) else level
+        kids = kids[~mask[kids]]
+        mask[kids] = True
+        level = np.unique(kids)
+    return mask
+
+
+def non_therapeutic_mask(graph: Graph, cur: Curation) -> np.ndarray:
+    """Classes a clinician would not offer as a drug's use (see :class:`Curation`), and drugs whose every
+    class is one of them (a contrast medium, a food colouring)."""
+    mask = _below(graph, cur.non_therapeutic_class_roots)
+    mask &= ~_below(graph, [r for r in (cur.therapeutic_class_root, *cur.therapeutic_class_ids) if r])
+    for curie in cur.non_therapeutic_class_ids:
+        if curie in graph.index:
+            mask[graph.index[curie]] = True
+    lo, hi = graph.category_range("biolink:OntologyClass")
+    patterns = [re.compile(p, re.IGNORECASE) for p in cur.non_therapeutic_class_patterns]
+    if patterns:
+        for i in range(lo, hi):
+            if any(p.fullmatch(graph.names[i]) for p in patterns):
+                mask[i] = True
+    outside = np.zeros(graph.num_nodes, dtype=bool)
+    outside[:lo] = outside[hi:] = True
+    mask[outside] = False  # only classes by these rules; drugs below
+    if MEMBER_OF in graph.relations:
+        sl = graph.relation_slice(MEMBER_OF)
+        drugs, classes = graph.src[sl], graph.dst[sl]
+        total = np.bincount(drugs, minlength=graph.num_nodes)
+        flagged = np.bincount(drugs, weights=mask[classes], minlength=graph.num_nodes)
+        mask |= (total > 0) & (flagged == total)
+    return mask
+
+
+INTERACTS_WITH = "biolink:interacts_with"
+MIN_TARGETED_MEMBERS = 3  # a class's other members with known targets needed to judge a membership
+
+
+def contradicted_memberships(graph: Graph, cur: Curation) -> np.ndarray:
+    """A mask over edges: ``member_of`` edges of a drug to a mechanism class that its own targets
+    contradict -- the drug has targets, at least :data:`MIN_TARGETED_MEMBERS` other members of the class
+    have targets, and it shares none with them (DrugCentral files risedronate, a farnesyl-diphosphate
+    synthase inhibitor, under MeSH "Calcium Channel Blockers")."""
+    out = np.zeros(graph.num_edges, dtype=bool)
+    if MEMBER_OF not in graph.relations or INTERACTS_WITH not in graph.relations:
+        return out
+    mechanism = _below(graph, cur.mechanism_class_roots)
+    sl = graph.relation_slice(MEMBER_OF)
+    types = set(cur.mechanism_class_types)
+    for q, d in zip(graph.qual[sl], graph.dst[sl], strict=True):
+        if q >= 0 and graph.qualifiers[int(q)].get("class_type") in types:
+            mechanism[int(d)] = True
+    targets: dict[int, set[int]] = {}
+    ts = graph.relation_slice(INTERACTS_WITH)
+    for s, o in zip(graph.src[ts].tolist(), graph.dst[ts].tolist(), strict=True):
+        targets.setdefault(s, set()).add(o)
+    members: dict[int, list[int]] = {}
+    for drug, klass in zip(graph.src[sl].tolist(), graph.dst[sl].tolist(), strict=True):
+        if mechanism[klass] and drug in targets:
+            members.setdefault(klass, []).append(drug)
+    for e, (drug, klass) in enumerate(zip(graph.src[sl].tolist(), graph.dst[sl].tolist(), strict=True)):
+        others = [m for m in members.get(klass, []) if m != drug]
+        if drug not in targets or len(others) < MIN_TARGETED_MEMBERS:
+            continue
+        # only a coherent mechanism judges: one target shared by at least half of the other members
+        # ("Enzyme Inhibitors" or "Anti-epileptic Agent" act on many targets; "Calcium Channel Blockers" do not)
+        shared = Counter(t for m in others for t in targets[m]).most_common(1)
+        if not shared or shared[0][1] * 2 < len(others):
+            continue
+        if not any(targets[drug] & targets[m] for m in others):
+            out[sl.start + e] = True
+    return out
+
+
 def without_symptomatic_indications(graph: Graph) -> Graph:
     """The graph without ``treats`` edges whose indication category is symptomatic (same nodes, same version)."""
     if TREATS not in graph.relations:
@@ -187,6 +288,12 @@ def without_symptomatic_indications(graph: Graph) -> Graph:
         return graph
     keep = np.ones(graph.num_edges, dtype=bool)
     keep[sl] = ~np.isin(graph.qual[sl], np.array(sorted(symptomatic)))
+    logger.info("left out %d symptomatic indications", int((~keep).sum()))
+    return _with_edges(graph, keep)
+
+
+def _with_edges(graph: Graph, keep: np.ndarray) -> Graph:
+    """``graph`` with only the edges ``keep`` marks (same nodes, same version)."""
     out = Graph(
         name=graph.name, version=graph.version, ids=graph.ids, categories=graph.categories,
         category=graph.category, names=graph.names, synonyms=graph.synonyms, layperson=graph.layperson,
@@ -195,5 +302,4 @@ def without_symptomatic_indications(graph: Graph) -> Graph:
         qual=graph.qual[keep], qualifiers=graph.qualifiers, sources=graph.sources, report=graph.report,
     )  # fmt: skip
     out._index = graph.index
-    logger.info("left out %d symptomatic indications", int((~keep).sum()))
     return out

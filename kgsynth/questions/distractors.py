@@ -4,6 +4,9 @@ recorded on it.
 A chain's distractors come from pools (:data:`CHAIN_RULES`), a vignette's wrong diagnoses are sorted
 into rules by why they fail (:data:`DIAGNOSIS_RULES`). No rule draws from what the hidden entity's
 siblings reach: in an open-world graph those are the options a clinician is most likely to call correct.
+A chain's distractors are explicit negatives or *near* ones (:func:`near_association`): as associated with
+what the stem states as the key is, so that association alone does not find the key; when too few near,
+safe ones exist the attempt is dropped rather than filled with far ones.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from kgsynth.graph.index import Step, sorted_unique
 from kgsynth.questions.curation import norm_name
-from kgsynth.questions.draft import Context, ow
+from kgsynth.questions.draft import Context, association, ow
 from kgsynth.questions.item import Constraint
 from kgsynth.questions.openworld import closure, relatives
 from kgsynth.questions.starts import vignette_starts
@@ -37,8 +40,12 @@ class ChainTarget:
     answer: int
     open_prev: np.ndarray | None = None  # more entities the hidden step could stand for (open world)
     allowed: np.ndarray | None = None  # a mask over nodes: only these may be chosen (open-book: decoy chain ends)
+    stated: np.ndarray | None = None  # the entities the stem states (what nearness is measured from)
+    # an open-book short answer's hidden decoy ends: no option is shown, so any safe end will do after the near
+    hidden_ends: bool = False
 
 
+MEMBER_OF = Step("biolink:member_of")
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
 
 
@@ -56,10 +63,23 @@ def near_hidden(ctx: Context, prev: np.ndarray) -> np.ndarray:
         return prev
     g, idx = ctx.graph, ctx.index
     cat = g.categories[int(g.category[int(prev[0])])]
-    parts = [prev, idx.reach(prev, SUBCLASS), ctx.prover.siblings(prev), ow(ctx).same_name_or_family(prev, cat)]
+    parents = idx.reach(prev, SUBCLASS)
+    parts = [prev, parents, ctx.prover.siblings(prev), ow(ctx).same_name_or_family(prev, cat)]
     if cat != "biolink:PhenotypicFeature":
-        parts.append(ctx.index.reach(idx.reach(prev, SUBCLASS), SUPERCLASS))
+        parts.append(ctx.index.reach(parents, SUPERCLASS))
+    if cat == "biolink:Disease":
+        # every ancestor, and the whole of each small parent group: a finding common in the group is a finding
+        # the open world may give the hidden disease too
+        parts.append(upward_union(ctx, prev))
+        for p in parents[:GROUP_PARENTS]:
+            group = closure(idx, np.array([p], dtype=np.int32), SUPERCLASS, g.num_nodes)
+            if len(group) <= GROUP_LIMIT:
+                parts.append(group)
     return np.unique(np.concatenate(parts))
+
+
+GROUP_LIMIT = 60  # a hidden disease's parent group is gathered whole when it holds at most this many diseases
+GROUP_PARENTS = 8  # ... for at most this many parents
 
 
 def unsafe_options(ctx: Context, t: ChainTarget) -> np.ndarray:
@@ -179,27 +199,84 @@ def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
     return ctx.memo.reached[key]
 
 
-def far_negative_other_system(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
-    """Phenotypes in HPO organ systems where the hidden entities have no annotation at all."""
-    g = ctx.graph
-    if g.categories[int(g.category[t.answer])] != "biolink:PhenotypicFeature":
-        return np.empty(0, np.int32)
-    prev = _prev(t)
-    annotated = t.layers[-1] if prev is None else np.union1d(t.layers[-1], ctx.index.reach(prev, HAS_PHENOTYPE))
-    bits = np.bitwise_or.reduce(ow(ctx).system_bits[annotated]) if len(annotated) else np.int64(0)
+def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Entities of the key's kind that the asked relation reaches somewhere and that are about as near to
+    what the stem states as the key is: association (:func:`kgsynth.questions.draft.association`) between
+    ``near_floor`` and ``near_band`` times the key's, popularity (neighbours) within ``popularity_band`` of
+    the key's, and the key's organ system or therapeutic area (:mod:`kgsynth.questions.areas`) when it has one.
+    Nearest first."""
+    return _near(ctx, t, widen=1.0, same_area=True)
+
+
+def near_association_wide(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """:func:`near_association` with both association bounds and the popularity band twice as wide, still in
+    the key's area: tried only when too few strictly near ones exist."""
+    return _near(ctx, t, widen=2.0, same_area=True)
+
+
+def near_association_other_area(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """:func:`near_association_wide` outside the key's area: tried only once at least
+    ``min_same_area_options`` distractors share the key's area (:func:`chain_distractors`), so that the key is
+    never the only option in its organ system or therapeutic area."""
+    return _near(ctx, t, widen=2.0, same_area=False)
+
+
+def near_shape(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool) -> np.ndarray:
+    """The candidates of :func:`_near` before association is measured: what the asked relation reaches
+    anywhere, of the key's kind, within the popularity band (``widen`` times as wide) and, ``same_area``,
+    in the key's area."""
+    o, cfg = ow(ctx), ctx.config
     pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
-    sb = ow(ctx).system_bits[pool]
-    return pool[(sb != 0) & ((sb & bits) == 0)]
+    degree = o.walks.degree
+    pop = degree[pool] / max(int(degree[t.answer]), 1)
+    near = (pop >= 1 / (cfg.popularity_band * widen)) & (pop <= cfg.popularity_band * widen)
+    area = o.areas[t.answer]
+    if area and same_area:
+        near &= (o.areas[pool] & area) != 0
+    return pool[near]
 
 
-def far_negative(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
-    """Anything of the answer's kind the asked relation reaches somewhere, outside the unsafe set."""
-    return _reached_anywhere(ctx, t.steps[-1], t.answer)
+def same_area_nearest(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Entities in the key's area and twice-wide popularity band that the stem's entities reach at all
+    (association above 0, no floor), nearest first: tried only while fewer than ``min_same_area_options``
+    distractors share the key's area, and only for those (:func:`chain_distractors`)."""
+    return _near(ctx, t, widen=2.0, same_area=True, floor=False)
+
+
+def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor: bool = True) -> np.ndarray:
+    if t.stated is None or len(t.stated) == 0:
+        return np.empty(0, np.int32)
+    cfg = ctx.config
+    scores = association(ctx, t.stated)
+    key_score = float(scores[t.answer])
+    if key_score <= 0:
+        return np.empty(0, np.int32)
+    pool = near_shape(ctx, t, widen=widen, same_area=same_area)
+    ratio = scores[pool] / key_score
+    low = cfg.near_floor / widen if floor else 0.0
+    near = (ratio > 0) & (ratio >= low) & (ratio <= cfg.near_band * widen)
+    pool, ratio = pool[near], ratio[near]
+    return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
+
+
+def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Any safe entity of the answer's kind the asked relation reaches somewhere: only for the decoy chain
+    ends of an open-book short answer, which are never shown as options (``ChainTarget.hidden_ends``)."""
+    return _reached_anywhere(ctx, t.steps[-1], t.answer) if t.hidden_ends else np.empty(0, np.int32)
 
 
 # a rule returns its pool cut by :func:`fitting` (order kept)
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
-CHAIN_RULES: tuple[ChainRule, ...] = (negative_evidence, far_negative_other_system, far_negative)
+CHAIN_RULES: tuple[ChainRule, ...] = (
+    negative_evidence,
+    near_association,
+    near_association_wide,
+    same_area_nearest,
+    near_association_other_area,
+    decoy_end,
+)
+NEAR_RULES = (near_association, near_association_wide, same_area_nearest, near_association_other_area)
+NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
 def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k: int) -> list[tuple[int, str]]:
@@ -226,38 +303,74 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     name_id = o.name_table(g.categories[cat])[0]  # equal ids: equal normalised names
     taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
     excluded[answer] = True
+    area, want = int(o.areas[answer]), ctx.config.min_same_area_options
+    # drugs: no two distractors share a class the key is not in (three cardiac glycosides and cinacalcet: the odd
+    # one out is the key)
+    drugs = g.categories[cat] == "biolink:Drug"
+    key_classes = set(ctx.index.neighbors(answer, MEMBER_OF).tolist()) if drugs else set()
+    used_classes: set[int] = set()
     for make in CHAIN_RULES:
+        # never leave the key the only option in its area (an item answered by the area alone)
+        short = want - sum(1 for d, _ in chosen if o.areas[d] & area) if area and not t.hidden_ends else 0
+        if make is same_area_nearest and short <= 0:
+            continue
+        if make is near_association_other_area and short > 0:
+            continue
         pool = make(ctx, t, rng)  # already cut by :func:`fitting`
         pool = pool[~excluded[pool]]
         if t.allowed is not None:
             pool = pool[t.allowed[pool]]
         if len(pool) == 0:
             continue
-        take = pool if len(pool) <= 20 * k else pool[rng.choice(len(pool), 20 * k, replace=False)]
-        for d in rng.permutation(take):
+        take = pool[: NEAR_SAMPLE * k] if make in NEAR_RULES else pool
+        take = take if len(take) <= 20 * k else take[rng.choice(len(take), 20 * k, replace=False)]
+        order = rng.permutation(take)
+        if make in NEAR_RULES and t.stated is not None and len(t.stated):
+            # one option more associated than the key first, when the tier holds one and none is chosen yet:
+            # otherwise the key is the option most associated with the stem in most items
+            scores = association(ctx, t.stated)
+            over = scores[order] > scores[answer]
+            if not any(scores[d] > scores[answer] for d, _ in chosen) and over.any():
+                order = np.concatenate([order[over][:1], order[~over], order[over][1:]])
+        for d in order:
             d = int(d)
             if excluded[d] or int(name_id[d - lo]) in taken:
                 continue
             if hierarchical and above[ancestors_of(ctx, d)].any():
                 excluded[d] = True
                 continue
+            if drugs:
+                classes = set(ctx.index.neighbors(d, MEMBER_OF).tolist()) - key_classes
+                if classes & used_classes:
+                    continue
+                used_classes |= classes
             chosen.append((d, make.__name__))
             excluded[d] = True
             taken.add(int(name_id[d - lo]))
             if len(chosen) == k:
                 return chosen
+            if make is same_area_nearest and (short := short - 1) <= 0:
+                break
     return chosen
 
 
 DIAGNOSIS_RULES = ("negative_evidence", "unannotated_organ_system", "far_negative")
 
 
+RELATIVES_CACHE = 8192  # diagnoses whose relatives are kept (a vignette run draws each several times)
+
+
 def diagnosis_relatives(ctx: Context, disease: int) -> np.ndarray:
-    """The diagnosis's ontology ancestors, descendants and siblings, and its name family."""
-    one = np.array([disease], dtype=np.int32)
-    parts = [relatives(ctx.index, one, ctx.graph.num_nodes), ctx.prover.siblings(one),
-             ow(ctx).same_name_or_family(one, "biolink:Disease")]  # fmt: skip
-    return np.unique(np.concatenate(parts))
+    """The diagnosis's ontology ancestors, descendants and siblings, and its name family (cached per run)."""
+    got = ctx.memo.relatives_cache.get(disease)
+    if got is None:
+        one = np.array([disease], dtype=np.int32)
+        parts = [relatives(ctx.index, one, ctx.graph.num_nodes), ctx.prover.siblings(one),
+                 ow(ctx).same_name_or_family(one, "biolink:Disease")]  # fmt: skip
+        if len(ctx.memo.relatives_cache) >= RELATIVES_CACHE:
+            ctx.memo.relatives_cache.clear()
+        got = ctx.memo.relatives_cache[disease] = np.unique(np.concatenate(parts))
+    return got
 
 
 def diagnosis_distractors(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ ONSET_ROOT = "HP:0003674"
 MEMBER_OF_STEP = Step("biolink:member_of")
 HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
 HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
+TOO_FEW_NEAR = "too few near, safe distractors"
 TOO_MANY_SHORT_ANSWERS = "short answer: more proven answers than a fair short question accepts (max_short_answers)"
 
 
@@ -40,8 +42,9 @@ class Drop:
 
 @dataclass
 class Memo:
-    """A cache of values derived from the frozen inputs of a :class:`Context`, filled lazily by the question
-    steps; dropping it changes no output (only the time the next attempts take)."""
+    """A cache of values derived from the frozen inputs of a :class:`Context` (``blocked``: and from the tally,
+    keyed by its state), filled lazily by the question steps; dropping it changes no output (only the time the
+    next attempts take)."""
 
     starts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     systems_cache: dict[int, frozenset[int]] = field(default_factory=dict)
@@ -51,6 +54,19 @@ class Memo:
     usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
     # short answers: each start's first answer (per start distribution)
     short_answers: dict[str, np.ndarray] = field(default_factory=dict)
+    relatives_cache: dict[int, np.ndarray] = field(default_factory=dict)  # a diagnosis's relatives
+    twin_cache: dict[int, bool] = field(default_factory=dict)  # a disease named like an HPO phenotype
+    phenotype_norms: frozenset[str] | None = None  # every normalised name and synonym of an HPO phenotype
+    association_cache: dict[bytes, np.ndarray] = field(default_factory=dict)  # stated entities -> scores
+    # the chain metapaths a multiple-choice attempt draws from: those whose walks' ends can have near, safe
+    # distractors (kgsynth.questions.chain.viable_chain_paths, probed on its own random stream; None until probed)
+    viable_chain_paths: list[tuple[MetapathSpec, list[Step]]] | None = None
+    blocked: tuple[tuple[int, int], np.ndarray] | None = None  # kgsynth.questions.draft.hidden_blocked
+
+    def clear(self) -> None:
+        """Drop every cached value (each field back to its empty default)."""
+        for f in fields(self):
+            setattr(self, f.name, f.default_factory() if f.default_factory is not MISSING else f.default)
 
 
 @dataclass
@@ -135,7 +151,7 @@ def build_context(
         multifactorial[
             index.reach(np.array([graph.index[MULTIFACTORIAL]], dtype=np.int32), Step(INHERITANCE, True))
         ] = True
-    susceptible = susceptibility_diseases(graph, multifactorial)
+    susceptible = susceptibility_diseases(graph, multifactorial, index.degree(Step("biolink:treats", True)))
 
     chain_paths = askable_metapaths(schema, templates, index, None, config.hops)
     continuations = []
@@ -176,6 +192,8 @@ class Draft:
     mp_name: str
     vignette_ctx: dict[str, Any] | None = None
     vignette_distractors: list[tuple[int, str, int]] | None = None
+    # a chain end's distractors, chosen while the walk was picked (kgsynth.questions.itemize.walk_distractors)
+    chain_distractors: list[tuple[int, str, int]] | None = None
     findings_rationale: dict[str, Any] | None = None
     # for a vignette's continuation: the hidden layer before the last step, followed from every disease
     # consistent with all findings but one (the open world may hold the missing annotation)
@@ -186,6 +204,34 @@ def ow(ctx: Context) -> OpenWorld:
     """The run's open-world tables."""
     assert ctx.open_world is not None
     return ctx.open_world
+
+
+ASSOCIATION_CACHE = 256  # stated-entity sets whose association scores are kept (dense arrays)
+
+
+def stated_nodes(ctx: Context, constraints: list[Constraint]) -> np.ndarray:
+    """The entities a question's stem states: its start entity, or a vignette's findings and mode of
+    inheritance (sorted node ids)."""
+    curies = [v for c in constraints if c.kind in ("start", "has_phenotype", "has_mode_of_inheritance")
+              for k, v in c.args.items() if k in ("entity", "phenotype", "mode")]  # fmt: skip
+    index = ctx.graph.index
+    return np.unique(np.array([index[c] for c in curies if c in index], dtype=np.int32))
+
+
+def association(ctx: Context, stated: np.ndarray) -> np.ndarray:
+    """The association of every node with ``stated`` (:func:`kgsynth.questions.association.association_scores`, walks
+    as long as the run's chains), cached per stated set."""
+    from kgsynth.questions.association import association_scores
+
+    key = stated.tobytes()
+    got = ctx.memo.association_cache.get(key)
+    if got is None:
+        if len(ctx.memo.association_cache) >= ASSOCIATION_CACHE:
+            ctx.memo.association_cache.clear()
+        got = ctx.memo.association_cache[key] = association_scores(
+            ow(ctx).walks, stated, steps=min(ctx.config.hops + 1, 4), keep=ctx.config.association_keep
+        )
+    return got
 
 
 def nodes_readable(ctx: Context, nodes: np.ndarray) -> bool:
@@ -207,6 +253,7 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
         return "key is an HPO term at organ-system depth"
     if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
         return "key is a non-Mendelian mode of inheritance"
+    # (a gene too: BBS10 is a synonym of "Bardet-Biedl syndrome 10", which a path may hold)
     if cat in ("biolink:PhenotypicFeature", "biolink:Disease", "biolink:Gene") and o.key_restates(key, hidden):
         return "key restates the hidden entity"
     if cat == "biolink:OntologyClass":
@@ -216,13 +263,27 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
     return None
 
 
+WalkCheck = Callable[[np.ndarray, np.ndarray], str | None]
+
+
 def acceptable_walk(
-    ctx: Context, steps: list[Step], starts: np.ndarray, rng: np.random.Generator, *, hidden_from: int
+    ctx: Context,
+    steps: list[Step],
+    starts: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    hidden_from: int,
+    accept: WalkCheck | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | Drop:
     """Walks along ``steps`` from ``starts``; the nodes and edges of the first whose path and key pass
-    :func:`key_problem` and the phenotype check, or the first walk's problem (``hidden_from``: the index of
-    the first node the question does not name)."""
-    walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap)
+    :func:`key_problem` and the phenotype check (and ``accept``, given the walk's nodes and edges: the
+    question's own last check, such as finding near distractors, so that a walk that fails it costs a walk,
+    not an attempt), or the first walk's problem (``hidden_from``: the index of the first node the question
+    does not name)."""
+    blocked = hidden_blocked(ctx)
+    avoid: list[np.ndarray | None] = [blocked if hidden_from <= j + 1 < len(steps) else ow(ctx).bad
+                                      for j in range(len(steps))]  # fmt: skip
+    walks = sample_walks(ctx.index, steps, starts, seed=rng, hub_cap=ctx.config.hub_cap, avoid=avoid)
     if len(walks.nodes) == 0:
         return Drop("walk died (dead end, repeated node or hub)")
     first: str | None = None
@@ -233,17 +294,76 @@ def acceptable_walk(
             if phenotypes_ok(ctx, walks.nodes[w])
             else "path has a clinical-course or modifier term, not a phenotypic abnormality"
         )
+        if problem is None and ow(ctx).contradicted[walks.edges[w]].any():
+            problem = "path has a drug-class membership the drug's targets contradict"
         problem = problem or key_problem(ctx, path, path[hidden_from:-1])
         tally = ctx.tally
         if problem is None and any(tally.hidden_counts.get(h, 0) >= tally.hidden_cap for h in path[hidden_from:-1]):
             problem = HIDDEN_CAPPED
+        if problem is None and circular_feature(ctx, steps, path, hidden_from):
+            problem = CIRCULAR_FEATURE
+        if problem is None and hidden_from == 1 and len(steps) > 1 and adjacent(ctx, path[0], path[-1]):
+            problem = KEY_BESIDE_START
         if problem is None:
             problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
+        if problem is None and accept is not None:
+            problem = accept(walks.nodes[w], walks.edges[w])
         if problem is None:
             return walks.nodes[w], walks.edges[w]
         first = first or problem
     assert first is not None
     return Drop(first)
+
+
+def hidden_blocked(ctx: Context) -> np.ndarray:
+    """A mask of the nodes a walk should not pass as a hidden intermediate: unnamed or incidental ones, and those
+    at their share of the items (``hidden_counts`` at ``hidden_cap``); rebuilt when either changes."""
+    key = (ctx.tally.hidden_cap, sum(ctx.tally.hidden_counts.values()))
+    if ctx.memo.blocked is None or ctx.memo.blocked[0] != key:
+        mask = ow(ctx).bad.copy()
+        capped = [h for h, c in ctx.tally.hidden_counts.items() if c >= ctx.tally.hidden_cap]
+        mask[np.array(capped, dtype=np.int64)] = True
+        ctx.memo.blocked = (key, mask)
+    return ctx.memo.blocked[1]
+
+
+CIRCULAR_FEATURE = "a hidden disease that is itself a phenotype (an HPO term of its name) is asked for a feature"
+
+
+KEY_BESIDE_START = "key is a direct neighbour of the start entity (answered by association, not the chain)"
+
+
+def adjacent(ctx: Context, a: int, b: int) -> bool:
+    """Some edge of any relation joins ``a`` and ``b`` (a drug and its own side effect: steroids and hypokalemia)."""
+    w = ow(ctx).walks
+    return bool((w.cols[w.indptr[a] : w.indptr[a + 1]] == b).any())
+
+
+def phenotype_twin(ctx: Context, disease: int) -> bool:
+    """``disease`` has a name or synonym that is the name or synonym of an HPO phenotype (obesity, osteoporosis,
+    migraine, Barrett esophagus, type 2 diabetes): a disease used as a phenotype, cached per run."""
+    got = ctx.memo.twin_cache.get(disease)
+    if got is None:
+        if ctx.memo.phenotype_norms is None:
+            g = ctx.graph
+            lo, hi = g.category_range("biolink:PhenotypicFeature")
+            ctx.memo.phenotype_norms = frozenset(n for p in range(lo, hi) for n in ow(ctx).norms(p))
+        got = ctx.memo.twin_cache[disease] = bool(ow(ctx).norms(disease) & ctx.memo.phenotype_norms)
+    return got
+
+
+def circular_feature(ctx: Context, steps: list[Step], path: list[int], hidden_from: int) -> bool:
+    """The walk asks for a phenotype of a hidden disease that is itself a phenotype (:func:`phenotype_twin`): its
+    "features" are its own synonyms, parents or complications (obesity -> increased body weight, Barrett
+    esophagus -> esophageal neoplasm), a circular question."""
+    g = ctx.graph
+    return any(
+        step == HAS_PHENOTYPE_STEP
+        and j >= hidden_from
+        and g.categories[int(g.category[path[j]])] == "biolink:Disease"
+        and phenotype_twin(ctx, path[j])
+        for j, step in enumerate(steps)
+    )
 
 
 def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray) -> str | None:

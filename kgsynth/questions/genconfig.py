@@ -66,6 +66,22 @@ class GenerateConfig(BaseModel):
     # Open-book items: "facts" shows the evidence path's edges and one decoy chain per distractor in the prompt
     # (chains only: the default types become chain, and vignette is refused); "none" is closed-book.
     context: ContextMode = "none"
+    # Near distractors (kgsynth.questions.distractors.near_association): a distractor's association with what the stem
+    # states (kgsynth.questions.association) lies within this factor of the key's, its number of graph neighbours within
+    # ``popularity_band`` of the key's, and it shares the key's organ system or therapeutic area
+    # (kgsynth.questions.areas) when the key has one. Too few such safe candidates: the attempt is dropped.
+    near_band: float = Field(default=4.0, gt=1)
+    # ... and at least this share of the key's (an option far less associated than the key is eliminated)
+    near_floor: float = Field(default=0.5, gt=0, le=1)
+    popularity_band: float = Field(default=8.0, gt=1)
+    # A key with an organ system or therapeutic area has at least this many distractors in it (the others may lie
+    # outside it, near by association): a key alone in its area is answered by the area alone.
+    min_same_area_options: int = Field(default=1, ge=0)
+    # Walks one chain attempt tries before it is dropped (doubled per hop beyond 3:
+    # kgsynth.questions.chain.walks_per_attempt)
+    walks_per_attempt: int = Field(default=8, ge=1)
+    # The association walk: at most this many most probable entities walk on at each step.
+    association_keep: int = Field(default=500, ge=1)
     # A focus file (`kgsynth focus`): sampling weighted toward what a policy fails (kgsynth.run.focus);
     # None: unweighted.
     focus: Path | None = None

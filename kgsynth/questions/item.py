@@ -60,7 +60,13 @@ class Distractor(BaseModel):
     name: str
     letter: str
     failed_constraint: int  # index into Item.constraints
-    rule: str  # which rule chose it (negative_evidence, unannotated_organ_system, hard_negative, ...)
+    rule: str  # which rule chose it (negative_evidence, near_association, unannotated_organ_system, ...)
+    # Its association with what the stem states (kgsynth.questions.association) and its rank among the options (1: most
+    # associated), beside the key's: a distractor far below the key is one a reader eliminates by association.
+    association: float | None = None
+    association_rank: int | None = None
+    key_association: float | None = None
+    key_association_rank: int | None = None
 
 
 class Item(BaseModel):

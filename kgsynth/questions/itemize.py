@@ -7,9 +7,18 @@ import logging
 
 import numpy as np
 
+from kgsynth.questions.association import ranks
 from kgsynth.questions.curation import display_name
 from kgsynth.questions.distractors import ChainTarget, chain_distractors
-from kgsynth.questions.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop
+from kgsynth.questions.draft import (
+    TOO_FEW_NEAR,
+    TOO_MANY_SHORT_ANSWERS,
+    Context,
+    Draft,
+    Drop,
+    association,
+    stated_nodes,
+)
 from kgsynth.questions.item import LETTERS, Answer, Distractor, Item, Option, Triple
 from kgsynth.questions.openbook import open_book
 from kgsynth.questions.wording import StemRequest, aliases, render_rationale, render_stem
@@ -36,9 +45,14 @@ def pick_distractors(ctx: Context, draft: Draft, rng: np.random.Generator) -> li
     """The draft's distractors as (node, rule, failed constraint): a vignette's own, or the chain rules'."""
     if draft.vignette_distractors is not None:
         return draft.vignette_distractors
+    if (
+        draft.chain_distractors is not None
+    ):  # picked with the walk (kgsynth.questions.chain, kgsynth.questions.vignette)
+        return draft.chain_distractors
     k = ctx.config.options - 1
     last = len(draft.constraints) - 1
-    target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev)
+    target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev,
+                         stated=stated_nodes(ctx, draft.constraints))  # fmt: skip
     return [(d, rule, last) for d, rule in chain_distractors(ctx, target, rng, k)]
 
 
@@ -54,10 +68,16 @@ def options_of(
         Option(letter=LETTERS[i], curie=g.ids[node], text=display_name(g.names[node], sentence=is_class))
         for i, node in enumerate(slots)
     ]
-    records = [
-        Distractor(curie=g.ids[d], name=g.names[d], letter=LETTERS[slots.index(d)], failed_constraint=failed, rule=rule)
-        for d, rule, failed in distractors
-    ]
+    scores = association(ctx, stated_nodes(ctx, draft.constraints))
+    near = [float(f"{float(scores[n]):.6g}") for n in slots]  # six significant digits: stable bytes
+    rank = ranks(near)
+    key_at = slots.index(draft.answer)
+    records = []
+    for d, rule, failed in distractors:
+        at = slots.index(d)
+        records.append(Distractor(curie=g.ids[d], name=g.names[d], letter=LETTERS[at], failed_constraint=failed,
+                                  rule=rule, association=near[at], association_rank=rank[at],
+                                  key_association=near[key_at], key_association_rank=rank[key_at]))  # fmt: skip
     return options, records
 
 
@@ -79,7 +99,8 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
     elif fmt == "mcq":
         distractors = pick_distractors(ctx, draft, rng)
         if len(distractors) < k:
-            return Drop("too few provably wrong distractors")
+            near = draft.vignette_distractors is None
+            return Drop(TOO_FEW_NEAR if near else "too few provably wrong distractors")
         distractors = distractors[:k]
     req = StemRequest(
         mcq=fmt == "mcq", steps=draft.steps, nodes=draft.nodes, start_text=draft.start_text, answer=draft.answer,

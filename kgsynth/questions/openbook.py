@@ -19,7 +19,7 @@ import numpy as np
 from kgsynth.graph.index import Step
 from kgsynth.questions.curation import norm_name
 from kgsynth.questions.distractors import ChainTarget, chain_distractors
-from kgsynth.questions.draft import Context, Draft, Drop, ow
+from kgsynth.questions.draft import Context, Draft, Drop, ow, stated_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ def open_book(ctx: Context, draft: Draft, rng: np.random.Generator) -> OpenBook 
     categories = [int(g.category[n]) for n in draft.nodes]
     layers = walkable_layers(ctx, draft.steps, categories)
     target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev,
-                         allowed=layers[-1])  # fmt: skip
+                         allowed=layers[-1], stated=stated_nodes(ctx, draft.constraints),
+                         hidden_ends=draft.fmt == "short")  # fmt: skip
     candidates = chain_distractors(ctx, target, rng, k * CANDIDATES_PER_DECOY)
     if len(candidates) < k:
         return Drop("open book: too few provably wrong distractors end a walk along the metapath")
@@ -118,7 +119,7 @@ def decoy_chain(
         nbrs, eids = ctx.index.neighbors(node, rev), ctx.index.edge_ids(node, rev)
         nbrs, first = np.unique(nbrs, return_index=True)
         eids = eids[first]
-        ok = layers[pos - 1][nbrs]
+        ok = layers[pos - 1][nbrs] & ~ow(ctx).contradicted[eids]
         for i in rng.permutation(np.flatnonzero(ok))[:FANOUT]:
             n = int(nbrs[i])
             if budget[0] <= 0:

@@ -21,13 +21,17 @@ import numpy as np
 from kgsynth.graph.index import CSRIndex, Step, gather_ranges, sorted_unique
 from kgsynth.graph.model import Graph
 from kgsynth.graph.store.embedded import default_cache_dir
+from kgsynth.questions.areas import build_areas
+from kgsynth.questions.association import Walks
 from kgsynth.questions.curation import (
     MEMBER_OF,
     Curation,
     content_tokens,
+    contradicted_memberships,
     incidental_class_mask,
     is_raw_identifier,
     name_rules,
+    non_therapeutic_mask,
     norm_name,
 )
 from kgsynth.questions.verify import SUBCLASS, SUPERCLASS, Prover
@@ -96,6 +100,11 @@ class OpenWorld:
     mendelian: frozenset[int]
     generic: frozenset[str]
     kind: np.ndarray  # per node, an id of its broad kind (a class's vocabulary and class type; else 0)
+    areas: np.ndarray  # per node, its organ systems or therapeutic areas as bits (kgsynth.questions.areas)
+    walks: Walks  # the undirected adjacency the association score walks on
+    # per edge: a drug-class membership the drug's own targets contradict (never on a path or among the facts;
+    # still in every proof and unsafe set, so such a class is never offered as a wrong option either)
+    contradicted: np.ndarray
     _norm: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _family: dict[str, np.ndarray] = field(default_factory=dict)
     _alias_norms: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -276,11 +285,15 @@ def relatives(index: CSRIndex, nodes: np.ndarray, num_nodes: int) -> np.ndarray:
     return np.union1d(up, down)
 
 
+OBSOLETE_PREFIX = "obsolete "
+
+
 def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curation) -> OpenWorld:
     """The masks and tables of one run."""
-    bad = incidental_class_mask(graph, cur)
+    bad = incidental_class_mask(graph, cur) | non_therapeutic_mask(graph, cur)
     for i in range(graph.num_nodes):
-        if is_raw_identifier(graph, i):
+        # an obsolete term ("obsolete Dravet syndrome") is a raw record, not a clinical entity
+        if is_raw_identifier(graph, i) or graph.names[i].lower().startswith(OBSOLETE_PREFIX):
             bad[i] = True
     generic_key = np.zeros(graph.num_nodes, dtype=bool)
     system_bits = np.zeros(graph.num_nodes, dtype=np.int64)
@@ -293,9 +306,11 @@ def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curatio
         for bit, system in enumerate(sorted(prover.organ_system_roots)[:63]):
             system_bits[prover.descendants(system)] |= np.int64(1) << np.int64(bit)
     mendelian = frozenset(graph.index[c] for c in cur.mendelian_modes if c in graph.index)
+    areas = build_areas(graph, index, therapeutic_root=cur.therapeutic_class_root, phenotype_root=prover.phenotype_root)
     return OpenWorld(graph=graph, index=index, curation=cur, bad=bad, generic_key=generic_key,
                      system_bits=system_bits, mendelian=mendelian, generic=frozenset(cur.generic_words),
-                     kind=class_kinds(graph))  # fmt: skip
+                     kind=class_kinds(graph), areas=areas, walks=Walks.of(graph),
+                     contradicted=contradicted_memberships(graph, cur))  # fmt: skip
 
 
 def class_kinds(graph: Graph) -> np.ndarray:

@@ -83,8 +83,14 @@ def sample_walks(
     *,
     seed: int | np.random.Generator | None = None,
     hub_cap: int | None = 200,
+    avoid: list[np.ndarray | None] | None = None,
+    tries: int = 4,
 ) -> WalkBatch:
     """Walk ``steps`` from each of ``starts``; return only the walks that completed.
+
+    ``avoid[j]`` (a mask over nodes, or None) marks nodes the walk should not step on as its node ``j + 1``: up to
+    ``tries`` neighbours are drawn there and the first not avoided is taken (the first drawn when all are), so
+    that a walk routes around what would reject it rather than being rejected after it is walked.
 
     >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
     >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
@@ -118,7 +124,13 @@ def sample_walks(
         ok = alive & inside & (length > 0)
         if hub_cap is not None and j > 0:
             ok &= length <= hub_cap  # the node we stand on is an intermediate: not a hub
-        pick = lo + np.floor(rng.random(n) * np.maximum(length, 1)).astype(np.int64)
+        mask = avoid[j] if avoid is not None else None
+        if mask is None:
+            pick = lo + np.floor(rng.random(n) * np.maximum(length, 1)).astype(np.int64)
+        else:
+            picks = lo[:, None] + np.floor(rng.random((n, tries)) * np.maximum(length, 1)[:, None]).astype(np.int64)
+            good = ~mask[adj.cols[np.where(ok[:, None], picks, 0)]]
+            pick = picks[np.arange(n), np.argmax(good, axis=1)]
         pick = np.where(ok, pick, 0)
         nxt = adj.cols[pick]
         eid = adj.eids[pick] if adj.eids is not None else (adj.first_edge + pick).astype(np.int32)

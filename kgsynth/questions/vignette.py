@@ -10,8 +10,18 @@ import numpy as np
 
 from kgsynth.graph.index import Step
 from kgsynth.graph.schema import MetapathSpec
-from kgsynth.questions.distractors import diagnosis_distractors, diagnosis_relatives
-from kgsynth.questions.draft import TOO_MANY_SHORT_ANSWERS, Context, Draft, Drop, acceptable_walk, nodes_readable, ow
+from kgsynth.questions.distractors import ChainTarget, chain_distractors, diagnosis_distractors, diagnosis_relatives
+from kgsynth.questions.draft import (
+    TOO_FEW_NEAR,
+    TOO_MANY_SHORT_ANSWERS,
+    Context,
+    Draft,
+    Drop,
+    acceptable_walk,
+    nodes_readable,
+    ow,
+    stated_nodes,
+)
 from kgsynth.questions.frequency import frequency_share
 from kgsynth.questions.genconfig import AnswerFormat
 from kgsynth.questions.item import Constraint
@@ -58,14 +68,12 @@ def _draw_disease(
         cont = ctx.continuations[int(rng.integers(len(ctx.continuations)))]
         key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
         if key not in ctx.memo.starts:
-            candidates = completable(ctx, cont[1], vignette_starts(ctx))
+            candidates = statable(ctx, completable(ctx, cont[1], vignette_starts(ctx)))
             if fmt == "short":  # the diagnosis alone must lead to few answers (more candidates only add ends)
-                candidates = np.array([d for d in candidates.tolist() if len(usable_findings(
-                    ctx, d, phenotype_annotations(ctx, d))) >= cfg.min_findings], dtype=np.int32)  # fmt: skip
                 candidates = short_answer_starts(ctx, key, cont[1], candidates)
             start_distribution(ctx, key, candidates, cfg.rarity.alpha)
     elif key not in ctx.memo.starts:
-        start_distribution(ctx, key, vignette_starts(ctx), cfg.rarity.alpha)
+        start_distribution(ctx, key, statable(ctx, vignette_starts(ctx)), cfg.rarity.alpha)
     if len(ctx.memo.starts[key][0]) == 0:
         return NO_START, cont
     # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
@@ -75,7 +83,11 @@ def _draw_disease(
         drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
     cap = diagnosis_cap(ctx, fmt)
     fallback: int | None = None
+    # with a continuation the diagnosis is a hidden intermediate too: one at its share would fail every walk
+    hidden_cap = ctx.tally.hidden_cap if cfg.hops > 1 else None
     for d in drawn:
+        if hidden_cap is not None and ctx.tally.hidden_counts.get(int(d), 0) >= hidden_cap:
+            continue
         if ctx.tally.diagnosis_counts.get(int(d), 0) < cap and nodes_readable(ctx, np.array([d])):
             # the first with enough statable findings (cached per disease); else the first, which is then dropped
             usable = ctx.memo.usable_cache.get(int(d))
@@ -85,6 +97,15 @@ def _draw_disease(
                 return int(d), cont
             fallback = int(d) if fallback is None else fallback
     return fallback, cont
+
+
+def statable(ctx: Context, diseases: np.ndarray) -> np.ndarray:
+    """The ``diseases`` with at least ``min_findings`` statable findings once the leak rules have spoken
+    (:func:`usable_findings`): a vignette drawn from any other is dropped ("too few frequent phenotype
+    annotations"), which cost a third of a ``--hops 3`` run's attempts when they were drawn."""
+    keep = [d for d in diseases.tolist()
+            if len(usable_findings(ctx, d, phenotype_annotations(ctx, d))) >= ctx.config.min_findings]  # fmt: skip
+    return np.array(keep, dtype=np.int32)
 
 
 def _choose_findings(
@@ -239,13 +260,28 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         )  # fmt: skip
     assert cont is not None
     mp, steps = cont
-    walk = acceptable_walk(ctx, steps, np.array([disease] * 4, dtype=np.int32), rng, hidden_from=0)
-    if isinstance(walk, Drop):
-        return walk
-    nodes, edges = walk
     layers = [cand, *prover.follow(cand, steps)]
     open_start = np.union1d(cand, all_but_one(ctx, [p for p, _, _, _ in chosen]))
     open_prev = prover.follow(open_start, steps[:-1])[-1] if len(steps) > 1 else open_start
+    picked: list[list[tuple[int, str, int]]] = []
+    stated_ids = stated_nodes(ctx, constraints)
+    last = len(constraints) + len(steps) - 1  # the constraint a chain distractor fails: the last step
+
+    def near_enough(nodes: np.ndarray, edges: np.ndarray) -> str | None:
+        """A multiple-choice continuation is kept only if its end has enough near, safe distractors."""
+        k = cfg.options - 1
+        target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), open_prev=open_prev, stated=stated_ids)
+        got = chain_distractors(ctx, target, rng, k)
+        if len(got) < k:
+            return TOO_FEW_NEAR
+        picked.append([(d, rule, last) for d, rule in got])
+        return None
+
+    check = near_enough if fmt == "mcq" and cfg.context != "facts" else None
+    walk = acceptable_walk(ctx, steps, np.array([disease] * 4, dtype=np.int32), rng, hidden_from=0, accept=check)
+    if isinstance(walk, Drop):
+        return walk
+    nodes, edges = walk
     for step, layer in zip(steps, layers[1:], strict=True):
         constraints.append(
             Constraint(description=f"then {step}", kind="chain_step", candidates_after=len(layer),
@@ -257,6 +293,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         constraints=constraints, path_edges=path_edges + [int(x) for x in edges],
         start_text="this patient's condition", start=disease, nodes=[int(x) for x in nodes], mp_name=mp.name,
         vignette_ctx=vctx, findings_rationale=frat, open_prev=open_prev,
+        chain_distractors=picked[0] if picked else None,
     )  # fmt: skip
 
 

@@ -26,7 +26,18 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
 - ``circular_keys``: keys that restate another entity of their path (matched as findings are), their
   own subclass or superclass on the path aside;
 - ``own_class_keys``: chains whose key is a class the start drug itself belongs to -- needs the graph;
-- ``sibling_rule_share``: share of distractors chosen by a rule that reads what siblings reach.
+- ``sibling_rule_share``: share of distractors chosen by a rule that reads what siblings reach;
+- ``association_shortcut_rate``: share of multiple-choice items whose option ranked first by personalized
+  PageRank from what the stem states (a chain's start entity, a vignette's findings and mode of
+  inheritance) over the whole graph, relation types and directions ignored, is the key (ties shared);
+  computed here by power iteration (`personalized_pagerank`), independent of the generator's own score --
+  needs the graph;
+- ``popularity_shortcut_rate``: share of multiple-choice items whose option with the most neighbours is the
+  key (ties shared) -- needs the graph;
+- ``key_alone_in_area``: multiple-choice items whose key has an area (organ system, therapeutic area;
+  `kgsynth.questions.areas`) that no distractor shares -- needs the graph;
+- ``non_therapeutic_options``: options and short-answer keys from the curation list's non-therapeutic
+  vocabulary (`kgsynth.questions.curation.non_therapeutic_mask`) -- needs the graph;
 - ``max_hidden_share``: the largest share of the items through one hidden intermediate (`check_hidden_share`);
 - ``molecular_activity_findings`` / ``diagnosis_word_findings``: stated findings naming an enzyme's activity, or
   restating the diagnosis in its distinctive words (`check_finding_leaks`);
@@ -504,6 +515,156 @@ def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _
             tally.example("organ_system_keys", f"{it.id}: {it.answer.name}")
 
 
+PPR_RESTART = 0.15  # the restart probability of personalized PageRank (the usual damping of 0.85)
+PPR_ITERATIONS = 30  # at most; the mass still moving after them is below 0.85**30 (0.8%)
+PPR_TOLERANCE = 1e-6  # L1 change per iteration at which the power iteration stops
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The graph as one undirected adjacency, relation types ignored, each pair of nodes once (CSR)."""
+
+    indptr: np.ndarray
+    cols: np.ndarray
+    rows: np.ndarray  # the row of every entry of ``cols``
+    degree: np.ndarray
+
+    @classmethod
+    def of(cls, graph: Graph) -> Neighbours:
+        n = graph.num_nodes
+        src = np.concatenate([graph.src, graph.dst]).astype(np.int64)
+        dst = np.concatenate([graph.dst, graph.src]).astype(np.int64)
+        keep = src != dst
+        pairs = np.unique(src[keep] * n + dst[keep])
+        rows, cols = pairs // n, pairs % n
+        degree = np.bincount(rows, minlength=n)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(degree, out=indptr[1:])
+        return cls(indptr=indptr, cols=cols, rows=rows, degree=degree)
+
+
+def personalized_pagerank(nb: Neighbours, seeds: Sequence[int], *, restart: float = PPR_RESTART) -> np.ndarray:
+    """Personalized PageRank of every node from ``seeds`` (restart spread evenly over them), by power
+    iteration: ``x = restart * s + (1 - restart) * W x`` with ``W`` the random-walk matrix; mass at a node
+    without neighbours returns to the seeds.
+
+    >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
+    >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
+    >>> for i in range(4): b.add_node(f"D:{i}", "biolink:Disease", f"d{i}", source="s")
+    >>> _ = b.stream("x", "s")
+    >>> for s, o in (("D:0", "D:1"), ("D:1", "D:2"), ("D:2", "D:3")):
+    ...     b.add_edge(s, "biolink:subclass_of", o, source="s", stream="x")
+    >>> g = b.build(); x = personalized_pagerank(Neighbours.of(g), [g.index["D:0"]])
+    >>> d = [float(x[g.index[f"D:{i}"]]) for i in range(4)]
+    >>> d[1] > d[2] > d[3], round(sum(d), 6)
+    (True, 1.0)
+    """
+    n = len(nb.degree)
+    s = np.zeros(n, dtype=np.float64)
+    s[np.asarray(seeds, dtype=np.int64)] = 1.0
+    s /= s.sum()
+    x = s.copy()
+    inv = np.divide(1.0, nb.degree, out=np.zeros(n), where=nb.degree > 0)
+    dangling = nb.degree == 0
+    for _ in range(PPR_ITERATIONS):
+        walk = np.bincount(nb.cols, weights=(x * inv)[nb.rows], minlength=n)
+        nxt = restart * s + (1 - restart) * (walk + float(x[dangling].sum()) * s)
+        change = float(np.abs(nxt - x).sum())
+        x = nxt
+        if change < PPR_TOLERANCE:
+            break
+    return x
+
+
+def stated_entities(item: Item) -> list[str]:
+    """What the stem states: a chain's start entity; a vignette's findings and mode of inheritance."""
+    if item.type == "vignette":
+        return [v for c in item.constraints if c.kind in ("has_phenotype", "has_mode_of_inheritance")
+                for v in c.args.values()]  # fmt: skip
+    return [c.args["entity"] for c in item.constraints if c.kind == "start" and "entity" in c.args]
+
+
+def key_share_of_top(scores: Sequence[float], key: int) -> float:
+    """1 when option ``key`` scores highest, ``1/t`` when it ties with ``t - 1`` others at the top, else 0.
+
+    >>> key_share_of_top([0.3, 0.1, 0.2], 0), key_share_of_top([0.3, 0.3, 0.2], 1), key_share_of_top([1, 2], 0)
+    (1.0, 0.5, 0.0)
+    """
+    top = max(scores)
+    if scores[key] < top:
+        return 0.0
+    return 1.0 / sum(1 for v in scores if v == top)
+
+
+_TABLES: dict[tuple[int, str], tuple[Graph, tuple[Neighbours, np.ndarray, np.ndarray]]] = {}
+
+
+def _difficulty_tables(graph: Graph, schema_name: str) -> tuple[Neighbours, np.ndarray, np.ndarray]:
+    """The undirected adjacency, the areas and the non-therapeutic mask of ``graph`` by the run's schema (kept
+    for the last graph and schema)."""
+    got = _TABLES.get((id(graph), schema_name))
+    if got is not None and got[0] is graph:
+        return got[1]
+    from kgsynth.graph.index import CSRIndex
+    from kgsynth.questions.areas import build_areas
+    from kgsynth.questions.curation import load_curation, non_therapeutic_mask
+
+    cur = load_curation(schema_name)
+    root = load_schema(schema_name).phenotype_root
+    areas = build_areas(graph, CSRIndex(graph), therapeutic_root=cur.therapeutic_class_root, phenotype_root=root)
+    made = (Neighbours.of(graph), areas, non_therapeutic_mask(graph, cur))
+    _TABLES.clear()
+    _TABLES[(id(graph), schema_name)] = (graph, made)
+    return made
+
+
+def _check_difficulty(items: Sequence[Item], graph: Graph | None, tally: _Tally, schema_name: str) -> None:
+    keys = ("association_shortcut_rate", "popularity_shortcut_rate", "key_alone_in_area", "non_therapeutic_options")
+    if graph is None:
+        for name in keys:
+            tally.metrics[name] = None
+            tally.skipped[name] = "needs the graph"
+        return
+    nb, areas, unfit = _difficulty_tables(graph, schema_name)
+    node = graph.index.get
+    tally.metrics["non_therapeutic_options"] = tally.metrics["key_alone_in_area"] = 0
+    association = popularity = 0.0
+    asked: list[tuple[list[int], list[int], int]] = []
+    for it in items:
+        if it.format == "short":
+            k = node(it.answer.curie)
+            if k is not None and unfit[k]:
+                tally.add("non_therapeutic_options")
+                tally.example("non_therapeutic_options", f"{it.id}: key {it.answer.name!r}")
+            continue
+        opts = [node(o.curie) for o in it.options]
+        seeds = [x for x in (node(c) for c in stated_entities(it)) if x is not None]
+        key = next((i for i, o in enumerate(it.options) if o.letter == it.answer.letter), None)
+        for o, n in zip(it.options, opts, strict=True):
+            if n is not None and unfit[n]:
+                tally.add("non_therapeutic_options")
+                tally.example("non_therapeutic_options", f"{it.id}: {o.text!r}")
+        if key is None or not seeds or any(n is None for n in opts):
+            continue
+        nodes = [int(n) for n in opts if n is not None]
+        asked.append((seeds, nodes, key))
+        mask = int(areas[nodes[key]])
+        if mask and not any(int(areas[n]) & mask for i, n in enumerate(nodes) if i != key):
+            tally.add("key_alone_in_area")
+            tally.example("key_alone_in_area", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
+    for seeds, nodes, at in asked:
+        ppr = personalized_pagerank(nb, seeds)
+        association += key_share_of_top([float(ppr[n]) for n in nodes], at)
+        popularity += key_share_of_top([float(nb.degree[n]) for n in nodes], at)
+    mcq = len(asked)
+    tally.details["difficulty_items"] = mcq
+    tally.metrics["association_shortcut_rate"] = round(association / mcq, 4) if mcq else None
+    tally.metrics["popularity_shortcut_rate"] = round(popularity / mcq, 4) if mcq else None
+    if not mcq:
+        for name in ("association_shortcut_rate", "popularity_shortcut_rate"):
+            tally.skipped[name] = "no multiple-choice items"
+
+
 def audit_items(
     items: Sequence[Item], *, graph: Graph | None = None, schema_name: str = DEFAULT_SCHEMA
 ) -> dict[str, Any]:
@@ -528,6 +689,7 @@ def audit_items(
     check_hidden_share(items, tally)
     check_finding_leaks(items, tally, schema=schema_name)
     check_vignette_ranks(items, graph, tally)
+    _check_difficulty(items, graph, tally, schema_name)
     return {
         "version": AUDIT_VERSION,
         "metrics": tally.metrics,
