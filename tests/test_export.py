@@ -404,11 +404,11 @@ def test_rewards_need_no_teacher_and_export_needs_no_torch() -> None:
 
 
 def _shard_edits() -> dict[str, Callable[[Path], None]]:
-    def edit(shard: Path) -> None:  # the gold letter of the first item, A -> B
+    def edit(shard: Path) -> None:  # the gold letter of the first item, changed (A -> B, any other -> A)
         data = shard.read_bytes()
         head, sep, rest = data.partition(b'"answer":{"letter":"')
-        assert sep and rest[:1] == b"A", "the first item's key is at A"
-        shard.write_bytes(head + sep + b"B" + rest[1:])
+        assert sep and rest[:1] in (b"A", b"B", b"C", b"D", b"E"), "the first item has a gold letter"
+        shard.write_bytes(head + sep + (b"B" if rest[:1] == b"A" else b"A") + rest[1:])
 
     return {
         "edited": edit,

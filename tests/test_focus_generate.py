@@ -16,12 +16,14 @@ from kgsynth.run.focus import derive_focus, write_focus
 from kgsynth.run.generate import generate
 from kgsynth.run.journal import read_run_items
 
-TARGET = "biolink:treats>biolink:has_phenotype"
-# A policy that fails every drug -> disease -> phenotype chain and solves the others (as stage-2 mining writes).
+# A metapath the near-distractor rules let through often enough to steer (about 5% of a plain --hops 2 run).
+TARGET = "biolink:gene_associated_with_condition>biolink:treats"
+# A policy that fails every gene -> disease -> drug chain and solves the others (as stage-2 mining writes).
 ROWS = [
     *({"type": "chain", "hops": 2, "metapath": TARGET, "rarity": 0.5, "k": 4, "successes": 0} for _ in range(6)),
     *({"type": "chain", "hops": 2, "metapath": mp, "rarity": 0.5, "k": 4, "successes": 4}
-      for mp in ("biolink:treats>biolink:member_of", "biolink:gene_associated_with_condition>biolink:treats",
+      for mp in ("biolink:treats>biolink:gene_associated_with_condition",
+                 "biolink:has_phenotype>biolink:gene_associated_with_condition",
                  "biolink:treats>biolink:interacts_with") for _ in range(4)),
 ]  # fmt: skip
 
