@@ -17,7 +17,8 @@ from tests.conftest import FIXTURES
 from tests.neo4j_server import Neo4jServer
 
 KGX = FIXTURES / "kgx"  # the mini fixture graph exported as KGX TSV (26 nodes, 34 edges)
-SMALL = ["--n", "1", "--hops", "1", "--type", "chain", "--options", "3", "--no-compare-uniform"]
+# a short answer: the mini graph has too few near, safe distractors for a multiple-choice item (issue 16's rules)
+SMALL = ["--n", "1", "--hops", "1", "--type", "chain", "--format", "short", "--no-compare-uniform"]
 
 
 def kgsynth(*args: str, cache: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
