@@ -599,7 +599,9 @@ def key_share_of_top(scores: Sequence[float], key: int) -> float:
 _TABLES: dict[tuple[int, str], tuple[Graph, tuple[Neighbours, np.ndarray, np.ndarray]]] = {}
 
 
-def _difficulty_tables(graph: Graph, schema_name: str) -> tuple[Neighbours, np.ndarray, np.ndarray]:
+def _difficulty_tables(
+    graph: Graph, schema_name: str, phenotype_root: str | None
+) -> tuple[Neighbours, np.ndarray, np.ndarray]:
     """The undirected adjacency, the areas and the non-therapeutic mask of ``graph`` by the run's schema (kept
     for the last graph and schema)."""
     got = _TABLES.get((id(graph), schema_name))
@@ -610,22 +612,25 @@ def _difficulty_tables(graph: Graph, schema_name: str) -> tuple[Neighbours, np.n
     from kgsynth.questions.curation import load_curation, non_therapeutic_mask
 
     cur = load_curation(schema_name)
-    root = load_schema(schema_name).phenotype_root
-    areas = build_areas(graph, CSRIndex(graph), therapeutic_root=cur.therapeutic_class_root, phenotype_root=root)
+    areas = build_areas(
+        graph, CSRIndex(graph), therapeutic_root=cur.therapeutic_class_root, phenotype_root=phenotype_root
+    )
     made = (Neighbours.of(graph), areas, non_therapeutic_mask(graph, cur))
     _TABLES.clear()
     _TABLES[(id(graph), schema_name)] = (graph, made)
     return made
 
 
-def _check_difficulty(items: Sequence[Item], graph: Graph | None, tally: _Tally, schema_name: str) -> None:
+def _check_difficulty(
+    items: Sequence[Item], graph: Graph | None, tally: _Tally, schema_name: str, phenotype_root: str | None
+) -> None:
     keys = ("association_shortcut_rate", "popularity_shortcut_rate", "key_alone_in_area", "non_therapeutic_options")
     if graph is None:
         for name in keys:
             tally.metrics[name] = None
             tally.skipped[name] = "needs the graph"
         return
-    nb, areas, unfit = _difficulty_tables(graph, schema_name)
+    nb, areas, unfit = _difficulty_tables(graph, schema_name, phenotype_root)
     node = graph.index.get
     tally.metrics["non_therapeutic_options"] = tally.metrics["key_alone_in_area"] = 0
     association = popularity = 0.0
@@ -689,7 +694,7 @@ def audit_items(
     check_hidden_share(items, tally)
     check_finding_leaks(items, tally, schema=schema_name)
     check_vignette_ranks(items, graph, tally)
-    _check_difficulty(items, graph, tally, schema_name)
+    _check_difficulty(items, graph, tally, schema_name, schema.phenotype_root)
     return {
         "version": AUDIT_VERSION,
         "metrics": tally.metrics,
