@@ -225,15 +225,27 @@ def near_shape(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool) -
     """The candidates of :func:`_near` before association is measured: what the asked relation reaches
     anywhere, of the key's kind, within the popularity band (``widen`` times as wide) and, ``same_area``,
     in the key's area."""
-    o, cfg = ow(ctx), ctx.config
-    pool = _reached_anywhere(ctx, t.steps[-1], t.answer)
+    o, cfg, answer = ow(ctx), ctx.config, t.answer
     degree = o.walks.degree
-    pop = degree[pool] / max(int(degree[t.answer]), 1)
-    near = (pop >= 1 / (cfg.popularity_band * widen)) & (pop <= cfg.popularity_band * widen)
-    area = o.areas[t.answer]
-    if area and same_area:
-        near &= (o.areas[pool] & area) != 0
-    return pool[near]
+    area = o.areas[answer]
+    # the result depends on the key only through these, so keys of one shape share it (cached per run)
+    key = (str(t.steps[-1]), int(ctx.graph.category[answer]), int(o.kind[answer]), int(degree[answer]),
+           int(area) if same_area else 0, widen)  # fmt: skip
+    got = ctx.memo.near_shape_cache.get(key)
+    if got is None:
+        pool = _reached_anywhere(ctx, t.steps[-1], answer)
+        pop = degree[pool] / max(int(degree[answer]), 1)
+        near = (pop >= 1 / (cfg.popularity_band * widen)) & (pop <= cfg.popularity_band * widen)
+        if area and same_area:
+            near &= (o.areas[pool] & area) != 0
+        if len(ctx.memo.near_shape_cache) >= NEAR_SHAPE_CACHE:
+            ctx.memo.near_shape_cache.clear()
+        got = ctx.memo.near_shape_cache[key] = pool[near]
+        got.flags.writeable = False
+    return got
+
+
+NEAR_SHAPE_CACHE = 8192  # key shapes whose near-tier candidates are kept
 
 
 def same_area_nearest(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:

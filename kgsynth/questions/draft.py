@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
@@ -57,7 +58,12 @@ class Memo:
     relatives_cache: dict[int, np.ndarray] = field(default_factory=dict)  # a diagnosis's relatives
     twin_cache: dict[int, bool] = field(default_factory=dict)  # a disease named like an HPO phenotype
     phenotype_norms: frozenset[str] | None = None  # every normalised name and synonym of an HPO phenotype
-    association_cache: dict[bytes, np.ndarray] = field(default_factory=dict)  # stated entities -> scores
+    # stated entities -> association scores, kept sparse (touched nodes, their scores) and least recently used
+    # first, so that a chain start drawn again finds its scores; the last set's dense scores beside them
+    association_cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = field(default_factory=OrderedDict)
+    association_last: tuple[bytes, np.ndarray] | None = None
+    # a near tier's candidates before association (kgsynth.questions.distractors.near_shape), per key shape
+    near_shape_cache: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
     # the chain metapaths a multiple-choice attempt draws from: those whose walks' ends can have near, safe
     # distractors (kgsynth.questions.chain.viable_chain_paths, probed on its own random stream; None until probed)
     viable_chain_paths: list[tuple[MetapathSpec, list[Step]]] | None = None
@@ -206,7 +212,7 @@ def ow(ctx: Context) -> OpenWorld:
     return ctx.open_world
 
 
-ASSOCIATION_CACHE = 256  # stated-entity sets whose association scores are kept (dense arrays)
+ASSOCIATION_CACHE = 2048  # stated-entity sets whose association scores are kept (sparse: a few thousand nodes each)
 
 
 def stated_nodes(ctx: Context, constraints: list[Constraint]) -> np.ndarray:
@@ -224,13 +230,23 @@ def association(ctx: Context, stated: np.ndarray) -> np.ndarray:
     from kgsynth.questions.association import association_scores
 
     key = stated.tobytes()
-    got = ctx.memo.association_cache.get(key)
-    if got is None:
-        if len(ctx.memo.association_cache) >= ASSOCIATION_CACHE:
-            ctx.memo.association_cache.clear()
-        got = ctx.memo.association_cache[key] = association_scores(
-            ow(ctx).walks, stated, steps=min(ctx.config.hops + 1, 4), keep=ctx.config.association_keep
-        )
+    memo = ctx.memo
+    if memo.association_last is not None and memo.association_last[0] == key:
+        return memo.association_last[1]
+    kept = memo.association_cache.get(key)
+    if kept is not None:
+        memo.association_cache.move_to_end(key)
+        got = np.zeros(ctx.graph.num_nodes, dtype=np.float64)
+        got[kept[0]] = kept[1]
+    else:
+        got = association_scores(ow(ctx).walks, stated, steps=min(ctx.config.hops + 1, 4),
+                                 keep=ctx.config.association_keep)  # fmt: skip
+        touched = np.flatnonzero(got).astype(np.int32)
+        memo.association_cache[key] = (touched, got[touched])
+        if len(memo.association_cache) > ASSOCIATION_CACHE:
+            memo.association_cache.popitem(last=False)
+    got.flags.writeable = False
+    memo.association_last = (key, got)
     return got
 
 
