@@ -69,10 +69,22 @@ class Memo:
     viable_chain_paths: list[tuple[MetapathSpec, list[Step]]] | None = None
     blocked: tuple[tuple[int, int], np.ndarray] | None = None  # kgsynth.questions.draft.hidden_blocked
 
+    def share_graph_caches(self, other: Memo) -> None:
+        """Use ``other``'s caches of what depends on the graph, schema and question options alone (not on the start
+        distribution, the probe or the tally): a second run over the same inputs with other rarity weights (the
+        uniform-start baseline of ``kgsynth generate``) finds them filled. Its own output is unchanged."""
+        for name in GRAPH_CACHES:
+            setattr(self, name, getattr(other, name))
+
     def clear(self) -> None:
         """Drop every cached value (each field back to its empty default)."""
         for f in fields(self):
             setattr(self, f.name, f.default_factory() if f.default_factory is not MISSING else f.default)
+
+
+# the Memo fields that depend on the graph, schema and question options alone (Memo.share_graph_caches)
+GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "relatives_cache",
+                "twin_cache", "association_cache", "near_shape_cache")  # fmt: skip
 
 
 @dataclass

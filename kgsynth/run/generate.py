@@ -340,7 +340,7 @@ def _generate(
     items = [Item.model_validate_json(line) for line in shards.read_lines()] if resumed else made_here
     summary = summarize(graph, items, gen, config)
     if compare_uniform:
-        summary["rare_coverage"]["uniform_start_sampling"] = uniform_coverage(graph, config, gen.index)
+        summary["rare_coverage"]["uniform_start_sampling"] = uniform_coverage(graph, config, gen.index, like=gen)
     atomic_write(out / SUMMARY, dumps(summary))
     write_card(out, items)
     return summary
@@ -361,11 +361,14 @@ def orpha_diseases(graph: Graph, items: list[Item]) -> set[str]:
     return covered
 
 
-def uniform_coverage(graph: Graph, config: GenerateConfig, index: CSRIndex) -> int:
-    """Distinct ORPHA diseases covered by the same N items drawn with uniform start sampling."""
+def uniform_coverage(graph: Graph, config: GenerateConfig, index: CSRIndex, *, like: Generator | None = None) -> int:
+    """Distinct ORPHA diseases covered by the same N items drawn with uniform start sampling (``like``: the run's
+    generator, whose caches of the graph it reuses; the count is the same without)."""
     # the baseline of what rarity weighting buys: no rarity bias and no focus file
     uniform = config.model_copy(update={"rarity": config.rarity.model_copy(update={"alpha": 0.0}), "focus": None})
     gen = Generator(graph, uniform, index=index)
+    if like is not None and like.graph is gen.graph:
+        gen.ctx.memo.share_graph_caches(like.ctx.memo)
     items: list[Item] = []
     while len(items) < config.n and gen.attempt < MAX_ATTEMPTS_PER_ITEM * config.n:
         item = gen.next_item()
