@@ -102,3 +102,43 @@ def test_dropping_the_memo_after_every_attempt_changes_no_item(real_graph: Graph
         runs.append(items)
     assert len(runs[0]) == cfg.n
     assert runs[0] == runs[1]
+
+
+def test_association_scores_read_back_from_the_cache_equal_fresh_ones(
+    real_graph: Graph, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scores read back from the sparse cache (or recomputed after eviction) equal a fresh walk, read-only."""
+    from kgsynth.questions import draft
+    from kgsynth.questions.association import association_scores
+
+    monkeypatch.setattr(draft, "ASSOCIATION_CACHE", 2)
+    g = real_graph
+    ctx = build_context(g, CSRIndex(g), load_schema(DEFAULT_SCHEMA), GenerateConfig(n=5, hops=3))
+    lo, _ = g.category_range("biolink:Drug")
+    sets = [np.array([lo + i], dtype=np.int32) for i in range(3)]
+
+    def fresh(s: np.ndarray) -> np.ndarray:
+        return association_scores(draft.ow(ctx).walks, s, steps=4, keep=ctx.config.association_keep)
+
+    first = [draft.association(ctx, s).copy() for s in sets]  # the third evicts the first
+    assert len(ctx.memo.association_cache) == 2
+    for s, got in zip([sets[1], sets[0], sets[2], sets[1]], [first[1], first[0], first[2], first[1]], strict=True):
+        again = draft.association(ctx, s)
+        assert np.array_equal(again, got) and np.array_equal(again, fresh(s)) and again.any()
+        with pytest.raises(ValueError):
+            again[0] = 1.0
+
+
+@pytest.mark.slow
+def test_the_uniform_baseline_counts_the_same_with_the_runs_caches(real_graph: Graph) -> None:
+    """The uniform-start pass of ``kgsynth generate`` reusing the run's caches of the graph counts what it counts
+    with caches of its own (the caches it shares depend on nothing the rarity weights change)."""
+    from kgsynth.run.generate import uniform_coverage
+
+    cfg = GenerateConfig(n=12, hops=3, seed=23)
+    gen = Generator(real_graph, cfg)
+    while gen.accepted < cfg.n and gen.attempt < 200 * cfg.n:
+        gen.next_item()
+    assert gen.ctx.memo.association_cache and gen.ctx.memo.unsafe_cache
+    shared = uniform_coverage(real_graph, cfg, gen.index, like=gen)
+    assert shared == uniform_coverage(real_graph, cfg, gen.index) > 0
