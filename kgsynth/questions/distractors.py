@@ -22,7 +22,6 @@ import numpy as np
 from kgsynth.graph.index import Step, sorted_unique
 from kgsynth.questions.curation import norm_name
 from kgsynth.questions.draft import Context, association, ow
-from kgsynth.questions.item import Constraint
 from kgsynth.questions.openworld import closure, relatives
 from kgsynth.questions.starts import vignette_starts
 from kgsynth.questions.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, upward_closure
@@ -43,6 +42,8 @@ class ChainTarget:
     stated: np.ndarray | None = None  # the entities the stem states (what nearness is measured from)
     # an open-book short answer's hidden decoy ends: no option is shown, so any safe end will do after the near
     hidden_ends: bool = False
+    # a vignette's near wrong diagnoses: the runner-ups of its findings (kgsynth.questions.phenomatch), best first
+    near_diagnoses: np.ndarray | None = None
 
 
 MEMBER_OF = Step("biolink:member_of")
@@ -199,6 +200,22 @@ def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
     return ctx.memo.reached[key]
 
 
+def near_diagnosis(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """What the chain's steps reach from a vignette's near wrong diagnoses (``ChainTarget.near_diagnoses``: the
+    diseases its findings rank next, each missing at least two of them), in the order of the diagnoses, within
+    the key's twice-wide popularity band and area: the answer a clinician who took the runner-up for the
+    diagnosis would give, kept only where :func:`near_association_wide` would keep it. Unsafe ends are cut as for
+    every rule (:func:`chain_distractors`)."""
+    if t.near_diagnoses is None or len(t.near_diagnoses) == 0:
+        return np.empty(0, np.int32)
+    ends = np.concatenate([ctx.prover.follow(np.array([d], dtype=np.int32), t.steps)[-1] for d in t.near_diagnoses])
+    _, first = np.unique(ends, return_index=True)
+    pool = fitting(ctx, t.answer, ends[np.sort(first)])
+    # as associated with the stem as the wide near tier asks: a runner-up's ends are not always (PPR from the findings
+    # favours what the diagnosis itself reaches), and an option far less associated than the key gives it away
+    return pool[np.isin(pool, _near(ctx, t, widen=2.0, same_area=True))]
+
+
 def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Entities of the key's kind that the asked relation reaches somewhere and that are about as near to
     what the stem states as the key is: association (:func:`kgsynth.questions.draft.association`) between
@@ -269,13 +286,14 @@ def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndar
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
 CHAIN_RULES: tuple[ChainRule, ...] = (
     negative_evidence,
+    near_diagnosis,
     near_association,
     near_association_wide,
     same_area_nearest,
     near_association_other_area,
     decoy_end,
 )
-NEAR_RULES = (near_association, near_association_wide, same_area_nearest, near_association_other_area)
+NEAR_RULES = (near_diagnosis, near_association, near_association_wide, same_area_nearest, near_association_other_area)
 NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
@@ -354,7 +372,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     return chosen
 
 
-DIAGNOSIS_RULES = ("negative_evidence", "unannotated_organ_system", "far_negative")
+DIAGNOSIS_RULES = ("negative_evidence", "near_diagnosis", "unannotated_organ_system", "far_negative")
 
 
 RELATIVES_CACHE = 8192  # diagnoses whose relatives are kept (a vignette run draws each several times)
@@ -378,12 +396,13 @@ def diagnosis_distractors(
     disease: int,
     cand: np.ndarray,
     chosen: list[tuple[int, int, float, dict[str, Any]]],
-    constraints: list[Constraint],
+    near: np.ndarray,
     rng: np.random.Generator,
 ) -> list[tuple[int, str, int]]:
-    """Wrong diagnoses, each with the constraint it fails: explicit negative evidence first, then diseases
-    missing two or more findings one of which lies in an organ system they have no annotation in, then any
-    disease missing two or more findings. Never a relative or namesake of the diagnosis, never one that
+    """Wrong diagnoses, each with the constraint it fails: explicit negative evidence first, then the near wrong
+    diagnoses (``near``: the diseases the findings rank next, best first) missing two or more findings, then
+    diseases missing two or more findings one of which lies in an organ system they have no annotation in, then
+    any disease missing two or more findings. Never a relative or namesake of the diagnosis, never one that
     misses a single finding (the open world may hold that annotation)."""
     g, prover, o = ctx.graph, ctx.prover, ow(ctx)
     k = ctx.config.options - 1
@@ -395,7 +414,8 @@ def diagnosis_distractors(
     uniq, counts = uniq[keep], counts[keep]
     # hardest first (most findings shared), ties in random order
     order = np.lexsort((rng.random(len(uniq)), -counts))
-    pool = [int(x) for x in uniq[order][:300]]
+    pool = [int(x) for x in near] + [int(x) for x in uniq[order][:300]]
+    near_set = {int(x) for x in near}
     lo, hi = g.category_range("biolink:Disease")
     starts = vignette_starts(ctx)
     pool += [int(x) for x in rng.choice(starts, size=min(200, len(starts)), replace=False) if int(x) not in cand]
@@ -414,6 +434,9 @@ def diagnosis_distractors(
             by_rule["negative_evidence"].append((d, "negative_evidence", neg[0]))
             continue
         if len(failed) < 2:
+            continue
+        if d in near_set:
+            by_rule["near_diagnosis"].append((d, "near_diagnosis", failed[0]))
             continue
         systems = annotated_systems(ctx, d)
         empty = [i for i in failed if prover.systems_of(findings[i]) and not (prover.systems_of(findings[i]) & systems)]
