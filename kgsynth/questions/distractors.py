@@ -204,16 +204,21 @@ def near_diagnosis(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np
     """What the chain's steps reach from a vignette's near wrong diagnoses (``ChainTarget.near_diagnoses``: the
     diseases its findings rank next, each missing at least two of them), in the order of the diagnoses, within
     the key's twice-wide popularity band and area: the answer a clinician who took the runner-up for the
-    diagnosis would give, kept only where :func:`near_association_wide` would keep it. Unsafe ends are cut as for
-    every rule (:func:`chain_distractors`)."""
+    diagnosis would give. Unsafe ends are cut as for every rule (:func:`chain_distractors`)."""
     if t.near_diagnoses is None or len(t.near_diagnoses) == 0:
         return np.empty(0, np.int32)
     ends = np.concatenate([ctx.prover.follow(np.array([d], dtype=np.int32), t.steps)[-1] for d in t.near_diagnoses])
     _, first = np.unique(ends, return_index=True)
     pool = fitting(ctx, t.answer, ends[np.sort(first)])
-    # as associated with the stem as the wide near tier asks: a runner-up's ends are not always (PPR from the findings
-    # favours what the diagnosis itself reaches), and an option far less associated than the key gives it away
-    return pool[np.isin(pool, _near(ctx, t, widen=2.0, same_area=True))]
+    return pool[np.isin(pool, near_shape(ctx, t, widen=2.0, same_area=True))]
+
+
+def near_diagnosis_rest(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """:func:`near_diagnosis` again, after the association tiers: its first pass takes at most ``k - 1``
+    options (:func:`chain_distractors`), leaving one to a tier that may hold an option more associated
+    with the stem than the key (a runner-up's ends are mostly less associated with the findings than the key,
+    which the diagnosis itself reaches); this pass fills what those tiers left."""
+    return near_diagnosis(ctx, t, rng)
 
 
 def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -291,9 +296,17 @@ CHAIN_RULES: tuple[ChainRule, ...] = (
     near_association_wide,
     same_area_nearest,
     near_association_other_area,
+    near_diagnosis_rest,
     decoy_end,
 )
-NEAR_RULES = (near_diagnosis, near_association, near_association_wide, same_area_nearest, near_association_other_area)
+NEAR_RULES = (
+    near_diagnosis,
+    near_diagnosis_rest,
+    near_association,
+    near_association_wide,
+    same_area_nearest,
+    near_association_other_area,
+)
 NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
@@ -362,12 +375,15 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 if classes & used_classes:
                     continue
                 used_classes |= classes
-            chosen.append((d, make.__name__))
+            rule = "near_diagnosis" if make is near_diagnosis_rest else make.__name__
+            chosen.append((d, rule))
             excluded[d] = True
             taken.add(int(name_id[d - lo]))
             if len(chosen) == k:
                 return chosen
             if make is same_area_nearest and (short := short - 1) <= 0:
+                break
+            if make is near_diagnosis and sum(1 for _, r in chosen if r == "near_diagnosis") >= k - 1:
                 break
     return chosen
 

@@ -18,6 +18,7 @@ from kgsynth.questions.draft import (
     Draft,
     Drop,
     acceptable_walk,
+    association,
     nodes_readable,
     ow,
     stated_nodes,
@@ -45,6 +46,10 @@ DRAWS = 8  # diseases drawn per vignette attempt
 NO_START = -1  # no disease can start this kind of vignette
 HALLMARKS = 3  # the first finding is drawn among this many of the most frequent and informative
 NEAR_DIAGNOSES = 10  # runner-up diagnoses whose chain ends are offered as near wrong answers
+# a multiple-choice continuation prefers a walk one of whose options is more associated with the findings than the
+# key (kgsynth.questions.draft.association); the first walk with near, safe options is the fallback
+CONTINUATION_WALKS = 4  # walks from the diagnosis one continuation attempt tries
+KEY_MOST_ASSOCIATED = "no option more associated with the findings than the key"
 FINDING_DRAWS = 3  # findings drawn per attempt until they rank the diagnosis first (else the attempt is dropped)
 
 
@@ -362,11 +367,23 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         got = chain_distractors(ctx, target, rng, k)
         if len(got) < k:
             return TOO_FEW_NEAR
+        if not fallback:
+            fallback.append((nodes, edges, [(d, rule, last) for d, rule in got]))
+        scores = association(ctx, stated_ids)
+        if not any(scores[d] > scores[int(nodes[-1])] for d, _ in got):
+            return KEY_MOST_ASSOCIATED  # the next walk may do better; the first is kept as the fallback
         picked.append([(d, rule, last) for d, rule in got])
         return None
 
     check = near_enough if fmt == "mcq" and cfg.context != "facts" else None
-    walk = acceptable_walk(ctx, steps, np.array([disease] * 4, dtype=np.int32), rng, hidden_from=0, accept=check)
+    fallback: list[tuple[np.ndarray, np.ndarray, list[tuple[int, str, int]]]] = []
+    starts = np.full(CONTINUATION_WALKS, disease, dtype=np.int32)
+    walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=0, accept=check)
+    if isinstance(walk, Drop) and fallback:
+        # no walk's options hold one more associated with the findings than the key: the first walk with near,
+        # safe options is asked all the same (requiring one left a --type vignette run far short of n)
+        walk = fallback[0][:2]
+        picked.append(fallback[0][2])
     if isinstance(walk, Drop):
         return walk
     nodes, edges = walk
