@@ -206,7 +206,7 @@ def check_open_world(item: Item, oracle: Oracle) -> None:
         reached = oracle.step(near, last.args["step"])
     for d in item.distractors:
         node = ix[d.curie]
-        assert d.rule in {"negative_evidence", "unannotated_organ_system", "far_negative",
+        assert d.rule in {"negative_evidence", "unannotated_organ_system", "far_negative", "near_diagnosis",
                           "near_association", "near_association_wide", "same_area_nearest",
                           "near_association_other_area"}, d  # fmt: skip
         # not a correct entity under another name, nor above or below one (HPO, MONDO/DOID, MeSH trees)

@@ -163,3 +163,46 @@ def test_short_items_grade_every_proven_answer_by_every_name(real_graph: Graph, 
         outsider = next(i for i in range(lo, hi) if i not in proven and g.names[i] and g.names[i].lower() not in right)
         assert not judge_item(f"<think>...</think>\nAnswer: {g.names[outsider]}", it).correct
     assert several > 0  # some short items have more than one right answer, and accept each
+
+
+def misses(oracle: Oracle, disease: int, findings: list[int]) -> int:
+    """How many of ``findings`` ``disease`` has no annotation for (itself or a more specific term)."""
+    return sum(1 for q in findings if disease not in oracle.diseases_with(q))
+
+
+@pytest.mark.parametrize("hops", [1, 3])
+def test_near_wrong_diagnoses_share_findings_and_rank_below_the_key(
+    real_graph: Graph, oracle: Oracle, tmp_path: Path, hops: int
+) -> None:
+    """A vignette's near wrong diagnoses (rule ``near_diagnosis``) are diseases its findings score (an independent
+    Phenomizer), that share a stated finding, yet miss two findings or more and score below the diagnosis by the
+    margin; at --hops 3 the option is what the chain reaches from such a diagnosis."""
+    g = real_graph
+    cfg = GenerateConfig(n=12, hops=hops, types=["vignette"], seed=1607)
+    generate(g, cfg, tmp_path / "o", compare_uniform=False)
+    items = read_run_items(tmp_path / "o")
+    assert len(items) == 12
+    near = 0
+    for it in items:
+        diagnosis = g.index[it.path[0].subject]
+        stated = [g.index[c.args["phenotype"]] for c in it.constraints if c.kind == "has_phenotype"]
+        # the findings (the onset aside): a near wrong diagnosis shares one and misses two or more
+        findings = [g.index[c.args["phenotype"]] for c in it.constraints
+                    if c.kind == "has_phenotype" and not c.description.startswith("onset ")]  # fmt: skip
+        scores = phenomizer_scores(oracle, stated)
+        bound = scores[diagnosis] * (1 - cfg.vignette_rank_margin) + 1e-9
+        for d in it.distractors:
+            if d.rule != "near_diagnosis":
+                continue
+            near += 1
+            if hops == 1:
+                wrong = {g.index[d.curie]}
+            else:  # the diseases the chain's steps reach the option from
+                wrong = {g.index[d.curie]}
+                for c in reversed([c for c in it.constraints if c.kind == "chain_step"]):
+                    step = c.args["step"]
+                    wrong = oracle.step(wrong, step[1:] if step.startswith("^") else "^" + step)
+            fits = [w for w in wrong if misses(oracle, w, findings) >= 2 and 0 < scores.get(w, 0.0) <= bound
+                    and misses(oracle, w, findings) < len(findings)]  # fmt: skip
+            assert fits, (it.id, d.name, g.names[diagnosis])
+    assert near >= 6, near  # most items offer one

@@ -22,7 +22,6 @@ import numpy as np
 from kgsynth.graph.index import Step, sorted_unique
 from kgsynth.questions.curation import norm_name
 from kgsynth.questions.draft import Context, association, ow
-from kgsynth.questions.item import Constraint
 from kgsynth.questions.openworld import closure, relatives
 from kgsynth.questions.starts import vignette_starts
 from kgsynth.questions.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, upward_closure
@@ -43,6 +42,8 @@ class ChainTarget:
     stated: np.ndarray | None = None  # the entities the stem states (what nearness is measured from)
     # an open-book short answer's hidden decoy ends: no option is shown, so any safe end will do after the near
     hidden_ends: bool = False
+    # a vignette's near wrong diagnoses: the runner-ups of its findings (kgsynth.questions.phenomatch), best first
+    near_diagnoses: np.ndarray | None = None
 
 
 MEMBER_OF = Step("biolink:member_of")
@@ -199,6 +200,27 @@ def _reached_anywhere(ctx: Context, last: Step, answer: int) -> np.ndarray:
     return ctx.memo.reached[key]
 
 
+def near_diagnosis(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """What the chain's steps reach from a vignette's near wrong diagnoses (``ChainTarget.near_diagnoses``: the
+    diseases its findings rank next, each missing at least two of them), in the order of the diagnoses, within
+    the key's twice-wide popularity band and area: the answer a clinician who took the runner-up for the
+    diagnosis would give. Unsafe ends are cut as for every rule (:func:`chain_distractors`)."""
+    if t.near_diagnoses is None or len(t.near_diagnoses) == 0:
+        return np.empty(0, np.int32)
+    ends = np.concatenate([ctx.prover.follow(np.array([d], dtype=np.int32), t.steps)[-1] for d in t.near_diagnoses])
+    _, first = np.unique(ends, return_index=True)
+    pool = fitting(ctx, t.answer, ends[np.sort(first)])
+    return pool[np.isin(pool, near_shape(ctx, t, widen=2.0, same_area=True))]
+
+
+def near_diagnosis_rest(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """:func:`near_diagnosis` again, after the association tiers: its first pass takes at most ``k - 1``
+    options (:func:`chain_distractors`), leaving one to a tier that may hold an option more associated
+    with the stem than the key (a runner-up's ends are mostly less associated with the findings than the key,
+    which the diagnosis itself reaches); this pass fills what those tiers left."""
+    return near_diagnosis(ctx, t, rng)
+
+
 def near_association(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Entities of the key's kind that the asked relation reaches somewhere and that are about as near to
     what the stem states as the key is: association (:func:`kgsynth.questions.draft.association`) between
@@ -281,13 +303,22 @@ def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndar
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
 CHAIN_RULES: tuple[ChainRule, ...] = (
     negative_evidence,
+    near_diagnosis,
     near_association,
     near_association_wide,
     same_area_nearest,
     near_association_other_area,
+    near_diagnosis_rest,
     decoy_end,
 )
-NEAR_RULES = (near_association, near_association_wide, same_area_nearest, near_association_other_area)
+NEAR_RULES = (
+    near_diagnosis,
+    near_diagnosis_rest,
+    near_association,
+    near_association_wide,
+    same_area_nearest,
+    near_association_other_area,
+)
 NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
@@ -356,17 +387,20 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 if classes & used_classes:
                     continue
                 used_classes |= classes
-            chosen.append((d, make.__name__))
+            rule = "near_diagnosis" if make is near_diagnosis_rest else make.__name__
+            chosen.append((d, rule))
             excluded[d] = True
             taken.add(int(name_id[d - lo]))
             if len(chosen) == k:
                 return chosen
             if make is same_area_nearest and (short := short - 1) <= 0:
                 break
+            if make is near_diagnosis and sum(1 for _, r in chosen if r == "near_diagnosis") >= k - 1:
+                break
     return chosen
 
 
-DIAGNOSIS_RULES = ("negative_evidence", "unannotated_organ_system", "far_negative")
+DIAGNOSIS_RULES = ("negative_evidence", "near_diagnosis", "unannotated_organ_system", "far_negative")
 
 
 RELATIVES_CACHE = 8192  # diagnoses whose relatives are kept (a vignette run draws each several times)
@@ -390,12 +424,13 @@ def diagnosis_distractors(
     disease: int,
     cand: np.ndarray,
     chosen: list[tuple[int, int, float, dict[str, Any]]],
-    constraints: list[Constraint],
+    near: np.ndarray,
     rng: np.random.Generator,
 ) -> list[tuple[int, str, int]]:
-    """Wrong diagnoses, each with the constraint it fails: explicit negative evidence first, then diseases
-    missing two or more findings one of which lies in an organ system they have no annotation in, then any
-    disease missing two or more findings. Never a relative or namesake of the diagnosis, never one that
+    """Wrong diagnoses, each with the constraint it fails: explicit negative evidence first, then the near wrong
+    diagnoses (``near``: the diseases the findings rank next, best first) missing two or more findings, then
+    diseases missing two or more findings one of which lies in an organ system they have no annotation in, then
+    any disease missing two or more findings. Never a relative or namesake of the diagnosis, never one that
     misses a single finding (the open world may hold that annotation)."""
     g, prover, o = ctx.graph, ctx.prover, ow(ctx)
     k = ctx.config.options - 1
@@ -407,7 +442,8 @@ def diagnosis_distractors(
     uniq, counts = uniq[keep], counts[keep]
     # hardest first (most findings shared), ties in random order
     order = np.lexsort((rng.random(len(uniq)), -counts))
-    pool = [int(x) for x in uniq[order][:300]]
+    pool = [int(x) for x in near] + [int(x) for x in uniq[order][:300]]
+    near_set = {int(x) for x in near}
     lo, hi = g.category_range("biolink:Disease")
     starts = vignette_starts(ctx)
     pool += [int(x) for x in rng.choice(starts, size=min(200, len(starts)), replace=False) if int(x) not in cand]
@@ -426,6 +462,9 @@ def diagnosis_distractors(
             by_rule["negative_evidence"].append((d, "negative_evidence", neg[0]))
             continue
         if len(failed) < 2:
+            continue
+        if d in near_set:
+            by_rule["near_diagnosis"].append((d, "near_diagnosis", failed[0]))
             continue
         systems = annotated_systems(ctx, d)
         empty = [i for i in failed if prover.systems_of(findings[i]) and not (prover.systems_of(findings[i]) & systems)]

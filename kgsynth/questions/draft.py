@@ -56,6 +56,8 @@ class Memo:
     # short answers: each start's first answer (per start distribution)
     short_answers: dict[str, np.ndarray] = field(default_factory=dict)
     relatives_cache: dict[int, np.ndarray] = field(default_factory=dict)  # a diagnosis's relatives
+    # a vignette diagnosis: whether its best findings rank it first (kgsynth.questions.vignette.rankable)
+    rankable: dict[int, bool] = field(default_factory=dict)
     twin_cache: dict[int, bool] = field(default_factory=dict)  # a disease named like an HPO phenotype
     phenotype_norms: frozenset[str] | None = None  # every normalised name and synonym of an HPO phenotype
     # stated entities -> association scores, kept sparse (touched nodes, their scores) and least recently used

@@ -101,3 +101,17 @@ class PhenotypeMatcher:
         s[inside] = 0.0
         s[d] = 0.0
         return float(s.max()) <= mine * (1.0 - margin)
+
+    def runners_up(self, findings: list[int], exclude: np.ndarray, k: int) -> np.ndarray:
+        """The ``k`` diseases (node ids) that ``findings`` score highest among those annotated with one of them (or
+        a more specific term) and outside ``exclude`` (the diagnosis, its relatives and every disease the open world
+        could make consistent): the near wrong diagnoses, best first, ties by node id."""
+        s = self.scores(findings)
+        shares = np.zeros(len(s), dtype=bool)
+        for q in findings:
+            shares[self.prover.diseases_with(q) - self.lo] = True
+        s[~shares] = 0.0
+        out = exclude[(exclude >= self.lo) & (exclude < self.hi)] - self.lo
+        s[out] = 0.0
+        top = np.flatnonzero(s > 0)
+        return (top[np.lexsort((top, -s[top]))][:k] + self.lo).astype(np.int32)

@@ -18,6 +18,7 @@ from kgsynth.questions.draft import (
     Draft,
     Drop,
     acceptable_walk,
+    association,
     nodes_readable,
     ow,
     stated_nodes,
@@ -30,7 +31,6 @@ from kgsynth.questions.phenomatch import PhenotypeMatcher
 from kgsynth.questions.starts import (
     completable,
     draw_short_starts,
-    draw_starts,
     short_answer_starts,
     short_diagnosis_cap,
     start_distribution,
@@ -45,6 +45,12 @@ Annotation = tuple[int, int, float, dict[str, Any]]
 DRAWS = 8  # diseases drawn per vignette attempt
 NO_START = -1  # no disease can start this kind of vignette
 HALLMARKS = 3  # the first finding is drawn among this many of the most frequent and informative
+NEAR_DIAGNOSES = 10  # runner-up diagnoses whose chain ends are offered as near wrong answers
+# a multiple-choice continuation prefers a walk one of whose options is more associated with the findings than the
+# key (kgsynth.questions.draft.association); the first walk with near, safe options is the fallback
+CONTINUATION_WALKS = 4  # walks from the diagnosis one continuation attempt tries
+KEY_MOST_ASSOCIATED = "no option more associated with the findings than the key"
+FINDING_DRAWS = 3  # findings drawn per attempt until they rank the diagnosis first (else the attempt is dropped)
 
 
 def phenotype_annotations(ctx: Context, disease: int) -> list[Annotation]:
@@ -63,24 +69,32 @@ def _draw_disease(
 ) -> tuple[int | None, tuple[MetapathSpec, list[Step]] | None]:
     cfg = ctx.config
     cont: tuple[MetapathSpec, list[Step]] | None = None
-    key = "vignette"
-    if cfg.hops > 1:
+    if fmt == "short" and cfg.hops > 1:
         cont = ctx.continuations[int(rng.integers(len(ctx.continuations)))]
-        key = f"vignette:{cont[0].name}" if fmt == "mcq" else f"vignette-short:{cont[0].name}"
+        key = f"vignette-short:{cont[0].name}"
         if key not in ctx.memo.starts:
             candidates = statable(ctx, completable(ctx, cont[1], vignette_starts(ctx)))
-            if fmt == "short":  # the diagnosis alone must lead to few answers (more candidates only add ends)
-                candidates = short_answer_starts(ctx, key, cont[1], candidates)
-            start_distribution(ctx, key, candidates, cfg.rarity.alpha)
-    elif key not in ctx.memo.starts:
-        start_distribution(ctx, key, statable(ctx, vignette_starts(ctx)), cfg.rarity.alpha)
-    if len(ctx.memo.starts[key][0]) == 0:
-        return NO_START, cont
-    # a few diseases drawn at once: the first one not at its cap and readable starts the vignette
-    if fmt == "short" and cfg.hops > 1:
+            # the diagnosis alone must lead to few answers (more candidates only add ends)
+            start_distribution(ctx, key, short_answer_starts(ctx, key, cont[1], candidates), cfg.rarity.alpha)
+        if len(ctx.memo.starts[key][0]) == 0:
+            return NO_START, cont
         drawn = draw_short_starts(ctx, key, rng, DRAWS, vignette=True)
     else:
-        drawn = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, DRAWS)
+        options = _start_keys(ctx)
+        # only diseases under their caps are drawn, and a continuation in proportion to how many it has left: a
+        # continuation few diseases complete (a dozen have a drug class) is drawn as often as they are, not a
+        # third of the attempts, most of them on diseases already at their cap
+        drawable = [_drawable(ctx, key, fmt) for _, key in options]
+        sizes = np.array([np.count_nonzero(ok) for ok in drawable], dtype=np.float64)
+        if sizes.sum() == 0:
+            return None, options[0][0] if cfg.hops > 1 else None
+        j = int(np.searchsorted(np.cumsum(sizes) / sizes.sum(), rng.random(), side="right"))
+        j = min(j, len(options) - 1)
+        cont, key = options[j]
+        cands, cdf = ctx.memo.starts[key]
+        w = np.diff(cdf, prepend=0.0) * drawable[j]
+        cum = np.cumsum(w) / w.sum()
+        drawn = cands[np.minimum(np.searchsorted(cum, rng.random(DRAWS), side="right"), len(cands) - 1)]
     cap = diagnosis_cap(ctx, fmt)
     fallback: int | None = None
     # with a continuation the diagnosis is a hidden intermediate too: one at its share would fail every walk
@@ -93,10 +107,65 @@ def _draw_disease(
             usable = ctx.memo.usable_cache.get(int(d))
             if usable is None:
                 usable = usable_findings(ctx, int(d), phenotype_annotations(ctx, int(d)))
-            if len(usable) >= cfg.min_findings:
+            if len(usable) >= cfg.min_findings and rankable(ctx, int(d)):
                 return int(d), cont
             fallback = int(d) if fallback is None else fallback
     return fallback, cont
+
+
+def _start_keys(ctx: Context) -> list[tuple[tuple[MetapathSpec, list[Step]] | None, str]]:
+    """The multiple-choice vignette's start distributions: one per continuation (``--hops`` above 1), each over
+    the statable diseases that complete it, or one over every statable disease (built once per run)."""
+    cfg = ctx.config
+    if cfg.hops == 1:
+        if "vignette" not in ctx.memo.starts:
+            start_distribution(ctx, "vignette", statable(ctx, vignette_starts(ctx)), cfg.rarity.alpha)
+        return [(None, "vignette")]
+    out: list[tuple[tuple[MetapathSpec, list[Step]] | None, str]] = []
+    for cont in ctx.continuations:
+        key = f"vignette:{cont[0].name}"
+        if key not in ctx.memo.starts:
+            candidates = statable(ctx, completable(ctx, cont[1], vignette_starts(ctx)))
+            start_distribution(ctx, key, candidates, cfg.rarity.alpha)
+        out.append((cont, key))
+    return out
+
+
+def _drawable(ctx: Context, key: str, fmt: AnswerFormat) -> np.ndarray:
+    """A mask over the starts under ``key``: the diseases below their diagnosis cap and (with a continuation,
+    where the diagnosis is a hidden intermediate) below the hidden-intermediate cap, with some draw weight."""
+    cands, cdf = ctx.memo.starts[key]
+    ok = np.diff(cdf, prepend=0.0) > 0
+    tally = ctx.tally
+    capped = [d for d, c in tally.diagnosis_counts.items() if c >= diagnosis_cap(ctx, fmt)]
+    if ctx.config.hops > 1:
+        capped += [h for h, c in tally.hidden_counts.items() if c >= tally.hidden_cap]
+    # and those known not to rank first by their best findings (found out as they are drawn)
+    capped += [d for d, good in ctx.memo.rankable.items() if not good]
+    if capped:
+        ok &= ~np.isin(cands, np.array(capped, dtype=np.int64))
+    return ok
+
+
+def rankable(ctx: Context, disease: int) -> bool:
+    """Whether the most frequent and informative statable findings of ``disease`` (up to ``max_findings``, no two
+    related) rank it first with the margin (:meth:`PhenotypeMatcher.separates`), cached per run. A disease whose
+    best findings do not is hardly ever ranked first by a draw of them: it was a third of the attempts of a
+    ``--type vignette`` run, each dropped, and is no longer drawn."""
+    got = ctx.memo.rankable.get(disease)
+    if got is None:
+        usable = usable_findings(ctx, disease, phenotype_annotations(ctx, disease))
+        best: list[int] = []
+        for i in hallmarks(ctx, usable, len(usable)):
+            p = usable[i][0]
+            if any(p == q or p in ctx.prover.ancestors(q) or q in ctx.prover.ancestors(p) for q in best):
+                continue
+            best.append(p)
+            if len(best) == ctx.config.max_findings:
+                break
+        group = diagnosis_relatives(ctx, disease)
+        got = ctx.memo.rankable[disease] = matcher(ctx).separates(best, disease, group, ctx.config.vignette_rank_margin)
+    return got
 
 
 def statable(ctx: Context, diseases: np.ndarray) -> np.ndarray:
@@ -175,12 +244,12 @@ def finding_leaks(ctx: Context, finding: int, disease: int) -> bool:
     return rules.restates(names, [g.names[disease], *g.synonyms[disease]], o.generic)
 
 
-def hallmarks(ctx: Context, usable: list[Annotation]) -> list[int]:
-    """Positions in ``usable`` of the disease's hallmarks: its HALLMARKS findings of highest frequency times
-    information content (a frequent and specific sign)."""
+def hallmarks(ctx: Context, usable: list[Annotation], top: int = HALLMARKS) -> list[int]:
+    """Positions in ``usable`` of the disease's hallmarks: its ``top`` findings of highest frequency times
+    information content (a frequent and specific sign), most telling first."""
     m = matcher(ctx)
     value = np.array([a[2] * m.ic(a[0]) for a in usable])
-    return [int(i) for i in np.argsort(-value, kind="stable")[:HALLMARKS]]
+    return [int(i) for i in np.argsort(-value, kind="stable")[:top]]
 
 
 _MATCHERS: dict[int, tuple[Context, PhenotypeMatcher]] = {}
@@ -197,22 +266,16 @@ def matcher(ctx: Context) -> PhenotypeMatcher:
     return made
 
 
-def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
-    """A vignette's draft: findings that (nearly) single out a hidden disease, then an optional continuation."""
-    cfg, g, prover = ctx.config, ctx.graph, ctx.prover
-    if cfg.hops > 1 and not ctx.continuations:
-        return Drop(f"no metapath of {cfg.hops - 1} hops from a disease in the schema")
-    disease_or_none, cont = _draw_disease(ctx, rng, fmt)
-    if disease_or_none is None:
-        return Drop("cap: the diseases drawn already have their share of the vignettes")
-    if disease_or_none == NO_START:
-        return Drop("short answer: no start of this metapath has few enough answers")
-    disease = disease_or_none
-    annots = phenotype_annotations(ctx, disease)
-    onsets = [a for a in annots if a[0] in ctx.onset_terms]
-    usable = usable_findings(ctx, disease, annots)
-    if len(usable) < cfg.min_findings:
-        return Drop("vignette: too few frequent phenotype annotations")
+Stated = tuple[list[Annotation], np.ndarray, list[Constraint], list[int], str, str]
+
+
+def _state(
+    ctx: Context, disease: int, usable: list[Annotation], onsets: list[Annotation], rng: np.random.Generator
+) -> Stated:
+    """What a vignette states of ``disease``: its findings (:func:`_choose_findings`), then its mode of inheritance
+    and onset where one is known and safe to state; with the candidates left, the constraints, the evidence edges
+    and the inheritance and onset phrases."""
+    g, prover = ctx.graph, ctx.prover
     chosen, cand, constraints = _choose_findings(ctx, usable, rng)
     path_edges = [e for _, e, _, _ in chosen]
     inheritance = ""
@@ -238,9 +301,34 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         )  # fmt: skip
         onset = as_phrase(g.names[term])
         path_edges.append(onsets[0][1])
-    stated = [int(g.index[c.args["phenotype"]]) for c in constraints if c.kind == "has_phenotype"]
+    return chosen, cand, constraints, path_edges, inheritance, onset
+
+
+def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold: int) -> Draft | Drop:
+    """A vignette's draft: findings that (nearly) single out a hidden disease, then an optional continuation."""
+    cfg, g, prover = ctx.config, ctx.graph, ctx.prover
+    if cfg.hops > 1 and not ctx.continuations:
+        return Drop(f"no metapath of {cfg.hops - 1} hops from a disease in the schema")
+    disease_or_none, cont = _draw_disease(ctx, rng, fmt)
+    if disease_or_none is None:
+        return Drop("cap: the diseases drawn already have their share of the vignettes")
+    if disease_or_none == NO_START:
+        return Drop("short answer: no start of this metapath has few enough answers")
+    disease = disease_or_none
+    annots = phenotype_annotations(ctx, disease)
+    onsets = [a for a in annots if a[0] in ctx.onset_terms]
+    usable = usable_findings(ctx, disease, annots)
+    if len(usable) < cfg.min_findings:
+        return Drop("vignette: too few frequent phenotype annotations")
+    # the findings are drawn again (up to FINDING_DRAWS times) until they rank the diagnosis first with the margin
     group = diagnosis_relatives(ctx, disease)
-    if not matcher(ctx).separates(stated, disease, group, cfg.vignette_rank_margin):
+    for _ in range(FINDING_DRAWS):
+        got = _state(ctx, disease, usable, onsets, rng)
+        chosen, cand, constraints, path_edges, inheritance, onset = got
+        stated = [int(g.index[c.args["phenotype"]]) for c in constraints if c.kind == "has_phenotype"]
+        if matcher(ctx).separates(stated, disease, group, cfg.vignette_rank_margin):
+            break
+    else:
         return Drop("vignette: the findings do not rank the diagnosis first (IC-weighted phenotype match)")
     if len(cand) > cfg.max_short_answers and cfg.hops == 1 and fmt == "short":
         return Drop(TOO_MANY_SHORT_ANSWERS)
@@ -252,7 +340,8 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
                             inheritance=inheritance)  # fmt: skip
     frat = findings_rationale(g, [p for p, _, _, _ in chosen], disease, inheritance)
     if cfg.hops == 1:
-        dist = diagnosis_distractors(ctx, disease, cand, chosen, constraints, rng) if fmt == "mcq" else []
+        near = matcher(ctx).runners_up([p for p, _, _, _ in chosen], np.union1d(group, cand), NEAR_DIAGNOSES)
+        dist = diagnosis_distractors(ctx, disease, cand, chosen, near, rng) if fmt == "mcq" else []
         return Draft(
             qtype="vignette", fmt=fmt, gold=gold, steps=[], layers=[cand], answer=disease,
             constraints=constraints, path_edges=path_edges, start_text="", start=disease, nodes=[disease],
@@ -265,20 +354,36 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
     open_prev = prover.follow(open_start, steps[:-1])[-1] if len(steps) > 1 else open_start
     picked: list[list[tuple[int, str, int]]] = []
     stated_ids = stated_nodes(ctx, constraints)
+    # the near wrong diagnoses: ranked next by the findings, yet each misses two of them or more (outside the
+    # diseases the open world could make consistent) and scores below the diagnosis by the margin
+    near_dx = matcher(ctx).runners_up([p for p, _, _, _ in chosen], np.union1d(group, open_start), NEAR_DIAGNOSES)
     last = len(constraints) + len(steps) - 1  # the constraint a chain distractor fails: the last step
 
     def near_enough(nodes: np.ndarray, edges: np.ndarray) -> str | None:
         """A multiple-choice continuation is kept only if its end has enough near, safe distractors."""
         k = cfg.options - 1
-        target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), open_prev=open_prev, stated=stated_ids)
+        target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), open_prev=open_prev, stated=stated_ids,
+                             near_diagnoses=near_dx)  # fmt: skip
         got = chain_distractors(ctx, target, rng, k)
         if len(got) < k:
             return TOO_FEW_NEAR
+        if not fallback:
+            fallback.append((nodes, edges, [(d, rule, last) for d, rule in got]))
+        scores = association(ctx, stated_ids)
+        if not any(scores[d] > scores[int(nodes[-1])] for d, _ in got):
+            return KEY_MOST_ASSOCIATED  # the next walk may do better; the first is kept as the fallback
         picked.append([(d, rule, last) for d, rule in got])
         return None
 
     check = near_enough if fmt == "mcq" and cfg.context != "facts" else None
-    walk = acceptable_walk(ctx, steps, np.array([disease] * 4, dtype=np.int32), rng, hidden_from=0, accept=check)
+    fallback: list[tuple[np.ndarray, np.ndarray, list[tuple[int, str, int]]]] = []
+    starts = np.full(CONTINUATION_WALKS, disease, dtype=np.int32)
+    walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=0, accept=check)
+    if isinstance(walk, Drop) and fallback:
+        # no walk's options hold one more associated with the findings than the key: the first walk with near,
+        # safe options is asked all the same (requiring one left a --type vignette run far short of n)
+        walk = fallback[0][:2]
+        picked.append(fallback[0][2])
     if isinstance(walk, Drop):
         return walk
     nodes, edges = walk
