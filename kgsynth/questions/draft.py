@@ -194,6 +194,8 @@ class Draft:
     vignette_distractors: list[tuple[int, str, int]] | None = None
     # a chain end's distractors, chosen while the walk was picked (kgsynth.questions.itemize.walk_distractors)
     chain_distractors: list[tuple[int, str, int]] | None = None
+    # an open-book multiple-choice chain's facts (edge ids, shuffled), built with its decoys while the walk was picked
+    facts: list[int] | None = None
     findings_rationale: dict[str, Any] | None = None
     # for a vignette's continuation: the hidden layer before the last step, followed from every disease
     # consistent with all findings but one (the open world may hold the missing annotation)
