@@ -38,6 +38,10 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
   `kgsynth.questions.areas`) that no distractor shares -- needs the graph;
 - ``non_therapeutic_options``: options and short-answer keys from the curation list's non-therapeutic
   vocabulary (`kgsynth.questions.curation.non_therapeutic_mask`) -- needs the graph;
+- ``fact_shortcut_rate`` (runs with open-book multiple-choice items only): share of them whose key a reader
+  finds who matches option names to the facts without following a chain -- the options sharing a fact with
+  an entity the stem states, else the options named in the most facts (ties shared; `check_fact_matching`);
+  chance is one over the options;
 - ``max_hidden_share``: the largest share of the items through one hidden intermediate (`check_hidden_share`);
 - ``molecular_activity_findings`` / ``diagnosis_word_findings``: stated findings naming an enzyme's activity, or
   restating the diagnosis in its distinctive words (`check_finding_leaks`);
@@ -621,6 +625,49 @@ def _difficulty_tables(
     return made
 
 
+def fact_matching_pick(options: Sequence[str], stated: Iterable[str], facts: Iterable[tuple[str, str]]) -> list[int]:
+    """The options (indices) a reader who matches option names to an open-book item's facts (subject, object),
+    without following any chain, would choose among: those sharing a fact with an entity the stem states, else
+    those named in the most facts.
+
+    >>> facts = [("S", "m"), ("m", "A"), ("k", "B")]
+    >>> fact_matching_pick("AB", {"S"}, facts), fact_matching_pick("AB", {"S"}, [*facts, ("B", "j")])
+    ([0, 1], [1])
+    >>> fact_matching_pick("AB", {"S"}, [("S", "B"), ("m", "A")])
+    [1]
+    """
+    stated = set(stated)
+    named: Counter[str] = Counter()
+    beside: set[str] = set()
+    for s, o in facts:
+        named.update({s, o})
+        if s in stated:
+            beside.add(o)
+        if o in stated:
+            beside.add(s)
+    near = [i for i, c in enumerate(options) if c in beside]
+    if near:
+        return near
+    top = max(named[c] for c in options)
+    return [i for i, c in enumerate(options) if named[c] == top]
+
+
+def check_fact_matching(items: Sequence[Item], tally: _Tally) -> None:
+    """``fact_shortcut_rate`` (only for runs with open-book multiple-choice items): how often the reader of
+    :func:`fact_matching_pick` finds the key (ties shared); chance is one over the options."""
+    asked = [it for it in items if it.context and it.format == "mcq" and it.options]
+    if not asked:
+        return
+    hit = 0.0
+    for it in asked:
+        picks = fact_matching_pick([o.curie for o in it.options], stated_entities(it),
+                                   [(t.subject, t.object) for t in it.context])  # fmt: skip
+        key = next(i for i, o in enumerate(it.options) if o.letter == it.answer.letter)
+        hit += 1.0 / len(picks) if key in picks else 0.0
+    tally.metrics["fact_shortcut_rate"] = round(hit / len(asked), 4)
+    tally.details["fact_shortcut_items"] = len(asked)
+
+
 def _check_difficulty(
     items: Sequence[Item], graph: Graph | None, tally: _Tally, schema_name: str, phenotype_root: str | None
 ) -> None:
@@ -695,6 +742,7 @@ def audit_items(
     check_finding_leaks(items, tally, schema=schema_name)
     check_vignette_ranks(items, graph, tally)
     _check_difficulty(items, graph, tally, schema_name, schema.phenotype_root)
+    check_fact_matching(items, tally)
     return {
         "version": AUDIT_VERSION,
         "metrics": tally.metrics,
