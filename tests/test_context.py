@@ -124,6 +124,19 @@ def test_open_book_mcq_items_chain_only_to_the_key(real_graph: Graph, index: CSR
     assert any(it.context[0].subject != _start(it) and it.context[0].object != _start(it) for it in items)
 
 
+def test_open_book_facts_do_not_name_the_key_apart(mcq_run: Path) -> None:
+    """A reader who matches option names to the facts without following a chain finds the key at chance: no option
+    is named in more facts than another, none shares a fact with the start; and the start has a branch (a second
+    fact of the first step) in most items, so the first fact from it is not the chain."""
+    from kgsynth.run.audit import audit_items
+
+    items = read_run_items(mcq_run)
+    assert audit_items(items)["metrics"]["fact_shortcut_rate"] == 0.25
+    from_start = [sum(_start(it) in (t.subject, t.object) for t in it.context) for it in items]
+    assert max(from_start) == 2 and sum(n == 2 for n in from_start) >= 0.8 * len(items), from_start
+    assert "fact_shortcut_rate" not in audit_items([without_context(it) for it in items])["metrics"]
+
+
 def test_open_book_short_answers_hide_three_decoy_endpoints(real_graph: Graph, index: CSRIndex, tmp_path: Path) -> None:
     cfg = GenerateConfig(n=15, hops=2, seed=2, context="facts", formats=["short"])
     generate(real_graph, cfg, tmp_path / "s", compare_uniform=False)
