@@ -9,6 +9,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kgsynth.dataset.rows import item_features, item_row
@@ -152,6 +153,21 @@ def test_open_book_short_answers_hide_three_decoy_endpoints(real_graph: Graph, i
         assert len(ends) == 4 and it.answer.curie in ends
         check_open_book(real_graph, index, it, ends)
         assert _follow(adj, _start(it), steps) == {it.answer.curie}
+
+
+def test_open_book_facts_hold_no_membership_the_drug_targets_contradict(real_graph: Graph, tmp_path: Path) -> None:
+    """Where DrugCentral's targets contradict a drug's mechanism class (risedronate in "Calcium Channel Blockers"),
+    that membership is no fact: not on a path, a decoy chain or a branch."""
+    from kgsynth.questions.curation import contradicted_memberships, load_curation
+
+    cfg = GenerateConfig(n=40, hops=2, seed=21, context="facts", formats=["short"])
+    generate(real_graph, cfg, tmp_path / "m", compare_uniform=False)
+    bad_edges = np.flatnonzero(contradicted_memberships(real_graph, load_curation("med")))
+    assert len(bad_edges)
+    bad = {(real_graph.ids[int(real_graph.src[e])], real_graph.ids[int(real_graph.dst[e])]) for e in bad_edges}
+    member = [(t.subject, t.object) for it in read_run_items(tmp_path / "m") for t in it.context
+              if t.predicate == "biolink:member_of"]  # fmt: skip
+    assert member and not set(member) & bad
 
 
 def test_open_book_runs_are_byte_identical(real_graph: Graph, mcq_run: Path, tmp_path: Path) -> None:
