@@ -65,9 +65,9 @@ def book_of(
     distractors (tried in the chain rules' order) that each end a decoy chain, or a drop when too few do.
 
     Each decoy chain is walked back from its distractor through the entities nearest to what the stem states
-    (:func:`decoy_chain`), and each hidden entity of the walk gets one *branch*: a fact along the walk's own step
-    from the entity before it to an entity beside it that continues nowhere in the facts (:func:`branch_facts`),
-    so that neither the topic of a chain nor the number of facts from the start tells the key's chain apart."""
+    (:func:`decoy_chain`), and each chain, the key's too, gets one *branch*: a fact along the first step from its
+    first entity to an entity beside its second that continues nowhere in the facts (:func:`branch_facts`), so
+    that the start's first fact is not always the chain's and a branch does not mark the key's chain."""
     g = ctx.graph
     k = ctx.config.options - 1
     steps = target.steps
