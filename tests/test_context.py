@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kgsynth.dataset.rows import item_features, item_row
@@ -63,7 +64,7 @@ def check_open_book(graph: Graph, index: CSRIndex, item: Item, endpoints: list[s
     """The promise of an open-book item, with ``endpoints`` its key and its decoys' ends."""
     steps, start = _steps(item), _start(item)
     hops = len(steps)
-    assert item.type == "chain" and len(item.context) == len(endpoints) * hops
+    assert item.type == "chain" and len(item.context) >= len(endpoints) * hops
     for t in item.context:  # real edges of the graph
         s, o = graph.index[t.subject], graph.index[t.object]
         assert o in index.neighbors(s, Step(t.predicate)), t
@@ -84,8 +85,22 @@ def check_open_book(graph: Graph, index: CSRIndex, item: Item, endpoints: list[s
         assert (chain[-1] == start) == (end == item.answer.curie)
         assert not entities & set(chain), (item.id, end)
         entities |= set(chain)
-    # nothing in the facts beyond these chains
-    assert entities == {t.subject for t in item.context} | {t.object for t in item.context}
+    # beyond these chains only branches: at most one per chain (and none at one hop), a fact along the first step
+    # from a chain's start to an entity in no chain and in no other fact, so that it leads nowhere further
+    heads = {t.subject for t in item.context} | {t.object for t in item.context}
+    named = Counter(e for t in item.context for e in {t.subject, t.object})
+    first = steps[0]
+    branches = [t for t in item.context if (t.object if not first.inverse else t.subject) not in entities]
+    assert len(item.context) == len(endpoints) * hops + len(branches)
+    assert len(branches) <= (len(endpoints) if hops > 1 else 0)
+    chain_heads = set()
+    for t in branches:
+        frm, to = (t.object, t.subject) if first.inverse else (t.subject, t.object)
+        assert t.predicate == first.relation and frm in entities and named[to] == 1, (item.id, t)
+        assert graph.category[graph.index[frm]] == start_category and frm not in chain_heads
+        chain_heads.add(frm)
+    assert heads == entities | {t.object if not first.inverse else t.subject for t in branches}
+    assert all(named[end] == 1 for end in endpoints)  # no option is named in more facts than another
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +125,20 @@ def test_open_book_mcq_items_chain_only_to_the_key(real_graph: Graph, index: CSR
     assert any(it.context[0].subject != _start(it) and it.context[0].object != _start(it) for it in items)
 
 
+def test_open_book_facts_do_not_name_the_key_apart(mcq_run: Path) -> None:
+    """A reader who matches option names to the facts without following a chain finds the key at chance: no option
+    is named in more facts than another, none shares a fact with the start; and the start has a branch (a second
+    fact of the first step) wherever the graph has one (rare starts often have a single neighbour), so the first fact
+    from it is not always the chain."""
+    from kgsynth.run.audit import audit_items
+
+    items = read_run_items(mcq_run)
+    assert audit_items(items)["metrics"]["fact_shortcut_rate"] == 0.25
+    from_start = [sum(_start(it) in (t.subject, t.object) for t in it.context) for it in items]
+    assert max(from_start) == 2 and sum(n == 2 for n in from_start) >= 0.3 * len(items), from_start
+    assert "fact_shortcut_rate" not in audit_items([without_context(it) for it in items])["metrics"]
+
+
 def test_open_book_short_answers_hide_three_decoy_endpoints(real_graph: Graph, index: CSRIndex, tmp_path: Path) -> None:
     cfg = GenerateConfig(n=15, hops=2, seed=2, context="facts", formats=["short"])
     generate(real_graph, cfg, tmp_path / "s", compare_uniform=False)
@@ -124,6 +153,21 @@ def test_open_book_short_answers_hide_three_decoy_endpoints(real_graph: Graph, i
         assert len(ends) == 4 and it.answer.curie in ends
         check_open_book(real_graph, index, it, ends)
         assert _follow(adj, _start(it), steps) == {it.answer.curie}
+
+
+def test_open_book_facts_hold_no_membership_the_drug_targets_contradict(real_graph: Graph, tmp_path: Path) -> None:
+    """Where DrugCentral's targets contradict a drug's mechanism class (risedronate in "Calcium Channel Blockers"),
+    that membership is no fact: not on a path, a decoy chain or a branch."""
+    from kgsynth.questions.curation import contradicted_memberships, load_curation
+
+    cfg = GenerateConfig(n=40, hops=2, seed=21, context="facts", formats=["short"])
+    generate(real_graph, cfg, tmp_path / "m", compare_uniform=False)
+    bad_edges = np.flatnonzero(contradicted_memberships(real_graph, load_curation("med")))
+    assert len(bad_edges)
+    bad = {(real_graph.ids[int(real_graph.src[e])], real_graph.ids[int(real_graph.dst[e])]) for e in bad_edges}
+    member = [(t.subject, t.object) for it in read_run_items(tmp_path / "m") for t in it.context
+              if t.predicate == "biolink:member_of"]  # fmt: skip
+    assert member and not set(member) & bad
 
 
 def test_open_book_runs_are_byte_identical(real_graph: Graph, mcq_run: Path, tmp_path: Path) -> None:

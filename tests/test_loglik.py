@@ -59,13 +59,20 @@ def test_the_facts_hold_the_gold_chain_and_one_decoy_chain_per_distractor(open_b
         assert len(flat) == len(set(flat)) == 12  # the chains share no entity
         if item.format == "mcq":  # each option ends exactly one chain
             assert sorted(c[-1].casefold() for c in chains) == sorted(o.text.casefold() for o in item.options)
-        # every fact is walked by exactly one chain, in the gold path's directions
+        # every fact is walked by at most one chain, in the gold path's directions; the others are branches (at most
+        # one per chain): a first hop from a chain's start, read as that hop
         walks = fact_walks(item)
-        assert sorted(k for _, edges in walks for k in edges) == list(range(len(item.context)))
+        walked = [k for _, edges in walks for k in edges]
+        assert len(walked) == len(set(walked)) == 4 * 2
         _, hops = gold_walk(item) or ([], [])
         against = facts_against(item)
         for _, edges in walks:
             assert [against[k] for k in edges] == [hop.against for hop in hops]
+        branches = set(range(len(item.context))) - set(walked)
+        heads = [entities[0] for entities, _ in walks]
+        froms = [item.context[k].object if hops[0].against else item.context[k].subject for k in branches]
+        assert len(set(froms)) == len(froms) and set(froms) <= set(heads)
+        assert all(item.context[k].predicate == hops[0].predicate and against[k] == hops[0].against for k in branches)
         pattern = direction_pattern(item)
         assert pattern is not None and len(pattern) == 2 and set(pattern) <= {"F", "I"}
 

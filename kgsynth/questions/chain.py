@@ -13,6 +13,7 @@ from kgsynth.questions.distractors import ChainTarget, chain_distractors
 from kgsynth.questions.draft import TOO_FEW_NEAR, Context, Draft, Drop, acceptable_walk
 from kgsynth.questions.genconfig import AnswerFormat
 from kgsynth.questions.item import Constraint
+from kgsynth.questions.openbook import OpenBook, book_of
 from kgsynth.questions.starts import (
     completable,
     draw_short_starts,
@@ -75,6 +76,8 @@ def _probe(ctx: Context, mp: MetapathSpec, steps: list[Step], rng: np.random.Gen
     def check(nodes: np.ndarray, edges: np.ndarray) -> str | None:
         nonlocal checks
         checks += 1
+        if ctx.config.context == "facts":
+            return None if not isinstance(_book(ctx, steps, nodes, edges, rng), Drop) else TOO_FEW_NEAR
         return None if _near_distractors(ctx, steps, nodes, rng) is not None else TOO_FEW_NEAR
 
     for _ in range(PROBE_ATTEMPTS):
@@ -84,6 +87,16 @@ def _probe(ctx: Context, mp: MetapathSpec, steps: list[Step], rng: np.random.Gen
         if checks >= PROBE_CHECKS:
             return False
     return True
+
+
+def _book(
+    ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray, rng: np.random.Generator
+) -> OpenBook | Drop:
+    """The open-book decoys and facts of a walk (:func:`kgsynth.questions.openbook.book_of`)."""
+    start = np.array([int(nodes[0])], dtype=np.int32)
+    layers = [start, *ctx.prover.follow(start, steps)]
+    target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), stated=start)
+    return book_of(ctx, target, [int(x) for x in nodes], [int(e) for e in edges], rng)
 
 
 def _near_distractors(
@@ -101,7 +114,7 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     """A chain question's draft: walk a metapath from a start drawn by rarity; prove every candidate end."""
     if not ctx.chain_paths:
         return Drop(f"no askable metapath of {ctx.config.hops} hops in the schema")
-    near_checked = fmt == "mcq" and ctx.config.context != "facts"
+    near_checked = fmt == "mcq"
     paths = viable_chain_paths(ctx) if near_checked else ctx.chain_paths
     if not paths:
         return Drop(f"no metapath of {ctx.config.hops} hops whose walks end with near, safe distractors")
@@ -125,16 +138,25 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     else:
         starts = draw_starts(ctx, key, np.empty(0, dtype=np.int32), rng, walks_per_attempt(ctx))
     picked: list[list[tuple[int, str, int]]] = []
+    books: list[OpenBook] = []
 
     def near_enough(nodes: np.ndarray, edges: np.ndarray) -> str | None:
-        """A multiple-choice walk is kept only if its end has enough near, safe distractors (picked here)."""
+        """A multiple-choice walk is kept only if its end has enough near, safe distractors (picked here); an
+        open-book one only if enough of them end decoy chains (its facts, built here)."""
+        if ctx.config.context == "facts":
+            book = _book(ctx, steps, nodes, edges, rng)
+            if isinstance(book, Drop):
+                return book.reason
+            books.append(book)
+            picked.append([(d, rule, len(steps)) for d, rule in book.decoys])
+            return None
         got = _near_distractors(ctx, steps, nodes, rng)
         if got is None:
             return TOO_FEW_NEAR
         picked.append([(d, rule, len(steps)) for d, rule in got])
         return None
 
-    # open-book items draw their options from decoy chains (kgsynth.questions.openbook), short ones show none
+    # open-book short answers get their facts at assembly (kgsynth.questions.openbook); they show no options
     check = near_enough if near_checked else None
     walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=1, accept=check)
     if isinstance(walk, Drop):
@@ -156,5 +178,5 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
     return Draft(
         qtype="chain", fmt=fmt, gold=gold, steps=steps, layers=layers, answer=answer, constraints=constraints,
         path_edges=[int(e) for e in edges], start_text=g.names[start], start=start, nodes=[int(x) for x in nodes],
-        mp_name=mp.name, chain_distractors=picked[0] if picked else None,
+        mp_name=mp.name, chain_distractors=picked[0] if picked else None, facts=books[0].facts if books else None,
     )  # fmt: skip

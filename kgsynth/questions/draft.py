@@ -19,7 +19,7 @@ from kgsynth.questions.genconfig import AnswerFormat, GenerateConfig, QuestionTy
 from kgsynth.questions.hidden import INHERITANCE, MULTIFACTORIAL, passes_susceptibility_gene, susceptibility_diseases
 from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
-from kgsynth.questions.openworld import OpenWorld, build_open_world
+from kgsynth.questions.openworld import OpenWorld, build_open_world, norms_overlap
 from kgsynth.questions.sample import rarity_scores, sample_walks
 from kgsynth.questions.verify import Prover
 from kgsynth.questions.wording import Templates, load_templates
@@ -214,6 +214,8 @@ class Draft:
     vignette_distractors: list[tuple[int, str, int]] | None = None
     # a chain end's distractors, chosen while the walk was picked (kgsynth.questions.itemize.walk_distractors)
     chain_distractors: list[tuple[int, str, int]] | None = None
+    # an open-book multiple-choice chain's facts (edge ids, shuffled), built with its decoys while the walk was picked
+    facts: list[int] | None = None
     findings_rationale: dict[str, Any] | None = None
     # for a vignette's continuation: the hidden layer before the last step, followed from every disease
     # consistent with all findings but one (the open world may hold the missing annotation)
@@ -286,6 +288,13 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
     # (a gene too: BBS10 is a synonym of "Bardet-Biedl syndrome 10", which a path may hold)
     if cat in ("biolink:PhenotypicFeature", "biolink:Disease", "biolink:Gene") and o.key_restates(key, hidden):
         return "key restates the hidden entity"
+    # nor, beyond one hop, the start the stem names ("High serum calcitriol" from calcitriol through VDR)
+    if (
+        cat in ("biolink:PhenotypicFeature", "biolink:Disease")
+        and len(nodes) > 2
+        and norms_overlap(o.norms(key), o.norms(nodes[0]))
+    ):
+        return "key restates the question's start"
     if cat == "biolink:OntologyClass":
         start = nodes[0]
         if g.categories[int(g.category[start])] == "biolink:Drug" and key in ctx.index.neighbors(start, MEMBER_OF_STEP):

@@ -89,7 +89,10 @@ def assemble(ctx: Context, draft: Draft, rng: np.random.Generator) -> Item | Dro
     k = ctx.config.options - 1
     distractors: list[tuple[int, str, int]] = []
     facts: list[int] = []
-    if ctx.config.context == "facts" and draft.qtype == "chain":
+    if draft.facts is not None:  # an open-book multiple-choice chain: decoys and facts came with the walk
+        facts = draft.facts
+        distractors = list(draft.chain_distractors or [])
+    elif ctx.config.context == "facts" and draft.qtype == "chain":
         book = open_book(ctx, draft, rng)
         if isinstance(book, Drop):
             return book

@@ -3,8 +3,9 @@ facts worded in the order the question walks them.
 
 A chain question walks its evidence path from its start; a hop walks an edge subject -> object
 ("F", along the edge's stored wording) or object -> subject ("I", against it). An open-book item's
-facts hold the gold chain and one decoy chain per distractor, each a walk along the same metapath
-(`kgsynth.questions.openbook`), so walking the gold path's steps from every entity of the facts finds them all.
+facts hold the gold chain and one decoy chain per distractor, each a walk along the same metapath, and
+dead-end branches off each chain's first hop (`kgsynth.questions.openbook`), so walking the gold path's steps
+from every entity of the facts finds every chain.
 
 Worded in walk order, every fact a chain walks against its stored direction is spoken with the schema's
 ``inverse`` sentence, so each fact reads START ... NEXT the way the question (and the SFT chain
@@ -137,15 +138,21 @@ def path_against(item: Item) -> list[bool]:
 
 
 def facts_against(item: Item) -> list[bool]:
-    """Per fact of ``item.context``, whether the chain that holds it walks it object -> subject; a fact no
-    chain walks keeps its stored direction (False)."""
+    """Per fact of ``item.context``, whether the chain that holds it walks it object -> subject; a branch (a
+    first hop from a chain's start that no chain walks on, `kgsynth.questions.openbook.branch_facts`) is read
+    as that first hop; any other fact keeps its stored direction (False)."""
     against = [False] * len(item.context)
     walk = gold_walk(item)
     if walk is None:
         return against
-    for _, edges in fact_walks(item):
+    first = walk[1][0] if walk[1] else None
+    for entities, edges in fact_walks(item):
         for k, hop in zip(edges, walk[1], strict=True):
             against[k] = hop.against
+        if first is not None:
+            for k, triple in enumerate(item.context):
+                if k not in edges and _step(triple, first, entities[0]) is not None:
+                    against[k] = first.against
     return against
 
 

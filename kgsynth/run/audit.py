@@ -38,6 +38,13 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
   `kgsynth.questions.areas`) that no distractor shares -- needs the graph;
 - ``non_therapeutic_options``: options and short-answer keys from the curation list's non-therapeutic
   vocabulary (`kgsynth.questions.curation.non_therapeutic_mask`) -- needs the graph;
+- ``fact_shortcut_rate`` (runs with open-book multiple-choice items only): share of them whose key a reader
+  finds who matches option names to the facts without following a chain -- the options sharing a fact with
+  an entity the stem states, else the options named in the most facts (ties shared; `check_fact_matching`);
+  chance is one over the options;
+- ``fact_chain_association_rate`` (open-book multiple choice only): share of those items whose option ends the
+  chain of facts (with its branch) whose entities, the stem's aside, the stem is most associated with by the
+  same PageRank (ties shared): a reader who picks the chain on the stem's topic -- needs the graph;
 - ``max_hidden_share``: the largest share of the items through one hidden intermediate (`check_hidden_share`);
 - ``molecular_activity_findings`` / ``diagnosis_word_findings``: stated findings naming an enzyme's activity, or
   restating the diagnosis in its distinctive words (`check_finding_leaks`);
@@ -54,7 +61,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -621,6 +628,70 @@ def _difficulty_tables(
     return made
 
 
+def fact_matching_pick(options: Sequence[str], stated: Iterable[str], facts: Iterable[tuple[str, str]]) -> list[int]:
+    """The options (indices) a reader who matches option names to an open-book item's facts (subject, object),
+    without following any chain, would choose among: those sharing a fact with an entity the stem states, else
+    those named in the most facts.
+
+    >>> facts = [("S", "m"), ("m", "A"), ("k", "B")]
+    >>> fact_matching_pick("AB", {"S"}, facts), fact_matching_pick("AB", {"S"}, [*facts, ("B", "j")])
+    ([0, 1], [1])
+    >>> fact_matching_pick("AB", {"S"}, [("S", "B"), ("m", "A")])
+    [1]
+    """
+    stated = set(stated)
+    named: Counter[str] = Counter()
+    beside: set[str] = set()
+    for s, o in facts:
+        named.update({s, o})
+        if s in stated:
+            beside.add(o)
+        if o in stated:
+            beside.add(s)
+    near = [i for i, c in enumerate(options) if c in beside]
+    if near:
+        return near
+    top = max(named[c] for c in options)
+    return [i for i, c in enumerate(options) if named[c] == top]
+
+
+def fact_chains(item: Item, node: Callable[[str], int | None]) -> list[list[int]]:
+    """Per option of an open-book item, the entities (graph nodes, by ``node``) of the facts connected to it:
+    its chain and that chain's branch (the key's: with the start)."""
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for t in item.context:
+        parent[root(t.subject)] = root(t.object)
+    groups: dict[str, list[int]] = {}
+    for x in list(parent):
+        n = node(x)
+        if n is not None:
+            groups.setdefault(root(x), []).append(int(n))
+    return [groups.get(root(o.curie), []) for o in item.options]
+
+
+def check_fact_matching(items: Sequence[Item], tally: _Tally) -> None:
+    """``fact_shortcut_rate`` (only for runs with open-book multiple-choice items): how often the reader of
+    :func:`fact_matching_pick` finds the key (ties shared); chance is one over the options."""
+    asked = [it for it in items if it.context and it.format == "mcq" and it.options]
+    if not asked:
+        return
+    hit = 0.0
+    for it in asked:
+        picks = fact_matching_pick([o.curie for o in it.options], stated_entities(it),
+                                   [(t.subject, t.object) for t in it.context])  # fmt: skip
+        key = next(i for i, o in enumerate(it.options) if o.letter == it.answer.letter)
+        hit += 1.0 / len(picks) if key in picks else 0.0
+    tally.metrics["fact_shortcut_rate"] = round(hit / len(asked), 4)
+    tally.details["fact_shortcut_items"] = len(asked)
+
+
 def _check_difficulty(
     items: Sequence[Item], graph: Graph | None, tally: _Tally, schema_name: str, phenotype_root: str | None
 ) -> None:
@@ -635,6 +706,7 @@ def _check_difficulty(
     tally.metrics["non_therapeutic_options"] = tally.metrics["key_alone_in_area"] = 0
     association = popularity = 0.0
     asked: list[tuple[list[int], list[int], int]] = []
+    chains: list[tuple[int, list[list[int]]]] = []  # per open-book item asked: each option's chain of facts
     for it in items:
         if it.format == "short":
             k = node(it.answer.curie)
@@ -653,14 +725,23 @@ def _check_difficulty(
             continue
         nodes = [int(n) for n in opts if n is not None]
         asked.append((seeds, nodes, key))
+        if it.context:
+            chains.append((len(asked) - 1, fact_chains(it, node)))
         mask = int(areas[nodes[key]])
         if mask and not any(int(areas[n]) & mask for i, n in enumerate(nodes) if i != key):
             tally.add("key_alone_in_area")
             tally.example("key_alone_in_area", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
-    for seeds, nodes, at in asked:
+    by_item = dict(chains)
+    topic = 0.0
+    for j, (seeds, nodes, at) in enumerate(asked):
         ppr = personalized_pagerank(nb, seeds)
         association += key_share_of_top([float(ppr[n]) for n in nodes], at)
         popularity += key_share_of_top([float(nb.degree[n]) for n in nodes], at)
+        if j in by_item:  # the chain whose entities (the stem's aside) the stem is most associated with
+            topic += key_share_of_top([max((float(ppr[n]) for n in c if n not in seeds), default=0.0)
+                                       for c in by_item[j]], at)  # fmt: skip
+    if chains:
+        tally.metrics["fact_chain_association_rate"] = round(topic / len(chains), 4)
     mcq = len(asked)
     tally.details["difficulty_items"] = mcq
     tally.metrics["association_shortcut_rate"] = round(association / mcq, 4) if mcq else None
@@ -695,6 +776,7 @@ def audit_items(
     check_finding_leaks(items, tally, schema=schema_name)
     check_vignette_ranks(items, graph, tally)
     _check_difficulty(items, graph, tally, schema_name, schema.phenotype_root)
+    check_fact_matching(items, tally)
     return {
         "version": AUDIT_VERSION,
         "metrics": tally.metrics,
