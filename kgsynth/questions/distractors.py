@@ -21,7 +21,7 @@ import numpy as np
 
 from kgsynth.graph.index import Step, sorted_unique
 from kgsynth.questions.curation import norm_name
-from kgsynth.questions.draft import Context, association, ow
+from kgsynth.questions.draft import Context, association, ow, shortcut_tables
 from kgsynth.questions.item import Constraint
 from kgsynth.questions.openworld import closure, relatives
 from kgsynth.questions.starts import vignette_starts
@@ -46,6 +46,8 @@ class ChainTarget:
 
 
 MEMBER_OF = Step("biolink:member_of")
+TARGETED_BY = Step("biolink:interacts_with", True)  # gene -> the drugs acting on its product
+GENE = "biolink:Gene"
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
 
 
@@ -259,6 +261,25 @@ def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor:
     return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
 
 
+def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Candidates sharing the key's shortcut anchor (:mod:`kgsynth.questions.shortcuts`: another drug of its
+    mechanism class, another feature of the stated drug's uses), within the twice-wide popularity band of what the
+    asked relation reaches, nearest association first: tried for one distractor, right after explicit negative
+    evidence, only when the key has an anchor that no chosen distractor shares (:func:`chain_distractors`)."""
+    anchor = shortcut_tables(ctx).anchor(t.answer, t.stated)
+    if anchor is None:
+        return np.empty(0, np.int32)
+    pool = near_shape(ctx, t, widen=2.0, same_area=False)
+    pool = pool[np.isin(pool, anchor)]
+    if t.stated is None or len(t.stated) == 0 or len(pool) == 0:
+        return pool
+    scores = association(ctx, t.stated)
+    key_score = max(float(scores[t.answer]), 1e-300)
+    ratio = scores[pool] / key_score
+    far = np.where(ratio > 0, np.abs(np.log(np.maximum(ratio, 1e-300))), np.inf)
+    return pool[np.argsort(far, kind="stable")]
+
+
 def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Any safe entity of the answer's kind the asked relation reaches somewhere: only for the decoy chain
     ends of an open-book short answer, which are never shown as options (``ChainTarget.hidden_ends``)."""
@@ -269,13 +290,14 @@ def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndar
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
 CHAIN_RULES: tuple[ChainRule, ...] = (
     negative_evidence,
+    shortcut_peer,
     near_association,
     near_association_wide,
     same_area_nearest,
     near_association_other_area,
     decoy_end,
 )
-NEAR_RULES = (near_association, near_association_wide, same_area_nearest, near_association_other_area)
+NEAR_RULES = (shortcut_peer, near_association, near_association_wide, same_area_nearest, near_association_other_area)
 NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
@@ -309,11 +331,28 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     drugs = g.categories[cat] == "biolink:Drug"
     key_classes = set(ctx.index.neighbors(answer, MEMBER_OF).tolist()) if drugs else set()
     used_classes: set[int] = set()
+    prev = _prev(t)
+    if (
+        drugs
+        and prev is not None
+        and 0 < len(prev) <= NEAR_LIMIT
+        and g.categories[int(g.category[int(prev[0])])] == GENE
+    ):
+        # a drug acting on a paralog of the hidden gene (PSMB5 for PSMB8): a clinician may call it correct
+        excluded[ctx.index.reach(shortcut_tables(ctx).paralogs(prev), TARGETED_BY)] = True
+    # the key's shortcut (kgsynth.questions.shortcuts): one distractor must share its anchor, or none is returned
+    anchor = None if t.hidden_ends else shortcut_tables(ctx).anchor(answer, t.stated)
     for make in CHAIN_RULES:
         # never leave the key the only option in its area (an item answered by the area alone)
         short = want - sum(1 for d, _ in chosen if o.areas[d] & area) if area and not t.hidden_ends else 0
         if make is same_area_nearest and short <= 0:
             continue
+        if anchor is not None and np.isin(np.array([d for d, _ in chosen], dtype=np.int32), anchor).any():
+            anchor = None  # (explicit negative evidence may already share it)
+        if make is shortcut_peer and anchor is None:
+            continue
+        if anchor is not None and make is not negative_evidence and make is not shortcut_peer:
+            return []  # no safe option shares the key's anchor: the key would stand out without the chain
         if make is near_association_other_area and short > 0:
             continue
         pool = make(ctx, t, rng)  # already cut by :func:`fitting`
@@ -350,6 +389,8 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if len(chosen) == k:
                 return chosen
             if make is same_area_nearest and (short := short - 1) <= 0:
+                break
+            if make is shortcut_peer:
                 break
     return chosen
 
