@@ -37,8 +37,8 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
 - ``key_alone_in_area``: multiple-choice items whose key has an area (organ system, therapeutic area;
   `kgsynth.questions.areas`) that no distractor shares -- needs the graph;
 - ``shortcut_alone``: multiple-choice items whose key has a shortcut anchor no other option shares (a drug key's
-  mechanism class, a phenotype key under a feature of the stated drug's own indications;
-  `kgsynth.questions.shortcuts`) -- needs the graph;
+  mechanism class, a phenotype key under a feature of the stated drug's own indications, symptomatic ones left out
+  as the generator leaves them out by default; `kgsynth.questions.shortcuts`) -- needs the graph;
 - ``non_therapeutic_options``: options and short-answer keys from the curation list's non-therapeutic
   vocabulary (`kgsynth.questions.curation.non_therapeutic_mask`) -- needs the graph;
 - ``max_hidden_share``: the largest share of the items through one hidden intermediate (`check_hidden_share`);
@@ -613,7 +613,12 @@ def _difficulty_tables(
         return got[1]
     from kgsynth.graph.index import CSRIndex
     from kgsynth.questions.areas import build_areas
-    from kgsynth.questions.curation import contradicted_memberships, load_curation, non_therapeutic_mask
+    from kgsynth.questions.curation import (
+        contradicted_memberships,
+        load_curation,
+        non_therapeutic_mask,
+        without_symptomatic_indications,
+    )
     from kgsynth.questions.genconfig import GenerateConfig
     from kgsynth.questions.shortcuts import Shortcuts
 
@@ -621,9 +626,12 @@ def _difficulty_tables(
     index = CSRIndex(graph)
     areas = build_areas(graph, index, therapeutic_root=cur.therapeutic_class_root, phenotype_root=phenotype_root)
     cfg = GenerateConfig()
+    # the indications the generator walks by default (symptomatic ones left out)
+    walked = without_symptomatic_indications(graph)
     shortcuts = Shortcuts.build(
-        graph, index, cur, use_terms=cfg.shortcut_use_terms, class_members=cfg.shortcut_class_members,
-        contradicted=contradicted_memberships(graph, cur),
+        walked, index if walked is graph else CSRIndex(walked), cur,
+        use_terms=cfg.shortcut_use_terms, class_members=cfg.shortcut_class_members,
+        contradicted=contradicted_memberships(walked, cur),
     )  # fmt: skip
     made = (Neighbours.of(graph), areas, non_therapeutic_mask(graph, cur), shortcuts)
     _TABLES.clear()
