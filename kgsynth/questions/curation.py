@@ -45,6 +45,8 @@ class Curation(BaseModel):
     # no tree (ChEBI roles); classes by name pattern where it has neither (NDFRT "... Activity").
     non_therapeutic_class_roots: list[str] = Field(default_factory=list)
     therapeutic_class_root: str = ""  # also the root of the therapeutic areas (kgsynth.questions.areas)
+    # branches below an HPO organ system that are clinical areas of their own (kgsynth.questions.areas)
+    separate_area_roots: list[str] = Field(default_factory=list)
     therapeutic_class_ids: list[str] = Field(default_factory=list)  # kept with their subtrees
     non_therapeutic_class_ids: list[str] = Field(default_factory=list)
     non_therapeutic_class_patterns: list[str] = Field(default_factory=list)

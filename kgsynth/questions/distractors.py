@@ -326,11 +326,19 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
     excluded[answer] = True
     area, want = int(o.areas[answer]), ctx.config.min_same_area_options
+    if area and t.stated is not None and not t.hidden_ends:
+        # the key in an area of the stated drug's own uses: more options there (the use alone points to the area)
+        tables = shortcut_tables(ctx)
+        used = [int(s) for s in t.stated if g.categories[int(g.category[int(s)])] == "biolink:Drug"]
+        if any(tables.use_areas(s, o.areas) & area for s in used):
+            want = max(want, ctx.config.min_same_area_options_in_use_area)
     # drugs: no two distractors share a class the key is not in (three cardiac glycosides and cinacalcet: the odd
     # one out is the key)
     drugs = g.categories[cat] == "biolink:Drug"
     key_classes = set(ctx.index.neighbors(answer, MEMBER_OF).tolist()) if drugs else set()
     used_classes: set[int] = set()
+    lineage = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors and their ancestors
+    picked = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors
     prev = _prev(t)
     if (
         drugs
@@ -344,7 +352,12 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     anchor = None if t.hidden_ends else shortcut_tables(ctx).anchor(answer, t.stated)
     for make in CHAIN_RULES:
         # never leave the key the only option in its area (an item answered by the area alone)
-        short = want - sum(1 for d, _ in chosen if o.areas[d] & area) if area and not t.hidden_ends else 0
+        in_area = sum(1 for d, _ in chosen if o.areas[d] & area) if area and not t.hidden_ends else 0
+        short = want - in_area if area and not t.hidden_ends else 0
+        # the nearest same-area ones without an association floor fill only the base requirement: the extra one of
+        # a key in its drug's use area is near by association too (else association finds the key again)
+        if make is same_area_nearest:
+            short = min(short, ctx.config.min_same_area_options - in_area)
         if make is same_area_nearest and short <= 0:
             continue
         if anchor is not None and np.isin(np.array([d for d, _ in chosen], dtype=np.int32), anchor).any():
@@ -378,12 +391,17 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if hierarchical and above[ancestors_of(ctx, d)].any():
                 excluded[d] = True
                 continue
+            if hierarchical and chosen and (lineage[d] or picked[ancestors_of(ctx, d)].any()):
+                continue  # beside a broader or narrower option (arthritis, oligoarthritis): the key is the odd one out
             if drugs:
                 classes = set(ctx.index.neighbors(d, MEMBER_OF).tolist()) - key_classes
                 if classes & used_classes:
                     continue
                 used_classes |= classes
             chosen.append((d, make.__name__))
+            if hierarchical:
+                lineage[ancestors_of(ctx, d)] = True  # (its own id included)
+                picked[d] = True
             excluded[d] = True
             taken.add(int(name_id[d - lo]))
             if len(chosen) == k:

@@ -4,8 +4,9 @@ Two, found in the physician read of a `make demo` run (issue 16; docs/physician-
 
 - *the stated drug's own use*: "a finding of a disease linked to a gene whose product clonazepam targets", with one
   seizure among three non-neurological options: a benzodiazepine suggests seizures without the chain. The key is a
-  phenotype under a feature of a disease the stated drug is indicated for (an HPO annotation of the indication,
-  or the HPO term named like it: epilepsy -> Seizure), counting only features with at most
+  phenotype under a feature of a disease the stated drug, or a drug of its mechanism classes, is indicated for (an
+  HPO annotation of the indication, or the HPO term named like it: epilepsy -> Seizure), counting only features
+  with at most
   ``shortcut_use_terms`` terms below them (not "Abnormality of the nervous system"), and no option is;
 - *the key's mechanism*: "a drug acting on a gene associated with gastric cancer", with lapatinib beside a
   quinolone, octreotide and cyproterone: the only kinase inhibitor. The key is a drug in a pharmacodynamic
@@ -61,6 +62,7 @@ class Shortcuts:
     _below: dict[int, np.ndarray] = field(default_factory=dict)
     _peers: dict[int, np.ndarray | None] = field(default_factory=dict)
     _stems: dict[str, np.ndarray] | None = None
+    _use_areas: dict[int, int] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -99,16 +101,34 @@ class Shortcuts:
                                               self.graph.num_nodes)  # fmt: skip
         return got
 
+    def use_features(self, drug: int) -> np.ndarray:
+        """The features of the diseases ``drug`` or a drug of its mechanism classes (:meth:`class_peers`: a
+        reader knows a benzodiazepine's uses from its class) is indicated for: their HPO annotations and the HPO
+        terms named like them (sorted)."""
+        peers = self.class_peers(drug)
+        drugs = np.array([drug], dtype=np.int32) if peers is None else np.append(peers, np.int32(drug))
+        diseases = self.index.reach(drugs, TREATS)
+        if len(diseases) == 0:
+            return np.empty(0, np.int32)
+        named = [p for d in diseases.tolist() for p in self._phenotypes_named(int(d))]
+        return np.union1d(self.index.reach(diseases, HAS_PHENOTYPE), np.array(named, dtype=np.int32)).astype(np.int32)
+
+    def use_areas(self, drug: int, areas: np.ndarray) -> int:
+        """The area bits (``areas``: :func:`kgsynth.questions.areas.build_areas`) of :meth:`use_features`."""
+        got = self._use_areas.get(drug)
+        if got is None:
+            feats = self.use_features(drug)
+            got = self._use_areas[drug] = int(np.bitwise_or.reduce(areas[feats])) if len(feats) else 0
+        return got
+
     def use_terms(self, drug: int) -> np.ndarray:
         """The phenotypes under a feature of a disease ``drug`` is indicated for (features with at most
         ``use_terms_limit`` terms below them; sorted)."""
         got = self._use.get(drug)
         if got is None:
-            diseases = self.index.neighbors(drug, TREATS)
-            features = set(self.index.reach(diseases, HAS_PHENOTYPE).tolist()) if len(diseases) else set()
-            for d in diseases.tolist():
-                features.update(self._phenotypes_named(int(d)))
-            parts = [b for f in sorted(features) if len(b := self._terms_below(f)) <= self.use_terms_limit]
+            parts = [
+                b for f in self.use_features(drug).tolist() if len(b := self._terms_below(f)) <= self.use_terms_limit
+            ]
             got = np.unique(np.concatenate(parts)).astype(np.int32) if parts else np.empty(0, np.int32)
             self._use[drug] = got
         return got

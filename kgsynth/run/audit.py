@@ -624,7 +624,10 @@ def _difficulty_tables(
 
     cur = load_curation(schema_name)
     index = CSRIndex(graph)
-    areas = build_areas(graph, index, therapeutic_root=cur.therapeutic_class_root, phenotype_root=phenotype_root)
+    areas = build_areas(
+        graph, index, therapeutic_root=cur.therapeutic_class_root, phenotype_root=phenotype_root,
+        separate_roots=cur.separate_area_roots,
+    )  # fmt: skip
     cfg = GenerateConfig()
     # the indications the generator walks by default (symptomatic ones left out)
     walked = without_symptomatic_indications(graph)
