@@ -81,17 +81,17 @@ class Shortcuts:
         return self.graph.categories[int(self.graph.category[node])] == category
 
     def _phenotypes_named(self, disease: int) -> list[int]:
-        """HPO terms sharing a normalised name or synonym with ``disease`` (epilepsy -> Seizure)."""
+        """HPO terms sharing a normalised name, synonym or layperson form with ``disease`` (epilepsy -> Seizure)."""
         if self._by_norm is None:
             g = self.graph
             lo, hi = g.category_range(PHENOTYPE)
             by: dict[str, list[int]] = {}
             for p in range(lo, hi):
-                for n in {norm_name(x) for x in (g.names[p], *g.synonyms[p])}:
+                for n in {norm_name(x) for x in (g.names[p], *g.synonyms[p], *g.layperson[p])}:
                     by.setdefault(n, []).append(p)
             self._by_norm = by
         g = self.graph
-        names = {norm_name(x) for x in (g.names[disease], *g.synonyms[disease])}
+        names = {norm_name(x) for x in (g.names[disease], *g.synonyms[disease], *g.layperson[disease])}
         return sorted({p for n in names if n for p in self._by_norm.get(n, ())})
 
     def _terms_below(self, term: int) -> np.ndarray:
