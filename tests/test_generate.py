@@ -274,20 +274,55 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
     """Every distractor records its association with what the stem states and its rank beside the key's; a
     near one lies within its rule's band of the key's association and popularity, in the key's area when it
     has one (but for the other-area rule); a chain key with an area never stands alone in it; no option comes
-    from the non-therapeutic vocabulary."""
+    from the non-therapeutic vocabulary; no key is left alone with its shortcut anchor; no distractor lies below
+    another."""
+    import numpy as np
+
     from kgsynth.graph.index import CSRIndex
     from kgsynth.questions.areas import build_areas
     from kgsynth.questions.association import Walks
-    from kgsynth.questions.curation import load_curation, non_therapeutic_mask, without_symptomatic_indications
+    from kgsynth.questions.curation import (
+        contradicted_memberships,
+        load_curation,
+        non_therapeutic_mask,
+        without_symptomatic_indications,
+    )
+    from kgsynth.questions.openworld import closure
+    from kgsynth.questions.shortcuts import Shortcuts
+    from kgsynth.questions.verify import SUBCLASS
 
     out, _ = thousand
     g, cfg = without_symptomatic_indications(real_graph), GenerateConfig()  # the graph the run walks
     cur = load_curation("med")
     unfit = non_therapeutic_mask(g, cur)
-    areas = build_areas(g, CSRIndex(g), therapeutic_root=cur.therapeutic_class_root)
+    index = CSRIndex(g)
+    areas = build_areas(g, index, therapeutic_root=cur.therapeutic_class_root,
+                        separate_roots=cur.separate_area_roots)  # fmt: skip
     degree = Walks.of(g).degree
-    near = 0
+    shortcuts = Shortcuts.build(
+        g,
+        index,
+        cur,
+        use_terms=cfg.shortcut_use_terms,
+        class_members=cfg.shortcut_class_members,
+        contradicted=contradicted_memberships(g, cur),
+    )
+    near = peers = 0
     for item in read_run_items(out):
+        opts = [g.index[o.curie] for o in item.options]
+        start = np.array([g.index[c.args["entity"]] for c in item.constraints if c.kind == "start"], dtype=np.int32)
+        # the key's shortcut anchor (the drug's use, the key's mechanism class) is shared by an option (unless
+        # explicit negative evidence chose the distractors)
+        assert any(d.rule == "negative_evidence" for d in item.distractors) or not shortcuts.alone(
+            g.index[item.answer.curie], start if len(start) else None, opts
+        ), item.id
+        # no option is an ontology ancestor of another distractor
+        wrong = [g.index[d.curie] for d in item.distractors]
+        for a in wrong:
+            assert not any(
+                b != a and a in closure(index, np.array([b], np.int32), SUBCLASS, g.num_nodes) for b in wrong
+            )
+        peers += sum(d.rule == "shortcut_peer" for d in item.distractors)
         assert not any(unfit[g.index[o.curie]] for o in item.options), item.id
         for d in item.distractors:
             assert d.association is not None and d.key_association is not None, (item.id, d)
@@ -312,7 +347,7 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
             assert 1 / (cfg.popularity_band * w) <= pop <= cfg.popularity_band * w, (item.id, d)
             if d.rule != "near_association_other_area":
                 assert areas[key] == 0 or areas[node] & areas[key], (item.id, d)
-    assert near > 500
+    assert near > 500 and peers > 20
 
 
 def test_summary_and_rare_coverage(thousand) -> None:

@@ -3,7 +3,9 @@
 A distractor is *near* when it lies in the key's area, and the audit counts items whose key is the only
 option in its area (an item a reader answers by the area alone). One definition serves both:
 
-- a phenotype: its HPO organ systems (the branches under "Phenotypic abnormality", HP:0000118);
+- a phenotype: its HPO organ systems (the branches under "Phenotypic abnormality", HP:0000118), a branch the
+  curation list names in ``separate_area_roots`` counting as an area of its own instead of its organ system's
+  (the peripheral nervous system: nerve conduction beside seizures is not "the same system" to a clinician);
 - a disease: the organ systems that hold at least a quarter of its phenotype annotations;
 - a gene: the areas of the diseases it is associated with;
 - a drug class: its branch under MeSH "Therapeutic Uses" (``therapeutic_root`` of the curation list), or,
@@ -17,6 +19,7 @@ their masks share a bit. 0 means no known area (no constraint).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -83,11 +86,38 @@ def _majority_systems(index: CSRIndex, systems: np.ndarray) -> np.ndarray:
     return out
 
 
+def _separate(graph: Graph, index: CSRIndex, systems: np.ndarray, roots: Sequence[str]) -> np.ndarray:
+    """``systems`` with the subtree of each of ``roots`` moved from its organ system's bit to a bit of its own."""
+    systems = systems.copy()
+    free = int(np.bitwise_or.reduce(systems)).bit_length() if len(systems) else 0
+    for root in roots:
+        node = graph.index.get(root)
+        if node is None or free >= MAX_BITS:
+            continue
+        seen = np.zeros(graph.num_nodes, dtype=bool)
+        frontier = np.array([node], dtype=np.int32)
+        seen[frontier] = True
+        while len(frontier):
+            nxt = index.reach(frontier, SUPERCLASS)
+            frontier = nxt[~seen[nxt]]
+            seen[frontier] = True
+        own = systems[node]
+        systems[seen] = (systems[seen] & ~own) | (np.int64(1) << np.int64(free))
+        free += 1
+    return systems
+
+
 def build_areas(
-    graph: Graph, index: CSRIndex, *, therapeutic_root: str, phenotype_root: str | None = PHENOTYPIC_ABNORMALITY
+    graph: Graph,
+    index: CSRIndex,
+    *,
+    therapeutic_root: str,
+    phenotype_root: str | None = PHENOTYPIC_ABNORMALITY,
+    separate_roots: Sequence[str] = (),
 ) -> np.ndarray:
     """Per node, its area bits (see the module docstring); 0 where no area is known. ``phenotype_root`` is the
-    schema's root of phenotypic abnormalities (GraphSchema.phenotype_root; None: no organ systems).
+    schema's root of phenotypic abnormalities (GraphSchema.phenotype_root; None: no organ systems);
+    ``separate_roots``: branches below an organ system that are areas of their own.
 
     >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
     >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
@@ -102,6 +132,8 @@ def build_areas(
     """
     g = graph
     systems = _branch_bits(g, index, phenotype_root) if phenotype_root is not None else np.zeros(g.num_nodes, np.int64)
+    if phenotype_root is not None and separate_roots:
+        systems = _separate(g, index, systems, separate_roots)
     therapeutic = _branch_bits(g, index, therapeutic_root)
     areas = np.zeros(g.num_nodes, dtype=np.int64)
     lo, hi = g.category_range("biolink:PhenotypicFeature")

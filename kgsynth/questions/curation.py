@@ -45,6 +45,8 @@ class Curation(BaseModel):
     # no tree (ChEBI roles); classes by name pattern where it has neither (NDFRT "... Activity").
     non_therapeutic_class_roots: list[str] = Field(default_factory=list)
     therapeutic_class_root: str = ""  # also the root of the therapeutic areas (kgsynth.questions.areas)
+    # branches below an HPO organ system that are clinical areas of their own (kgsynth.questions.areas)
+    separate_area_roots: list[str] = Field(default_factory=list)
     therapeutic_class_ids: list[str] = Field(default_factory=list)  # kept with their subtrees
     non_therapeutic_class_ids: list[str] = Field(default_factory=list)
     non_therapeutic_class_patterns: list[str] = Field(default_factory=list)
@@ -52,8 +54,11 @@ class Curation(BaseModel):
     # targets can contradict (see :func:`contradicted_memberships`).
     mechanism_class_roots: list[str] = Field(default_factory=list)
     mechanism_class_types: list[str] = Field(default_factory=list)
+    # Mechanism classes that say how a drug is handled, not how it acts (CYP and transporter inhibitors):
+    # never the mechanism a reader recognises a key by (kgsynth.questions.shortcuts).
+    pharmacokinetic_class_patterns: list[str] = Field(default_factory=list)
 
-    @field_validator("incidental_class_patterns", "non_therapeutic_class_patterns")
+    @field_validator("incidental_class_patterns", "non_therapeutic_class_patterns", "pharmacokinetic_class_patterns")
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
         return check_regexes(v)
@@ -242,6 +247,30 @@ INTERACTS_WITH = "biolink:interacts_with"
 MIN_TARGETED_MEMBERS = 3  # a class's other members with known targets needed to judge a membership
 
 
+def mechanism_classes(graph: Graph, cur: Curation) -> np.ndarray:
+    """A mask of the mechanism classes: below ``mechanism_class_roots``, or the target of a ``member_of`` edge
+    whose class type is one of ``mechanism_class_types``."""
+    mechanism = _below(graph, cur.mechanism_class_roots)
+    if MEMBER_OF not in graph.relations:
+        return mechanism
+    sl = graph.relation_slice(MEMBER_OF)
+    types = set(cur.mechanism_class_types)
+    for q, d in zip(graph.qual[sl], graph.dst[sl], strict=True):
+        if q >= 0 and graph.qualifiers[int(q)].get("class_type") in types:
+            mechanism[int(d)] = True
+    return mechanism
+
+
+def pharmacodynamic_classes(graph: Graph, cur: Curation) -> np.ndarray:
+    """:func:`mechanism_classes` without those named by ``pharmacokinetic_class_patterns``."""
+    mask = mechanism_classes(graph, cur)
+    patterns = [re.compile(p, re.IGNORECASE) for p in cur.pharmacokinetic_class_patterns]
+    for i in np.flatnonzero(mask):
+        if any(p.fullmatch(graph.names[i]) for p in patterns):
+            mask[i] = False
+    return mask
+
+
 def contradicted_memberships(graph: Graph, cur: Curation) -> np.ndarray:
     """A mask over edges: ``member_of`` edges of a drug to a mechanism class that its own targets
     contradict -- the drug has targets, at least :data:`MIN_TARGETED_MEMBERS` other members of the class
@@ -250,12 +279,8 @@ def contradicted_memberships(graph: Graph, cur: Curation) -> np.ndarray:
     out = np.zeros(graph.num_edges, dtype=bool)
     if MEMBER_OF not in graph.relations or INTERACTS_WITH not in graph.relations:
         return out
-    mechanism = _below(graph, cur.mechanism_class_roots)
+    mechanism = mechanism_classes(graph, cur)
     sl = graph.relation_slice(MEMBER_OF)
-    types = set(cur.mechanism_class_types)
-    for q, d in zip(graph.qual[sl], graph.dst[sl], strict=True):
-        if q >= 0 and graph.qualifiers[int(q)].get("class_type") in types:
-            mechanism[int(d)] = True
     targets: dict[int, set[int]] = {}
     ts = graph.relation_slice(INTERACTS_WITH)
     for s, o in zip(graph.src[ts].tolist(), graph.dst[ts].tolist(), strict=True):

@@ -21,7 +21,7 @@ import numpy as np
 
 from kgsynth.graph.index import Step, sorted_unique
 from kgsynth.questions.curation import norm_name
-from kgsynth.questions.draft import Context, association, ow
+from kgsynth.questions.draft import Context, association, ow, shortcut_tables
 from kgsynth.questions.openworld import closure, relatives
 from kgsynth.questions.starts import vignette_starts
 from kgsynth.questions.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, upward_closure
@@ -47,6 +47,8 @@ class ChainTarget:
 
 
 MEMBER_OF = Step("biolink:member_of")
+TARGETED_BY = Step("biolink:interacts_with", True)  # gene -> the drugs acting on its product
+GENE = "biolink:Gene"
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
 
 
@@ -293,6 +295,25 @@ def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor:
     return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
 
 
+def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Candidates sharing the key's shortcut anchor (:mod:`kgsynth.questions.shortcuts`: another drug of its
+    mechanism class, another feature of the stated drug's uses), within the twice-wide popularity band of what the
+    asked relation reaches, nearest association first: tried for one distractor, right after explicit negative
+    evidence, only when the key has an anchor that no chosen distractor shares (:func:`chain_distractors`)."""
+    anchor = shortcut_tables(ctx).anchor(t.answer, t.stated)
+    if anchor is None:
+        return np.empty(0, np.int32)
+    pool = near_shape(ctx, t, widen=2.0, same_area=False)
+    pool = pool[np.isin(pool, anchor)]
+    if t.stated is None or len(t.stated) == 0 or len(pool) == 0:
+        return pool
+    scores = association(ctx, t.stated)
+    key_score = max(float(scores[t.answer]), 1e-300)
+    ratio = scores[pool] / key_score
+    far = np.where(ratio > 0, np.abs(np.log(np.maximum(ratio, 1e-300))), np.inf)
+    return pool[np.argsort(far, kind="stable")]
+
+
 def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Any safe entity of the answer's kind the asked relation reaches somewhere: only for the decoy chain
     ends of an open-book short answer, which are never shown as options (``ChainTarget.hidden_ends``)."""
@@ -303,6 +324,7 @@ def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndar
 ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
 CHAIN_RULES: tuple[ChainRule, ...] = (
     negative_evidence,
+    shortcut_peer,
     near_diagnosis,
     near_association,
     near_association_wide,
@@ -312,6 +334,7 @@ CHAIN_RULES: tuple[ChainRule, ...] = (
     decoy_end,
 )
 NEAR_RULES = (
+    shortcut_peer,
     near_diagnosis,
     near_diagnosis_rest,
     near_association,
@@ -347,16 +370,46 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
     excluded[answer] = True
     area, want = int(o.areas[answer]), ctx.config.min_same_area_options
+    if area and t.stated is not None and not t.hidden_ends:
+        # the key in an area of the stated drug's own uses: more options there (the use alone points to the area)
+        tables = shortcut_tables(ctx)
+        used = [int(s) for s in t.stated if g.categories[int(g.category[int(s)])] == "biolink:Drug"]
+        if any(tables.use_areas(s, o.areas) & area for s in used):
+            want = max(want, ctx.config.min_same_area_options_in_use_area)
     # drugs: no two distractors share a class the key is not in (three cardiac glycosides and cinacalcet: the odd
     # one out is the key)
     drugs = g.categories[cat] == "biolink:Drug"
     key_classes = set(ctx.index.neighbors(answer, MEMBER_OF).tolist()) if drugs else set()
     used_classes: set[int] = set()
+    lineage = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors and their ancestors
+    picked = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors
+    prev = _prev(t)
+    if (
+        drugs
+        and prev is not None
+        and 0 < len(prev) <= NEAR_LIMIT
+        and g.categories[int(g.category[int(prev[0])])] == GENE
+    ):
+        # a drug acting on a paralog of the hidden gene (PSMB5 for PSMB8): a clinician may call it correct
+        excluded[ctx.index.reach(shortcut_tables(ctx).paralogs(prev), TARGETED_BY)] = True
+    # the key's shortcut (kgsynth.questions.shortcuts): one distractor must share its anchor, or none is returned
+    anchor = None if t.hidden_ends else shortcut_tables(ctx).anchor(answer, t.stated)
     for make in CHAIN_RULES:
         # never leave the key the only option in its area (an item answered by the area alone)
-        short = want - sum(1 for d, _ in chosen if o.areas[d] & area) if area and not t.hidden_ends else 0
+        in_area = sum(1 for d, _ in chosen if o.areas[d] & area) if area and not t.hidden_ends else 0
+        short = want - in_area if area and not t.hidden_ends else 0
+        # the nearest same-area ones without an association floor fill only the base requirement: the extra one of
+        # a key in its drug's use area is near by association too (else association finds the key again)
+        if make is same_area_nearest:
+            short = min(short, ctx.config.min_same_area_options - in_area)
         if make is same_area_nearest and short <= 0:
             continue
+        if anchor is not None and np.isin(np.array([d for d, _ in chosen], dtype=np.int32), anchor).any():
+            anchor = None  # (explicit negative evidence may already share it)
+        if make is shortcut_peer and anchor is None:
+            continue
+        if anchor is not None and make is not negative_evidence and make is not shortcut_peer:
+            return []  # no safe option shares the key's anchor: the key would stand out without the chain
         if make is near_association_other_area and short > 0:
             continue
         pool = make(ctx, t, rng)  # already cut by :func:`fitting`
@@ -382,6 +435,8 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if hierarchical and above[ancestors_of(ctx, d)].any():
                 excluded[d] = True
                 continue
+            if hierarchical and chosen and (lineage[d] or picked[ancestors_of(ctx, d)].any()):
+                continue  # beside a broader or narrower option (arthritis, oligoarthritis): the key is the odd one out
             if drugs:
                 classes = set(ctx.index.neighbors(d, MEMBER_OF).tolist()) - key_classes
                 if classes & used_classes:
@@ -389,6 +444,9 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 used_classes |= classes
             rule = "near_diagnosis" if make is near_diagnosis_rest else make.__name__
             chosen.append((d, rule))
+            if hierarchical:
+                lineage[ancestors_of(ctx, d)] = True  # (its own id included)
+                picked[d] = True
             excluded[d] = True
             taken.add(int(name_id[d - lo]))
             if len(chosen) == k:
@@ -396,6 +454,8 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if make is same_area_nearest and (short := short - 1) <= 0:
                 break
             if make is near_diagnosis and sum(1 for _, r in chosen if r == "near_diagnosis") >= k - 1:
+                break
+            if make is shortcut_peer:
                 break
     return chosen
 

@@ -21,6 +21,7 @@ from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
 from kgsynth.questions.openworld import OpenWorld, build_open_world, norms_overlap
 from kgsynth.questions.sample import rarity_scores, sample_walks
+from kgsynth.questions.shortcuts import Shortcuts
 from kgsynth.questions.verify import Prover
 from kgsynth.questions.wording import Templates, load_templates
 
@@ -70,6 +71,7 @@ class Memo:
     # distractors (kgsynth.questions.chain.viable_chain_paths, probed on its own random stream; None until probed)
     viable_chain_paths: list[tuple[MetapathSpec, list[Step]]] | None = None
     blocked: tuple[tuple[int, int], np.ndarray] | None = None  # kgsynth.questions.draft.hidden_blocked
+    shortcuts: Shortcuts | None = None  # kgsynth.questions.shortcuts (built on first use)
 
     def share_graph_caches(self, other: Memo) -> None:
         """Use ``other``'s caches of what depends on the graph, schema and question options alone (not on the start
@@ -229,6 +231,18 @@ def ow(ctx: Context) -> OpenWorld:
 
 
 ASSOCIATION_CACHE = 2048  # stated-entity sets whose association scores are kept (sparse: a few thousand nodes each)
+
+
+def shortcut_tables(ctx: Context) -> Shortcuts:
+    """The run's :class:`~kgsynth.questions.shortcuts.Shortcuts` (built on first use, kept in ``ctx.memo``)."""
+    if ctx.memo.shortcuts is None:
+        cfg = ctx.config
+        ctx.memo.shortcuts = Shortcuts.build(
+            ctx.graph, ctx.index, ow(ctx).curation,
+            use_terms=cfg.shortcut_use_terms, class_members=cfg.shortcut_class_members,
+            contradicted=ow(ctx).contradicted,
+        )  # fmt: skip
+    return ctx.memo.shortcuts
 
 
 def stated_nodes(ctx: Context, constraints: list[Constraint]) -> np.ndarray:

@@ -77,6 +77,15 @@ class GenerateConfig(BaseModel):
     # A key with an organ system or therapeutic area has at least this many distractors in it (the others may lie
     # outside it, near by association): a key alone in its area is answered by the area alone.
     min_same_area_options: int = Field(default=1, ge=0)
+    # ... and at least this many when the key's area is one of the stated drug's own indications' areas (a seizure
+    # beside one other neurological option for clonazepam: the drug's use points to the key)
+    min_same_area_options_in_use_area: int = Field(default=2, ge=0)
+    # Shortcuts a reader takes without the chain (kgsynth.questions.shortcuts): a drug key in a mechanism class of at
+    # most this many drugs has a distractor of the same class (not "the only kinase inhibitor"; 0: off) ...
+    shortcut_class_members: int = Field(default=60, ge=0)
+    # ... and a phenotype key under a feature of the stated drug's indications with at most this many terms below
+    # it has a distractor under one too (not "the only seizure" for clonazepam; 0: off).
+    shortcut_use_terms: int = Field(default=1000, ge=0)
     # Walks one chain attempt tries before it is dropped (doubled per hop beyond 3:
     # kgsynth.questions.chain.walks_per_attempt)
     walks_per_attempt: int = Field(default=8, ge=1)

@@ -306,7 +306,13 @@ def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curatio
         for bit, system in enumerate(sorted(prover.organ_system_roots)[:63]):
             system_bits[prover.descendants(system)] |= np.int64(1) << np.int64(bit)
     mendelian = frozenset(graph.index[c] for c in cur.mendelian_modes if c in graph.index)
-    areas = build_areas(graph, index, therapeutic_root=cur.therapeutic_class_root, phenotype_root=prover.phenotype_root)
+    areas = build_areas(
+        graph,
+        index,
+        therapeutic_root=cur.therapeutic_class_root,
+        phenotype_root=prover.phenotype_root,
+        separate_roots=cur.separate_area_roots,
+    )
     return OpenWorld(graph=graph, index=index, curation=cur, bad=bad, generic_key=generic_key,
                      system_bits=system_bits, mendelian=mendelian, generic=frozenset(cur.generic_words),
                      kind=class_kinds(graph), areas=areas, walks=Walks.of(graph),

@@ -36,6 +36,9 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
   key (ties shared) -- needs the graph;
 - ``key_alone_in_area``: multiple-choice items whose key has an area (organ system, therapeutic area;
   `kgsynth.questions.areas`) that no distractor shares -- needs the graph;
+- ``shortcut_alone``: multiple-choice items whose key has a shortcut anchor no other option shares (a drug key's
+  mechanism class, a phenotype key under a feature of the stated drug's own indications, symptomatic ones left out
+  as the generator leaves them out by default; `kgsynth.questions.shortcuts`) -- needs the graph;
 - ``non_therapeutic_options``: options and short-answer keys from the curation list's non-therapeutic
   vocabulary (`kgsynth.questions.curation.non_therapeutic_mask`) -- needs the graph;
 - ``fact_shortcut_rate`` (runs with open-book multiple-choice items only): share of them whose key a reader
@@ -77,6 +80,7 @@ from kgsynth.run.layout import CARD, RUN_RECORD, SHARDS, SUMMARY
 
 if TYPE_CHECKING:
     from kgsynth.graph.model import Graph
+    from kgsynth.questions.shortcuts import Shortcuts
 
 logger = logging.getLogger(__name__)
 
@@ -603,26 +607,43 @@ def key_share_of_top(scores: Sequence[float], key: int) -> float:
     return 1.0 / sum(1 for v in scores if v == top)
 
 
-_TABLES: dict[tuple[int, str], tuple[Graph, tuple[Neighbours, np.ndarray, np.ndarray]]] = {}
+_TABLES: dict[tuple[int, str], tuple[Graph, tuple[Neighbours, np.ndarray, np.ndarray, Shortcuts]]] = {}
 
 
 def _difficulty_tables(
     graph: Graph, schema_name: str, phenotype_root: str | None
-) -> tuple[Neighbours, np.ndarray, np.ndarray]:
-    """The undirected adjacency, the areas and the non-therapeutic mask of ``graph`` by the run's schema (kept
-    for the last graph and schema)."""
+) -> tuple[Neighbours, np.ndarray, np.ndarray, Shortcuts]:
+    """The undirected adjacency, the areas, the non-therapeutic mask and the shortcut anchors (the generator's
+    default limits) of ``graph`` by the run's schema (kept for the last graph and schema)."""
     got = _TABLES.get((id(graph), schema_name))
     if got is not None and got[0] is graph:
         return got[1]
     from kgsynth.graph.index import CSRIndex
     from kgsynth.questions.areas import build_areas
-    from kgsynth.questions.curation import load_curation, non_therapeutic_mask
+    from kgsynth.questions.curation import (
+        contradicted_memberships,
+        load_curation,
+        non_therapeutic_mask,
+        without_symptomatic_indications,
+    )
+    from kgsynth.questions.genconfig import GenerateConfig
+    from kgsynth.questions.shortcuts import Shortcuts
 
     cur = load_curation(schema_name)
+    index = CSRIndex(graph)
     areas = build_areas(
-        graph, CSRIndex(graph), therapeutic_root=cur.therapeutic_class_root, phenotype_root=phenotype_root
-    )
-    made = (Neighbours.of(graph), areas, non_therapeutic_mask(graph, cur))
+        graph, index, therapeutic_root=cur.therapeutic_class_root, phenotype_root=phenotype_root,
+        separate_roots=cur.separate_area_roots,
+    )  # fmt: skip
+    cfg = GenerateConfig()
+    # the indications the generator walks by default (symptomatic ones left out)
+    walked = without_symptomatic_indications(graph)
+    shortcuts = Shortcuts.build(
+        walked, index if walked is graph else CSRIndex(walked), cur,
+        use_terms=cfg.shortcut_use_terms, class_members=cfg.shortcut_class_members,
+        contradicted=contradicted_memberships(walked, cur),
+    )  # fmt: skip
+    made = (Neighbours.of(graph), areas, non_therapeutic_mask(graph, cur), shortcuts)
     _TABLES.clear()
     _TABLES[(id(graph), schema_name)] = (graph, made)
     return made
@@ -695,15 +716,17 @@ def check_fact_matching(items: Sequence[Item], tally: _Tally) -> None:
 def _check_difficulty(
     items: Sequence[Item], graph: Graph | None, tally: _Tally, schema_name: str, phenotype_root: str | None
 ) -> None:
-    keys = ("association_shortcut_rate", "popularity_shortcut_rate", "key_alone_in_area", "non_therapeutic_options")
+    keys = ("association_shortcut_rate", "popularity_shortcut_rate", "key_alone_in_area", "shortcut_alone",
+            "non_therapeutic_options")  # fmt: skip
     if graph is None:
         for name in keys:
             tally.metrics[name] = None
             tally.skipped[name] = "needs the graph"
         return
-    nb, areas, unfit = _difficulty_tables(graph, schema_name, phenotype_root)
+    nb, areas, unfit, shortcuts = _difficulty_tables(graph, schema_name, phenotype_root)
     node = graph.index.get
-    tally.metrics["non_therapeutic_options"] = tally.metrics["key_alone_in_area"] = 0
+    for name in ("non_therapeutic_options", "key_alone_in_area", "shortcut_alone"):
+        tally.metrics[name] = 0
     association = popularity = 0.0
     asked: list[tuple[list[int], list[int], int]] = []
     chains: list[tuple[int, list[list[int]]]] = []  # per open-book item asked: each option's chain of facts
@@ -731,6 +754,9 @@ def _check_difficulty(
         if mask and not any(int(areas[n]) & mask for i, n in enumerate(nodes) if i != key):
             tally.add("key_alone_in_area")
             tally.example("key_alone_in_area", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
+        if shortcuts.alone(nodes[key], np.array(seeds, dtype=np.int32), nodes):
+            tally.add("shortcut_alone")
+            tally.example("shortcut_alone", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
     by_item = dict(chains)
     topic = 0.0
     for j, (seeds, nodes, at) in enumerate(asked):

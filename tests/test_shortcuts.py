@@ -1,0 +1,109 @@
+"""Shortcut anchors (kgsynth.questions.shortcuts) on the real default KG: a drug key's mechanism-class peers, the
+stated drug's use terms, gene paralogs by symbol, the peripheral nervous system as an area of its own, the
+audit's ``shortcut_alone`` count and, on generated items, the rules that close the shortcuts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kgsynth.graph.index import CSRIndex
+from kgsynth.graph.model import Graph
+from kgsynth.questions.areas import build_areas
+from kgsynth.questions.curation import contradicted_memberships, load_curation, without_symptomatic_indications
+from kgsynth.questions.genconfig import GenerateConfig
+from kgsynth.questions.shortcuts import MEMBER_OF, Shortcuts
+from kgsynth.questions.verify import PHENOTYPIC_ABNORMALITY
+from kgsynth.run.audit import audit_items
+
+from .test_audit import make_item, triple
+
+
+def node(g: Graph, name: str, category: str) -> int:
+    hits = [i for i in range(*g.category_range(category)) if g.names[i].lower() == name.lower()]
+    assert hits, f"{name} ({category}) not in the graph"
+    return hits[0]
+
+
+@pytest.fixture(scope="module")
+def tables(real_graph: Graph) -> Shortcuts:
+    g = without_symptomatic_indications(real_graph)  # as the generator walks it
+    cfg = GenerateConfig()
+    cur = load_curation("med")
+    return Shortcuts.build(
+        g, CSRIndex(g), cur, use_terms=cfg.shortcut_use_terms, class_members=cfg.shortcut_class_members,
+        contradicted=contradicted_memberships(g, cur),
+    )  # fmt: skip
+
+
+def test_a_drug_key_in_a_small_mechanism_class_is_anchored_to_its_peers(real_graph: Graph, tables: Shortcuts) -> None:
+    g = real_graph
+    drug = "biolink:Drug"
+    lapatinib, afatinib = node(g, "Lapatinib", drug), node(g, "Afatinib", drug)
+    ofloxacin = node(g, "Ofloxacin", drug)
+    peers = tables.anchor(lapatinib, None)
+    assert peers is not None and afatinib in peers.tolist() and ofloxacin not in peers.tolist()
+    assert lapatinib not in peers.tolist()
+    # a pharmacokinetic class (a CYP inhibitor) is not a mechanism a reader recognises a key by
+    classes = tables.index.neighbors(node(g, "Pazopanib", drug), MEMBER_OF).tolist()
+    cyp = [c for c in classes if "cytochrome" in g.names[c].lower()]
+    assert cyp and not tables.pd_classes[cyp].any()
+
+
+def test_a_contradicted_membership_makes_no_peer(real_graph: Graph, tables: Shortcuts) -> None:
+    """DrugCentral files risedronate under "Calcium Channel Blockers"; its targets contradict it."""
+    g = real_graph
+    risedronate, nifedipine = node(g, "Risedronate", "biolink:Drug"), node(g, "Nifedipine", "biolink:Drug")
+    peers = tables.anchor(nifedipine, None)
+    assert peers is not None and risedronate not in peers.tolist()
+
+
+def test_use_terms_anchor_a_phenotype_key_the_stated_drug_suggests(real_graph: Graph, tables: Shortcuts) -> None:
+    g = real_graph
+    clonazepam = np.array([node(g, "Clonazepam", "biolink:Drug")], dtype=np.int32)
+    pheno = "biolink:PhenotypicFeature"
+    seizure_kind = node(g, "Focal hemiclonic seizure", pheno)  # below Seizure, named like epilepsy
+    heart = node(g, "Impaired myocardial contractility", pheno)
+    anchor = tables.anchor(seizure_kind, clonazepam)
+    assert anchor is not None and node(g, "Bilateral tonic-clonic seizure", pheno) in anchor.tolist()
+    assert tables.anchor(heart, clonazepam) is None  # nothing clonazepam is used for points to the heart
+    assert tables.anchor(seizure_kind, None) is None  # nothing stated: no use
+    opts = [seizure_kind, heart, node(g, "Myotonia", pheno), node(g, "Arthralgia", pheno)]
+    assert tables.alone(seizure_kind, clonazepam, opts)
+    assert not tables.alone(seizure_kind, clonazepam, [*opts[:3], node(g, "Bilateral tonic-clonic seizure", pheno)])
+
+
+def test_paralogs_by_symbol_stem(real_graph: Graph, tables: Shortcuts) -> None:
+    g = real_graph
+    gene = "biolink:Gene"
+    got = {g.names[n] for n in tables.paralogs(np.array([node(g, "PSMB8", gene)], dtype=np.int32))}
+    assert {"PSMB8", "PSMB9"} <= got and all(n.startswith("PSMB") for n in got)
+    assert {g.names[n] for n in tables.paralogs(np.array([node(g, "EGFR", gene)], dtype=np.int32))} == {"EGFR"}
+
+
+def test_the_peripheral_nervous_system_is_an_area_of_its_own(real_graph: Graph) -> None:
+    g, cur = real_graph, load_curation("med")
+    index = CSRIndex(g)
+    pheno = "biolink:PhenotypicFeature"
+    nerve, seizure = node(g, "Abnormality of peripheral nerve conduction", pheno), node(g, "Seizure", pheno)
+    kw = {"therapeutic_root": cur.therapeutic_class_root, "phenotype_root": PHENOTYPIC_ABNORMALITY}
+    joined = build_areas(g, index, **kw)
+    split = build_areas(g, index, **kw, separate_roots=cur.separate_area_roots)
+    assert joined[nerve] & joined[seizure]  # one "nervous system" in HPO's organ systems
+    assert not split[nerve] & split[seizure] and split[nerve] and split[seizure]
+    slower = node(g, "Decreased nerve conduction velocity", pheno)
+    assert split[nerve] & split[slower]
+
+
+def test_audit_counts_a_key_alone_in_its_mechanism_class(real_graph: Graph) -> None:
+    g = real_graph
+    ids = {n: g.ids[node(g, n, "biolink:Drug")] for n in ("Lapatinib", "Afatinib", "Ofloxacin", "Octreotide",
+                                                           "Cyproterone acetate")}  # fmt: skip
+    fluorouracil, gastric = node(g, "Fluorouracil", "biolink:Drug"), node(g, "gastric cancer", "biolink:Disease")
+    path = [triple(g, g.ids[fluorouracil], "biolink:treats", g.ids[gastric])]
+    alone = make_item(g, "alone", answer=ids["Lapatinib"], path=path,
+                      wrong=[ids["Ofloxacin"], ids["Octreotide"], ids["Cyproterone acetate"]])  # fmt: skip
+    peer = make_item(g, "peer", answer=ids["Lapatinib"], path=path,
+                     wrong=[ids["Ofloxacin"], ids["Octreotide"], ids["Afatinib"]])  # fmt: skip
+    assert audit_items([alone], graph=g)["metrics"]["shortcut_alone"] == 1
+    assert audit_items([peer], graph=g)["metrics"]["shortcut_alone"] == 0
