@@ -366,6 +366,10 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if not any(scores[d] > scores[answer] for d, _ in chosen) and over.any():
                 order = np.concatenate([order[over][:1], order[~over], order[over][1:]])
         for d in order:
+            # never all options from the near wrong diagnoses: their ends are mostly less associated with the findings
+            # than the key, and with only those beside it association found the key in 97 of 100 such items
+            if make in DIAGNOSIS_TIERS and sum(1 for _, r in chosen if r == "near_diagnosis") >= k - 1:
+                break
             d = int(d)
             if excluded[d] or int(name_id[d - lo]) in taken:
                 continue
@@ -384,10 +388,6 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if len(chosen) == k:
                 return chosen
             if make is same_area_nearest and (short := short - 1) <= 0:
-                break
-            # never all options from the near wrong diagnoses: their ends are mostly less associated with the findings
-            # than the key, and with only those beside it association found the key in 97 of 100 such items
-            if make in DIAGNOSIS_TIERS and sum(1 for _, r in chosen if r == "near_diagnosis") >= k - 1:
                 break
     return chosen
 
