@@ -219,7 +219,8 @@ def near_diagnosis_rest(ctx: Context, t: ChainTarget, rng: np.random.Generator) 
     """:func:`near_diagnosis` again, after the association tiers: its first pass takes at most ``k - 1``
     options (:func:`chain_distractors`), leaving one to a tier that may hold an option more associated
     with the stem than the key (a runner-up's ends are mostly less associated with the findings than the key,
-    which the diagnosis itself reaches); this pass fills what those tiers left."""
+    which the diagnosis itself reaches); this pass fills what those tiers left, never the last option (at least
+    one option comes from another tier, else the attempt's walk is rejected)."""
     return near_diagnosis(ctx, t, rng)
 
 
@@ -342,6 +343,7 @@ NEAR_RULES = (
     same_area_nearest,
     near_association_other_area,
 )
+DIAGNOSIS_TIERS = (near_diagnosis, near_diagnosis_rest)
 NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
@@ -429,6 +431,10 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if not any(scores[d] > scores[answer] for d, _ in chosen) and over.any():
                 order = np.concatenate([order[over][:1], order[~over], order[over][1:]])
         for d in order:
+            # never all options from the near wrong diagnoses: their ends are mostly less associated with the findings
+            # than the key, and with only those beside it association found the key in 97 of 100 such items
+            if make in DIAGNOSIS_TIERS and sum(1 for _, r in chosen if r == "near_diagnosis") >= k - 1:
+                break
             d = int(d)
             if excluded[d] or int(name_id[d - lo]) in taken:
                 continue
@@ -452,8 +458,6 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if len(chosen) == k:
                 return chosen
             if make is same_area_nearest and (short := short - 1) <= 0:
-                break
-            if make is near_diagnosis and sum(1 for _, r in chosen if r == "near_diagnosis") >= k - 1:
                 break
             if make is shortcut_peer:
                 break

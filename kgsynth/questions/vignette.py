@@ -140,8 +140,6 @@ def _drawable(ctx: Context, key: str, fmt: AnswerFormat) -> np.ndarray:
     capped = [d for d, c in tally.diagnosis_counts.items() if c >= diagnosis_cap(ctx, fmt)]
     if ctx.config.hops > 1:
         capped += [h for h, c in tally.hidden_counts.items() if c >= tally.hidden_cap]
-    # and those known not to rank first by their best findings (found out as they are drawn)
-    capped += [d for d, good in ctx.memo.rankable.items() if not good]
     if capped:
         ok &= ~np.isin(cands, np.array(capped, dtype=np.int64))
     return ok
