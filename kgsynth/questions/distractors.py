@@ -216,7 +216,7 @@ def near_diagnosis(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np
 
 
 def near_diagnosis_rest(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
-    """:func:`near_diagnosis` again, after the association tiers: its first pass takes at most ``k - 1``
+    """:func:`near_diagnosis` again, after the association tiers: its first pass takes at most ``NEAR_DIAGNOSIS_MAX``
     options (:func:`chain_distractors`), leaving one to a tier that may hold an option more associated
     with the stem than the key (a runner-up's ends are mostly less associated with the findings than the key,
     which the diagnosis itself reaches); this pass fills what those tiers left, never the last option (at least
@@ -344,6 +344,9 @@ NEAR_RULES = (
     near_association_other_area,
 )
 DIAGNOSIS_TIERS = (near_diagnosis, near_diagnosis_rest)
+# options a vignette continuation takes from its near wrong diagnoses' ends, at most: their ends are mostly less
+# associated with the findings than the key (items with two such options had the key first by association in 53%)
+NEAR_DIAGNOSIS_MAX = 1
 NEAR_SAMPLE = 6  # a rule's candidates are drawn at random from its nearest ``NEAR_SAMPLE * k``
 
 
@@ -431,9 +434,9 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if not any(scores[d] > scores[answer] for d, _ in chosen) and over.any():
                 order = np.concatenate([order[over][:1], order[~over], order[over][1:]])
         for d in order:
-            # never all options from the near wrong diagnoses: their ends are mostly less associated with the findings
-            # than the key, and with only those beside it association found the key in 97 of 100 such items
-            if make in DIAGNOSIS_TIERS and sum(1 for _, r in chosen if r == "near_diagnosis") >= k - 1:
+            # never more than NEAR_DIAGNOSIS_MAX options from the near wrong diagnoses: with all of them from there,
+            # association found the key in 97 of 100 such items
+            if make in DIAGNOSIS_TIERS and sum(1 for _, r in chosen if r == "near_diagnosis") >= NEAR_DIAGNOSIS_MAX:
                 break
             d = int(d)
             if excluded[d] or int(name_id[d - lo]) in taken:
