@@ -389,6 +389,8 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     lineage = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors and their ancestors
     picked = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors
     prev = _prev(t)
+    if prev is not None and len(prev) > NEAR_LIMIT and len(t.layers) > 1:
+        prev = t.layers[-2]  # (a vignette's open world holds many genes: the proven hidden ones at least)
     if (
         drugs
         and prev is not None
