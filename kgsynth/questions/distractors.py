@@ -44,6 +44,9 @@ class ChainTarget:
     hidden_ends: bool = False
     # a vignette's near wrong diagnoses: the runner-ups of its findings (kgsynth.questions.phenomatch), best first
     near_diagnoses: np.ndarray | None = None
+    # a vignette continuation: a key whose shortcut anchor no near, safe peer shares keeps its other near options
+    # (kgsynth.questions.shortcuts; required, the rule cut vignette yield to a quarter)
+    soft_anchor: bool = False
 
 
 MEMBER_OF = Step("biolink:member_of")
@@ -298,9 +301,10 @@ def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor:
 
 def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Candidates sharing the key's shortcut anchor (:mod:`kgsynth.questions.shortcuts`: another drug of its
-    mechanism class, another feature of the stated drug's uses), within the twice-wide popularity band of what the
-    asked relation reaches, nearest association first: tried for one distractor, right after explicit negative
-    evidence, only when the key has an anchor that no chosen distractor shares (:func:`chain_distractors`)."""
+    mechanism class, another feature of the stated drug's uses), within the twice-wide popularity and association
+    bands of what the asked relation reaches (those of :func:`near_association_wide`), nearest first: tried for
+    one distractor, right after explicit negative evidence, only when the key has an anchor that no chosen
+    distractor shares (:func:`chain_distractors`)."""
     anchor = shortcut_tables(ctx).anchor(t.answer, t.stated)
     if anchor is None:
         return np.empty(0, np.int32)
@@ -309,10 +313,16 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
     if t.stated is None or len(t.stated) == 0 or len(pool) == 0:
         return pool
     scores = association(ctx, t.stated)
-    key_score = max(float(scores[t.answer]), 1e-300)
+    key_score = float(scores[t.answer])
+    if key_score <= 0:
+        return np.empty(0, np.int32)
     ratio = scores[pool] / key_score
-    far = np.where(ratio > 0, np.abs(np.log(np.maximum(ratio, 1e-300))), np.inf)
-    return pool[np.argsort(far, kind="stable")]
+    # as near by association as the wide tier asks: a peer far less associated than the key hands the key back to
+    # association (vignette items with a peer had the key first by association in 69% before this band)
+    cfg = ctx.config
+    near = (ratio >= cfg.near_floor / 2) & (ratio <= cfg.near_band * 2)
+    pool, ratio = pool[near], ratio[near]
+    return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
 
 
 def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -416,7 +426,9 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
         if make is shortcut_peer and anchor is None:
             continue
         if anchor is not None and make is not negative_evidence and make is not shortcut_peer:
-            return []  # no safe option shares the key's anchor: the key would stand out without the chain
+            if not t.soft_anchor:
+                return []  # no safe option shares the key's anchor: the key would stand out without the chain
+            anchor = None  # (a vignette continuation: the near tiers go on without it)
         if make is near_association_other_area and short > 0:
             continue
         pool = make(ctx, t, rng)  # already cut by :func:`fitting`

@@ -361,7 +361,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         """A multiple-choice continuation is kept only if its end has enough near, safe distractors."""
         k = cfg.options - 1
         target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), open_prev=open_prev, stated=stated_ids,
-                             near_diagnoses=near_dx)  # fmt: skip
+                             near_diagnoses=near_dx, soft_anchor=True)  # fmt: skip
         got = chain_distractors(ctx, target, rng, k)
         if len(got) < k:
             return TOO_FEW_NEAR
