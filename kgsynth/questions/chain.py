@@ -95,7 +95,7 @@ def _book(
     """The open-book decoys and facts of a walk (:func:`kgsynth.questions.openbook.book_of`)."""
     start = np.array([int(nodes[0])], dtype=np.int32)
     layers = [start, *ctx.prover.follow(start, steps)]
-    target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), stated=start)
+    target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), stated=start, soft_anchor=True)
     return book_of(ctx, target, [int(x) for x in nodes], [int(e) for e in edges], rng)
 
 

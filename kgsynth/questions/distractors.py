@@ -44,8 +44,10 @@ class ChainTarget:
     hidden_ends: bool = False
     # a vignette's near wrong diagnoses: the runner-ups of its findings (kgsynth.questions.phenomatch), best first
     near_diagnoses: np.ndarray | None = None
-    # a vignette continuation: a key whose shortcut anchor no near, safe peer shares keeps its other near options
-    # (kgsynth.questions.shortcuts; required, the rule cut vignette yield to a quarter)
+    # a vignette continuation or an open-book decoy chain: the shortcut rules are sought, not required -- a key whose
+    # anchor no near, safe peer shares keeps its other near options, and a key in its drug's use area needs no second
+    # same-area option (kgsynth.questions.shortcuts; required, they cut vignette yield to a quarter and open-book
+    # yield to 267 of 300)
     soft_anchor: bool = False
 
 
@@ -385,7 +387,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     taken = {int(name_id[answer - lo])}  # (the answer's synonyms are in the unsafe set already)
     excluded[answer] = True
     area, want = int(o.areas[answer]), ctx.config.min_same_area_options
-    if area and t.stated is not None and not t.hidden_ends:
+    if area and t.stated is not None and not t.hidden_ends and not t.soft_anchor:
         # the key in an area of the stated drug's own uses: more options there (the use alone points to the area)
         tables = shortcut_tables(ctx)
         used = [int(s) for s in t.stated if g.categories[int(g.category[int(s)])] == "biolink:Drug"]

@@ -54,7 +54,8 @@ class _Taken:
 def open_book(ctx: Context, draft: Draft, rng: np.random.Generator) -> OpenBook | Drop:
     """The decoys and facts of a chain draft (:func:`book_of`)."""
     target = ChainTarget(steps=draft.steps, layers=draft.layers, answer=draft.answer, open_prev=draft.open_prev,
-                         stated=stated_nodes(ctx, draft.constraints), hidden_ends=draft.fmt == "short")  # fmt: skip
+                         stated=stated_nodes(ctx, draft.constraints), hidden_ends=draft.fmt == "short",
+                         soft_anchor=True)  # fmt: skip
     return book_of(ctx, target, draft.nodes, draft.path_edges, rng)
 
 
