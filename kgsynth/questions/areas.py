@@ -39,6 +39,18 @@ DISEASE_SHARE = 0.25  # an organ system is a disease's area when it holds this s
 MAX_BITS = 63
 
 
+def _subtree(graph: Graph, index: CSRIndex, node: int) -> np.ndarray:
+    """A mask of ``node`` and everything below it along ``subclass_of``."""
+    seen = np.zeros(graph.num_nodes, dtype=bool)
+    frontier = np.array([node], dtype=np.int32)
+    seen[frontier] = True
+    while len(frontier):
+        nxt = index.reach(frontier, SUPERCLASS)
+        frontier = nxt[~seen[nxt]]
+        seen[frontier] = True
+    return seen
+
+
 def _branch_bits(graph: Graph, index: CSRIndex, root: str) -> np.ndarray:
     """Per node, a bit per child of ``root`` it descends from (``subclass_of``)."""
     bits = np.zeros(graph.num_nodes, dtype=np.int64)
@@ -46,14 +58,7 @@ def _branch_bits(graph: Graph, index: CSRIndex, root: str) -> np.ndarray:
     if node is None:
         return bits
     for bit, child in enumerate(sorted(int(c) for c in index.neighbors(node, SUPERCLASS))[:MAX_BITS]):
-        seen = np.zeros(graph.num_nodes, dtype=bool)
-        frontier = np.array([child], dtype=np.int32)
-        seen[frontier] = True
-        while len(frontier):
-            nxt = index.reach(frontier, SUPERCLASS)
-            frontier = nxt[~seen[nxt]]
-            seen[frontier] = True
-        bits[seen] |= np.int64(1) << np.int64(bit)
+        bits[_subtree(graph, index, child)] |= np.int64(1) << np.int64(bit)
     return bits
 
 
@@ -94,13 +99,7 @@ def _separate(graph: Graph, index: CSRIndex, systems: np.ndarray, roots: Sequenc
         node = graph.index.get(root)
         if node is None or free >= MAX_BITS:
             continue
-        seen = np.zeros(graph.num_nodes, dtype=bool)
-        frontier = np.array([node], dtype=np.int32)
-        seen[frontier] = True
-        while len(frontier):
-            nxt = index.reach(frontier, SUPERCLASS)
-            frontier = nxt[~seen[nxt]]
-            seen[frontier] = True
+        seen = _subtree(graph, index, node)
         own = systems[node]
         systems[seen] = (systems[seen] & ~own) | (np.int64(1) << np.int64(free))
         free += 1

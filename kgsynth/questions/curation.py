@@ -187,13 +187,19 @@ def incidental_class_mask(graph: Graph, cur: Curation) -> np.ndarray:
     for i in range(lo, hi):
         if any(p.fullmatch(graph.names[i]) for p in patterns):
             mask[i] = True
-    if MEMBER_OF in graph.relations and cur.incidental_class_types:
-        sl = graph.relation_slice(MEMBER_OF)
-        types = set(cur.incidental_class_types)
-        for q, d in zip(graph.qual[sl], graph.dst[sl], strict=True):
-            if q >= 0 and graph.qualifiers[int(q)].get("class_type") in types:
-                mask[int(d)] = True
+    _mark_class_types(graph, cur.incidental_class_types, mask)
     return mask
+
+
+def _mark_class_types(graph: Graph, class_types: list[str], mask: np.ndarray) -> None:
+    """Set ``mask`` on every class a ``member_of`` edge whose class type is one of ``class_types`` points to."""
+    if MEMBER_OF not in graph.relations or not class_types:
+        return
+    sl = graph.relation_slice(MEMBER_OF)
+    types = set(class_types)
+    for q, d in zip(graph.qual[sl], graph.dst[sl], strict=True):
+        if q >= 0 and graph.qualifiers[int(q)].get("class_type") in types:
+            mask[int(d)] = True
 
 
 def _below(graph: Graph, roots: list[str]) -> np.ndarray:
@@ -251,13 +257,7 @@ def mechanism_classes(graph: Graph, cur: Curation) -> np.ndarray:
     """A mask of the mechanism classes: below ``mechanism_class_roots``, or the target of a ``member_of`` edge
     whose class type is one of ``mechanism_class_types``."""
     mechanism = _below(graph, cur.mechanism_class_roots)
-    if MEMBER_OF not in graph.relations:
-        return mechanism
-    sl = graph.relation_slice(MEMBER_OF)
-    types = set(cur.mechanism_class_types)
-    for q, d in zip(graph.qual[sl], graph.dst[sl], strict=True):
-        if q >= 0 and graph.qualifiers[int(q)].get("class_type") in types:
-            mechanism[int(d)] = True
+    _mark_class_types(graph, cur.mechanism_class_types, mechanism)
     return mechanism
 
 
