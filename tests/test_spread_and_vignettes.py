@@ -207,4 +207,6 @@ def test_near_wrong_diagnoses_share_findings_and_rank_below_the_key(
             fits = [w for w in wrong if misses(oracle, w, findings) >= 2 and 0 < scores.get(w, 0.0) <= bound
                     and misses(oracle, w, findings) < len(findings)]  # fmt: skip
             assert fits, (it.id, d.name, g.names[diagnosis])
-    assert near >= 6, near  # most items offer one
+    # at --hops 1 most items offer one; at --hops 3 at most one option comes from there, and a runner-up's ends often
+    # fall outside the key's area or popularity band (4, 5 and 7 of 12 items on seeds 1607-1609)
+    assert near >= (6 if hops == 1 else 3), near
