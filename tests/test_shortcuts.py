@@ -107,3 +107,20 @@ def test_audit_counts_a_key_alone_in_its_mechanism_class(real_graph: Graph) -> N
                      wrong=[ids["Ofloxacin"], ids["Octreotide"], ids["Afatinib"]])  # fmt: skip
     assert audit_items([alone], graph=g)["metrics"]["shortcut_alone"] == 1
     assert audit_items([peer], graph=g)["metrics"]["shortcut_alone"] == 0
+
+
+def test_a_class_key_named_after_an_entity_of_its_path_is_refused(real_graph: Graph) -> None:
+    """The audit's circular key of a --hops 4 run: "Cystic Fibrosis Transmembrane Conductance Regulator Potentiator"
+    after cystic fibrosis on the path (hidden, or the start beyond one hop); ivacaftor's other class is kept."""
+    from kgsynth.graph.schema import DEFAULT_SCHEMA, load_schema
+    from kgsynth.questions.draft import build_context, key_problem
+
+    g = real_graph
+    ctx = build_context(g, CSRIndex(g), load_schema(DEFAULT_SCHEMA), GenerateConfig(n=5, hops=4))
+    cf, cftr = node(g, "cystic fibrosis", "biolink:Disease"), node(g, "CFTR", "biolink:Gene")
+    ivacaftor = node(g, "Ivacaftor", "biolink:Drug")
+    circular = node(g, "Cystic Fibrosis Transmembrane Conductance Regulator Potentiator", "biolink:OntologyClass")
+    other = node(g, "Chloride Channel Activation Potentiators", "biolink:OntologyClass")
+    assert key_problem(ctx, [cf, cftr, ivacaftor, circular], [cftr, ivacaftor]) is not None  # the start, 3 hops
+    assert key_problem(ctx, [ivacaftor, cf, cftr, ivacaftor, circular], [cf, cftr, ivacaftor]) is not None  # hidden
+    assert key_problem(ctx, [cf, cftr, ivacaftor, other], [cftr, ivacaftor]) is None

@@ -310,6 +310,11 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
     ):
         return "key restates the question's start"
     if cat == "biolink:OntologyClass":
+        # a class named after an entity of its path ("Cystic Fibrosis Transmembrane Conductance Regulator
+        # Potentiator" after cystic fibrosis): the audit's circular key
+        named = [*hidden, nodes[0]] if len(nodes) > 2 else hidden
+        if any(norms_overlap(o.norms(key), o.norms(h)) for h in named):
+            return "key restates the hidden entity"
         start = nodes[0]
         if g.categories[int(g.category[start])] == "biolink:Drug" and key in ctx.index.neighbors(start, MEMBER_OF_STEP):
             return "answer class is the start drug's own class"
