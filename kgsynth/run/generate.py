@@ -151,13 +151,13 @@ class Generator:
         return any(self.hidden_counts[h] >= cap for h in hidden)
 
     def _hidden_cap(self, fmt: str) -> int:
-        """Items one hidden intermediate may have: its share of the items accepted so far, or of the run's ``n``
-        in a short-answer run and in a run of chains alone (``--type chain``, every ``--context facts`` run). A
-        share of the items so far holds every hidden entity at one item until ``2 / share`` items exist; without
-        vignettes to fill those, a --hops 3 chain run used up the hidden entities its walks reach at about 70
-        items and stopped there (68 of 300 open-book items in 60,000 attempts); by ``n`` it still ends at most
-        ``max_hidden_share`` of a finished run through any one."""
-        if fmt == "short" or "vignette" not in self.config.types:
+        """Items one hidden intermediate may have: its share of the items accepted so far in a run that mixes
+        chains and vignettes, else (a short-answer run, a run of one type: ``--type chain``, ``--type vignette``,
+        every ``--context facts`` run) its share of the run's ``n``. A share of the items so far holds every
+        hidden entity at one item until ``2 / share`` items exist; a run of one type used up the hidden entities
+        its walks reach before that and stopped there (68 of 300 open-book items, 97 of 300 vignettes, in 60,000
+        attempts); by ``n`` it still ends at most ``max_hidden_share`` of a finished run through any one."""
+        if fmt == "short" or set(self.config.types) != {"chain", "vignette"}:
             return short_cap(self.config.max_hidden_share, self.config.n)
         return max(1, int(self.config.max_hidden_share * (self.accepted + 1)))
 
