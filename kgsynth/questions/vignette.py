@@ -21,6 +21,7 @@ from kgsynth.questions.draft import (
     association,
     nodes_readable,
     ow,
+    shortcut_tables,
     stated_nodes,
 )
 from kgsynth.questions.frequency import frequency_share
@@ -50,6 +51,7 @@ NEAR_DIAGNOSES = 10  # runner-up diagnoses whose chain ends are offered as near 
 # key (kgsynth.questions.draft.association); the first walk with near, safe options is the fallback
 CONTINUATION_WALKS = 4  # walks from the diagnosis one continuation attempt tries
 KEY_MOST_ASSOCIATED = "no option more associated with the findings than the key"
+KEY_ALONE = "no option shares the key's shortcut anchor"
 FINDING_DRAWS = 3  # findings drawn per attempt until they rank the diagnosis first (else the attempt is dropped)
 
 
@@ -365,23 +367,34 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         got = chain_distractors(ctx, target, rng, k)
         if len(got) < k:
             return TOO_FEW_NEAR
-        if not fallback:
-            fallback.append((nodes, edges, [(d, rule, last) for d, rule in got]))
+        key = int(nodes[-1])
         scores = association(ctx, stated_ids)
-        if not any(scores[d] > scores[int(nodes[-1])] for d, _ in got):
-            return KEY_MOST_ASSOCIATED  # the next walk may do better; the first is kept as the fallback
+        # what the walk's options leave open: the key's anchor shared by no option (the only kinase inhibitor: a
+        # reader picks it by its class), no option more associated with the findings than the key
+        alone = shortcut_tables(ctx).alone(key, stated_ids, [d for d, _ in got])
+        top = not any(scores[d] > scores[key] for d, _ in got)
+        rank = (alone, top)
+        if not fallback or rank < fallback[0][0]:
+            fallback[:] = [(rank, (nodes, edges, [(d, rule, last) for d, rule in got]))]
+        if alone:
+            return KEY_ALONE  # the next walk may do better; the best walk so far is kept as the fallback
+        if top:
+            return KEY_MOST_ASSOCIATED
         picked.append([(d, rule, last) for d, rule in got])
         return None
 
     check = near_enough if fmt == "mcq" and cfg.context != "facts" else None
-    fallback: list[tuple[np.ndarray, np.ndarray, list[tuple[int, str, int]]]] = []
+    # the best walk with near, safe options so far: (key alone in its anchor, key most associated), fewest first
+    fallback: list[tuple[tuple[bool, bool], tuple[np.ndarray, np.ndarray, list[tuple[int, str, int]]]]] = []
     starts = np.full(CONTINUATION_WALKS, disease, dtype=np.int32)
     walk = acceptable_walk(ctx, steps, starts, rng, hidden_from=0, accept=check)
     if isinstance(walk, Drop) and fallback:
-        # no walk's options hold one more associated with the findings than the key: the first walk with near,
-        # safe options is asked all the same (requiring one left a --type vignette run far short of n)
-        walk = fallback[0][:2]
-        picked.append(fallback[0][2])
+        # no walk's options share the key's anchor and hold one more associated with the findings than the key: the
+        # best walk with near, safe options is asked all the same (requiring both left a --type vignette run far
+        # short of n)
+        best = fallback[0][1]
+        walk = best[:2]
+        picked.append(best[2])
     if isinstance(walk, Drop):
         return walk
     nodes, edges = walk
