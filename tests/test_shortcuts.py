@@ -124,3 +124,24 @@ def test_a_class_key_named_after_an_entity_of_its_path_is_refused(real_graph: Gr
     assert key_problem(ctx, [cf, cftr, ivacaftor, circular], [cftr, ivacaftor]) is not None  # the start, 3 hops
     assert key_problem(ctx, [ivacaftor, cf, cftr, ivacaftor, circular], [cf, cftr, ivacaftor]) is not None  # hidden
     assert key_problem(ctx, [cf, cftr, ivacaftor, other], [cftr, ivacaftor]) is None
+
+
+def test_a_drug_key_is_anchored_to_its_therapeutic_class_too(real_graph: Graph, tables: Shortcuts) -> None:
+    """Every sulfonylurea acts on the gene a glipizide key is asked through (none is a safe option), so its anchor
+    holds the other hypoglycemic agents as well; ezogabine, the only potassium channel opener, is anchored to the
+    other anticonvulsants. A mechanism peer still comes first where one is safe (``shortcut_peer``)."""
+    g = real_graph
+    drug = "biolink:Drug"
+    glipizide, glyburide, metformin = (node(g, n, drug) for n in ("Glipizide", "Glyburide", "Metformin"))
+    mechanism = tables.class_peers(glipizide)
+    assert mechanism is not None and glyburide in mechanism.tolist() and metformin not in mechanism.tolist()
+    kin = tables.anchor(glipizide, None)
+    assert kin is not None and {glyburide, metformin} <= set(kin.tolist()) and glipizide not in kin.tolist()
+    ezogabine, lamotrigine = node(g, "Ezogabine", drug), node(g, "Lamotrigine", drug)
+    assert tables.class_peers(ezogabine) is None
+    kin = tables.anchor(ezogabine, None)
+    assert kin is not None and lamotrigine in kin.tolist()
+    # the audit's count reads the same anchor: glipizide beside metformin is not alone, beside ofloxacin it is
+    ofloxacin = node(g, "Ofloxacin", drug)
+    assert not tables.alone(glipizide, None, [glipizide, metformin, ofloxacin])
+    assert tables.alone(glipizide, None, [glipizide, ofloxacin])

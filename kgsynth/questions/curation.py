@@ -271,6 +271,21 @@ def pharmacodynamic_classes(graph: Graph, cur: Curation) -> np.ndarray:
     return mask
 
 
+def family_classes(graph: Graph, cur: Curation) -> np.ndarray:
+    """A mask of the classes a reader groups drugs by (their mechanism or their therapeutic use: "Hypoglycemic
+    Agents", "Hormone Antagonists", "anticonvulsant"): every class but the incidental, non-therapeutic and
+    pharmacokinetic ones."""
+    mask = np.zeros(graph.num_nodes, dtype=bool)
+    lo, hi = graph.category_range("biolink:OntologyClass")
+    mask[lo:hi] = True
+    mask &= ~incidental_class_mask(graph, cur) & ~non_therapeutic_mask(graph, cur)
+    patterns = [re.compile(p, re.IGNORECASE) for p in cur.pharmacokinetic_class_patterns]
+    for i in np.flatnonzero(mask):
+        if any(p.fullmatch(graph.names[i]) for p in patterns):
+            mask[i] = False
+    return mask
+
+
 def contradicted_memberships(graph: Graph, cur: Curation) -> np.ndarray:
     """A mask over edges: ``member_of`` edges of a drug to a mechanism class that its own targets
     contradict -- the drug has targets, at least :data:`MIN_TARGETED_MEMBERS` other members of the class

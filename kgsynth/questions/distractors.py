@@ -54,6 +54,7 @@ class ChainTarget:
 MEMBER_OF = Step("biolink:member_of")
 TARGETED_BY = Step("biolink:interacts_with", True)  # gene -> the drugs acting on its product
 GENE = "biolink:Gene"
+DRUG = "biolink:Drug"
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
 
 
@@ -298,7 +299,14 @@ def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor:
     low = cfg.near_floor / widen if floor else 0.0
     near = (ratio > 0) & (ratio >= low) & (ratio <= cfg.near_band * widen)
     pool, ratio = pool[near], ratio[near]
-    return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
+    pool = pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
+    # a drug of the key's mechanism class first; one of its therapeutic class only where none is safe (every
+    # sulfonylurea acts on the gene a glipizide key is asked through)
+    g = ctx.graph
+    peers = shortcut_tables(ctx).class_peers(t.answer) if g.categories[int(g.category[t.answer])] == DRUG else None
+    if peers is not None:
+        pool = pool[np.argsort(~np.isin(pool, peers), kind="stable")]
+    return pool
 
 
 def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -324,7 +332,14 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
     cfg = ctx.config
     near = (ratio >= cfg.near_floor / 2) & (ratio <= cfg.near_band * 2)
     pool, ratio = pool[near], ratio[near]
-    return pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
+    pool = pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
+    # a drug of the key's mechanism class first; one of its therapeutic class only where none is safe (every
+    # sulfonylurea acts on the gene a glipizide key is asked through)
+    g = ctx.graph
+    peers = shortcut_tables(ctx).class_peers(t.answer) if g.categories[int(g.category[t.answer])] == DRUG else None
+    if peers is not None:
+        pool = pool[np.argsort(~np.isin(pool, peers), kind="stable")]
+    return pool
 
 
 def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:

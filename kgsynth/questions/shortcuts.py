@@ -29,7 +29,7 @@ import numpy as np
 
 from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph
-from kgsynth.questions.curation import Curation, norm_name, pharmacodynamic_classes
+from kgsynth.questions.curation import Curation, family_classes, norm_name, pharmacodynamic_classes
 from kgsynth.questions.openworld import closure
 
 logger = logging.getLogger(__name__)
@@ -57,10 +57,12 @@ class Shortcuts:
     use_terms_limit: int
     class_members_limit: int
     contradicted: frozenset[tuple[int, int]] = frozenset()  # (drug, class) memberships its targets contradict
+    family: np.ndarray | None = None  # mask: the classes a reader groups drugs by (mechanism or therapeutic use)
     _by_norm: dict[str, list[int]] | None = None
     _use: dict[int, np.ndarray] = field(default_factory=dict)
     _below: dict[int, np.ndarray] = field(default_factory=dict)
     _peers: dict[int, np.ndarray | None] = field(default_factory=dict)
+    _kin: dict[int, np.ndarray | None] = field(default_factory=dict)
     _stems: dict[str, np.ndarray] | None = None
     _use_areas: dict[int, int] = field(default_factory=dict)
 
@@ -75,7 +77,8 @@ class Shortcuts:
         if contradicted is not None and contradicted.any():
             e = np.flatnonzero(contradicted)
             pairs = frozenset(zip(graph.src[e].tolist(), graph.dst[e].tolist(), strict=True))
-        return cls(graph, index, pharmacodynamic_classes(graph, cur), use_terms, class_members, pairs)
+        return cls(graph, index, pharmacodynamic_classes(graph, cur), use_terms, class_members, pairs,
+                   family_classes(graph, cur))  # fmt: skip
 
     def _is(self, node: int, category: str) -> bool:
         return self.graph.categories[int(self.graph.category[node])] == category
@@ -136,10 +139,23 @@ class Shortcuts:
     def class_peers(self, drug: int) -> np.ndarray | None:
         """The other drugs of ``drug``'s pharmacodynamic mechanism classes of at most ``class_members_limit``
         members (sorted), or None when it is in none."""
-        if drug in self._peers:
-            return self._peers[drug]
+        if drug not in self._peers:
+            self._peers[drug] = self._members_beside(drug, self.pd_classes)
+        return self._peers[drug]
+
+    def class_kin(self, drug: int) -> np.ndarray | None:
+        """:meth:`class_peers` and the other drugs of ``drug``'s therapeutic classes of at most
+        ``class_members_limit`` members (``family``: "Hypoglycemic Agents" beside "Sulfonylurea"), or None. Every
+        sulfonylurea acts on the gene glipizide is asked through, so none is a safe option; metformin, another
+        hypoglycemic agent, is, and without it glipizide is the only antidiabetic among the options."""
+        if drug not in self._kin:
+            mask = self.pd_classes if self.family is None else self.pd_classes | self.family
+            self._kin[drug] = self._members_beside(drug, mask)
+        return self._kin[drug]
+
+    def _members_beside(self, drug: int, mask: np.ndarray) -> np.ndarray | None:
         classes = self.index.neighbors(drug, MEMBER_OF)
-        classes = classes[self.pd_classes[classes]]
+        classes = classes[mask[classes]]
         keep = [c for c in classes.tolist() if (drug, c) not in self.contradicted
                 and len(self.index.neighbors(c, MEMBERS)) <= self.class_members_limit]  # fmt: skip
         got = None
@@ -151,7 +167,6 @@ class Shortcuts:
             ]))  # fmt: skip
             peers = peers[peers != drug].astype(np.int32)
             got = peers if len(peers) else None  # a class of one: no option could share it
-        self._peers[drug] = got
         return got
 
     def paralogs(self, genes: np.ndarray) -> np.ndarray:
@@ -175,10 +190,10 @@ class Shortcuts:
 
     def anchor(self, answer: int, stated: np.ndarray | None) -> np.ndarray | None:
         """The entities one option beside ``answer`` must include one of (sorted), or None when the key has no
-        shortcut: its mechanism-class peers for a drug key, the stated drugs' use terms for a phenotype key
-        under one of them."""
+        shortcut: its mechanism- and therapeutic-class peers (:meth:`class_kin`) for a drug key, the stated drugs'
+        use terms for a phenotype key under one of them."""
         if self._is(answer, DRUG):
-            return self.class_peers(answer)
+            return self.class_kin(answer)
         if self.use_terms_limit <= 0 or stated is None or not self._is(answer, PHENOTYPE):
             return None
         drugs = [int(s) for s in stated if self._is(int(s), DRUG)]
