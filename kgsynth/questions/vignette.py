@@ -49,7 +49,7 @@ HALLMARKS = 3  # the first finding is drawn among this many of the most frequent
 NEAR_DIAGNOSES = 10  # runner-up diagnoses whose chain ends are offered as near wrong answers
 # a multiple-choice continuation prefers a walk one of whose options is more associated with the findings than the
 # key (kgsynth.questions.draft.association); the first walk with near, safe options is the fallback
-CONTINUATION_WALKS = 4  # walks from the diagnosis one continuation attempt tries
+CONTINUATION_WALKS = 8  # walks from the diagnosis one continuation attempt tries
 KEY_MOST_ASSOCIATED = "no option more associated with the findings than the key"
 KEY_ALONE = "no option shares the key's shortcut anchor"
 FINDING_DRAWS = 3  # findings drawn per attempt until they rank the diagnosis first (else the attempt is dropped)
@@ -373,7 +373,7 @@ def vignette_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, go
         # reader picks it by its class), no option more associated with the findings than the key
         alone = shortcut_tables(ctx).alone(key, stated_ids, [d for d, _ in got])
         top = not any(scores[d] > scores[key] for d, _ in got)
-        rank = (alone, top)
+        rank = (top, alone)
         if not fallback or rank < fallback[0][0]:
             fallback[:] = [(rank, (nodes, edges, [(d, rule, last) for d, rule in got]))]
         if alone:
