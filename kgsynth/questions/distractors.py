@@ -300,8 +300,9 @@ def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor:
     near = (ratio > 0) & (ratio >= low) & (ratio <= cfg.near_band * widen)
     pool, ratio = pool[near], ratio[near]
     pool = pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
-    # a drug of the key's mechanism class first; one of its therapeutic class only where none is safe (every
-    # sulfonylurea acts on the gene a glipizide key is asked through)
+    # for a drug key, a drug of its mechanism class first (in every near tier and in :func:`shortcut_peer`, whose
+    # anchor holds its therapeutic class too: one of those only where no mechanism peer is safe; every sulfonylurea
+    # acts on the gene a glipizide key is asked through)
     g = ctx.graph
     peers = shortcut_tables(ctx).class_peers(t.answer) if g.categories[int(g.category[t.answer])] == DRUG else None
     if peers is not None:
@@ -318,28 +319,14 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
     anchor = shortcut_tables(ctx).anchor(t.answer, t.stated)
     if anchor is None:
         return np.empty(0, np.int32)
-    pool = near_shape(ctx, t, widen=2.0, same_area=False)
-    pool = pool[np.isin(pool, anchor)]
-    if t.stated is None or len(t.stated) == 0 or len(pool) == 0:
-        return pool
-    scores = association(ctx, t.stated)
-    key_score = float(scores[t.answer])
-    if key_score <= 0:
-        return np.empty(0, np.int32)
-    ratio = scores[pool] / key_score
-    # as near by association as the wide tier asks: a peer far less associated than the key hands the key back to
-    # association (vignette items with a peer had the key first by association in 69% before this band)
-    cfg = ctx.config
-    near = (ratio >= cfg.near_floor / 2) & (ratio <= cfg.near_band * 2)
-    pool, ratio = pool[near], ratio[near]
-    pool = pool[np.argsort(np.abs(np.log(ratio)), kind="stable")]
-    # a drug of the key's mechanism class first; one of its therapeutic class only where none is safe (every
-    # sulfonylurea acts on the gene a glipizide key is asked through)
-    g = ctx.graph
-    peers = shortcut_tables(ctx).class_peers(t.answer) if g.categories[int(g.category[t.answer])] == DRUG else None
-    if peers is not None:
-        pool = pool[np.argsort(~np.isin(pool, peers), kind="stable")]
-    return pool
+    if t.stated is None or len(t.stated) == 0:
+        pool = near_shape(ctx, t, widen=2.0, same_area=False)
+        return pool[np.isin(pool, anchor)]
+    # as near by association as the wide tier asks (:func:`_near`): a peer far less associated than the key hands
+    # the key back to association (vignette items with a peer had the key first by association in 69% before this
+    # band); cutting to the anchor after the stable sorts keeps their order
+    pool = _near(ctx, t, widen=2.0, same_area=False)
+    return pool[np.isin(pool, anchor)]
 
 
 def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
