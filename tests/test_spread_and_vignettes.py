@@ -220,7 +220,12 @@ def test_hidden_intermediates_are_capped_by_n(real_graph: Graph, types: list[str
     """A share of the items so far held every hidden entity at one item until 100 items existed, and runs whose
     walks reach few hidden entities stopped there (a --type vignette run at 97 of 300, a default --hops 4 run at
     98): every run caps by ``n``, and so still ends at most 2% per entity."""
-    gen = Generator(real_graph, GenerateConfig(n=300, hops=3, types=types, seed=5))  # type: ignore[arg-type]
-    assert gen._hidden_cap(fmt) == 6  # 2% of 300, from the first item on
+    cfg = GenerateConfig(n=300, hops=3, types=types, formats=[fmt], seed=5)  # type: ignore[arg-type]
+    gen = Generator(real_graph, cfg)
+    assert gen.tally.hidden_cap == 6  # 2% of 300, from the first item on
+    hidden = [real_graph.ids[0]]
+    gen.hidden_counts[hidden[0]] = 5
+    assert not gen._hidden_capped(hidden)
     gen.accepted = 250
-    assert gen._hidden_cap(fmt) == 6
+    gen.hidden_counts[hidden[0]] = 6
+    assert gen.tally.hidden_cap == 6 and gen._hidden_capped(hidden)

@@ -72,7 +72,12 @@ class Generator:
         self.drops: Counter[str] = Counter()
         self.accepted = 0
         self.attempt = 0
-        self.tally.hidden_cap = self._hidden_cap("short" if config.formats == ["short"] else "mcq")
+        # items one hidden intermediate may have: its share of the run's ``n``, so a finished run has at most
+        # ``max_hidden_share`` through any one. A share of the items accepted so far (as keys are capped) held every
+        # hidden entity at one item until ``2 / share`` items existed, and a run whose walks reach few hidden
+        # entities used them up before that and stopped there: a --hops 3 chain run near 70 items, a --type
+        # vignette run at 97 of 300 (seed 104), a default --hops 4 run at 98 of 300 (seed 203)
+        self.tally.hidden_cap = short_cap(config.max_hidden_share, config.n)
         self.focus: Focus | None = read_focus(config.focus) if config.focus is not None else None
         self._focus_rng: np.random.Generator | None = None
         if self.focus is not None:
@@ -93,7 +98,7 @@ class Generator:
         if self._capped(curie, draft.fmt):
             return "cap: this key already has its share of the items"
         hidden = draft_hidden(draft.nodes, vignette=draft.qtype == "vignette")
-        if self._hidden_capped([self.graph.ids[h] for h in hidden], draft.fmt):
+        if self._hidden_capped([self.graph.ids[h] for h in hidden]):
             return HIDDEN_CAPPED
         if self.focus is not None and not self._focus_keeps(draft):
             return FOCUS_DROP
@@ -131,7 +136,6 @@ class Generator:
             self.tally.diagnosis_counts[disease] = self.tally.diagnosis_counts.get(disease, 0) + 1
             self.tally.vignettes_accepted += 1
         self.accepted += 1
-        self.tally.hidden_cap = self._hidden_cap("short" if self.config.formats == ["short"] else "mcq")
 
     def key_capped(self, item: Item) -> bool:
         """The item's key already has its share of the items accepted so far (a short item: of the run's ``n``,
@@ -145,19 +149,9 @@ class Generator:
             cap = max(1, int(self.config.max_key_share * (self.accepted + 1)))
         return self.key_counts[curie] >= cap
 
-    def _hidden_capped(self, hidden: list[str], fmt: str) -> bool:
-        """One of ``hidden`` already has its share of the items (``max_hidden_share``, counted as keys are)."""
-        cap = self._hidden_cap(fmt)
-        return any(self.hidden_counts[h] >= cap for h in hidden)
-
-    def _hidden_cap(self, fmt: str) -> int:
-        """Items one hidden intermediate may have: its share of the run's ``n`` (``max_hidden_share``), so a
-        finished run has at most that share through any one. A share of the items accepted so far (as keys are
-        capped) held every hidden entity at one item until ``2 / share`` items existed, and a run whose walks
-        reach few hidden entities used them up before that and stopped there: a --hops 3 chain run near 70 items,
-        a --type vignette run at 97 of 300 (seed 104), a default --hops 4 run at 98 of 300 (seed 203).
-        ``fmt`` is kept for the callers (short and multiple-choice items are capped alike)."""
-        return short_cap(self.config.max_hidden_share, self.config.n)
+    def _hidden_capped(self, hidden: list[str]) -> bool:
+        """One of ``hidden`` already has its share of the items (``tally.hidden_cap``, counted as keys are)."""
+        return any(self.hidden_counts[h] >= self.tally.hidden_cap for h in hidden)
 
     def next_item(self) -> Item | None:
         """Run one attempt; return its item, or None (its drop reason counted)."""
@@ -184,7 +178,7 @@ class Generator:
         if self.key_capped(item):
             self.drops["cap: this key already has its share of the items"] += 1
             return None
-        if self._hidden_capped(hidden_intermediates(item), item.format):
+        if self._hidden_capped(hidden_intermediates(item)):
             self.drops[HIDDEN_CAPPED] += 1
             return None
         self.remember(item)
