@@ -274,11 +274,11 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
     """Every distractor records its association with what the stem states and its rank beside the key's; a
     near one lies within its rule's band of the key's association and popularity, in the key's area when it
     has one (but for the other-area rule); a chain key with an area never stands alone in it; no option comes
-    from the non-therapeutic vocabulary; no key is left alone with its shortcut anchor; no distractor lies below
-    another."""
+    from the non-therapeutic vocabulary or is an HPO grouping term; no key is left alone with its shortcut anchor;
+    no distractor lies below another; a drug key's distractors never all act on a target the key lacks."""
     import numpy as np
 
-    from kgsynth.graph.index import CSRIndex
+    from kgsynth.graph.index import CSRIndex, Step
     from kgsynth.questions.areas import build_areas
     from kgsynth.questions.association import Walks
     from kgsynth.questions.curation import (
@@ -287,9 +287,9 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
         non_therapeutic_mask,
         without_symptomatic_indications,
     )
-    from kgsynth.questions.openworld import closure
+    from kgsynth.questions.openworld import closure, descendant_counts
     from kgsynth.questions.shortcuts import Shortcuts
-    from kgsynth.questions.verify import SUBCLASS
+    from kgsynth.questions.verify import SUBCLASS, Prover
 
     out, _ = thousand
     g, cfg = without_symptomatic_indications(real_graph), GenerateConfig()  # the graph the run walks
@@ -307,9 +307,20 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
         class_members=cfg.shortcut_class_members,
         contradicted=contradicted_memberships(g, cur),
     )
-    near = peers = 0
+    targets = Step("biolink:interacts_with")
+    descendants = descendant_counts(Prover(g, index))
+    near = peers = drug_keys = 0
     for item in read_run_items(out):
         opts = [g.index[o.curie] for o in item.options]
+        key = g.index[item.answer.curie]
+        # no grouping term ("Abnormality of mental function") as a key or an option
+        assert all(descendants[o] <= cur.max_key_phenotype_descendants for o in opts), item.id
+        # not every distractor of a drug key on a target the key lacks
+        if item.distractors and g.categories[int(g.category[key])] == "biolink:Drug":
+            drug_keys += 1
+            shared = set.intersection(*(set(index.neighbors(g.index[d.curie], targets).tolist())
+                                        for d in item.distractors))  # fmt: skip
+            assert not shared - set(index.neighbors(key, targets).tolist()), item.id
         start = np.array([g.index[c.args["entity"]] for c in item.constraints if c.kind == "start"], dtype=np.int32)
         # a chain key's shortcut anchor (the drug's use, the key's mechanism class) is shared by an option (unless
         # explicit negative evidence chose the distractors; a vignette continuation's anchor is soft)
@@ -330,7 +341,6 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
             assert d.association is not None and d.key_association is not None, (item.id, d)
             assert 1 <= d.association_rank <= len(item.options) and 1 <= d.key_association_rank <= len(item.options)
             assert (d.association > d.key_association) == (d.association_rank < d.key_association_rank)
-        key = g.index[item.answer.curie]
         rules = {d.rule for d in item.distractors}
         if item.type == "chain" and areas[key] and "negative_evidence" not in rules:  # never alone in its area
             same = [d for d in item.distractors if areas[g.index[d.curie]] & areas[key]]
@@ -349,7 +359,7 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
             assert 1 / (cfg.popularity_band * w) <= pop <= cfg.popularity_band * w, (item.id, d)
             if d.rule != "near_association_other_area":
                 assert areas[key] == 0 or areas[node] & areas[key], (item.id, d)
-    assert near > 500 and peers > 20
+    assert near > 500 and peers > 20 and drug_keys > 100
 
 
 def test_summary_and_rare_coverage(thousand) -> None:

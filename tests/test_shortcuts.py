@@ -145,3 +145,44 @@ def test_a_drug_key_is_anchored_to_its_therapeutic_class_too(real_graph: Graph, 
     ofloxacin = node(g, "Ofloxacin", drug)
     assert not tables.alone(glipizide, None, [glipizide, metformin, ofloxacin])
     assert tables.alone(glipizide, None, [glipizide, ofloxacin])
+
+
+def test_a_grouping_term_is_never_a_key_or_an_option(real_graph: Graph) -> None:
+    """ "Abnormality of mental function" (565 HPO descendants) fits most of a drug's uses: the physician read's
+    "not signable" key after ursodiol -> primary biliary cholangitis -> sleep abnormality. "Short stature" stays."""
+    from kgsynth.graph.schema import DEFAULT_SCHEMA, load_schema
+    from kgsynth.questions.distractors import fitting
+    from kgsynth.questions.draft import build_context, key_problem, ow
+
+    g = real_graph
+    ctx = build_context(g, CSRIndex(g), load_schema(DEFAULT_SCHEMA), GenerateConfig(n=5, hops=3))
+    pheno = "biolink:PhenotypicFeature"
+    vague, sleep = node(g, "Abnormality of mental function", pheno), node(g, "Sleep abnormality", pheno)
+    short = node(g, "Short stature", pheno)
+    assert ow(ctx).vague_key[vague] and not ow(ctx).vague_key[short] and not ow(ctx).vague_key[sleep]
+    ursodiol, pbc = node(g, "Ursodeoxycholic acid", "biolink:Drug"), node(g, "primary biliary cholangitis",
+                                                                           "biolink:Disease")  # fmt: skip
+    assert key_problem(ctx, [ursodiol, pbc, sleep, vague], [pbc, sleep]) == "key is an HPO grouping term"
+    assert key_problem(ctx, [ursodiol, pbc, sleep], [pbc]) is None
+    pool = np.array([vague, short], dtype=np.int32)
+    assert fitting(ctx, sleep, pool).tolist() == [short]
+    m = audit_items([make_item(g, "vague", answer=g.ids[vague], path=[triple(g, g.ids[sleep], "biolink:subclass_of",
+                                                                           g.ids[vague])],
+                               wrong=[g.ids[short]])], graph=g)["metrics"]  # fmt: skip
+    assert m["grouping_keys"] == 1
+
+
+def test_audit_counts_a_key_beside_distractors_that_all_share_a_target(real_graph: Graph) -> None:
+    """Three coumarins (VKORC1) beside dabigatran: the key is the odd one out; with one of them replaced, it is not."""
+    g = real_graph
+    ids = {n: g.ids[node(g, n, "biolink:Drug")] for n in ("Dabigatran etexilate", "Warfarin", "Acenocoumarol",
+                                                           "Phenprocoumon", "Metformin")}  # fmt: skip
+    f2 = node(g, "F2", "biolink:Gene")
+    deficiency = g.ids[node(g, "congenital prothrombin deficiency", "biolink:Disease")]
+    path = [triple(g, g.ids[f2], "biolink:gene_associated_with_condition", deficiency)]
+    odd = make_item(g, "odd", answer=ids["Dabigatran etexilate"], path=path,
+                    wrong=[ids["Warfarin"], ids["Acenocoumarol"], ids["Phenprocoumon"]])  # fmt: skip
+    mixed = make_item(g, "mixed", answer=ids["Dabigatran etexilate"], path=path,
+                      wrong=[ids["Warfarin"], ids["Acenocoumarol"], ids["Metformin"]])  # fmt: skip
+    assert audit_items([odd], graph=g)["metrics"]["odd_one_out_items"] == 1
+    assert audit_items([mixed], graph=g)["metrics"]["odd_one_out_items"] == 0

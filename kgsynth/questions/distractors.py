@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,7 @@ class ChainTarget:
 
 MEMBER_OF = Step("biolink:member_of")
 TARGETED_BY = Step("biolink:interacts_with", True)  # gene -> the drugs acting on its product
+TARGETS = Step("biolink:interacts_with")  # drug -> the genes whose products it acts on
 GENE = "biolink:Gene"
 DRUG = "biolink:Drug"
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
@@ -187,13 +189,13 @@ def _negated(ctx: Context, t: ChainTarget) -> np.ndarray:
 
 def fitting(ctx: Context, answer: int, pool: np.ndarray) -> np.ndarray:
     """The entities of ``pool`` (order kept) that could stand as options beside ``answer``: its category and
-    kind, and for phenotypes an abnormality below organ-system depth."""
+    kind, and for phenotypes an abnormality below organ-system depth and not a grouping term."""
     g, o = ctx.graph, ow(ctx)
     lo, hi = g.category_range(g.categories[int(g.category[answer])])
     pool = pool[(pool >= lo) & (pool < hi)]
     pool = pool[o.kind[pool] == o.kind[answer]]
     if g.categories[int(g.category[answer])] == "biolink:PhenotypicFeature":
-        pool = pool[ctx.abnormal[pool] & ~o.generic_key[pool]]
+        pool = pool[ctx.abnormal[pool] & ~o.generic_key[pool] & ~o.vague_key[pool]]
     return pool
 
 
@@ -396,10 +398,14 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
         if any(tables.use_areas(s, o.areas) & area for s in used):
             want = max(want, ctx.config.min_same_area_options_in_use_area)
     # drugs: no two distractors share a class the key is not in (three cardiac glycosides and cinacalcet: the odd
-    # one out is the key)
+    # one out is the key), nor do all of them share a target the key lacks (three oestrogens acting on ESR1 beside
+    # vinorelbine, three coumarins on VKORC1 beside dabigatran, whatever vocabulary names their classes; no two
+    # sharing one cut vignette yield to a third)
     drugs = g.categories[cat] == "biolink:Drug"
     key_classes = set(ctx.index.neighbors(answer, MEMBER_OF).tolist()) if drugs else set()
+    key_targets = set(ctx.index.neighbors(answer, TARGETS).tolist()) if drugs else set()
     used_classes: set[int] = set()
+    used_targets: Counter[int] = Counter()
     lineage = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors and their ancestors
     picked = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors
     prev = _prev(t)
@@ -466,9 +472,11 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 continue  # beside a broader or narrower option (arthritis, oligoarthritis): the key is the odd one out
             if drugs:
                 classes = set(ctx.index.neighbors(d, MEMBER_OF).tolist()) - key_classes
-                if classes & used_classes:
+                targets = set(ctx.index.neighbors(d, TARGETS).tolist()) - key_targets
+                if classes & used_classes or (k > 1 and any(used_targets[x] >= k - 1 for x in targets)):
                     continue
                 used_classes |= classes
+                used_targets.update(targets)
             rule = "near_diagnosis" if make is near_diagnosis_rest else make.__name__
             chosen.append((d, rule))
             if hierarchical:

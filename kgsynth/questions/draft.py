@@ -297,6 +297,8 @@ def key_problem(ctx: Context, nodes: list[int], hidden: list[int]) -> str | None
     cat = g.categories[int(g.category[key])]
     if cat == "biolink:PhenotypicFeature" and o.generic_key[key]:
         return "key is an HPO term at organ-system depth"
+    if cat == "biolink:PhenotypicFeature" and o.vague_key[key]:
+        return "key is an HPO grouping term"
     if g.names[key] and key in ctx.inheritance_modes and key not in o.mendelian:
         return "key is a non-Mendelian mode of inheritance"
     # (a gene too: BBS10 is a synonym of "Bardet-Biedl syndrome 10", which a path may hold)

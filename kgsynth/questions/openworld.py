@@ -96,6 +96,9 @@ class OpenWorld:
     curation: Curation
     bad: np.ndarray  # raw identifier or incidental class: never a key, option or path node
     generic_key: np.ndarray  # HPO terms too general to be a key (organ-system depth)
+    # HPO grouping terms (more descendants than the curation's limit): never a key or an option; unlike
+    # ``generic_key`` they still bar their descendants when unsafe
+    vague_key: np.ndarray
     system_bits: np.ndarray  # per phenotype, a bit per HPO organ system it belongs to
     mendelian: frozenset[int]
     generic: frozenset[str]
@@ -288,6 +291,16 @@ def relatives(index: CSRIndex, nodes: np.ndarray, num_nodes: int) -> np.ndarray:
 OBSOLETE_PREFIX = "obsolete "
 
 
+def descendant_counts(prover: Prover) -> np.ndarray:
+    """Per node, how many strictly more specific phenotypes it has (0 outside the phenotypes): each phenotype
+    counted once under every one of its ancestors."""
+    counts = np.zeros(prover.graph.num_nodes, dtype=np.int64)
+    for term in range(prover.pheno_lo, prover.pheno_hi):
+        counts[prover.ancestors(term)] += 1  # (sorted unique ids)
+    counts[prover.pheno_lo : prover.pheno_hi] -= 1  # (each term is among its own ancestors)
+    return counts
+
+
 def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curation) -> OpenWorld:
     """The masks and tables of one run."""
     bad = incidental_class_mask(graph, cur) | non_therapeutic_mask(graph, cur)
@@ -305,6 +318,7 @@ def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curatio
             level = index.reach(level, SUPERCLASS)
         for bit, system in enumerate(sorted(prover.organ_system_roots)[:63]):
             system_bits[prover.descendants(system)] |= np.int64(1) << np.int64(bit)
+    vague_key = descendant_counts(prover) > cur.max_key_phenotype_descendants
     mendelian = frozenset(graph.index[c] for c in cur.mendelian_modes if c in graph.index)
     areas = build_areas(
         graph,
@@ -313,7 +327,7 @@ def build_open_world(graph: Graph, index: CSRIndex, prover: Prover, cur: Curatio
         phenotype_root=prover.phenotype_root,
         separate_roots=cur.separate_area_roots,
     )
-    return OpenWorld(graph=graph, index=index, curation=cur, bad=bad, generic_key=generic_key,
+    return OpenWorld(graph=graph, index=index, curation=cur, bad=bad, generic_key=generic_key, vague_key=vague_key,
                      system_bits=system_bits, mendelian=mendelian, generic=frozenset(cur.generic_words),
                      kind=class_kinds(graph), areas=areas, walks=Walks.of(graph),
                      contradicted=contradicted_memberships(graph, cur))  # fmt: skip

@@ -26,6 +26,10 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
 - ``circular_keys``: keys that restate another entity of their path (matched as findings are), their
   own subclass or superclass on the path aside;
 - ``own_class_keys``: chains whose key is a class the start drug itself belongs to -- needs the graph;
+- ``grouping_keys``: phenotype keys with more descendants than the curation's ``max_key_phenotype_descendants``
+  ("Abnormality of mental function") -- needs the graph;
+- ``odd_one_out_items``: multiple-choice items with a drug key whose distractors all share a class or a target
+  the key lacks (three oestrogens beside vinorelbine: the key is the odd one out) -- needs the graph;
 - ``sibling_rule_share``: share of distractors chosen by a rule that reads what siblings reach;
 - ``association_shortcut_rate``: share of multiple-choice items whose option ranked first by personalized
   PageRank from what the stem states (a chain's start entity, a vignette's findings and mode of
@@ -89,6 +93,7 @@ CARD_HEADING = "## Audit"
 SUBCLASS_OF = "biolink:subclass_of"
 TREATS = "biolink:treats"
 MEMBER_OF = "biolink:member_of"
+INTERACTS_WITH = "biolink:interacts_with"
 HAS_PHENOTYPE = "biolink:has_phenotype"
 # Distractor rules that draw on what the hidden entity's siblings reach (closed-world at best).
 SIBLING_RULES = frozenset({"hard_negative_closed_world", "closed_world_same_relation"})
@@ -219,6 +224,7 @@ class GraphFacts:
     _parents: dict[int, list[int]] = field(default_factory=dict)
     _ancestors: dict[int, frozenset[int]] = field(default_factory=dict)
     _treats: dict[tuple[int, int], set[str]] | None = None
+    _children: dict[int, list[int]] | None = None
 
     def node(self, curie: str) -> int | None:
         try:
@@ -249,6 +255,27 @@ class GraphFacts:
             self._ancestors[node] = frozenset(seen)
         return self._ancestors[node]
 
+    def descendant_count(self, node: int) -> int:
+        """How many nodes lie strictly below ``node`` along ``subclass_of``."""
+        if self._children is None:
+            self.parents(-1)  # (builds the parents)
+            self._children = {}
+            for child, ups in self._parents.items():
+                for p in ups:
+                    self._children.setdefault(p, []).append(child)
+        seen: set[int] = set()
+        stack = list(self._children.get(node, []))
+        while stack:
+            c = stack.pop()
+            if c not in seen:
+                seen.add(c)
+                stack.extend(self._children.get(c, []))
+        return len(seen)
+
+    def targets_of(self, drug: str) -> set[str]:
+        """The CURIEs of what ``drug`` ``interacts_with`` (the genes whose products it acts on)."""
+        return self._objects(drug, INTERACTS_WITH)
+
     def depth_below(self, node: int, root: int) -> int | None:
         """The shortest number of ``subclass_of`` steps from ``node`` up to ``root`` (None if not below it)."""
         frontier, depth, seen = [node], 0, {node}
@@ -262,11 +289,14 @@ class GraphFacts:
 
     def classes_of(self, drug: str) -> set[str]:
         """The CURIEs of the classes ``drug`` is a ``member_of``."""
-        node = self.node(drug)
+        return self._objects(drug, MEMBER_OF)
+
+    def _objects(self, curie: str, relation: str) -> set[str]:
+        node = self.node(curie)
         if node is None:
             return set()
         g = self.graph
-        part = g.relation_slice(MEMBER_OF)
+        part = g.relation_slice(relation)
         lo = part.start + int(np.searchsorted(g.src[part], node, side="left"))
         hi = part.start + int(np.searchsorted(g.src[part], node, side="right"))
         return {g.ids[int(o)] for o in g.dst[lo:hi]}
@@ -477,11 +507,14 @@ def _check_spread(items: Sequence[Item], tally: _Tally) -> None:
     )
 
 
-def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _Tally, *, root: str | None) -> None:
-    """Indications by qualifier, own-class keys, and keys within two levels of ``root`` (the phenotype root)."""
+def _check_graph_facts(
+    items: Sequence[Item], facts: GraphFacts | None, tally: _Tally, *, root: str | None, max_descendants: int
+) -> None:
+    """Indications by qualifier, own-class keys, odd-one-out drug options, grouping keys (more than
+    ``max_descendants`` descendants) and keys within two levels of ``root`` (the phenotype root)."""
     keys = ("symptomatic_indications", "disease_modifying_indications", "unqualified_indications")
     if facts is None:
-        for key in (*keys, "organ_system_keys", "own_class_keys"):
+        for key in (*keys, "organ_system_keys", "own_class_keys", "grouping_keys", "odd_one_out_items"):
             tally.metrics[key] = None
             tally.skipped[key] = "needs the graph (edge qualifiers, subclass_of)"
         return
@@ -509,6 +542,13 @@ def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _
             tally.add("own_class_keys")
             names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
             tally.example("own_class_keys", f"{it.id}: {names.get(start, start)} is in {it.answer.name}")
+    _check_odd_one_out(items, facts, tally)
+    tally.metrics["grouping_keys"] = 0
+    for it in items:
+        node = facts.node(it.answer.curie) if it.answer.curie.startswith("HP:") else None
+        if node is not None and facts.descendant_count(node) > max_descendants:
+            tally.add("grouping_keys")
+            tally.example("grouping_keys", f"{it.id}: {it.answer.name}")
     root_node = facts.node(root) if root is not None else None
     if root_node is None:
         tally.metrics["organ_system_keys"] = None
@@ -524,6 +564,26 @@ def _check_graph_facts(items: Sequence[Item], facts: GraphFacts | None, tally: _
         if depth is not None and depth <= 2:
             tally.add("organ_system_keys")
             tally.example("organ_system_keys", f"{it.id}: {it.answer.name}")
+
+
+def _check_odd_one_out(items: Sequence[Item], facts: GraphFacts, tally: _Tally) -> None:
+    """Drug keys whose distractors all share a class or a target the key lacks."""
+    tally.metrics["odd_one_out_items"] = 0
+    for it in items:
+        node = facts.node(it.answer.curie)
+        g = facts.graph
+        if it.format == "short" or node is None or g.categories[int(g.category[node])] != "biolink:Drug":
+            continue
+        key = facts.classes_of(it.answer.curie) | facts.targets_of(it.answer.curie)
+        seen: Counter[str] = Counter()
+        wrong = [o for o in it.options if o.letter != it.answer.letter]
+        for o in wrong:
+            seen.update((facts.classes_of(o.curie) | facts.targets_of(o.curie)) - key)
+        shared = sorted(c for c, n in seen.items() if n == len(wrong) > 1)
+        if shared:
+            tally.add("odd_one_out_items")
+            tally.example("odd_one_out_items", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}"
+                                               f" ({shared[0]} shared)")  # fmt: skip
 
 
 PPR_RESTART = 0.15  # the restart probability of personalized PageRank (the usual damping of 0.85)
@@ -797,7 +857,10 @@ def audit_items(
     _check_circular(items, tally)
     _check_stems(items, tally)
     _check_spread(items, tally)
-    _check_graph_facts(items, facts, tally, root=schema.phenotype_root)
+    from kgsynth.questions.curation import load_curation
+
+    _check_graph_facts(items, facts, tally, root=schema.phenotype_root,
+                       max_descendants=load_curation(schema_name).max_key_phenotype_descendants)  # fmt: skip
     check_hidden_share(items, tally)
     check_finding_leaks(items, tally, schema=schema_name)
     check_vignette_ranks(items, graph, tally)
