@@ -275,7 +275,8 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
     near one lies within its rule's band of the key's association and popularity, in the key's area when it
     has one (but for the other-area rule); a chain key with an area never stands alone in it; no option comes
     from the non-therapeutic vocabulary or is an HPO grouping term; no key is left alone with its shortcut anchor;
-    no distractor lies below another; a drug key's distractors never all act on a target the key lacks."""
+    no distractor lies below another; the distractors never all share an area the key lacks, nor form a cluster of
+    co-annotated findings the key stands outside of, nor (drug keys) all act on a target the key lacks."""
     import numpy as np
 
     from kgsynth.graph.index import CSRIndex, Step
@@ -287,6 +288,7 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
         non_therapeutic_mask,
         without_symptomatic_indications,
     )
+    from kgsynth.questions.distractors import odd_cluster
     from kgsynth.questions.openworld import closure, descendant_counts
     from kgsynth.questions.shortcuts import Shortcuts
     from kgsynth.questions.verify import SUBCLASS, Prover
@@ -308,13 +310,22 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
         contradicted=contradicted_memberships(g, cur),
     )
     targets = Step("biolink:interacts_with")
-    descendants = descendant_counts(Prover(g, index))
+    prover = Prover(g, index)
+    descendants = descendant_counts(prover)
+    pheno = g.category_range("biolink:PhenotypicFeature")
     near = peers = drug_keys = 0
     for item in read_run_items(out):
         opts = [g.index[o.curie] for o in item.options]
         key = g.index[item.answer.curie]
         # no grouping term ("Abnormality of mental function") as a key or an option
         assert all(descendants[o] <= cur.max_key_phenotype_descendants for o in opts), item.id
+        # the distractors share no area the key lacks, nor (phenotypes) form a cluster the key stands outside of
+        wrong_areas = [int(areas[g.index[d.curie]]) for d in item.distractors]
+        assert len(wrong_areas) < 2 or not np.bitwise_and.reduce(wrong_areas) & ~int(areas[key]), item.id
+        assert not (pheno[0] <= key < pheno[1]) or not odd_cluster(
+            prover, key, [g.index[d.curie] for d in item.distractors], share=cfg.cluster_min_share,
+            ratio=cfg.cluster_key_ratio,
+        ), item.id  # fmt: skip
         # not every distractor of a drug key on a target the key lacks
         if item.distractors and g.categories[int(g.category[key])] == "biolink:Drug":
             drug_keys += 1

@@ -186,3 +186,31 @@ def test_audit_counts_a_key_beside_distractors_that_all_share_a_target(real_grap
                       wrong=[ids["Warfarin"], ids["Acenocoumarol"], ids["Metformin"]])  # fmt: skip
     assert audit_items([odd], graph=g)["metrics"]["odd_one_out_items"] == 1
     assert audit_items([mixed], graph=g)["metrics"]["odd_one_out_items"] == 0
+
+
+def test_distractors_that_form_a_cluster_the_key_stands_outside_of(real_graph: Graph) -> None:
+    """Fever, raised ESR and raised CRP (co-annotated to the same inflammatory diseases) beside a raised creatine
+    kinase: the key is the odd one out. With one of them replaced by a muscle finding, or with a key inside the
+    cluster, they are not. The audit counts the first item and not the second."""
+    from kgsynth.questions.distractors import co_annotation, odd_cluster
+    from kgsynth.questions.verify import Prover
+
+    g = real_graph
+    prover = Prover(g, CSRIndex(g))
+    pheno = "biolink:PhenotypicFeature"
+    names = ("Fever", "Elevated erythrocyte sedimentation rate",
+             "Elevated circulating C-reactive protein concentration",
+             "Elevated circulating creatine kinase concentration", "Myalgia", "Arthritis")  # fmt: skip
+    fever, esr, crp, ck, myalgia, arthritis = (node(g, n, pheno) for n in names)
+    limits = {"share": GenerateConfig().cluster_min_share, "ratio": GenerateConfig().cluster_key_ratio}
+    assert co_annotation(prover, esr, crp) > 0.1 > co_annotation(prover, ck, crp)
+    assert odd_cluster(prover, ck, [fever, esr, crp], **limits)
+    assert not odd_cluster(prover, ck, [fever, esr, myalgia], **limits)
+    assert not odd_cluster(prover, arthritis, [fever, esr, crp], **limits)  # an inflammatory key: inside it
+    assert not odd_cluster(prover, ck, [fever, esr, crp], share=0.0, ratio=2.0)  # 0: off
+    path = [triple(g, g.ids[node(g, "Tizanidine", "biolink:Drug")], "biolink:interacts_with",
+                   g.ids[node(g, "ADRA2A", "biolink:Gene")])]  # fmt: skip
+    odd = make_item(g, "odd", answer=g.ids[ck], path=path, wrong=[g.ids[fever], g.ids[esr], g.ids[crp]])
+    mixed = make_item(g, "mixed", answer=g.ids[ck], path=path, wrong=[g.ids[fever], g.ids[esr], g.ids[myalgia]])
+    assert audit_items([odd], graph=g)["metrics"]["odd_cluster_items"] == 1
+    assert audit_items([mixed], graph=g)["metrics"]["odd_cluster_items"] == 0

@@ -25,7 +25,7 @@ from kgsynth.questions.curation import norm_name
 from kgsynth.questions.draft import Context, association, ow, shortcut_tables
 from kgsynth.questions.openworld import closure, relatives
 from kgsynth.questions.starts import vignette_starts
-from kgsynth.questions.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, upward_closure
+from kgsynth.questions.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, Prover, upward_closure
 from kgsynth.questions.wording import aliases
 
 logger = logging.getLogger(__name__)
@@ -185,6 +185,26 @@ def _negated(ctx: Context, t: ChainTarget) -> np.ndarray:
             per.append(np.unique(np.concatenate([negated, *(ctx.prover.descendants(int(x)) for x in negated)])))
         return functools.reduce(np.intersect1d, per)
     return np.empty(0, dtype=np.int32)
+
+
+def co_annotation(prover: Prover, a: int, b: int) -> float:
+    """The Jaccard share of the diseases annotated with phenotype ``a`` (or a term below it) and with ``b``."""
+    da, db = prover.diseases_with(a), prover.diseases_with(b)
+    both = len(np.intersect1d(da, db, assume_unique=True))
+    either = len(da) + len(db) - both
+    return both / either if either else 0.0
+
+
+def odd_cluster(prover: Prover, key: int, wrong: list[int], *, share: float, ratio: float) -> bool:
+    """Whether the phenotypes ``wrong`` form a cluster ``key`` stands outside of: every two of them share at least
+    ``share`` of their diseases (Jaccard) and at least ``ratio`` times the key's largest share with any of them --
+    fever, raised ESR and raised CRP (0.13 at least) beside a raised creatine kinase (0.03 at most), three features
+    of hyperthyroidism beside congenital hypothyroidism. A reader picks the odd one out without the chain."""
+    if len(wrong) < 2 or share <= 0:
+        return False
+    inner = min(co_annotation(prover, a, b) for i, a in enumerate(wrong) for b in wrong[i + 1 :])
+    outer = max(co_annotation(prover, key, a) for a in wrong)
+    return inner >= share and inner >= ratio * outer
 
 
 def fitting(ctx: Context, answer: int, pool: np.ndarray) -> np.ndarray:
@@ -406,6 +426,12 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     key_targets = set(ctx.index.neighbors(answer, TARGETS).tolist()) if drugs else set()
     used_classes: set[int] = set()
     used_targets: Counter[int] = Counter()
+    # nor do all distractors share an area the key is not in (three eye findings beside a hand tremor for an
+    # ophthalmic start drug, three kinase genes beside an ion channel: the odd one out is the key)
+    common = ~np.int64(0)  # the areas every chosen distractor shares
+    # phenotypes: nor do they form a cluster of co-annotated findings the key stands outside of (odd_cluster)
+    phenotypes = g.categories[cat] == "biolink:PhenotypicFeature"
+    cluster = {"share": ctx.config.cluster_min_share, "ratio": ctx.config.cluster_key_ratio}
     lineage = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors and their ancestors
     picked = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors
     prev = _prev(t)
@@ -470,6 +496,11 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 continue
             if hierarchical and chosen and (lineage[d] or picked[ancestors_of(ctx, d)].any()):
                 continue  # beside a broader or narrower option (arthritis, oligoarthritis): the key is the odd one out
+            if len(chosen) == k - 1 and k > 1 and common & o.areas[d] & ~np.int64(area):
+                continue
+            last = [*(c for c, _ in chosen), d]
+            if phenotypes and len(last) == k and odd_cluster(ctx.prover, answer, last, **cluster):
+                continue
             if drugs:
                 classes = set(ctx.index.neighbors(d, MEMBER_OF).tolist()) - key_classes
                 targets = set(ctx.index.neighbors(d, TARGETS).tolist()) - key_targets
@@ -479,6 +510,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 used_targets.update(targets)
             rule = "near_diagnosis" if make is near_diagnosis_rest else make.__name__
             chosen.append((d, rule))
+            common &= o.areas[d]
             if hierarchical:
                 lineage[ancestors_of(ctx, d)] = True  # (its own id included)
                 picked[d] = True

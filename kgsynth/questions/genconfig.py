@@ -86,6 +86,12 @@ class GenerateConfig(BaseModel):
     # ... and a phenotype key under a feature of the stated drug's indications with at most this many terms below
     # it has a distractor under one too (not "the only seizure" for clonazepam; 0: off).
     shortcut_use_terms: int = Field(default=1000, ge=0)
+    # Phenotype distractors never form a cluster the key stands outside of (fever, raised ESR and raised CRP beside a
+    # raised creatine kinase: the odd one out is the key): every two of them share at least this Jaccard share of the
+    # diseases annotated with them (kgsynth.questions.distractors.odd_cluster) ...
+    cluster_min_share: float = Field(default=0.02, ge=0, le=1)
+    # ... and at least this many times the key's largest share with any of them (0 share: off)
+    cluster_key_ratio: float = Field(default=2.0, ge=1)
     # Walks one chain attempt tries before it is dropped (doubled per hop beyond 3:
     # kgsynth.questions.chain.walks_per_attempt)
     walks_per_attempt: int = Field(default=8, ge=1)

@@ -40,6 +40,11 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
   key (ties shared) -- needs the graph;
 - ``key_alone_in_area``: multiple-choice items whose key has an area (organ system, therapeutic area;
   `kgsynth.questions.areas`) that no distractor shares -- needs the graph;
+- ``odd_area_items``: multiple-choice items whose distractors all share an area the key is not in (three eye
+  findings beside a hand tremor) -- needs the graph;
+- ``odd_cluster_items``: multiple-choice items with a phenotype key whose distractors form a cluster of
+  co-annotated findings the key stands outside of (`kgsynth.questions.distractors.odd_cluster`, the generator's
+  default limits: fever, raised ESR and raised CRP beside a raised creatine kinase) -- needs the graph;
 - ``shortcut_alone``: multiple-choice items whose key has a shortcut anchor no other option shares (a drug key's
   mechanism class, a phenotype key under a feature of the stated drug's own indications, symptomatic ones left out
   as the generator leaves them out by default; `kgsynth.questions.shortcuts`) -- needs the graph;
@@ -64,8 +69,10 @@ in ``skipped``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -85,6 +92,7 @@ from kgsynth.run.layout import CARD, RUN_RECORD, SHARDS, SUMMARY
 if TYPE_CHECKING:
     from kgsynth.graph.model import Graph
     from kgsynth.questions.shortcuts import Shortcuts
+    from kgsynth.questions.verify import Prover
 
 logger = logging.getLogger(__name__)
 
@@ -667,14 +675,15 @@ def key_share_of_top(scores: Sequence[float], key: int) -> float:
     return 1.0 / sum(1 for v in scores if v == top)
 
 
-_TABLES: dict[tuple[int, str], tuple[Graph, tuple[Neighbours, np.ndarray, np.ndarray, Shortcuts]]] = {}
+_TABLES: dict[tuple[int, str], tuple[Graph, tuple[Neighbours, np.ndarray, np.ndarray, Shortcuts, Prover]]] = {}
 
 
 def _difficulty_tables(
     graph: Graph, schema_name: str, phenotype_root: str | None
-) -> tuple[Neighbours, np.ndarray, np.ndarray, Shortcuts]:
-    """The undirected adjacency, the areas, the non-therapeutic mask and the shortcut anchors (the generator's
-    default limits) of ``graph`` by the run's schema (kept for the last graph and schema)."""
+) -> tuple[Neighbours, np.ndarray, np.ndarray, Shortcuts, Prover]:
+    """The undirected adjacency, the areas, the non-therapeutic mask, the shortcut anchors (the generator's
+    default limits) and the phenotype hierarchy of ``graph`` by the run's schema (kept for the last graph and
+    schema)."""
     got = _TABLES.get((id(graph), schema_name))
     if got is not None and got[0] is graph:
         return got[1]
@@ -688,6 +697,7 @@ def _difficulty_tables(
     )
     from kgsynth.questions.genconfig import GenerateConfig
     from kgsynth.questions.shortcuts import Shortcuts
+    from kgsynth.questions.verify import Prover
 
     cur = load_curation(schema_name)
     index = CSRIndex(graph)
@@ -703,7 +713,8 @@ def _difficulty_tables(
         use_terms=cfg.shortcut_use_terms, class_members=cfg.shortcut_class_members,
         contradicted=contradicted_memberships(walked, cur),
     )  # fmt: skip
-    made = (Neighbours.of(graph), areas, non_therapeutic_mask(graph, cur), shortcuts)
+    prover = Prover(graph, index, phenotype_root=phenotype_root)
+    made = (Neighbours.of(graph), areas, non_therapeutic_mask(graph, cur), shortcuts, prover)
     _TABLES.clear()
     _TABLES[(id(graph), schema_name)] = (graph, made)
     return made
@@ -777,15 +788,26 @@ def _check_difficulty(
     items: Sequence[Item], graph: Graph | None, tally: _Tally, schema_name: str, phenotype_root: str | None
 ) -> None:
     keys = ("association_shortcut_rate", "popularity_shortcut_rate", "key_alone_in_area", "shortcut_alone",
-            "non_therapeutic_options")  # fmt: skip
+            "non_therapeutic_options", "odd_area_items", "odd_cluster_items")  # fmt: skip
     if graph is None:
         for name in keys:
             tally.metrics[name] = None
             tally.skipped[name] = "needs the graph"
         return
-    nb, areas, unfit, shortcuts = _difficulty_tables(graph, schema_name, phenotype_root)
+    from kgsynth.questions.distractors import odd_cluster
+    from kgsynth.questions.genconfig import GenerateConfig
+
+    nb, areas, unfit, shortcuts, prover = _difficulty_tables(graph, schema_name, phenotype_root)
+    cfg = GenerateConfig()  # (the generator's default cluster limits)
+    pheno = graph.category_range("biolink:PhenotypicFeature")
     node = graph.index.get
-    for name in ("non_therapeutic_options", "key_alone_in_area", "shortcut_alone"):
+    for name in (
+        "non_therapeutic_options",
+        "key_alone_in_area",
+        "shortcut_alone",
+        "odd_area_items",
+        "odd_cluster_items",
+    ):
         tally.metrics[name] = 0
     association = popularity = 0.0
     asked: list[tuple[list[int], list[int], int]] = []
@@ -814,6 +836,16 @@ def _check_difficulty(
         if mask and not any(int(areas[n]) & mask for i, n in enumerate(nodes) if i != key):
             tally.add("key_alone_in_area")
             tally.example("key_alone_in_area", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
+        wrong = [int(areas[n]) for i, n in enumerate(nodes) if i != key]
+        if len(wrong) > 1 and functools.reduce(operator.and_, wrong) & ~mask:
+            tally.add("odd_area_items")
+            tally.example("odd_area_items", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
+        others = [n for i, n in enumerate(nodes) if i != key]
+        if pheno[0] <= nodes[key] < pheno[1] and odd_cluster(
+            prover, nodes[key], others, share=cfg.cluster_min_share, ratio=cfg.cluster_key_ratio
+        ):
+            tally.add("odd_cluster_items")
+            tally.example("odd_cluster_items", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
         if shortcuts.alone(nodes[key], np.array(seeds, dtype=np.int32), nodes):
             tally.add("shortcut_alone")
             tally.example("shortcut_alone", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
