@@ -214,3 +214,20 @@ def test_distractors_that_form_a_cluster_the_key_stands_outside_of(real_graph: G
     mixed = make_item(g, "mixed", answer=g.ids[ck], path=path, wrong=[g.ids[fever], g.ids[esr], g.ids[myalgia]])
     assert audit_items([odd], graph=g)["metrics"]["odd_cluster_items"] == 1
     assert audit_items([mixed], graph=g)["metrics"]["odd_cluster_items"] == 0
+
+
+def test_a_drug_of_a_mechanism_class_mostly_on_the_hidden_gene_is_unsafe(real_graph: Graph, tables: Shortcuts) -> None:
+    """Five of the six general anaesthetics act on GABRG2 in DrugCentral's targets; enflurane, the sixth, is one a
+    clinician would call correct for a GABRG2 question too. Felbamate (on NMDA receptors) stays safe."""
+    from kgsynth.questions.distractors import TARGETED_BY
+
+    g = real_graph
+    drug = "biolink:Drug"
+    gabrg2 = np.array([node(g, "GABRG2", "biolink:Gene")], dtype=np.int32)
+    hitters = tables.index.reach(tables.paralogs(gabrg2), TARGETED_BY)
+    enflurane, isoflurane, felbamate = (node(g, n, drug) for n in ("Enflurane", "Isoflurane", "Felbamate"))
+    assert isoflurane in hitters.tolist() and enflurane not in hitters.tolist()
+    mates = tables.class_mates(hitters, GenerateConfig().class_target_share).tolist()
+    assert enflurane in mates and felbamate not in mates
+    assert tables.class_mates(hitters, 0.0).tolist() == []  # 0: off
+    assert enflurane not in tables.class_mates(hitters, 1.0).tolist()  # all members: enflurane's class has one short

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -205,6 +204,27 @@ def odd_cluster(prover: Prover, key: int, wrong: list[int], *, share: float, rat
     inner = min(co_annotation(prover, a, b) for i, a in enumerate(wrong) for b in wrong[i + 1 :])
     outer = max(co_annotation(prover, key, a) for a in wrong)
     return inner >= share and inner >= ratio * outer
+
+
+def odd_one_out(ctx: Context, key: int, wrong: list[int]) -> bool:
+    """Whether the distractors ``wrong`` (all of them, two at least) single out ``key`` without the chain: they all
+    share an area the key is not in (three eye findings beside a hand tremor for an ophthalmic start drug, three
+    kinase genes beside an ion channel), all act on a target a drug key does not (three oestrogens on ESR1 beside
+    vinorelbine, three coumarins on VKORC1 beside dabigatran, whatever vocabulary names their classes; no two
+    sharing one cut vignette yield to a third), or, beside a phenotype key, form a cluster of co-annotated findings
+    it stands outside of (:func:`odd_cluster`)."""
+    if len(wrong) < 2:
+        return False
+    g, o, cfg = ctx.graph, ow(ctx), ctx.config
+    if functools.reduce(np.bitwise_and, o.areas[np.asarray(wrong)]) & ~o.areas[key]:
+        return True
+    kind = g.categories[int(g.category[key])]
+    if kind == DRUG:
+        shared = functools.reduce(np.intersect1d, (ctx.index.neighbors(d, TARGETS) for d in wrong))
+        return bool(np.setdiff1d(shared, ctx.index.neighbors(key, TARGETS)).size)
+    if kind == "biolink:PhenotypicFeature":
+        return odd_cluster(ctx.prover, key, wrong, share=cfg.cluster_min_share, ratio=cfg.cluster_key_ratio)
+    return False
 
 
 def fitting(ctx: Context, answer: int, pool: np.ndarray) -> np.ndarray:
@@ -418,20 +438,10 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
         if any(tables.use_areas(s, o.areas) & area for s in used):
             want = max(want, ctx.config.min_same_area_options_in_use_area)
     # drugs: no two distractors share a class the key is not in (three cardiac glycosides and cinacalcet: the odd
-    # one out is the key), nor do all of them share a target the key lacks (three oestrogens acting on ESR1 beside
-    # vinorelbine, three coumarins on VKORC1 beside dabigatran, whatever vocabulary names their classes; no two
-    # sharing one cut vignette yield to a third)
+    # one out is the key); the last one never makes the set an odd one out (:func:`odd_one_out`)
     drugs = g.categories[cat] == "biolink:Drug"
     key_classes = set(ctx.index.neighbors(answer, MEMBER_OF).tolist()) if drugs else set()
-    key_targets = set(ctx.index.neighbors(answer, TARGETS).tolist()) if drugs else set()
     used_classes: set[int] = set()
-    used_targets: Counter[int] = Counter()
-    # nor do all distractors share an area the key is not in (three eye findings beside a hand tremor for an
-    # ophthalmic start drug, three kinase genes beside an ion channel: the odd one out is the key)
-    common = ~np.int64(0)  # the areas every chosen distractor shares
-    # phenotypes: nor do they form a cluster of co-annotated findings the key stands outside of (odd_cluster)
-    phenotypes = g.categories[cat] == "biolink:PhenotypicFeature"
-    cluster = {"share": ctx.config.cluster_min_share, "ratio": ctx.config.cluster_key_ratio}
     lineage = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors and their ancestors
     picked = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors
     prev = _prev(t)
@@ -443,8 +453,13 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
         and 0 < len(prev) <= NEAR_LIMIT
         and g.categories[int(g.category[int(prev[0])])] == GENE
     ):
-        # a drug acting on a paralog of the hidden gene (PSMB5 for PSMB8): a clinician may call it correct
-        excluded[ctx.index.reach(shortcut_tables(ctx).paralogs(prev), TARGETED_BY)] = True
+        # a drug acting on a paralog of the hidden gene (PSMB5 for PSMB8): a clinician may call it correct; so is a
+        # drug of a small mechanism class most of whose members act on one (enflurane among the general anaesthetics
+        # on GABRG2: the 2017 DrugCentral targets do not list every drug's)
+        tables = shortcut_tables(ctx)
+        hitters = ctx.index.reach(tables.paralogs(prev), TARGETED_BY)
+        excluded[hitters] = True
+        excluded[tables.class_mates(hitters, ctx.config.class_target_share)] = True
     # the key's shortcut (kgsynth.questions.shortcuts): one distractor must share its anchor, or none is returned
     anchor = None if t.hidden_ends else shortcut_tables(ctx).anchor(answer, t.stated)
     for make in CHAIN_RULES:
@@ -496,21 +511,15 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 continue
             if hierarchical and chosen and (lineage[d] or picked[ancestors_of(ctx, d)].any()):
                 continue  # beside a broader or narrower option (arthritis, oligoarthritis): the key is the odd one out
-            if len(chosen) == k - 1 and k > 1 and common & o.areas[d] & ~np.int64(area):
-                continue
-            last = [*(c for c, _ in chosen), d]
-            if phenotypes and len(last) == k and odd_cluster(ctx.prover, answer, last, **cluster):
+            if len(chosen) == k - 1 and odd_one_out(ctx, answer, [*(c for c, _ in chosen), d]):
                 continue
             if drugs:
                 classes = set(ctx.index.neighbors(d, MEMBER_OF).tolist()) - key_classes
-                targets = set(ctx.index.neighbors(d, TARGETS).tolist()) - key_targets
-                if classes & used_classes or (k > 1 and any(used_targets[x] >= k - 1 for x in targets)):
+                if classes & used_classes:
                     continue
                 used_classes |= classes
-                used_targets.update(targets)
             rule = "near_diagnosis" if make is near_diagnosis_rest else make.__name__
             chosen.append((d, rule))
-            common &= o.areas[d]
             if hierarchical:
                 lineage[ancestors_of(ctx, d)] = True  # (its own id included)
                 picked[d] = True

@@ -86,6 +86,9 @@ class GenerateConfig(BaseModel):
     # ... and a phenotype key under a feature of the stated drug's indications with at most this many terms below
     # it has a distractor under one too (not "the only seizure" for clonazepam; 0: off).
     shortcut_use_terms: int = Field(default=1000, ge=0)
+    # A drug of a small mechanism class (at most ``shortcut_class_members`` drugs) at least this share of whose members
+    # act on the hidden gene or a paralog is never a distractor of a drug key (0: off).
+    class_target_share: float = Field(default=0.5, ge=0, le=1)
     # Phenotype distractors never form a cluster the key stands outside of (fever, raised ESR and raised CRP beside a
     # raised creatine kinase: the odd one out is the key): every two of them share at least this Jaccard share of the
     # diseases annotated with them (kgsynth.questions.distractors.odd_cluster) ...

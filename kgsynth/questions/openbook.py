@@ -25,7 +25,7 @@ import numpy as np
 
 from kgsynth.graph.index import Step
 from kgsynth.questions.curation import norm_name
-from kgsynth.questions.distractors import ChainTarget, chain_distractors
+from kgsynth.questions.distractors import ChainTarget, chain_distractors, odd_one_out
 from kgsynth.questions.draft import Context, Draft, Drop, association, ow, stated_nodes
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def book_of(
     for d, rule in candidates:
         if norm_name(g.names[d]) in taken.names:
             continue
+        if len(decoys) == k - 1 and odd_one_out(ctx, target.answer, [*(c for c, _ in decoys), d]):
+            continue  # (the candidates hold more than the options: the rule of the last one applies here)
         chain = decoy_chain(ctx, steps, layers, d, taken, rng, near=near)
         if chain is None:
             continue
