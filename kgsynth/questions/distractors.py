@@ -208,8 +208,8 @@ def odd_cluster(prover: Prover, key: int, wrong: list[int], *, share: float, rat
 
 def odd_one_out(ctx: Context, key: int, wrong: list[int]) -> bool:
     """Whether the distractors ``wrong`` (all of them, two at least) single out ``key`` without the chain: they all
-    share an area the key is not in (three eye findings beside a hand tremor for an ophthalmic start drug, three
-    kinase genes beside an ion channel), all act on a target a drug key does not (three oestrogens on ESR1 beside
+    share an area the key is not in (three eye findings beside a hand tremor for an ophthalmic start drug; MET, JAK2
+    and POLE, cancer genes, beside NR1H4), all act on a target a drug key does not (three oestrogens on ESR1 beside
     vinorelbine, three coumarins on VKORC1 beside dabigatran, whatever vocabulary names their classes; no two
     sharing one cut vignette yield to a third), or, beside a phenotype key, form a cluster of co-annotated findings
     it stands outside of (:func:`odd_cluster`)."""
