@@ -95,18 +95,22 @@ def test_the_peripheral_nervous_system_is_an_area_of_its_own(real_graph: Graph) 
     assert split[nerve] & split[slower]
 
 
+def assert_counted(g: Graph, metric: str, *, answer: str, path: list, counted: list[str], spared: list[str]) -> None:
+    """The audit counts ``metric`` once for ``answer`` beside the distractors ``counted``, and not beside ``spared``."""
+    for wrong, want in ((counted, 1), (spared, 0)):
+        item = make_item(g, metric, answer=answer, path=path, wrong=wrong)
+        assert audit_items([item], graph=g)["metrics"][metric] == want, (metric, wrong)
+
+
 def test_audit_counts_a_key_alone_in_its_mechanism_class(real_graph: Graph) -> None:
     g = real_graph
     ids = {n: g.ids[node(g, n, "biolink:Drug")] for n in ("Lapatinib", "Afatinib", "Ofloxacin", "Octreotide",
                                                            "Cyproterone acetate")}  # fmt: skip
     fluorouracil, gastric = node(g, "Fluorouracil", "biolink:Drug"), node(g, "gastric cancer", "biolink:Disease")
     path = [triple(g, g.ids[fluorouracil], "biolink:treats", g.ids[gastric])]
-    alone = make_item(g, "alone", answer=ids["Lapatinib"], path=path,
-                      wrong=[ids["Ofloxacin"], ids["Octreotide"], ids["Cyproterone acetate"]])  # fmt: skip
-    peer = make_item(g, "peer", answer=ids["Lapatinib"], path=path,
-                     wrong=[ids["Ofloxacin"], ids["Octreotide"], ids["Afatinib"]])  # fmt: skip
-    assert audit_items([alone], graph=g)["metrics"]["shortcut_alone"] == 1
-    assert audit_items([peer], graph=g)["metrics"]["shortcut_alone"] == 0
+    assert_counted(g, "shortcut_alone", answer=ids["Lapatinib"], path=path,
+                   counted=[ids["Ofloxacin"], ids["Octreotide"], ids["Cyproterone acetate"]],
+                   spared=[ids["Ofloxacin"], ids["Octreotide"], ids["Afatinib"]])  # fmt: skip
 
 
 def test_a_class_key_named_after_an_entity_of_its_path_is_refused(real_graph: Graph) -> None:
@@ -180,12 +184,9 @@ def test_audit_counts_a_key_beside_distractors_that_all_share_a_target(real_grap
     f2 = node(g, "F2", "biolink:Gene")
     deficiency = g.ids[node(g, "congenital prothrombin deficiency", "biolink:Disease")]
     path = [triple(g, g.ids[f2], "biolink:gene_associated_with_condition", deficiency)]
-    odd = make_item(g, "odd", answer=ids["Dabigatran etexilate"], path=path,
-                    wrong=[ids["Warfarin"], ids["Acenocoumarol"], ids["Phenprocoumon"]])  # fmt: skip
-    mixed = make_item(g, "mixed", answer=ids["Dabigatran etexilate"], path=path,
-                      wrong=[ids["Warfarin"], ids["Acenocoumarol"], ids["Metformin"]])  # fmt: skip
-    assert audit_items([odd], graph=g)["metrics"]["odd_one_out_items"] == 1
-    assert audit_items([mixed], graph=g)["metrics"]["odd_one_out_items"] == 0
+    assert_counted(g, "odd_one_out_items", answer=ids["Dabigatran etexilate"], path=path,
+                   counted=[ids["Warfarin"], ids["Acenocoumarol"], ids["Phenprocoumon"]],
+                   spared=[ids["Warfarin"], ids["Acenocoumarol"], ids["Metformin"]])  # fmt: skip
 
 
 def test_distractors_that_form_a_cluster_the_key_stands_outside_of(real_graph: Graph) -> None:
@@ -210,10 +211,8 @@ def test_distractors_that_form_a_cluster_the_key_stands_outside_of(real_graph: G
     assert not odd_cluster(prover, ck, [fever, esr, crp], share=0.0, ratio=2.0)  # 0: off
     path = [triple(g, g.ids[node(g, "Tizanidine", "biolink:Drug")], "biolink:interacts_with",
                    g.ids[node(g, "ADRA2A", "biolink:Gene")])]  # fmt: skip
-    odd = make_item(g, "odd", answer=g.ids[ck], path=path, wrong=[g.ids[fever], g.ids[esr], g.ids[crp]])
-    mixed = make_item(g, "mixed", answer=g.ids[ck], path=path, wrong=[g.ids[fever], g.ids[esr], g.ids[myalgia]])
-    assert audit_items([odd], graph=g)["metrics"]["odd_cluster_items"] == 1
-    assert audit_items([mixed], graph=g)["metrics"]["odd_cluster_items"] == 0
+    assert_counted(g, "odd_cluster_items", answer=g.ids[ck], path=path, counted=[g.ids[fever], g.ids[esr], g.ids[crp]],
+                   spared=[g.ids[fever], g.ids[esr], g.ids[myalgia]])  # fmt: skip
 
 
 def test_a_drug_of_a_mechanism_class_mostly_on_the_hidden_gene_is_unsafe(real_graph: Graph, tables: Shortcuts) -> None:

@@ -836,11 +836,10 @@ def _check_difficulty(
         if mask and not any(int(areas[n]) & mask for i, n in enumerate(nodes) if i != key):
             tally.add("key_alone_in_area")
             tally.example("key_alone_in_area", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
-        wrong = [int(areas[n]) for i, n in enumerate(nodes) if i != key]
-        if len(wrong) > 1 and functools.reduce(operator.and_, wrong) & ~mask:
+        others = [n for i, n in enumerate(nodes) if i != key]
+        if len(others) > 1 and functools.reduce(operator.and_, (int(areas[n]) for n in others)) & ~mask:
             tally.add("odd_area_items")
             tally.example("odd_area_items", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
-        others = [n for i, n in enumerate(nodes) if i != key]
         if pheno[0] <= nodes[key] < pheno[1] and odd_cluster(
             prover, nodes[key], others, share=cfg.cluster_min_share, ratio=cfg.cluster_key_ratio
         ):
