@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+PIP := $(BIN)/python -m pip install --disable-pip-version-check --no-cache-dir -q -c constraints.txt
 OUT ?= out/demo
 
 .PHONY: demo test lint typecheck unit bench clean train learn learn-gpu

@@ -288,10 +288,11 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
         non_therapeutic_mask,
         without_symptomatic_indications,
     )
-    from kgsynth.questions.distractors import odd_cluster
+    from kgsynth.questions.distractors import ODD_ANCESTOR_KINDS, odd_cluster
     from kgsynth.questions.openworld import closure, descendant_counts
     from kgsynth.questions.shortcuts import Shortcuts
     from kgsynth.questions.verify import SUBCLASS, Prover
+    from kgsynth.run.audit import GraphFacts
 
     out, _ = thousand
     g, cfg = without_symptomatic_indications(real_graph), GenerateConfig()  # the graph the run walks
@@ -313,6 +314,7 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
     prover = Prover(g, index)
     descendants = descendant_counts(prover)
     pheno = g.category_range("biolink:PhenotypicFeature")
+    facts = GraphFacts(g)  # the audit's own ancestors and start reach
     near = peers = drug_keys = 0
     for item in read_run_items(out):
         opts = [g.index[o.curie] for o in item.options]
@@ -326,6 +328,19 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
             prover, key, [g.index[d.curie] for d in item.distractors], share=cfg.cluster_min_share,
             ratio=cfg.cluster_key_ratio,
         ), item.id  # fmt: skip
+        # no ontology term above every distractor and not above the key; not every distractor of a chain in what its
+        # start reaches at once while the key is not
+        wrong_nodes = [g.index[d.curie] for d in item.distractors]
+        if len(wrong_nodes) > 1 and g.categories[int(g.category[key])] in ODD_ANCESTOR_KINDS:
+            above = frozenset.intersection(*(facts.ancestors(w) | {w} for w in wrong_nodes))
+            assert not above - facts.ancestors(key) - {key}, item.id
+        if (
+            len(wrong_nodes) > 1
+            and item.type == "chain"
+            and len(start_ids := [g.index[c.args["entity"]] for c in item.constraints if c.kind == "start"]) == 1
+        ):
+            reach = facts.reach_at_once(start_ids[0])
+            assert key in reach or not all(w in reach for w in wrong_nodes), item.id
         # not every distractor of a drug key on a target the key lacks
         if item.distractors and g.categories[int(g.category[key])] == "biolink:Drug":
             drug_keys += 1

@@ -230,3 +230,57 @@ def test_a_drug_of_a_mechanism_class_mostly_on_the_hidden_gene_is_unsafe(real_gr
     assert enflurane in mates and felbamate not in mates
     assert tables.class_mates(hitters, 0.0).tolist() == []  # 0: off
     assert enflurane not in tables.class_mates(hitters, 1.0).tolist()  # all members: enflurane's class has one short
+
+
+def test_distractors_under_one_ancestor_or_in_the_start_reach_single_out_the_key(real_graph: Graph) -> None:
+    """Irritability, hyperactivity and polyphagia (all under "Abnormality of mental function") beside a tremor: the
+    key is the odd one out; for an anxiety key, under it too, or beside a dystonia for polyphagia, it is not. Graves
+    disease, proptosis and a raised free T4 beside a lowered T4 for methimazole: the three lie in what methimazole
+    reaches at once (the disease it treats and its findings), the key does not. The config switches both off; the
+    audit counts both."""
+    import dataclasses
+
+    from kgsynth.graph.schema import DEFAULT_SCHEMA, load_schema
+    from kgsynth.questions.distractors import odd_one_out, start_reach
+    from kgsynth.questions.draft import build_context
+
+    g = real_graph
+    ctx = build_context(g, CSRIndex(g), load_schema(DEFAULT_SCHEMA), GenerateConfig(n=5, hops=3))
+    pheno = "biolink:PhenotypicFeature"
+    names = ("Tremor", "Irritability", "Hyperactivity", "Polyphagia", "Anxiety", "Dystonia")
+    tremor, irritable, hyperactive, polyphagia, anxiety, dystonia = (node(g, n, pheno) for n in names)
+    behaviour = [irritable, hyperactive, polyphagia]
+    assert odd_one_out(ctx, tremor, behaviour)
+    assert not odd_one_out(ctx, anxiety, behaviour)
+    assert not odd_one_out(ctx, tremor, [irritable, hyperactive, dystonia])
+    methimazole = node(g, "Methimazole", "biolink:Drug")
+    low_t4, free_t4, graves, proptosis = (node(g, n, pheno) for n in (
+        "Decreased circulating T4 concentration", "Increased circulating free T4 concentration", "Graves disease",
+        "Proptosis"))  # fmt: skip
+    stated = np.array([methimazole], dtype=np.int32)
+    reach = start_reach(ctx, methimazole).tolist()
+    assert graves in reach and proptosis in reach and free_t4 in reach and low_t4 not in reach
+    thyroid = [free_t4, graves, proptosis]
+    assert odd_one_out(ctx, low_t4, thyroid, stated)
+    assert not odd_one_out(ctx, low_t4, thyroid)  # no stated start: only the other rules
+    off = dataclasses.replace(ctx, config=ctx.config.model_copy(update={"odd_ancestor": False,
+                                                                         "odd_start_reach": False}))  # fmt: skip
+    assert not odd_one_out(off, tremor, behaviour) and not odd_one_out(off, low_t4, thyroid, stated)
+    bromocriptine, drd2 = node(g, "Bromocriptine", "biolink:Drug"), node(g, "DRD2", "biolink:Gene")
+    assert_counted(
+        g,
+        "odd_ancestor_items",
+        answer=g.ids[tremor],
+        path=[triple(g, g.ids[bromocriptine], "biolink:interacts_with", g.ids[drd2])],
+        counted=[g.ids[n] for n in behaviour],
+        spared=[g.ids[irritable], g.ids[hyperactive], g.ids[dystonia]],
+    )
+    tpo = node(g, "TPO", "biolink:Gene")
+    assert_counted(
+        g,
+        "odd_start_items",
+        answer=g.ids[low_t4],
+        path=[triple(g, g.ids[methimazole], "biolink:interacts_with", g.ids[tpo])],
+        counted=[g.ids[n] for n in thyroid],
+        spared=[g.ids[free_t4], g.ids[graves], g.ids[tremor]],
+    )

@@ -118,11 +118,16 @@ def test_vignette_diagnoses_rank_first_by_an_independent_phenomizer(
 
 
 def test_findings_never_name_a_gene_product_or_restate_the_diagnosis(real_graph: Graph, tmp_path: Path) -> None:
-    """Real annotations the rules must drop: GRHPR's enzyme for primary hyperoxaluria type 2, and a finding that is
-    the diagnosis's name with its words swapped; then a vignette run states neither kind."""
+    """Real annotations the rules must drop: GRHPR's enzyme for primary hyperoxaluria type 2, a finding that is the
+    diagnosis's name with its words swapped, a lowered prothrombin antigen for congenital prothrombin deficiency;
+    then a vignette run states neither kind."""
     g = real_graph
     ctx = Generator(g, GenerateConfig(n=10, hops=1, types=["vignette"])).ctx
-    for disease, finding in (("MONDO:0009824", "HP:6000638"), ("MONDO:0008223", "HP:0008153")):
+    for disease, finding in (
+        ("MONDO:0009824", "HP:6000638"),
+        ("MONDO:0008223", "HP:0008153"),
+        ("MONDO:0013361", "HP:0040250"),
+    ):  # (reduced prothrombin antigen: F2's product)
         d, f = g.index[disease], g.index[finding]
         annots = phenotype_annotations(ctx, d)
         assert f in [a[0] for a in annots]  # the source states it ...
@@ -139,6 +144,33 @@ def test_findings_never_name_a_gene_product_or_restate_the_diagnosis(real_graph:
                 names = [g.names[p], *g.synonyms[p], *g.layperson[p]]
                 assert rules.molecular(names) is None, (it.id, names)
                 assert not rules.restates(names, dnames, generic), (it.id, names, dnames)
+
+
+def test_a_vignette_never_states_findings_of_both_sexes(real_graph: Graph) -> None:
+    """Aromatase deficiency is annotated with enlarged polycystic ovaries (in girls) and with cryptorchidism and male
+    infertility (in boys): no draw of its findings states one of each. With the sex table emptied, some draws do
+    (the check can fail)."""
+    import numpy as np
+
+    from kgsynth.questions.vignette import _choose_findings, phenotype_sexes
+
+    g = real_graph
+    ctx = Generator(g, GenerateConfig(n=10, hops=1, types=["vignette"])).ctx
+    sexes, lo = phenotype_sexes(ctx), ctx.prover.pheno_lo
+    ovaries, cryptorchidism, infertility = (g.index[c] for c in ("HP:0008675", "HP:0000028", "HP:0003251"))
+    assert (sexes[ovaries - lo], sexes[cryptorchidism - lo], sexes[infertility - lo]) == (2, 1, 1)
+    disease = g.index["MONDO:0013301"]
+    usable = usable_findings(ctx, disease, phenotype_annotations(ctx, disease))
+    assert {ovaries, cryptorchidism} <= {a[0] for a in usable}
+
+    def mixed() -> int:
+        said = [{int(sexes[a[0] - lo]) for a in _choose_findings(ctx, usable, np.random.default_rng(s))[0]}
+                for s in range(80)]  # fmt: skip
+        return sum({1, 2} <= s for s in said)
+
+    assert mixed() == 0
+    ctx.memo.sexes = np.zeros_like(sexes)
+    assert mixed() > 0
 
 
 def test_short_items_grade_every_proven_answer_by_every_name(real_graph: Graph, oracle: Oracle, tmp_path: Path) -> None:

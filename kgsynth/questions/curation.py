@@ -43,6 +43,9 @@ class Curation(BaseModel):
     # a phenotype with more descendants than this is a grouping term ("Abnormality of mental function"), never a
     # key or an option: it fits too much to be the one right answer
     max_key_phenotype_descendants: int = Field(default=100, ge=0)
+    # phenotypes of one sex only (these roots and their descendants): a vignette never states findings of both
+    male_phenotype_roots: list[str] = Field(default_factory=list)
+    female_phenotype_roots: list[str] = Field(default_factory=list)
     # Non-therapeutic vocabulary (never a key, option or path node): classes below these roots of a class
     # tree (``subclass_of``) unless also below ``therapeutic_class_root``; classes by id where the source has
     # no tree (ChEBI roles); classes by name pattern where it has neither (NDFRT "... Activity").

@@ -162,6 +162,9 @@ def ancestors_of(ctx: Context, node: int) -> np.ndarray:
 
 
 HIERARCHICAL = frozenset({"biolink:PhenotypicFeature", "biolink:Disease", "biolink:OntologyClass"})
+# The kinds whose distractors never all share an ontology ancestor the key lacks (:func:`odd_one_out`); drug classes
+# are left out: their vocabularies (MeSH, NDFRT, ChEBI) have roots of their own, which a key from another one lacks.
+ODD_ANCESTOR_KINDS = frozenset({"biolink:PhenotypicFeature", "biolink:Disease"})
 
 
 def negative_evidence(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -206,25 +209,60 @@ def odd_cluster(prover: Prover, key: int, wrong: list[int], *, share: float, rat
     return inner >= share and inner >= ratio * outer
 
 
-def odd_one_out(ctx: Context, key: int, wrong: list[int]) -> bool:
+def odd_one_out(ctx: Context, key: int, wrong: list[int], stated: np.ndarray | None = None) -> bool:
     """Whether the distractors ``wrong`` (all of them, two at least) single out ``key`` without the chain: they all
     share an area the key is not in (three eye findings beside a hand tremor for an ophthalmic start drug; MET, JAK2
     and POLE, cancer genes, beside NR1H4), all act on a target a drug key does not (three oestrogens on ESR1 beside
     vinorelbine, three coumarins on VKORC1 beside dabigatran, whatever vocabulary names their classes; no two
-    sharing one cut vignette yield to a third), or, beside a phenotype key, form a cluster of co-annotated findings
-    it stands outside of (:func:`odd_cluster`)."""
+    sharing one cut vignette yield to a third), beside a phenotype or disease key all sit under one ontology term
+    the key is not under (the area rule at every depth: irritability, hyperactivity and polyphagia, all "Abnormality
+    of mental function", beside a tremor; ``GenerateConfig.odd_ancestor``), or, beside a phenotype key, form a
+    cluster of co-annotated findings it stands outside of (:func:`odd_cluster`). Beside a stem that states one
+    entity (``stated``, a chain's start), the distractors never all lie in what it reaches at once
+    (:func:`start_reach`) while the key does not (``GenerateConfig.odd_start_reach``): Graves disease, proptosis and
+    a raised free T4 beside a lowered T4 for methimazole, three obesity findings beside a low vitamin K for
+    orlistat -- the drug's own uses, which a reader sets aside."""
     if len(wrong) < 2:
         return False
     g, o, cfg = ctx.graph, ow(ctx), ctx.config
+    if cfg.odd_start_reach and stated is not None and len(stated) == 1:
+        reach = start_reach(ctx, int(stated[0]))
+        if np.isin(np.asarray(wrong), reach).all() and not np.isin(key, reach):
+            return True
     if functools.reduce(np.bitwise_and, o.areas[np.asarray(wrong)]) & ~o.areas[key]:
         return True
     kind = g.categories[int(g.category[key])]
+    if cfg.odd_ancestor and kind in ODD_ANCESTOR_KINDS:
+        shared = functools.reduce(np.intersect1d, (ancestors_of(ctx, w) for w in wrong))
+        if np.setdiff1d(shared, ancestors_of(ctx, key)).size:
+            return True
     if kind == DRUG:
         shared = functools.reduce(np.intersect1d, (ctx.index.neighbors(d, TARGETS) for d in wrong))
         return bool(np.setdiff1d(shared, ctx.index.neighbors(key, TARGETS)).size)
     if kind == "biolink:PhenotypicFeature":
         return odd_cluster(ctx.prover, key, wrong, share=cfg.cluster_min_share, ratio=cfg.cluster_key_ratio)
     return False
+
+
+def start_reach(ctx: Context, start: int) -> np.ndarray:
+    """What ``start`` reaches at once: its neighbours along every relation, either direction, and the phenotypes of
+    the diseases among them (the uses, targets, classes and treated findings of a start drug; sorted, cached)."""
+    got = ctx.memo.start_reach.get(start)
+    if got is None:
+        g = ctx.graph
+        one = sorted_unique(
+            np.concatenate(
+                [
+                    np.empty(0, np.int32),
+                    *(ctx.index.neighbors(start, Step(r, inverse)) for r in g.relations for inverse in (False, True)),
+                ]
+            )
+        )
+        lo, hi = g.category_range("biolink:Disease")
+        diseases = one[(one >= lo) & (one < hi)]
+        got = sorted_unique(np.concatenate([one, ctx.index.reach(diseases, HAS_PHENOTYPE)])).astype(np.int32)
+        ctx.memo.start_reach[start] = got
+    return got
 
 
 def fitting(ctx: Context, answer: int, pool: np.ndarray) -> np.ndarray:
@@ -511,7 +549,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 continue
             if hierarchical and chosen and (lineage[d] or picked[ancestors_of(ctx, d)].any()):
                 continue  # beside a broader or narrower option (arthritis, oligoarthritis): the key is the odd one out
-            if len(chosen) == k - 1 and odd_one_out(ctx, answer, [*(c for c, _ in chosen), d]):
+            if len(chosen) == k - 1 and odd_one_out(ctx, answer, [*(c for c, _ in chosen), d], t.stated):
                 continue
             if drugs:
                 classes = set(ctx.index.neighbors(d, MEMBER_OF).tolist()) - key_classes

@@ -72,6 +72,8 @@ class Memo:
     viable_chain_paths: list[tuple[MetapathSpec, list[Step]]] | None = None
     blocked: tuple[tuple[int, int], np.ndarray] | None = None  # kgsynth.questions.draft.hidden_blocked
     shortcuts: Shortcuts | None = None  # kgsynth.questions.shortcuts (built on first use)
+    start_reach: dict[int, np.ndarray] = field(default_factory=dict)  # kgsynth.questions.distractors.start_reach
+    sexes: np.ndarray | None = None  # kgsynth.questions.vignette.phenotype_sexes
 
     def share_graph_caches(self, other: Memo) -> None:
         """Use ``other``'s caches of what depends on the graph, schema and question options alone (not on the start
@@ -88,7 +90,8 @@ class Memo:
 
 # the Memo fields that depend on the graph, schema and question options alone (Memo.share_graph_caches)
 GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "relatives_cache",
-                "twin_cache", "association_cache", "near_shape_cache")  # fmt: skip
+                "twin_cache", "association_cache", "near_shape_cache", "start_reach",
+                "sexes")  # fmt: skip
 
 
 @dataclass

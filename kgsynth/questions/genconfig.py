@@ -95,6 +95,15 @@ class GenerateConfig(BaseModel):
     cluster_min_share: float = Field(default=0.02, ge=0, le=1)
     # ... and at least this many times the key's largest share with any of them (0 share: off)
     cluster_key_ratio: float = Field(default=2.0, ge=1)
+    # Phenotype and disease distractors never all sit under one ontology term the key is not under (irritability,
+    # hyperactivity and polyphagia, all "Abnormality of mental function", beside a tremor; three autoantibodies, all
+    # "Autoimmunity", beside serositis): the organ-system rule at every depth
+    # (kgsynth.questions.distractors.odd_one_out)
+    odd_ancestor: bool = True
+    # A chain's distractors never all lie in what its start entity reaches at once (its uses, targets, classes and the
+    # findings of the diseases it treats) while the key does not: the start drug's own uses, set aside by a reader
+    # (kgsynth.questions.distractors.start_reach)
+    odd_start_reach: bool = True
     # Walks one chain attempt tries before it is dropped (doubled per hop beyond 3:
     # kgsynth.questions.chain.walks_per_attempt)
     walks_per_attempt: int = Field(default=8, ge=1)

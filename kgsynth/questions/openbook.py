@@ -88,7 +88,7 @@ def book_of(
     for d, rule in candidates:
         if norm_name(g.names[d]) in taken.names:
             continue
-        if len(decoys) == k - 1 and odd_one_out(ctx, target.answer, [*(c for c, _ in decoys), d]):
+        if len(decoys) == k - 1 and odd_one_out(ctx, target.answer, [*(c for c, _ in decoys), d], target.stated):
             continue  # (the candidates hold more than the options: the rule of the last one applies here)
         chain = decoy_chain(ctx, steps, layers, d, taken, rng, near=near)
         if chain is None:

@@ -10,6 +10,7 @@ import numpy as np
 
 from kgsynth.graph.index import Step
 from kgsynth.graph.schema import MetapathSpec
+from kgsynth.questions.curation import load_curation
 from kgsynth.questions.distractors import ChainTarget, chain_distractors, diagnosis_distractors, diagnosis_relatives
 from kgsynth.questions.draft import (
     TOO_FEW_NEAR,
@@ -196,12 +197,18 @@ def _choose_findings(
     constraints: list[Constraint] = []
     # the broader and narrower terms of the findings chosen (all phenotypes: offsets from pheno_lo)
     related = np.zeros(prover.pheno_hi - prover.pheno_lo, dtype=bool)
+    sex, said = phenotype_sexes(ctx), 0  # the sex of the findings stated so far (bits: 1 male, 2 female)
     for i in order:
         p, e, share, quals = usable[int(i)]
         if len(chosen) >= cfg.max_findings or (len(chosen) >= cfg.min_findings and cand is not None and len(cand) == 1):
             break
         if prover.pheno_lo <= p < prover.pheno_hi and related[p - prover.pheno_lo]:
             continue  # a broader or narrower term of a finding already stated adds nothing
+        own = int(sex[p - prover.pheno_lo]) if prover.pheno_lo <= p < prover.pheno_hi else 0
+        own = 0 if own == BOTH_SEXES else own
+        if said | own == BOTH_SEXES:
+            continue  # ovaries beside cryptorchidism: annotated in either sex, never in one patient
+        said |= own
         with_p = prover.diseases_with(p)
         new = with_p if cand is None else np.intersect1d(cand, with_p, assume_unique=True)
         if cand is not None and len(new) == len(cand) and len(chosen) >= cfg.min_findings:
@@ -216,6 +223,24 @@ def _choose_findings(
         )  # fmt: skip
     assert cand is not None
     return chosen, cand, constraints
+
+
+BOTH_SEXES = 3  # a phenotype under both a male and a female root (:func:`phenotype_sexes`) is of neither
+
+
+def phenotype_sexes(ctx: Context) -> np.ndarray:
+    """Per phenotype (offsets from ``pheno_lo``), 1 for a finding of males only, 2 of females only, 0 for either:
+    below the curation's ``male_phenotype_roots`` and ``female_phenotype_roots`` (cached for the run)."""
+    if ctx.memo.sexes is None:
+        prover, cur = ctx.prover, load_curation(ctx.config.schema_name)
+        sexes = np.zeros(prover.pheno_hi - prover.pheno_lo, dtype=np.int8)
+        for bit, roots in ((1, cur.male_phenotype_roots), (2, cur.female_phenotype_roots)):
+            for root in roots:
+                node = ctx.graph.index.get(root)
+                if node is not None and prover.pheno_lo <= node < prover.pheno_hi:
+                    sexes[prover.descendants(node) - prover.pheno_lo] |= bit
+        ctx.memo.sexes = sexes
+    return ctx.memo.sexes
 
 
 def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> list[Annotation]:

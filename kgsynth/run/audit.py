@@ -30,6 +30,12 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
   ("Abnormality of mental function") -- needs the graph;
 - ``odd_one_out_items``: multiple-choice items with a drug key whose distractors all share a class or a target
   the key lacks (three oestrogens beside vinorelbine: the key is the odd one out) -- needs the graph;
+- ``odd_ancestor_items``: multiple-choice items with a phenotype or disease key whose distractors all sit under one
+  ``subclass_of`` ancestor the key is not under (irritability, hyperactivity and polyphagia beside a tremor) --
+  needs the graph;
+- ``odd_start_items``: multiple-choice chains whose distractors all lie in what the start entity reaches in one step
+  (any relation, either direction, and the phenotypes of the diseases among those) while the key does not (Graves
+  disease, proptosis and a raised free T4 beside a lowered T4 for methimazole) -- needs the graph;
 - ``sibling_rule_share``: share of distractors chosen by a rule that reads what siblings reach;
 - ``association_shortcut_rate``: share of multiple-choice items whose option ranked first by personalized
   PageRank from what the stem states (a chain's start entity, a vignette's findings and mode of
@@ -233,6 +239,7 @@ class GraphFacts:
     _ancestors: dict[int, frozenset[int]] = field(default_factory=dict)
     _treats: dict[tuple[int, int], set[str]] | None = None
     _children: dict[int, list[int]] | None = None
+    _reach: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def node(self, curie: str) -> int | None:
         try:
@@ -279,6 +286,22 @@ class GraphFacts:
                 seen.add(c)
                 stack.extend(self._children.get(c, []))
         return len(seen)
+
+    def reach_at_once(self, node: int) -> frozenset[int]:
+        """What ``node`` reaches in one step (any relation, either direction), and the phenotypes of the diseases
+        among those."""
+        if node not in self._reach:
+            g = self.graph
+            one = set(g.dst[g.src == node].tolist()) | set(g.src[g.dst == node].tolist())
+            part = g.relation_slice(HAS_PHENOTYPE)
+            src, dst = g.src[part], g.dst[part]
+            out = set(one)
+            for d in one:
+                if g.categories[int(g.category[d])] == "biolink:Disease":
+                    lo, hi = np.searchsorted(src, d, side="left"), np.searchsorted(src, d, side="right")
+                    out.update(dst[lo:hi].tolist())
+            self._reach[node] = frozenset(out)
+        return self._reach[node]
 
     def targets_of(self, drug: str) -> set[str]:
         """The CURIEs of what ``drug`` ``interacts_with`` (the genes whose products it acts on)."""
@@ -522,7 +545,8 @@ def _check_graph_facts(
     ``max_descendants`` descendants) and keys within two levels of ``root`` (the phenotype root)."""
     keys = ("symptomatic_indications", "disease_modifying_indications", "unqualified_indications")
     if facts is None:
-        for key in (*keys, "organ_system_keys", "own_class_keys", "grouping_keys", "odd_one_out_items"):
+        for key in (*keys, "organ_system_keys", "own_class_keys", "grouping_keys", "odd_one_out_items",
+                    "odd_ancestor_items", "odd_start_items"):  # fmt: skip
             tally.metrics[key] = None
             tally.skipped[key] = "needs the graph (edge qualifiers, subclass_of)"
         return
@@ -551,6 +575,7 @@ def _check_graph_facts(
             names = {t.subject: t.subject_name for t in it.path} | {t.object: t.object_name for t in it.path}
             tally.example("own_class_keys", f"{it.id}: {names.get(start, start)} is in {it.answer.name}")
     _check_odd_one_out(items, facts, tally)
+    _check_odd_ancestor(items, facts, tally)
     tally.metrics["grouping_keys"] = 0
     for it in items:
         node = facts.node(it.answer.curie) if it.answer.curie.startswith("HP:") else None
@@ -592,6 +617,32 @@ def _check_odd_one_out(items: Sequence[Item], facts: GraphFacts, tally: _Tally) 
             tally.add("odd_one_out_items")
             tally.example("odd_one_out_items", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}"
                                                f" ({shared[0]} shared)")  # fmt: skip
+
+
+def _check_odd_ancestor(items: Sequence[Item], facts: GraphFacts, tally: _Tally) -> None:
+    """Phenotype and disease keys whose distractors all sit under an ancestor the key is not under; chains whose
+    distractors all lie in the start entity's reach while the key does not."""
+    tally.metrics["odd_ancestor_items"] = 0
+    tally.metrics["odd_start_items"] = 0
+    for it in items:
+        node = facts.node(it.answer.curie)
+        wrong = [facts.node(o.curie) for o in it.options if o.letter != it.answer.letter]
+        if it.format == "short" or node is None or len(wrong) < 2 or None in wrong:
+            continue
+        shown = f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}"
+        g = facts.graph
+        if g.categories[int(g.category[node])] in ("biolink:PhenotypicFeature", "biolink:Disease"):
+            shared = frozenset.intersection(*(facts.ancestors(w) | {w} for w in wrong if w is not None))
+            if shared - facts.ancestors(node) - {node}:
+                tally.add("odd_ancestor_items")
+                tally.example("odd_ancestor_items", shown)
+        start = next((c.args.get("entity") for c in it.constraints if c.kind == "start"), None)
+        start_node = facts.node(start) if start is not None and it.type == "chain" else None
+        if start_node is not None:
+            reach = facts.reach_at_once(start_node)
+            if all(w in reach for w in wrong) and node not in reach:
+                tally.add("odd_start_items")
+                tally.example("odd_start_items", shown)
 
 
 PPR_RESTART = 0.15  # the restart probability of personalized PageRank (the usual damping of 0.85)
