@@ -36,7 +36,8 @@ train: $(VENV)/.core
 # Difficulty thresholds the demo run must meet (docs/generate.md, "The audit"): chance is 0.25.
 DEMO_THRESHOLDS = --fail-on association_shortcut_rate=0.50 --fail-on popularity_shortcut_rate=0.35 \
 	--fail-on non_therapeutic_options=0 --fail-on odd_one_out_items=0 --fail-on grouping_keys=0 \
-	--fail-on odd_area_items=0 --fail-on odd_cluster_items=0
+	--fail-on odd_area_items=0 --fail-on odd_cluster_items=0 --fail-on odd_ancestor_items=0 \
+	--fail-on odd_start_items=0 --fail-on nested_name_options=0
 
 demo: $(VENV)/.core
 	$(BIN)/kgsynth generate --hops 3 --n 1000 --out $(OUT)

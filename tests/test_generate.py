@@ -292,7 +292,7 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
     from kgsynth.questions.openworld import closure, descendant_counts
     from kgsynth.questions.shortcuts import Shortcuts
     from kgsynth.questions.verify import SUBCLASS, Prover
-    from kgsynth.run.audit import GraphFacts
+    from kgsynth.run.audit import GraphFacts, _contains_words, normalize_name
 
     out, _ = thousand
     g, cfg = without_symptomatic_indications(real_graph), GenerateConfig()  # the graph the run walks
@@ -341,6 +341,9 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
         ):
             reach = facts.reach_at_once(start_ids[0])
             assert key in reach or not all(w in reach for w in wrong_nodes), item.id
+        # no option's name runs whole inside another's (arthritis, polyarticular arthritis: the audit's own matcher)
+        shown = [normalize_name(o.text) for o in item.options]
+        assert not any(a != b and _contains_words(b, a) for a in shown for b in shown), item.id
         # not every distractor of a drug key on a target the key lacks
         if item.distractors and g.categories[int(g.category[key])] == "biolink:Drug":
             drug_keys += 1

@@ -284,3 +284,20 @@ def test_distractors_under_one_ancestor_or_in_the_start_reach_single_out_the_key
         counted=[g.ids[n] for n in thyroid],
         spared=[g.ids[free_t4], g.ids[graves], g.ids[tremor]],
     )
+
+
+def test_options_nested_by_name_are_never_offered_and_are_counted(real_graph: Graph) -> None:
+    """HPO files "Polyarticular arthritis" under "Polyarticular arthropathy", not under "Arthritis": the ontology
+    rule lets the pair through, the name rule does not; the audit counts such an item and spares one without it."""
+    from kgsynth.questions.distractors import nested_names
+
+    g = real_graph
+    pheno = "biolink:PhenotypicFeature"
+    cyst, arthritis, poly, arthralgia, nails = (node(g, n, pheno) for n in (
+        "Bone cyst", "Arthritis", "Polyarticular arthritis", "Arthralgia", "Nail dystrophy"))  # fmt: skip
+    assert nested_names(g.names[arthritis], g.names[poly]) and not nested_names(g.names[arthritis], g.names[arthralgia])
+    vdr = node(g, "VDR", "biolink:Gene")
+    path = [triple(g, g.ids[node(g, "Cholecalciferol", "biolink:Drug")], "biolink:interacts_with", g.ids[vdr])]
+    assert_counted(g, "nested_name_options", answer=g.ids[cyst], path=path,
+                   counted=[g.ids[arthritis], g.ids[poly], g.ids[nails]],
+                   spared=[g.ids[arthritis], g.ids[arthralgia], g.ids[nails]])  # fmt: skip

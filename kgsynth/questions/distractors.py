@@ -244,6 +244,19 @@ def odd_one_out(ctx: Context, key: int, wrong: list[int], stated: np.ndarray | N
     return False
 
 
+def nested_names(a: str, b: str) -> bool:
+    """Whether one name's words (:func:`norm_name`) run whole inside the other's: "Arthritis" and "Polyarticular
+    arthritis", which HPO files apart (under "Polyarticular arthropathy"), read as broader and narrower.
+
+    >>> nested_names("Arthritis", "Polyarticular arthritis"), nested_names("Arthritis", "Arthralgia")
+    (True, False)
+    """
+    x, y = norm_name(a).split(), norm_name(b).split()
+    if len(x) > len(y):
+        x, y = y, x
+    return bool(x) and len(x) < len(y) and any(y[i : i + len(x)] == x for i in range(len(y) - len(x) + 1))
+
+
 def start_reach(ctx: Context, start: int) -> np.ndarray:
     """What ``start`` reaches at once: its neighbours along every relation, either direction, and the phenotypes of
     the diseases among them (the uses, targets, classes and treated findings of a start drug; sorted, cached)."""
@@ -549,6 +562,8 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 continue
             if hierarchical and chosen and (lineage[d] or picked[ancestors_of(ctx, d)].any()):
                 continue  # beside a broader or narrower option (arthritis, oligoarthritis): the key is the odd one out
+            if any(nested_names(g.names[d], g.names[c]) for c in (answer, *(c for c, _ in chosen))):
+                continue  # broader or narrower by name where the ontology does not say so (arthritis, polyarticular)
             if len(chosen) == k - 1 and odd_one_out(ctx, answer, [*(c for c, _ in chosen), d], t.stated):
                 continue
             if drugs:

@@ -17,6 +17,8 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
   graph's ``subclass_of`` (HPO is_a, the MeSH tree, DO/MONDO) -- needs the graph;
 - ``bad_pattern_stems``: items whose question matches one of `BAD_PATTERNS`;
 - ``mixed_option_casing``: multiple-choice items whose options mix casing styles (`casing_style`);
+- ``nested_name_options``: multiple-choice items with an option whose name runs whole inside another's
+  ("arthritis" beside "polyarticular arthritis", which HPO files apart: broader and narrower to a reader);
 - ``top10_diagnosis_share``: share of vignettes whose hidden diagnosis is one of the ten most frequent;
   ``top10_key_share``: share of items whose key is one of the ten most frequent keys;
 - ``letter_imbalance``: the largest deviation of a gold letter's count from the mean, over the mean;
@@ -404,9 +406,15 @@ class _Tally:
 
 
 def _check_options(items: Sequence[Item], tally: _Tally) -> None:
-    for key in ("raw_id_options", "raw_id_keys", "items_with_raw_id_options", "mixed_option_casing"):
+    for key in ("raw_id_options", "raw_id_keys", "items_with_raw_id_options", "mixed_option_casing",
+                "nested_name_options"):  # fmt: skip
         tally.metrics[key] = 0
     for it in items:
+        names = [normalize_name(o.text) for o in it.options]
+        nested = [(a, b) for a in names for b in names if a != b and _contains_words(b, a)]
+        if nested:
+            tally.add("nested_name_options")
+            tally.example("nested_name_options", f"{it.id}: {nested[0][0]!r} inside {nested[0][1]!r}")
         raw = [o for o in it.options if is_raw_identifier(o.text)]
         if it.format == "short" and is_raw_identifier(it.answer.name):
             tally.add("raw_id_keys")
