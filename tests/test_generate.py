@@ -330,17 +330,14 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
         ), item.id  # fmt: skip
         # no ontology term above every distractor and not above the key; not every distractor of a chain in what its
         # start reaches at once while the key is not
-        wrong_nodes = [g.index[d.curie] for d in item.distractors]
-        if len(wrong_nodes) > 1 and g.categories[int(g.category[key])] in ODD_ANCESTOR_KINDS:
-            above = frozenset.intersection(*(facts.ancestors(w) | {w} for w in wrong_nodes))
+        wrong = [g.index[d.curie] for d in item.distractors]
+        start = np.array([g.index[c.args["entity"]] for c in item.constraints if c.kind == "start"], dtype=np.int32)
+        if len(wrong) > 1 and g.categories[int(g.category[key])] in ODD_ANCESTOR_KINDS:
+            above = frozenset.intersection(*(facts.ancestors(w) | {w} for w in wrong))
             assert not above - facts.ancestors(key) - {key}, item.id
-        if (
-            len(wrong_nodes) > 1
-            and item.type == "chain"
-            and len(start_ids := [g.index[c.args["entity"]] for c in item.constraints if c.kind == "start"]) == 1
-        ):
-            reach = facts.reach_at_once(start_ids[0])
-            assert key in reach or not all(w in reach for w in wrong_nodes), item.id
+        if len(wrong) > 1 and item.type == "chain" and len(start) == 1:
+            reach = facts.reach_at_once(int(start[0]))
+            assert key in reach or not all(w in reach for w in wrong), item.id
         # no option's name runs whole inside another's (arthritis, polyarticular arthritis: the audit's own matcher)
         shown = [normalize_name(o.text) for o in item.options]
         assert not any(a != b and _contains_words(b, a) for a in shown for b in shown), item.id
@@ -350,7 +347,6 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
             shared = set.intersection(*(set(index.neighbors(g.index[d.curie], targets).tolist())
                                         for d in item.distractors))  # fmt: skip
             assert not shared - set(index.neighbors(key, targets).tolist()), item.id
-        start = np.array([g.index[c.args["entity"]] for c in item.constraints if c.kind == "start"], dtype=np.int32)
         # a chain key's shortcut anchor (the drug's use, the key's mechanism class) is shared by an option (unless
         # explicit negative evidence chose the distractors; a vignette continuation's anchor is soft)
         assert (
@@ -359,7 +355,6 @@ def test_distractors_are_near_the_key_and_therapeutic(thousand, real_graph: Grap
             or not shortcuts.alone(g.index[item.answer.curie], start if len(start) else None, opts)
         ), item.id
         # no option is an ontology ancestor of another distractor
-        wrong = [g.index[d.curie] for d in item.distractors]
         for a in wrong:
             assert not any(
                 b != a and a in closure(index, np.array([b], np.int32), SUBCLASS, g.num_nodes) for b in wrong

@@ -263,14 +263,8 @@ def start_reach(ctx: Context, start: int) -> np.ndarray:
     got = ctx.memo.start_reach.get(start)
     if got is None:
         g = ctx.graph
-        one = sorted_unique(
-            np.concatenate(
-                [
-                    np.empty(0, np.int32),
-                    *(ctx.index.neighbors(start, Step(r, inverse)) for r in g.relations for inverse in (False, True)),
-                ]
-            )
-        )
+        steps = [Step(r, inverse) for r in g.relations for inverse in (False, True)]
+        one = sorted_unique(np.concatenate([np.empty(0, np.int32), *(ctx.index.neighbors(start, s) for s in steps)]))
         lo, hi = g.category_range("biolink:Disease")
         diseases = one[(one >= lo) & (one < hi)]
         got = sorted_unique(np.concatenate([one, ctx.index.reach(diseases, HAS_PHENOTYPE)])).astype(np.int32)

@@ -205,7 +205,6 @@ def _choose_findings(
         if prover.pheno_lo <= p < prover.pheno_hi and related[p - prover.pheno_lo]:
             continue  # a broader or narrower term of a finding already stated adds nothing
         own = int(sex[p - prover.pheno_lo]) if prover.pheno_lo <= p < prover.pheno_hi else 0
-        own = 0 if own == BOTH_SEXES else own
         if said | own == BOTH_SEXES:
             continue  # ovaries beside cryptorchidism: annotated in either sex, never in one patient
         said |= own
@@ -225,7 +224,7 @@ def _choose_findings(
     return chosen, cand, constraints
 
 
-BOTH_SEXES = 3  # a phenotype under both a male and a female root (:func:`phenotype_sexes`) is of neither
+BOTH_SEXES = 3  # the bits of a male and a female finding together (:func:`phenotype_sexes`)
 
 
 def phenotype_sexes(ctx: Context) -> np.ndarray:
@@ -239,6 +238,7 @@ def phenotype_sexes(ctx: Context) -> np.ndarray:
                 node = ctx.graph.index.get(root)
                 if node is not None and prover.pheno_lo <= node < prover.pheno_hi:
                     sexes[prover.descendants(node) - prover.pheno_lo] |= bit
+        sexes[sexes == BOTH_SEXES] = 0  # under a male and a female root: of either
         ctx.memo.sexes = sexes
     return ctx.memo.sexes
 

@@ -632,20 +632,20 @@ def _check_odd_ancestor(items: Sequence[Item], facts: GraphFacts, tally: _Tally)
     distractors all lie in the start entity's reach while the key does not."""
     tally.metrics["odd_ancestor_items"] = 0
     tally.metrics["odd_start_items"] = 0
+    g = facts.graph
     for it in items:
         node = facts.node(it.answer.curie)
         wrong = [facts.node(o.curie) for o in it.options if o.letter != it.answer.letter]
         if it.format == "short" or node is None or len(wrong) < 2 or None in wrong:
             continue
         shown = f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}"
-        g = facts.graph
         if g.categories[int(g.category[node])] in ("biolink:PhenotypicFeature", "biolink:Disease"):
             shared = frozenset.intersection(*(facts.ancestors(w) | {w} for w in wrong if w is not None))
             if shared - facts.ancestors(node) - {node}:
                 tally.add("odd_ancestor_items")
                 tally.example("odd_ancestor_items", shown)
-        start = next((c.args.get("entity") for c in it.constraints if c.kind == "start"), None)
-        start_node = facts.node(start) if start is not None and it.type == "chain" else None
+        stated = stated_entities(it) if it.type == "chain" else []
+        start_node = facts.node(stated[0]) if len(stated) == 1 else None
         if start_node is not None:
             reach = facts.reach_at_once(start_node)
             if all(w in reach for w in wrong) and node not in reach:
