@@ -302,10 +302,57 @@ def near_diagnosis(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np
     diagnosis would give. Unsafe ends are cut as for every rule (:func:`chain_distractors`)."""
     if t.near_diagnoses is None or len(t.near_diagnoses) == 0:
         return np.empty(0, np.int32)
-    ends = np.concatenate([ctx.prover.follow(np.array([d], dtype=np.int32), t.steps)[-1] for d in t.near_diagnoses])
-    _, first = np.unique(ends, return_index=True)
-    pool = fitting(ctx, t.answer, ends[np.sort(first)])
-    return pool[np.isin(pool, near_shape(ctx, t, widen=2.0, same_area=True))]
+    # the result depends on the diagnoses, the steps and the key alone (both diagnosis tiers ask it; cached per run)
+    key = ("near_diagnosis", t.near_diagnoses.tobytes(), "|".join(map(str, t.steps)), t.answer)
+    got = ctx.memo.near_cache.get(key)
+    if got is None:
+        pool = fitting(ctx, t.answer, diagnosis_ends(ctx, t.near_diagnoses, t.steps))
+        got = _remember(ctx, key, pool[np.isin(pool, near_shape(ctx, t, widen=2.0, same_area=True))])
+    return got
+
+
+def _remember(ctx: Context, key: tuple[object, ...], pool: np.ndarray) -> np.ndarray:
+    """Keep a near tier's ``pool`` in ``ctx.memo.near_cache`` under ``key`` (read-only; the cache emptied when full)."""
+    if len(ctx.memo.near_cache) >= NEAR_CACHE:
+        ctx.memo.near_cache.clear()
+    ctx.memo.near_cache[key] = pool
+    pool.flags.writeable = False
+    return pool
+
+
+def diagnosis_ends(ctx: Context, diagnoses: np.ndarray, steps: list[Step]) -> np.ndarray:
+    """What ``steps`` reach from each of ``diagnoses``, in the order of the diagnoses, each entity once (cached per
+    run: a vignette's continuation walks and both diagnosis tiers ask the same)."""
+    key = (np.asarray(diagnoses, dtype=np.int32).tobytes(), "|".join(map(str, steps)))
+    got = ctx.memo.diagnosis_ends.get(key)
+    if got is None:
+        ends = np.concatenate([ctx.prover.follow(np.array([d], dtype=np.int32), steps)[-1] for d in diagnoses])
+        _, first = np.unique(ends, return_index=True)
+        if len(ctx.memo.diagnosis_ends) >= DERIVED_CACHE:
+            ctx.memo.diagnosis_ends.clear()
+        got = ctx.memo.diagnosis_ends[key] = ends[np.sort(first)]
+        got.flags.writeable = False
+    return got
+
+
+def paralog_hitters(ctx: Context, genes: np.ndarray) -> np.ndarray:
+    """The drugs acting on a paralog of one of ``genes`` (:meth:`~kgsynth.questions.shortcuts.Shortcuts.paralogs`)
+    and the members of small mechanism classes most of whose members are such drugs
+    (:meth:`~kgsynth.questions.shortcuts.Shortcuts.class_mates`): none is a safe distractor of a drug key asked
+    through ``genes`` (cached per run by ``genes``)."""
+    key = np.asarray(genes, dtype=np.int32).tobytes()
+    got = ctx.memo.hitters.get(key)
+    if got is None:
+        tables = shortcut_tables(ctx)
+        hitters = ctx.index.reach(tables.paralogs(genes), TARGETED_BY)
+        if len(ctx.memo.hitters) >= DERIVED_CACHE:
+            ctx.memo.hitters.clear()
+        got = ctx.memo.hitters[key] = np.union1d(hitters, tables.class_mates(hitters, ctx.config.class_target_share))
+        got.flags.writeable = False
+    return got
+
+
+DERIVED_CACHE = 8192  # hidden layers (diagnosis lists) whose paralog hitters (diagnosis ends) are kept
 
 
 def near_diagnosis_rest(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -376,6 +423,20 @@ def same_area_nearest(ctx: Context, t: ChainTarget, rng: np.random.Generator) ->
 def _near(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor: bool = True) -> np.ndarray:
     if t.stated is None or len(t.stated) == 0:
         return np.empty(0, np.int32)
+    # the result depends on the stated set, the key, the asked relation and the tier alone: a vignette's continuation
+    # walks share their stated set, and two tiers ask the same band (cached per run)
+    key = ("near", t.stated.tobytes(), t.answer, str(t.steps[-1]), widen, same_area, floor)
+    got = ctx.memo.near_cache.get(key)
+    if got is None:
+        got = _remember(ctx, key, _near_pool(ctx, t, widen=widen, same_area=same_area, floor=floor))
+    return got
+
+
+NEAR_CACHE = 16384  # near tiers' pools kept (stated set, key, relation, tier)
+
+
+def _near_pool(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, floor: bool) -> np.ndarray:
+    assert t.stated is not None
     cfg = ctx.config
     scores = association(ctx, t.stated)
     key_score = float(scores[t.answer])
@@ -412,8 +473,12 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
     # as near by association as the wide tier asks (:func:`_near`): a peer far less associated than the key hands
     # the key back to association (vignette items with a peer had the key first by association in 69% before this
     # band); cutting to the anchor after the stable sorts keeps their order
-    pool = _near(ctx, t, widen=2.0, same_area=False)
-    return pool[np.isin(pool, anchor)]
+    key = ("shortcut_peer", t.stated.tobytes(), t.answer, str(t.steps[-1]))
+    got = ctx.memo.near_cache.get(key)
+    if got is None:
+        pool = _near(ctx, t, widen=2.0, same_area=False)
+        got = _remember(ctx, key, pool[np.isin(pool, anchor)])
+    return got
 
 
 def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -501,10 +566,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
         # a drug acting on a paralog of the hidden gene (PSMB5 for PSMB8): a clinician may call it correct; so is a
         # drug of a small mechanism class most of whose members act on one (enflurane among the general anaesthetics
         # on GABRG2: the 2017 DrugCentral targets do not list every drug's)
-        tables = shortcut_tables(ctx)
-        hitters = ctx.index.reach(tables.paralogs(prev), TARGETED_BY)
-        excluded[hitters] = True
-        excluded[tables.class_mates(hitters, ctx.config.class_target_share)] = True
+        excluded[paralog_hitters(ctx, prev)] = True
     # the key's shortcut (kgsynth.questions.shortcuts): one distractor must share its anchor, or none is returned
     anchor = None if t.hidden_ends else shortcut_tables(ctx).anchor(answer, t.stated)
     for make in CHAIN_RULES:
@@ -517,7 +579,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             short = min(short, ctx.config.min_same_area_options - in_area)
         if make is same_area_nearest and short <= 0:
             continue
-        if anchor is not None and np.isin(np.array([d for d, _ in chosen], dtype=np.int32), anchor).any():
+        if anchor is not None and chosen and np.isin(np.array([d for d, _ in chosen], dtype=np.int32), anchor).any():
             anchor = None  # (explicit negative evidence may already share it)
         if make is shortcut_peer and anchor is None:
             continue

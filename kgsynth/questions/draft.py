@@ -74,6 +74,12 @@ class Memo:
     shortcuts: Shortcuts | None = None  # kgsynth.questions.shortcuts (built on first use)
     start_reach: dict[int, np.ndarray] = field(default_factory=dict)  # kgsynth.questions.distractors.start_reach
     sexes: np.ndarray | None = None  # kgsynth.questions.vignette.phenotype_sexes
+    # hidden genes -> the drugs no drug key may stand beside (kgsynth.questions.distractors.paralog_hitters)
+    hitters: dict[bytes, np.ndarray] = field(default_factory=dict)
+    # near wrong diagnoses and steps -> what the steps reach from each, in order (distractors.diagnosis_ends)
+    diagnosis_ends: dict[tuple[bytes, str], np.ndarray] = field(default_factory=dict)
+    # a near tier's pool (kgsynth.questions.distractors._near, near_diagnosis, shortcut_peer), per what it depends on
+    near_cache: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
 
     def share_graph_caches(self, other: Memo) -> None:
         """Use ``other``'s caches of what depends on the graph, schema and question options alone (not on the start
@@ -91,7 +97,7 @@ class Memo:
 # the Memo fields that depend on the graph, schema and question options alone (Memo.share_graph_caches)
 GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "relatives_cache",
                 "twin_cache", "association_cache", "near_shape_cache", "start_reach",
-                "sexes")  # fmt: skip
+                "sexes", "hitters", "diagnosis_ends", "near_cache")  # fmt: skip
 
 
 @dataclass

@@ -150,10 +150,12 @@ class Shortcuts:
         if share <= 0 or len(drugs) == 0:
             return np.empty(0, np.int32)
         classes = self.index.reach(drugs.astype(np.int32), MEMBER_OF)
+        among = np.zeros(self.graph.num_nodes, dtype=bool)
+        among[drugs] = True
         parts = []
         for c in classes[self.pd_classes[classes]].tolist():
             members = self.index.neighbors(c, MEMBERS)
-            if len(members) <= self.class_members_limit and np.isin(members, drugs).mean() >= share:
+            if len(members) <= self.class_members_limit and among[members].mean() >= share:
                 parts.append(members.astype(np.int32))
         return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int32)
 
