@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from kgsynth.graph.assemble import build_graph as assemble_build
 from kgsynth.graph.assemble import load_graph
 from kgsynth.graph.model import Graph, GraphBuilder, SourceInfo
 from kgsynth.graph.store.embedded import EmbeddedStore, read_graph, save_graph
@@ -117,6 +119,42 @@ def test_cache_is_keyed_by_content(tmp_path: Path) -> None:
         fh.write("OMIM:100009\tNew disease\t\tHP:0001250\tPMID:9\tPCS\t\t\t\t\tP\tHPO:x\n")
     g3 = load_graph(["hpo"], directories={"hpo": src}, cache_dir=tmp_path / "c")
     assert g3.version != g1.version and "OMIM:100009" in g3.ids
+
+
+def test_cache_is_keyed_by_the_code_that_builds_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A graph cached by other loader code is not read as this code's: the key holds a digest of the loaders'
+    and the graph package's modules, each loader's own module among them (a plugin's too)."""
+    import inspect
+
+    from kgsynth.graph import assemble
+    from kgsynth.loaders.hpo import HPOLoader
+
+    directories = {"hpo": mini_directories(["hpo"])["hpo"]}
+    loaders = assemble.make_loaders(["hpo"], directories)
+    files = assemble.code_files(loaders)
+    for module in (HPOLoader, assemble.load_graph, GraphBuilder):
+        assert Path(str(inspect.getsourcefile(module))).resolve() in files
+
+    class PluginLoader(HPOLoader):  # a loader defined outside the package: its module counts too
+        pass
+
+    assert Path(__file__).resolve() in assemble.code_files([PluginLoader(directories["hpo"])])
+
+    real = assemble.code_digest
+    monkeypatch.setattr(assemble, "code_digest", lambda loaders: "the code of an older commit")
+    old = load_graph(["hpo"], directories=directories, cache_dir=tmp_path / "c")
+    built: list[str] = []
+    monkeypatch.setattr(assemble, "code_digest", real)
+
+    def build(*args: Any, **kwargs: Any) -> Graph:
+        built.append(kwargs["name"])
+        return assemble_build(*args, **kwargs)
+
+    monkeypatch.setattr(assemble, "build_graph", build)
+    new = load_graph(["hpo"], directories=directories, cache_dir=tmp_path / "c")
+    assert new.version != old.version and built == ["hpo"]  # built again, not read from the older code's cache
+    again = load_graph(["hpo"], directories=directories, cache_dir=tmp_path / "c")
+    assert again.version == new.version and built == ["hpo"]  # this code's cache is read
 
 
 def test_corrupt_store_is_a_clear_error(tmp_path: Path, mini_graph: Graph) -> None:

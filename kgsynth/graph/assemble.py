@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import time
@@ -18,7 +19,8 @@ from kgsynth.loaders.base import Loader, file_digest
 
 logger = logging.getLogger(__name__)
 
-# Bump when the graph a given set of files produces changes (loader or model logic, or its report).
+# Bump when the graph a given set of files produces changes for a reason outside :func:`code_files` (a dependency's
+# behaviour); a change to the loaders' or the graph package's code changes the cache key by itself.
 BUILD_VERSION = "2"
 DEFAULT_KG = "med"
 
@@ -48,9 +50,31 @@ def make_loaders(sources: Sequence[str], directories: dict[str, Path] | None = N
     return [get_loader(s)(directories.get(s)) for s in sources]
 
 
+def code_files(loaders: Sequence[Loader]) -> list[Path]:
+    """The modules whose code builds a graph: the loaders package, the graph package's own modules (the model,
+    identity joining, damage checks, this one) and the module of each loader's class (one from a plugin too)."""
+    here = Path(__file__).resolve()
+    files = {*(here.parents[1] / "loaders").glob("*.py"), *here.parent.glob("*.py")}
+    for loader in loaders:
+        source = inspect.getsourcefile(type(loader))
+        if source is not None:
+            files.add(Path(source).resolve())
+    return sorted(files)
+
+
+def code_digest(loaders: Sequence[Loader]) -> str:
+    """A hash of the code of :func:`code_files` (file names and contents)."""
+    h = hashlib.blake2b(digest_size=16)
+    for path in code_files(loaders):
+        h.update(path.name.encode() + b"\0" + file_digest(path).encode())
+    return h.hexdigest()
+
+
 def content_key(loaders: Sequence[Loader]) -> str:
-    """A hash of what determines the graph: the loaders, their files' contents, the build version."""
-    parts: list[object] = [BUILD_VERSION]
+    """A hash of what determines the graph: the loaders, their files' contents, the build version and the code
+    that builds it (:func:`code_digest`), so that a graph cached by older loader code is never read as this
+    code's (before, only a hand-bumped ``BUILD_VERSION`` said so)."""
+    parts: list[object] = [BUILD_VERSION, code_digest(loaders)]
     for loader in loaders:
         parts.append([loader.name, [(p.name, file_digest(p)) for p in loader.input_paths()]])
     return hashlib.blake2b(json.dumps(parts).encode(), digest_size=8).hexdigest()
