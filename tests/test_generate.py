@@ -207,7 +207,7 @@ def check_open_world(item: Item, oracle: Oracle) -> None:
     for d in item.distractors:
         node = ix[d.curie]
         assert d.rule in {"negative_evidence", "unannotated_organ_system", "far_negative", "near_diagnosis",
-                          "shortcut_peer", "near_association", "near_association_wide", "same_area_nearest",
+                          "shortcut_peer", "use_peer", "near_association", "near_association_wide", "same_area_nearest",
                           "near_association_other_area"}, d  # fmt: skip
         # not a correct entity under another name, nor above or below one (HPO, MONDO/DOID, MeSH trees)
         assert plain(g.names[node]) not in correct_names, (item.id, d)

@@ -1,6 +1,6 @@
 """Shortcut anchors (kgsynth.questions.shortcuts) on the real default KG: a drug key's mechanism-class peers, the
 stated drug's use terms, gene paralogs by symbol, the peripheral nervous system as an area of its own, the
-audit's ``shortcut_alone`` count and, on generated items, the rules that close the shortcuts."""
+audit's ``shortcut_alone`` and ``use_alone`` counts and, on generated items, the rules that close the shortcuts."""
 
 from __future__ import annotations
 
@@ -301,3 +301,46 @@ def test_options_nested_by_name_are_never_offered_and_are_counted(real_graph: Gr
     assert_counted(g, "nested_name_options", answer=g.ids[cyst], path=path,
                    counted=[g.ids[arthritis], g.ids[poly], g.ids[nails]],
                    spared=[g.ids[arthritis], g.ids[arthralgia], g.ids[nails]])  # fmt: skip
+
+
+def test_a_drug_key_gets_a_distractor_of_its_own_use(real_graph: Graph, tables: Shortcuts) -> None:
+    """The physician read's trivial vignette: rufinamide for an SCN8A encephalopathy beside chlorzoxazone,
+    vinblastine and ixabepilone, the only antiepileptic. Every drug of rufinamide's mechanism acts on SCN8A (none
+    is safe), but lamotrigine and clobazam share its use. With ``GenerateConfig.use_peer`` the generator seeks one
+    such distractor (fewer vignette keys alone in their use than with the rule off, over the same seed; off by
+    default, see docs/generate.md), and the audit counts a key none of whose options shares a use (``use_alone``)."""
+    from kgsynth.run.generate import Generator
+
+    g = real_graph
+    drug = "biolink:Drug"
+    rufinamide, lamotrigine, clobazam, dantrolene = (
+        node(g, n, drug) for n in ("Rufinamide", "Lamotrigine", "Clobazam", "Dantrolene")
+    )
+    peers = tables.use_peers(rufinamide)
+    assert peers is not None and {lamotrigine, clobazam} <= set(peers.tolist()) and rufinamide not in peers.tolist()
+    assert tables.use_peers(dantrolene) is None  # malignant hyperthermia has one drug
+    others = [node(g, n, drug) for n in ("Chlorzoxazone", "Vinblastine", "Ixabepilone")]
+    scn8a = node(g, "SCN8A", "biolink:Gene")
+    assert_counted(
+        g,
+        "use_alone",
+        answer=g.ids[rufinamide],
+        path=[triple(g, g.ids[rufinamide], "biolink:interacts_with", g.ids[scn8a])],
+        counted=[g.ids[n] for n in others],
+        spared=[g.ids[others[0]], g.ids[others[1]], g.ids[lamotrigine]],
+    )
+
+    def alone(use_peer: bool) -> tuple[int, int]:
+        cfg = GenerateConfig(n=40, hops=3, types=["vignette"], seed=3, use_peer=use_peer)
+        gen = Generator(g, cfg)
+        items = []
+        while gen.accepted < cfg.n and gen.attempt < 200 * cfg.n:
+            if (item := gen.next_item()) is not None:
+                items.append(item)
+        rules = sum(d.rule == "use_peer" for it in items for d in it.distractors)
+        return audit_items(items, graph=g)["metrics"]["use_alone"], rules
+
+    on, off = alone(True), alone(False)
+    print(f"use_alone, use_peer distractors: on {on}, off {off}")
+    assert off[1] == 0 and on[1] > 0
+    assert on[0] < off[0], (on, off)

@@ -481,6 +481,29 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
     return got
 
 
+def use_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
+    """Drugs indicated for a disease the drug key is indicated for (:meth:`~kgsynth.questions.shortcuts.Shortcuts.
+    use_peers`: another antiepileptic beside an antiepileptic key) that the asked relation reaches somewhere,
+    within the twice-wide popularity band, associated with the stem at all, the most associated first: tried for
+    one distractor, after the shortcut peer, for a drug key none of whose chosen distractors shares a use, when
+    ``GenerateConfig.use_peer`` is on (:func:`chain_distractors`); sought, never required."""
+    peers = shortcut_tables(ctx).use_peers(t.answer)
+    if peers is None:
+        return np.empty(0, np.int32)
+    stated = b"" if t.stated is None else t.stated.tobytes()
+    key = ("use_peer", stated, t.answer, str(t.steps[-1]))
+    got = ctx.memo.near_cache.get(key)
+    if got is None:
+        pool = near_shape(ctx, t, widen=2.0, same_area=False)
+        pool = pool[np.isin(pool, peers)]
+        if t.stated is not None and len(t.stated):
+            scores = association(ctx, t.stated)
+            pool = pool[scores[pool] > 0]
+            pool = pool[np.argsort(-scores[pool], kind="stable")]
+        got = _remember(ctx, key, pool)
+    return got
+
+
 def decoy_end(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
     """Any safe entity of the answer's kind the asked relation reaches somewhere: only for the decoy chain
     ends of an open-book short answer, which are never shown as options (``ChainTarget.hidden_ends``)."""
@@ -492,6 +515,7 @@ ChainRule = Callable[[Context, ChainTarget, np.random.Generator], np.ndarray]
 CHAIN_RULES: tuple[ChainRule, ...] = (
     negative_evidence,
     shortcut_peer,
+    use_peer,
     near_diagnosis,
     near_association,
     near_association_wide,
@@ -502,6 +526,7 @@ CHAIN_RULES: tuple[ChainRule, ...] = (
 )
 NEAR_RULES = (
     shortcut_peer,
+    use_peer,
     near_diagnosis,
     near_diagnosis_rest,
     near_association,
@@ -583,6 +608,10 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             anchor = None  # (explicit negative evidence may already share it)
         if make is shortcut_peer and anchor is None:
             continue
+        if make is use_peer and (
+            not drugs or t.hidden_ends or not ctx.config.use_peer or shares_use(ctx, answer, [d for d, _ in chosen])
+        ):
+            continue
         if anchor is not None and make is not negative_evidence and make is not shortcut_peer:
             if not t.soft_anchor:
                 return []  # no safe option shares the key's anchor: the key would stand out without the chain
@@ -638,9 +667,16 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
                 return chosen
             if make is same_area_nearest and (short := short - 1) <= 0:
                 break
-            if make is shortcut_peer:
+            if make is shortcut_peer or make is use_peer:
                 break
     return chosen
+
+
+def shares_use(ctx: Context, drug: int, others: list[int]) -> bool:
+    """One of ``others`` is indicated for a disease ``drug`` is indicated for
+    (:meth:`~kgsynth.questions.shortcuts.Shortcuts.use_peers`)."""
+    peers = shortcut_tables(ctx).use_peers(drug)
+    return peers is not None and bool(np.isin(np.array(others, dtype=np.int32), peers).any())
 
 
 DIAGNOSIS_RULES = ("negative_evidence", "near_diagnosis", "unannotated_organ_system", "far_negative")

@@ -78,7 +78,7 @@ class Memo:
     hitters: dict[bytes, np.ndarray] = field(default_factory=dict)
     # near wrong diagnoses and steps -> what the steps reach from each, in order (distractors.diagnosis_ends)
     diagnosis_ends: dict[tuple[bytes, str], np.ndarray] = field(default_factory=dict)
-    # a near tier's pool (kgsynth.questions.distractors._near, near_diagnosis, shortcut_peer), per what it depends on
+    # a near tier's pool (kgsynth.questions.distractors._near, near_diagnosis, shortcut_peer, use_peer), per its inputs
     near_cache: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
 
     def share_graph_caches(self, other: Memo) -> None:

@@ -86,6 +86,10 @@ class GenerateConfig(BaseModel):
     # ... and a phenotype key under a feature of the stated drug's indications with at most this many terms below
     # it has a distractor under one too (not "the only seizure" for clonazepam; 0: off).
     shortcut_use_terms: int = Field(default=1000, ge=0)
+    # A drug key gets, where one is safe, a distractor indicated for a disease the key is indicated for (not the only
+    # antiepileptic among the options; kgsynth.questions.distractors.use_peer; sought, not required). Off by default:
+    # it raised the vignette association-shortcut rate above the 0.50 bar (docs/generate.md, "A drug of the key's use").
+    use_peer: bool = False
     # A drug of a small mechanism class (at most ``shortcut_class_members`` drugs) at least this share of whose members
     # act on the hidden gene or a paralog is never a distractor of a drug key (0: off).
     class_target_share: float = Field(default=0.5, ge=0, le=1)

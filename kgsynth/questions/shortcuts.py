@@ -35,6 +35,7 @@ from kgsynth.questions.openworld import closure
 logger = logging.getLogger(__name__)
 
 TREATS = Step("biolink:treats")
+TREATED_BY = Step("biolink:treats", True)
 HAS_PHENOTYPE = Step("biolink:has_phenotype")
 MEMBER_OF = Step("biolink:member_of")
 MEMBERS = Step("biolink:member_of", True)
@@ -65,6 +66,7 @@ class Shortcuts:
     _kin: dict[int, np.ndarray | None] = field(default_factory=dict)
     _stems: dict[str, np.ndarray] | None = None
     _use_areas: dict[int, int] = field(default_factory=dict)
+    _use_peers: dict[int, np.ndarray | None] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -142,6 +144,18 @@ class Shortcuts:
         if drug not in self._peers:
             self._peers[drug] = self._members_beside(drug, self.pd_classes)
         return self._peers[drug]
+
+    def use_peers(self, drug: int) -> np.ndarray | None:
+        """The other drugs indicated for a disease ``drug`` is indicated for (sorted), or None when there are none:
+        a reader knows a drug by its use, so a drug key among options none of which shares a use is the only
+        antiepileptic, the only vitamin D for a rickets vignette (a physician read's trivial items; the key's
+        mechanism classes, :meth:`class_kin`, often hold only drugs acting on the asked gene, none of them safe)."""
+        if drug not in self._use_peers:
+            diseases = self.index.reach(np.array([drug], dtype=np.int32), TREATS)
+            peers = self.index.reach(diseases, TREATED_BY) if len(diseases) else np.empty(0, np.int32)
+            peers = peers[peers != drug].astype(np.int32)
+            self._use_peers[drug] = peers if len(peers) else None
+        return self._use_peers[drug]
 
     def class_mates(self, drugs: np.ndarray, share: float) -> np.ndarray:
         """The members (sorted) of the pharmacodynamic mechanism classes of at most ``class_members_limit`` members

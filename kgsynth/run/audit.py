@@ -56,6 +56,9 @@ What is counted (``metrics``; `--fail-on KEY=THRESHOLD` compares against these):
 - ``shortcut_alone``: multiple-choice items whose key has a shortcut anchor no other option shares (a drug key's
   mechanism class, a phenotype key under a feature of the stated drug's own indications, symptomatic ones left out
   as the generator leaves them out by default; `kgsynth.questions.shortcuts`) -- needs the graph;
+- ``use_alone``: multiple-choice items whose key is a drug indicated for a disease other drugs are indicated for,
+  and no other option is one of them (the only antiepileptic among the options;
+  `kgsynth.questions.shortcuts.Shortcuts.use_peers`, symptomatic indications left out) -- needs the graph;
 - ``non_therapeutic_options``: options and short-answer keys from the curation list's non-therapeutic
   vocabulary (`kgsynth.questions.curation.non_therapeutic_mask`) -- needs the graph;
 - ``fact_shortcut_rate`` (runs with open-book multiple-choice items only): share of them whose key a reader
@@ -111,6 +114,7 @@ TREATS = "biolink:treats"
 MEMBER_OF = "biolink:member_of"
 INTERACTS_WITH = "biolink:interacts_with"
 HAS_PHENOTYPE = "biolink:has_phenotype"
+DRUG = "biolink:Drug"
 # Distractor rules that draw on what the hidden entity's siblings reach (closed-world at best).
 SIBLING_RULES = frozenset({"hard_negative_closed_world", "closed_world_same_relation"})
 
@@ -847,7 +851,7 @@ def _check_difficulty(
     items: Sequence[Item], graph: Graph | None, tally: _Tally, schema_name: str, phenotype_root: str | None
 ) -> None:
     keys = ("association_shortcut_rate", "popularity_shortcut_rate", "key_alone_in_area", "shortcut_alone",
-            "non_therapeutic_options", "odd_area_items", "odd_cluster_items")  # fmt: skip
+            "use_alone", "non_therapeutic_options", "odd_area_items", "odd_cluster_items")  # fmt: skip
     if graph is None:
         for name in keys:
             tally.metrics[name] = None
@@ -864,6 +868,7 @@ def _check_difficulty(
         "non_therapeutic_options",
         "key_alone_in_area",
         "shortcut_alone",
+        "use_alone",
         "odd_area_items",
         "odd_cluster_items",
     ):
@@ -907,6 +912,10 @@ def _check_difficulty(
         if shortcuts.alone(nodes[key], np.array(seeds, dtype=np.int32), nodes):
             tally.add("shortcut_alone")
             tally.example("shortcut_alone", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
+        peers = shortcuts.use_peers(nodes[key]) if graph.categories[int(graph.category[nodes[key]])] == DRUG else None
+        if peers is not None and not np.isin(np.array(others, dtype=np.int32), peers).any():
+            tally.add("use_alone")
+            tally.example("use_alone", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
     by_item = dict(chains)
     topic = 0.0
     for j, (seeds, nodes, at) in enumerate(asked):
