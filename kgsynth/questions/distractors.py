@@ -311,13 +311,19 @@ def near_diagnosis(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np
     return got
 
 
+def _keep(cache: dict[Any, np.ndarray], key: Any, value: np.ndarray, limit: int) -> np.ndarray:
+    """Keep ``value`` read-only in one of ``ctx.memo``'s per-run caches under ``key``, the cache emptied first when it
+    holds ``limit`` entries; returns ``value``."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    value.flags.writeable = False
+    return value
+
+
 def _remember(ctx: Context, key: tuple[object, ...], pool: np.ndarray) -> np.ndarray:
-    """Keep a near tier's ``pool`` in ``ctx.memo.near_cache`` under ``key`` (read-only; the cache emptied when full)."""
-    if len(ctx.memo.near_cache) >= NEAR_CACHE:
-        ctx.memo.near_cache.clear()
-    ctx.memo.near_cache[key] = pool
-    pool.flags.writeable = False
-    return pool
+    """Keep a near tier's ``pool`` in ``ctx.memo.near_cache`` under ``key``."""
+    return _keep(ctx.memo.near_cache, key, pool, NEAR_CACHE)
 
 
 def diagnosis_ends(ctx: Context, diagnoses: np.ndarray, steps: list[Step]) -> np.ndarray:
@@ -328,10 +334,7 @@ def diagnosis_ends(ctx: Context, diagnoses: np.ndarray, steps: list[Step]) -> np
     if got is None:
         ends = np.concatenate([ctx.prover.follow(np.array([d], dtype=np.int32), steps)[-1] for d in diagnoses])
         _, first = np.unique(ends, return_index=True)
-        if len(ctx.memo.diagnosis_ends) >= DERIVED_CACHE:
-            ctx.memo.diagnosis_ends.clear()
-        got = ctx.memo.diagnosis_ends[key] = ends[np.sort(first)]
-        got.flags.writeable = False
+        got = _keep(ctx.memo.diagnosis_ends, key, ends[np.sort(first)], DERIVED_CACHE)
     return got
 
 
@@ -345,14 +348,12 @@ def paralog_hitters(ctx: Context, genes: np.ndarray) -> np.ndarray:
     if got is None:
         tables = shortcut_tables(ctx)
         hitters = ctx.index.reach(tables.paralogs(genes), TARGETED_BY)
-        if len(ctx.memo.hitters) >= DERIVED_CACHE:
-            ctx.memo.hitters.clear()
-        got = ctx.memo.hitters[key] = np.union1d(hitters, tables.class_mates(hitters, ctx.config.class_target_share))
-        got.flags.writeable = False
+        mates = tables.class_mates(hitters, ctx.config.class_target_share)
+        got = _keep(ctx.memo.hitters, key, np.union1d(hitters, mates), DERIVED_CACHE)
     return got
 
 
-DERIVED_CACHE = 8192  # hidden layers (diagnosis lists) whose paralog hitters (diagnosis ends) are kept
+DERIVED_CACHE = 8192  # paralog hitters (per hidden gene layer) and diagnosis ends (per diagnosis list) kept
 
 
 def near_diagnosis_rest(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarray:
@@ -403,10 +404,7 @@ def near_shape(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool) -
         near = (pop >= 1 / (cfg.popularity_band * widen)) & (pop <= cfg.popularity_band * widen)
         if area and same_area:
             near &= (o.areas[pool] & area) != 0
-        if len(ctx.memo.near_shape_cache) >= NEAR_SHAPE_CACHE:
-            ctx.memo.near_shape_cache.clear()
-        got = ctx.memo.near_shape_cache[key] = pool[near]
-        got.flags.writeable = False
+        got = _keep(ctx.memo.near_shape_cache, key, pool[near], NEAR_SHAPE_CACHE)
     return got
 
 
@@ -609,9 +607,11 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
         if make is shortcut_peer and anchor is None:
             continue
         if make is use_peer and (
-            not drugs or t.hidden_ends or not ctx.config.use_peer or shares_use(ctx, answer, [d for d, _ in chosen])
+            t.hidden_ends
+            or not ctx.config.use_peer
+            or not shortcut_tables(ctx).use_alone(answer, [d for d, _ in chosen])
         ):
-            continue
+            continue  # (a key with no use peer, a non-drug key included, is never alone in its use)
         if anchor is not None and make is not negative_evidence and make is not shortcut_peer:
             if not t.soft_anchor:
                 return []  # no safe option shares the key's anchor: the key would stand out without the chain
@@ -670,13 +670,6 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
             if make is shortcut_peer or make is use_peer:
                 break
     return chosen
-
-
-def shares_use(ctx: Context, drug: int, others: list[int]) -> bool:
-    """One of ``others`` is indicated for a disease ``drug`` is indicated for
-    (:meth:`~kgsynth.questions.shortcuts.Shortcuts.use_peers`)."""
-    peers = shortcut_tables(ctx).use_peers(drug)
-    return peers is not None and bool(np.isin(np.array(others, dtype=np.int32), peers).any())
 
 
 DIAGNOSIS_RULES = ("negative_evidence", "near_diagnosis", "unannotated_organ_system", "far_negative")

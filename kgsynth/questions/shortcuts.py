@@ -151,11 +151,22 @@ class Shortcuts:
         antiepileptic, the only vitamin D for a rickets vignette (a physician read's trivial items; the key's
         mechanism classes, :meth:`class_kin`, often hold only drugs acting on the asked gene, none of them safe)."""
         if drug not in self._use_peers:
+            if not self._is(drug, DRUG):
+                self._use_peers[drug] = None
+                return None
             diseases = self.index.reach(np.array([drug], dtype=np.int32), TREATS)
             peers = self.index.reach(diseases, TREATED_BY) if len(diseases) else np.empty(0, np.int32)
             peers = peers[peers != drug].astype(np.int32)
             self._use_peers[drug] = peers if len(peers) else None
         return self._use_peers[drug]
+
+    def use_alone(self, drug: int, options: list[int]) -> bool:
+        """``drug`` has :meth:`use_peers` and none of the other ``options`` is one of them (the only antiepileptic;
+        the audit's ``use_alone``, and where the ``use_peer`` distractor rule is tried)."""
+        peers = self.use_peers(drug)
+        return (
+            peers is not None and not np.isin(np.array([o for o in options if o != drug], dtype=np.int32), peers).any()
+        )
 
     def class_mates(self, drugs: np.ndarray, share: float) -> np.ndarray:
         """The members (sorted) of the pharmacodynamic mechanism classes of at most ``class_members_limit`` members

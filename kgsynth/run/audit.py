@@ -114,7 +114,6 @@ TREATS = "biolink:treats"
 MEMBER_OF = "biolink:member_of"
 INTERACTS_WITH = "biolink:interacts_with"
 HAS_PHENOTYPE = "biolink:has_phenotype"
-DRUG = "biolink:Drug"
 # Distractor rules that draw on what the hidden entity's siblings reach (closed-world at best).
 SIBLING_RULES = frozenset({"hard_negative_closed_world", "closed_world_same_relation"})
 
@@ -912,8 +911,7 @@ def _check_difficulty(
         if shortcuts.alone(nodes[key], np.array(seeds, dtype=np.int32), nodes):
             tally.add("shortcut_alone")
             tally.example("shortcut_alone", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
-        peers = shortcuts.use_peers(nodes[key]) if graph.categories[int(graph.category[nodes[key]])] == DRUG else None
-        if peers is not None and not np.isin(np.array(others, dtype=np.int32), peers).any():
+        if shortcuts.use_alone(nodes[key], nodes):
             tally.add("use_alone")
             tally.example("use_alone", f"{it.id}: {it.answer.name!r} among {[o.text for o in it.options]}")
     by_item = dict(chains)
