@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kgsynth.graph.index import CSRIndex
+from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph
 from kgsynth.questions.areas import build_areas
 from kgsynth.questions.curation import contradicted_memberships, load_curation, without_symptomatic_indications
@@ -344,3 +344,22 @@ def test_a_drug_key_gets_a_distractor_of_its_own_use(real_graph: Graph, tables: 
     print(f"use_alone, use_peer distractors: on {on}, off {off}")
     assert off[1] == 0 and on[1] > 0
     assert on[0] < off[0], (on, off)
+
+
+def test_a_start_drug_s_symptomatic_uses_are_in_its_reach_though_the_run_leaves_them_out(real_graph: Graph) -> None:
+    """A run walks disease-modifying indications only, but a reader sets aside a start drug's symptomatic uses too
+    (methamphetamine for narcolepsy): the start-reach rule counts them, and the run's graph still lacks the edge."""
+    from kgsynth.questions.distractors import start_reach
+    from kgsynth.run.generate import Generator
+
+    g = real_graph
+    meth = node(g, "Methamphetamine", "biolink:Drug")
+    narcolepsy = node(g, "narcolepsy-cataplexy syndrome", "biolink:Disease")
+    obesity = node(g, "obesity disorder", "biolink:Disease")
+    gen = Generator(g, GenerateConfig(n=5, hops=3))
+    assert narcolepsy not in gen.index.neighbors(meth, Step("biolink:treats")).tolist()  # left out of the walks
+    reach = start_reach(gen.ctx, meth).tolist()
+    assert narcolepsy in reach and obesity in reach
+    with_sym = Generator(g, GenerateConfig(n=5, hops=3, symptomatic_indications=True))
+    assert narcolepsy in with_sym.index.neighbors(meth, Step("biolink:treats")).tolist()
+    assert not with_sym.ctx.symptomatic  # nothing left out, nothing to add back

@@ -48,6 +48,27 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
     assert max(counts.values()) <= max(1, int(cfg.max_hidden_share * cfg.n)), counts.most_common(3)
     assert summary["drop_reasons"].get("cap: a hidden intermediate already has its share of the items", 0) > 0
     multifactorial = g.index[MULTIFACTORIAL]
+    neoplasm = g.index["MONDO:0005070"]
+    reasons = ("max_disease_genes", "max_drug_targets", "a drug produces itself", "indicated for its diagnosis")
+    for reason in reasons:  # each rule turns walks away on this graph
+        assert sum(n for r, n in summary["drop_reasons"].items() if reason in r) > 0, reason
+    effect_roots = {g.index[r] for r in ("HP:0001939", "HP:0001871", "HP:0011025")}
+    for it in items:
+        key = g.index[it.answer.curie]
+        first = g.index[it.path[0].subject]
+        if (
+            it.type == "chain"
+            and g.ids[key].startswith("HP:")
+            and any(
+                g.categories[int(g.category[g.index[c.args["entity"]]])] == "biolink:Drug"
+                for c in it.constraints
+                if c.kind == "start"
+            )
+        ):  # a chain from a drug never asks what the drug itself does (a potassium, a count, a blood pressure)
+            assert not oracle.any_closure(key, down=False) & effect_roots, (it.id, it.answer.name)
+        if it.type == "vignette" and g.ids[key].startswith("DRUGBANK:"):  # nor a vignette its diagnosis's drug
+            above = oracle.any_closure(first, down=False)
+            assert not oracle.out["biolink:treats"].get(key, set()) & above, (it.id, it.answer.name)
     for it in items:
         hidden = hidden_of(it)
         for t in it.path:
@@ -58,6 +79,14 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
                 # nor a common disease (not rare, three or more drugs indicated): migraine -> EDNRA, T2DM -> 27 genes
                 treated = oracle.inn["biolink:treats"].get(d, set())
                 assert g.rare[d] or len(treated) < 3, (it.id, t, g.names[d])
+                # nor a heterogeneous group whose gene is a minor one (Leber congenital amaurosis -> IMPDH1), but
+                # for a neoplasm (ERBB2 in gastric cancer)
+                genes = oracle.inn["biolink:gene_associated_with_condition"].get(d, set())
+                assert len(genes) <= cfg.max_disease_genes or neoplasm in oracle.any_closure(d, down=False), (
+                    it.id, g.names[d], len(genes))  # fmt: skip
+            if t.predicate == "biolink:interacts_with":  # no incidental binding of a drug on dozens of targets
+                targets = oracle.out["biolink:interacts_with"].get(g.index[t.subject], set())
+                assert len(targets) <= cfg.max_drug_targets, (it.id, t.subject_name, len(targets))
     phenotype_names = {plain(x) for i in range(*g.category_range("biolink:PhenotypicFeature"))
                        for x in (g.names[i], *g.synonyms[i], *g.layperson[i])}  # fmt: skip
     for it in items:

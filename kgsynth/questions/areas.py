@@ -39,7 +39,7 @@ DISEASE_SHARE = 0.25  # an organ system is a disease's area when it holds this s
 MAX_BITS = 63
 
 
-def _subtree(graph: Graph, index: CSRIndex, node: int) -> np.ndarray:
+def subtree(graph: Graph, index: CSRIndex, node: int) -> np.ndarray:
     """A mask of ``node`` and everything below it along ``subclass_of``."""
     seen = np.zeros(graph.num_nodes, dtype=bool)
     frontier = np.array([node], dtype=np.int32)
@@ -51,6 +51,15 @@ def _subtree(graph: Graph, index: CSRIndex, node: int) -> np.ndarray:
     return seen
 
 
+def subtrees(graph: Graph, index: CSRIndex, roots: Sequence[str]) -> np.ndarray:
+    """A mask of the ``roots`` (CURIEs; those not in ``graph`` are skipped) and everything below them."""
+    out = np.zeros(graph.num_nodes, dtype=bool)
+    for root in roots:
+        if root in graph.index:
+            out |= subtree(graph, index, graph.index[root])
+    return out
+
+
 def _branch_bits(graph: Graph, index: CSRIndex, root: str) -> np.ndarray:
     """Per node, a bit per child of ``root`` it descends from (``subclass_of``)."""
     bits = np.zeros(graph.num_nodes, dtype=np.int64)
@@ -58,7 +67,7 @@ def _branch_bits(graph: Graph, index: CSRIndex, root: str) -> np.ndarray:
     if node is None:
         return bits
     for bit, child in enumerate(sorted(int(c) for c in index.neighbors(node, SUPERCLASS))[:MAX_BITS]):
-        bits[_subtree(graph, index, child)] |= np.int64(1) << np.int64(bit)
+        bits[subtree(graph, index, child)] |= np.int64(1) << np.int64(bit)
     return bits
 
 
@@ -99,7 +108,7 @@ def _separate(graph: Graph, index: CSRIndex, systems: np.ndarray, roots: Sequenc
         node = graph.index.get(root)
         if node is None or free >= MAX_BITS:
             continue
-        seen = _subtree(graph, index, node)
+        seen = subtree(graph, index, node)
         own = systems[node]
         systems[seen] = (systems[seen] & ~own) | (np.int64(1) << np.int64(free))
         free += 1

@@ -46,6 +46,12 @@ class Curation(BaseModel):
     # phenotypes of one sex only (these roots and their descendants): a vignette never states findings of both
     male_phenotype_roots: list[str] = Field(default_factory=list)
     female_phenotype_roots: list[str] = Field(default_factory=list)
+    # diseases (these roots and their descendants) whose many genes are somatic drivers a clinician names (ERBB2
+    # in gastric cancer): exempt from ``GenerateConfig.max_disease_genes`` (kgsynth.questions.hidden)
+    somatic_disease_roots: list[str] = Field(default_factory=list)
+    # phenotypes (these roots and their descendants) a drug produces itself: never the key of a chain that starts
+    # at a drug, which a reader would answer from the drug's own pharmacology (kgsynth.questions.draft.walk_problem)
+    drug_effect_phenotype_roots: list[str] = Field(default_factory=list)
     # Non-therapeutic vocabulary (never a key, option or path node): classes below these roots of a class
     # tree (``subclass_of``) unless also below ``therapeutic_class_root``; classes by id where the source has
     # no tree (ChEBI roles); classes by name pattern where it has neither (NDFRT "... Activity").
@@ -322,6 +328,22 @@ def contradicted_memberships(graph: Graph, cur: Curation) -> np.ndarray:
         if not any(targets[drug] & targets[m] for m in others):
             out[sl.start + e] = True
     return out
+
+
+def symptomatic_uses(graph: Graph) -> dict[int, np.ndarray]:
+    """Per drug, the diseases it has a symptomatic indication for (sorted node ids): what a run that leaves those
+    edges out (:func:`without_symptomatic_indications`) still counts among a start drug's uses, which a reader
+    sets aside as readily as its disease-modifying ones (methamphetamine for narcolepsy)."""
+    if TREATS not in graph.relations:
+        return {}
+    sl = graph.relation_slice(TREATS)
+    symptomatic = [i for i, q in enumerate(graph.qualifiers) if q.get("indication_category") == SYMPTOMATIC]
+    mark = np.isin(graph.qual[sl], np.array(symptomatic, dtype=graph.qual.dtype))
+    drugs, diseases = graph.src[sl][mark], graph.dst[sl][mark]
+    out: dict[int, list[int]] = {}
+    for drug, disease in zip(drugs.tolist(), diseases.tolist(), strict=True):
+        out.setdefault(drug, []).append(disease)
+    return {drug: np.unique(np.array(d, dtype=np.int32)) for drug, d in out.items()}
 
 
 def without_symptomatic_indications(graph: Graph) -> Graph:

@@ -259,12 +259,16 @@ def nested_names(a: str, b: str) -> bool:
 
 def start_reach(ctx: Context, start: int) -> np.ndarray:
     """What ``start`` reaches at once: its neighbours along every relation, either direction, and the phenotypes of
-    the diseases among them (the uses, targets, classes and treated findings of a start drug; sorted, cached)."""
+    the diseases among them (the uses, symptomatic ones included, targets, classes and treated findings of a start
+    drug; sorted, cached)."""
     got = ctx.memo.start_reach.get(start)
     if got is None:
         g = ctx.graph
         steps = [Step(r, inverse) for r in g.relations for inverse in (False, True)]
-        one = sorted_unique(np.concatenate([np.empty(0, np.int32), *(ctx.index.neighbors(start, s) for s in steps)]))
+        symptomatic = ctx.symptomatic.get(start, np.empty(0, np.int32))  # uses a run without them still counts
+        one = sorted_unique(
+            np.concatenate([symptomatic, *(ctx.index.neighbors(start, s) for s in steps)]).astype(np.int32)
+        )
         lo, hi = g.category_range("biolink:Disease")
         diseases = one[(one >= lo) & (one < hi)]
         got = sorted_unique(np.concatenate([one, ctx.index.reach(diseases, HAS_PHENOTYPE)])).astype(np.int32)

@@ -13,16 +13,25 @@ import numpy as np
 from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph
 from kgsynth.graph.schema import GraphSchema, MetapathSpec
+from kgsynth.questions.areas import subtrees
 from kgsynth.questions.curation import load_curation
 from kgsynth.questions.frequency import edge_share
 from kgsynth.questions.genconfig import AnswerFormat, GenerateConfig, QuestionType
-from kgsynth.questions.hidden import INHERITANCE, MULTIFACTORIAL, passes_susceptibility_gene, susceptibility_diseases
+from kgsynth.questions.hidden import (
+    INHERITANCE,
+    MULTIFACTORIAL,
+    heterogeneous_diseases,
+    passes_promiscuous_drug,
+    passes_susceptibility_gene,
+    promiscuous_drugs,
+    susceptibility_diseases,
+)
 from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
-from kgsynth.questions.openworld import OpenWorld, build_open_world, norms_overlap
+from kgsynth.questions.openworld import OpenWorld, build_open_world, closure, norms_overlap
 from kgsynth.questions.sample import rarity_scores, sample_walks
 from kgsynth.questions.shortcuts import Shortcuts
-from kgsynth.questions.verify import Prover
+from kgsynth.questions.verify import SUBCLASS, Prover
 from kgsynth.questions.wording import Templates, load_templates
 
 logger = logging.getLogger(__name__)
@@ -141,6 +150,13 @@ class Context:
     continuations: list[tuple[MetapathSpec, list[Step]]] = field(default_factory=list)
     # per node: a disease whose gene associations are susceptibility loci (kgsynth.questions.hidden)
     susceptible: np.ndarray | None = None
+    # per node: a disease with too many genes for a middle gene, a drug with too many targets (obscure edges)
+    heterogeneous: np.ndarray | None = None
+    promiscuous: np.ndarray | None = None
+    # per node: a phenotype a drug produces itself (never the key of a chain from a drug)
+    drug_effect: np.ndarray | None = None
+    # per drug: the diseases of its symptomatic indications, when the run leaves those edges out of the graph
+    symptomatic: dict[int, np.ndarray] = field(default_factory=dict)
     memo: Memo = field(default_factory=Memo)
     tally: Tally = field(default_factory=Tally)
 
@@ -160,11 +176,18 @@ def _open_world(graph: Graph, index: CSRIndex, prover: Prover, schema_name: str)
 
 
 def build_context(
-    graph: Graph, index: CSRIndex, schema: GraphSchema, config: GenerateConfig, *, tally: Tally | None = None
+    graph: Graph,
+    index: CSRIndex,
+    schema: GraphSchema,
+    config: GenerateConfig,
+    *,
+    tally: Tally | None = None,
+    symptomatic: dict[int, np.ndarray] | None = None,
 ) -> Context:
     """The shared context of one run (rarity scores, HPO masks under the schema's phenotype root, templates),
     everything computed first and the context constructed once; ``tally`` is the run generator's record of the
-    items accepted (a fresh one if not given)."""
+    items accepted (a fresh one if not given); ``symptomatic`` the symptomatic uses per drug of a run that leaves
+    them out of ``graph`` (:func:`kgsynth.questions.curation.symptomatic_uses`)."""
     prover = Prover(graph, index, phenotype_root=schema.phenotype_root)
     onset_terms: frozenset[int] = frozenset()
     if ONSET_ROOT in graph.index:
@@ -183,6 +206,8 @@ def build_context(
             index.reach(np.array([graph.index[MULTIFACTORIAL]], dtype=np.int32), Step(INHERITANCE, True))
         ] = True
     susceptible = susceptibility_diseases(graph, multifactorial, index.degree(Step("biolink:treats", True)))
+    curation = load_curation(config.schema_name)
+    somatic = subtrees(graph, index, curation.somatic_disease_roots)
 
     chain_paths = askable_metapaths(schema, templates, index, None, config.hops)
     continuations = []
@@ -195,7 +220,10 @@ def build_context(
         licence_of=[s.licence for s in graph.sources], commercial=[s.commercial_use for s in graph.sources],
         open_world=_open_world(graph, index, prover, config.schema_name), inheritance_modes=inheritance_modes,
         chain_paths=chain_paths, continuations=continuations, susceptible=susceptible,
-        tally=tally if tally is not None else Tally(),
+        heterogeneous=heterogeneous_diseases(index, config.max_disease_genes, somatic),
+        promiscuous=promiscuous_drugs(index, config.max_drug_targets),
+        drug_effect=subtrees(graph, index, curation.drug_effect_phenotype_roots),
+        tally=tally if tally is not None else Tally(), symptomatic=symptomatic or {},
     )  # fmt: skip
 
 
@@ -373,6 +401,8 @@ def acceptable_walk(
             problem = CIRCULAR_FEATURE
         if problem is None and hidden_from == 1 and len(steps) > 1 and adjacent(ctx, path[0], path[-1]):
             problem = KEY_BESIDE_START
+        if problem is None and hidden_from == 0 and indicated_above(ctx, path[0], path[-1]):
+            problem = DIAGNOSIS_TREATED
         if problem is None:
             problem = walk_problem(ctx, steps, walks.nodes[w], walks.edges[w])
         if problem is None and accept is not None:
@@ -399,7 +429,26 @@ def hidden_blocked(ctx: Context) -> np.ndarray:
 CIRCULAR_FEATURE = "a hidden disease that is itself a phenotype (an HPO term of its name) is asked for a feature"
 
 
+TREATS = Step("biolink:treats")
+DRUG_EFFECT = "key is a phenotype a drug produces itself, in a chain from a drug (its own pharmacology answers it)"
+DIAGNOSIS_TREATED = "vignette's drug key is indicated for its diagnosis or a broader one (the diagnosis gives it)"
+HETEROGENEOUS = "path passes a gene through a disease with more genes than max_disease_genes (a minor gene)"
+PROMISCUOUS = "path has a drug-target edge of a drug with more targets than max_drug_targets (an incidental binding)"
+
+
 KEY_BESIDE_START = "key is a direct neighbour of the start entity (answered by association, not the chain)"
+
+
+def indicated_above(ctx: Context, disease: int, drug: int) -> bool:
+    """``drug`` is indicated for ``disease`` or a broader disease above it (``subclass_of``): ruxolitinib for primary
+    myelofibrosis, chlorpropamide for diabetes mellitus above permanent neonatal diabetes. A vignette whose
+    diagnosis is treated by its key is answered from the diagnosis alone, without the gene."""
+    g = ctx.graph
+    if g.categories[int(g.category[drug])] != "biolink:Drug":
+        return False
+    above = closure(ctx.index, np.array([disease], dtype=np.int32), SUBCLASS, g.num_nodes)
+    uses = np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
+    return bool(np.isin(uses, above).any())
 
 
 def adjacent(ctx: Context, a: int, b: int) -> bool:
@@ -436,8 +485,9 @@ def circular_feature(ctx: Context, steps: list[Step], path: list[int], hidden_fr
 
 
 def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray) -> str | None:
-    """Why a walk is not worth asking though its key is acceptable: a phenotype key from a rare annotation, or a
-    gene in the middle reached through a susceptibility locus rather than a Mendelian association."""
+    """Why a walk is not worth asking though its key is acceptable: a phenotype key from a rare annotation, a
+    gene in the middle reached through a susceptibility locus rather than a Mendelian association or through a
+    heterogeneous disease, or a drug-target edge of a promiscuous drug (:mod:`kgsynth.questions.hidden`)."""
     if (
         steps
         and steps[-1] == HAS_PHENOTYPE_STEP
@@ -454,6 +504,16 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
             return "start phenotype names a molecular activity with a gene on the path"
     if ctx.susceptible is not None and passes_susceptibility_gene(steps, nodes, ctx.susceptible):
         return "path passes a gene through a susceptibility locus (not a Mendelian association)"
+    if ctx.heterogeneous is not None and passes_susceptibility_gene(steps, nodes, ctx.heterogeneous):
+        return HETEROGENEOUS
+    if ctx.promiscuous is not None and passes_promiscuous_drug(steps, nodes, ctx.promiscuous):
+        return PROMISCUOUS
+    if (
+        ctx.drug_effect is not None
+        and ctx.drug_effect[int(nodes[-1])]
+        and g.categories[int(g.category[start])] == ("biolink:Drug")
+    ):
+        return DRUG_EFFECT
     return None
 
 

