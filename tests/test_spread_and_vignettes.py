@@ -8,6 +8,7 @@ import math
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kgsynth.graph.model import Graph
@@ -52,7 +53,9 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
     reasons = ("max_disease_genes", "max_drug_targets", "a drug produces itself", "indicated for its diagnosis")
     for reason in reasons:  # each rule turns walks away on this graph
         assert sum(n for r, n in summary["drop_reasons"].items() if reason in r) > 0, reason
-    effect_roots = {g.index[r] for r in ("HP:0001939", "HP:0001871", "HP:0011025")}
+    effect_roots = {g.index[r] for r in ("HP:0001939", "HP:0001871", "HP:0011025", "HP:0003117", "HP:0012029")}
+    treats = g.relation_slice("biolink:treats")  # every indication, symptomatic ones included
+    all_treated = np.bincount(g.dst[treats], minlength=g.num_nodes)
     for it in items:
         key = g.index[it.answer.curie]
         first = g.index[it.path[0].subject]
@@ -69,6 +72,12 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
         if it.type == "vignette" and g.ids[key].startswith("DRUGBANK:"):  # nor a vignette its diagnosis's drug
             above = oracle.any_closure(first, down=False)
             assert not oracle.out["biolink:treats"].get(key, set()) & above, (it.id, it.answer.name)
+        if it.type == "vignette" and any(c.kind == "has_mode_of_inheritance" for c in it.constraints):
+            # a stated mode belongs to a Mendelian diagnosis: not a common one (its symptomatic drugs counted too:
+            # antipsychotics for schizophrenia), not one with dozens of genes (systemic lupus erythematosus)
+            genes = oracle.inn["biolink:gene_associated_with_condition"].get(first, set())
+            assert len(genes) <= cfg.max_disease_genes or neoplasm in oracle.any_closure(first, down=False), it.id
+            assert g.rare[first] or all_treated[first] < 3, (it.id, g.names[first])
     for it in items:
         hidden = hidden_of(it)
         for t in it.path:

@@ -205,7 +205,12 @@ def build_context(
         multifactorial[
             index.reach(np.array([graph.index[MULTIFACTORIAL]], dtype=np.int32), Step(INHERITANCE, True))
         ] = True
-    susceptible = susceptibility_diseases(graph, multifactorial, index.degree(Step("biolink:treats", True)))
+    # drugs indicated per disease, symptomatic indications a run leaves out counted too (antipsychotics for
+    # schizophrenia are all symptomatic in PharmacotherapyDB: without them schizophrenia passed as a rare entry)
+    treated = index.degree(Step("biolink:treats", True))
+    if symptomatic:
+        treated = treated + np.bincount(np.concatenate(list(symptomatic.values())), minlength=graph.num_nodes)
+    susceptible = susceptibility_diseases(graph, multifactorial, treated)
     curation = load_curation(config.schema_name)
     somatic = subtrees(graph, index, curation.somatic_disease_roots)
 

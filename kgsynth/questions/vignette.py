@@ -306,7 +306,15 @@ def _state(
     inheritance = ""
     modes = ctx.index.neighbors(disease, INHERITANCE)
     # a mode the diagnosis is named after ("autosomal recessive inherited pseudoxanthoma elasticum") is not stated
-    stateable = len(modes) == 1 and int(modes[0]) in ow(ctx).mendelian and not ow(ctx).leaks(int(modes[0]), disease)
+    # nor a mode of a susceptibility, common or heterogeneous disease (kgsynth.questions.hidden): "autosomal
+    # dominant" for schizophrenia or systemic lupus erythematosus (31 genes), as HPO annotates them from OMIM's
+    # familial entries
+    stateable = (
+        len(modes) == 1
+        and int(modes[0]) in ow(ctx).mendelian
+        and not ow(ctx).leaks(int(modes[0]), disease)
+        and not any(mask is not None and mask[disease] for mask in (ctx.susceptible, ctx.heterogeneous))
+    )
     if stateable and (len(cand) > 1 or rng.random() < 0.5):
         mode = int(modes[0])
         cand = np.intersect1d(cand, prover.diseases_with_inheritance(mode), assume_unique=True)
