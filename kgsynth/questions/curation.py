@@ -330,6 +330,12 @@ def contradicted_memberships(graph: Graph, cur: Curation) -> np.ndarray:
     return out
 
 
+def _symptomatic(graph: Graph, treats: slice) -> np.ndarray:
+    """Which edges of the ``treats`` slice are symptomatic indications (a mask over the slice)."""
+    codes = [i for i, q in enumerate(graph.qualifiers) if q.get("indication_category") == SYMPTOMATIC]
+    return np.isin(graph.qual[treats], np.array(codes, dtype=graph.qual.dtype))
+
+
 def symptomatic_uses(graph: Graph) -> dict[int, np.ndarray]:
     """Per drug, the diseases it has a symptomatic indication for (sorted node ids): what a run that leaves those
     edges out (:func:`without_symptomatic_indications`) still counts among a start drug's uses, which a reader
@@ -337,8 +343,7 @@ def symptomatic_uses(graph: Graph) -> dict[int, np.ndarray]:
     if TREATS not in graph.relations:
         return {}
     sl = graph.relation_slice(TREATS)
-    symptomatic = [i for i, q in enumerate(graph.qualifiers) if q.get("indication_category") == SYMPTOMATIC]
-    mark = np.isin(graph.qual[sl], np.array(symptomatic, dtype=graph.qual.dtype))
+    mark = _symptomatic(graph, sl)
     drugs, diseases = graph.src[sl][mark], graph.dst[sl][mark]
     out: dict[int, list[int]] = {}
     for drug, disease in zip(drugs.tolist(), diseases.tolist(), strict=True):
@@ -351,11 +356,11 @@ def without_symptomatic_indications(graph: Graph) -> Graph:
     if TREATS not in graph.relations:
         return graph
     sl = graph.relation_slice(TREATS)
-    symptomatic = {i for i, q in enumerate(graph.qualifiers) if q.get("indication_category") == SYMPTOMATIC}
-    if not symptomatic:
+    mark = _symptomatic(graph, sl)
+    if not mark.any():
         return graph
     keep = np.ones(graph.num_edges, dtype=bool)
-    keep[sl] = ~np.isin(graph.qual[sl], np.array(sorted(symptomatic)))
+    keep[sl] = ~mark
     logger.info("left out %d symptomatic indications", int((~keep).sum()))
     return _with_edges(graph, keep)
 

@@ -28,10 +28,10 @@ from kgsynth.questions.hidden import (
 )
 from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
-from kgsynth.questions.openworld import OpenWorld, build_open_world, closure, norms_overlap
+from kgsynth.questions.openworld import OpenWorld, build_open_world, norms_overlap
 from kgsynth.questions.sample import rarity_scores, sample_walks
 from kgsynth.questions.shortcuts import Shortcuts
-from kgsynth.questions.verify import SUBCLASS, Prover
+from kgsynth.questions.verify import Prover, upward_closure
 from kgsynth.questions.wording import Templates, load_templates
 
 logger = logging.getLogger(__name__)
@@ -435,6 +435,7 @@ CIRCULAR_FEATURE = "a hidden disease that is itself a phenotype (an HPO term of 
 
 
 TREATS = Step("biolink:treats")
+DRUG = "biolink:Drug"
 DRUG_EFFECT = "key is a phenotype a drug produces itself, in a chain from a drug (its own pharmacology answers it)"
 DIAGNOSIS_TREATED = "vignette's drug key is indicated for its diagnosis or a broader one (the diagnosis gives it)"
 HETEROGENEOUS = "path passes a gene through a disease with more genes than max_disease_genes (a minor gene)"
@@ -449,9 +450,9 @@ def indicated_above(ctx: Context, disease: int, drug: int) -> bool:
     myelofibrosis, chlorpropamide for diabetes mellitus above permanent neonatal diabetes. A vignette whose
     diagnosis is treated by its key is answered from the diagnosis alone, without the gene."""
     g = ctx.graph
-    if g.categories[int(g.category[drug])] != "biolink:Drug":
+    if g.categories[int(g.category[drug])] != DRUG:
         return False
-    above = closure(ctx.index, np.array([disease], dtype=np.int32), SUBCLASS, g.num_nodes)
+    above = upward_closure(ctx.index, disease, ctx.memo.lineage, (0, g.num_nodes))  # (the run's lineage cache)
     uses = np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
     return bool(np.isin(uses, above).any())
 
@@ -513,11 +514,7 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
         return HETEROGENEOUS
     if ctx.promiscuous is not None and passes_promiscuous_drug(steps, nodes, ctx.promiscuous):
         return PROMISCUOUS
-    if (
-        ctx.drug_effect is not None
-        and ctx.drug_effect[int(nodes[-1])]
-        and g.categories[int(g.category[start])] == ("biolink:Drug")
-    ):
+    if ctx.drug_effect is not None and ctx.drug_effect[int(nodes[-1])] and g.categories[int(g.category[start])] == DRUG:
         return DRUG_EFFECT
     return None
 
