@@ -107,3 +107,29 @@ def test_generic_obo_loader_on_real_releases() -> None:
     OBOLoader(file=Path(str(data_root())) / "ontologies" / "doid" / "DO_rare_slim.obo",
               category="biolink:Disease").load(b)  # fmt: skip
     assert b.build().num_nodes >= 3_400
+
+
+def test_gene_disease_edges_say_whose_gene_map_they_come_from(real_graph: Graph) -> None:
+    """OMIM's gene map and Orphanet's gene links are one file in HPO; a pair both name keeps OMIM's qualifier
+    once their disease ids are joined (COL7A1 and recessive dystrophic epidermolysis bullosa), a pair only
+    Orphanet names keeps Orphanet's (MMP1, a severity modifier of that disease)."""
+    from kgsynth.questions.hidden import GENE_MAP, unmapped_gene_edges
+
+    g = real_graph
+    rdeb = g.resolve("OMIM:226600")
+    assert g.resolve("ORPHA:79408") == rdeb
+
+    def gene_map(symbol: str) -> str:
+        sl = g.relation_slice("biolink:gene_associated_with_condition")
+        (e,) = [e for e in range(sl.start, sl.stop) if g.dst[e] == rdeb and g.names[int(g.src[e])] == symbol]
+        return str(g.qualifiers[int(g.qual[e])][GENE_MAP])
+
+    assert gene_map("COL7A1") == "OMIM" and gene_map("MMP1") == "ORPHA"
+    unmapped = unmapped_gene_edges(g)
+    sl = g.relation_slice("biolink:gene_associated_with_condition")
+    flagged = {(g.names[int(g.src[e])], g.names[int(g.dst[e])]) for e in np.flatnonzero(unmapped)}
+    assert ("MMP1", "recessive dystrophic epidermolysis bullosa") in flagged
+    assert ("IMPDH2", "dystonia 5") in flagged  # OMIM's dystonia 5 gene is GCH1
+    assert ("GCH1", "dystonia 5") not in flagged
+    assert ("COL7A1", "recessive dystrophic epidermolysis bullosa") not in flagged
+    assert 0 < int(unmapped.sum()) < (sl.stop - sl.start) // 5  # a minority of the gene-disease edges

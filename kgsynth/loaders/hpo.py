@@ -158,8 +158,14 @@ class HPOLoader(Loader):
             )
 
     def _load_genes(self, builder: GraphBuilder) -> None:
+        """One edge per (gene, disease) row, qualified by the prefix of the row's disease id (``gene_map``:
+        "OMIM" or "ORPHA"). OMIM's rows are its gene map of Mendelian phenotypes; Orphanet's also hold
+        modifiers, susceptibility factors and candidate genes, and the file does not say which. The OMIM rows
+        are added first, so that a pair both sources name keeps OMIM's qualifier when its disease ids are
+        joined (the build keeps the first record of a repeated edge)."""
         path = self.path("genes")
         stream = builder.stream("genes_to_phenotype.txt gene-disease", self.name)
+        rows: list[tuple[bool, str, str, str]] = []
         for lineno, f in read_tsv(path, columns=6, header=G2P_HEADER, what="a genes_to_phenotype row"):
             stream.read += 1
             gene_id, symbol, _hpo, _name, _freq, disease = f[:6]
@@ -167,6 +173,9 @@ class HPOLoader(Loader):
                 raise SourceFormatError(
                     path, lineno, "a numeric ncbi_gene_id and a PREFIX:ID disease_id", found="\t".join(f[:6])
                 )
+            rows.append((not disease.startswith("OMIM:"), gene_id, symbol, disease))
+        rows.sort(key=lambda r: r[0])  # stable: OMIM rows first, each source's rows in file order
+        for _, gene_id, symbol, disease in rows:
             gene = f"NCBIGene:{gene_id}"
             builder.add_node(gene, "biolink:Gene", symbol, source=self.name)
             # One row per (gene, phenotype, disease): the gene-disease pair repeats, and is merged.
@@ -176,6 +185,7 @@ class HPOLoader(Loader):
                 disease,
                 source=self.name,
                 stream=stream.stream,
+                qualifiers={"gene_map": disease.split(":", 1)[0]},
             )
 
 

@@ -23,8 +23,10 @@ from kgsynth.questions.hidden import (
     heterogeneous_diseases,
     passes_promiscuous_drug,
     passes_susceptibility_gene,
+    passes_unmapped_gene_edge,
     promiscuous_drugs,
     susceptibility_diseases,
+    unmapped_gene_edges,
 )
 from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
@@ -83,6 +85,7 @@ class Memo:
     shortcuts: Shortcuts | None = None  # kgsynth.questions.shortcuts (built on first use)
     start_reach: dict[int, np.ndarray] = field(default_factory=dict)  # kgsynth.questions.distractors.start_reach
     sexes: np.ndarray | None = None  # kgsynth.questions.vignette.phenotype_sexes
+    use_findings: dict[int, np.ndarray] = field(default_factory=dict)  # a drug's uses' phenotypes (own_use)
     # hidden genes -> the drugs no drug key may stand beside (kgsynth.questions.distractors.paralog_hitters)
     hitters: dict[bytes, np.ndarray] = field(default_factory=dict)
     # near wrong diagnoses and steps -> what the steps reach from each, in order (distractors.diagnosis_ends)
@@ -153,6 +156,8 @@ class Context:
     # per node: a disease with too many genes for a middle gene, a drug with too many targets (obscure edges)
     heterogeneous: np.ndarray | None = None
     promiscuous: np.ndarray | None = None
+    # per edge: a gene-disease edge OMIM's gene map does not back where it could (a modifier or candidate)
+    unmapped: np.ndarray | None = None
     # per node: a phenotype a drug produces itself (never the key of a chain from a drug)
     drug_effect: np.ndarray | None = None
     # per drug: the diseases of its symptomatic indications, when the run leaves those edges out of the graph
@@ -226,7 +231,7 @@ def build_context(
         open_world=_open_world(graph, index, prover, config.schema_name), inheritance_modes=inheritance_modes,
         chain_paths=chain_paths, continuations=continuations, susceptible=susceptible,
         heterogeneous=heterogeneous_diseases(index, config.max_disease_genes, somatic),
-        promiscuous=promiscuous_drugs(index, config.max_drug_targets),
+        promiscuous=promiscuous_drugs(index, config.max_drug_targets), unmapped=unmapped_gene_edges(graph),
         drug_effect=subtrees(graph, index, curation.drug_effect_phenotype_roots),
         tally=tally if tally is not None else Tally(), symptomatic=symptomatic or {},
     )  # fmt: skip
@@ -439,7 +444,9 @@ DRUG = "biolink:Drug"
 DRUG_EFFECT = "key is a phenotype a drug produces itself, in a chain from a drug (its own pharmacology answers it)"
 DIAGNOSIS_TREATED = "vignette's drug key is indicated for its diagnosis or a broader one (the diagnosis gives it)"
 HETEROGENEOUS = "path passes a gene through a disease with more genes than max_disease_genes (a minor gene)"
+UNMAPPED = "path has a gene-disease edge OMIM's gene map does not back (a modifier, susceptibility or candidate gene)"
 PROMISCUOUS = "path has a drug-target edge of a drug with more targets than max_drug_targets (an incidental binding)"
+OWN_USE = "key is a phenotype of a use of the start drug, or named like one (the drug's use answers it)"
 
 
 KEY_BESIDE_START = "key is a direct neighbour of the start entity (answered by association, not the chain)"
@@ -455,6 +462,21 @@ def indicated_above(ctx: Context, disease: int, drug: int) -> bool:
     above = upward_closure(ctx.index, disease, ctx.memo.lineage, (0, g.num_nodes))  # (the run's lineage cache)
     uses = np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
     return bool(np.isin(uses, above).any())
+
+
+def own_use(ctx: Context, drug: int, phenotype: int) -> bool:
+    """``phenotype`` is a finding of a disease ``drug`` is indicated for (symptomatic uses included), or a name of
+    it is (part of) a name of such a disease: estradiol, indicated for osteoporosis, and "Osteopenia";
+    calcitriol, for chronic kidney disease, and "Secondary hyperparathyroidism". A chain from the drug to that
+    phenotype is answered by what the drug is used for, without the chain."""
+    uses = np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
+    found = ctx.memo.use_findings.get(drug)
+    if found is None:
+        found = ctx.memo.use_findings[drug] = np.unique(ctx.index.reach(uses.astype(np.int32), HAS_PHENOTYPE_STEP))
+    if len(found) and found[min(int(np.searchsorted(found, phenotype)), len(found) - 1)] == phenotype:
+        return True
+    key = ow(ctx).norms(phenotype)
+    return any(norms_overlap(key, ow(ctx).norms(int(u))) for u in uses.tolist())
 
 
 def adjacent(ctx: Context, a: int, b: int) -> bool:
@@ -493,7 +515,9 @@ def circular_feature(ctx: Context, steps: list[Step], path: list[int], hidden_fr
 def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray) -> str | None:
     """Why a walk is not worth asking though its key is acceptable: a phenotype key from a rare annotation, a
     gene in the middle reached through a susceptibility locus rather than a Mendelian association or through a
-    heterogeneous disease, or a drug-target edge of a promiscuous drug (:mod:`kgsynth.questions.hidden`)."""
+    heterogeneous disease, a gene-disease edge OMIM's gene map does not back, a drug-target edge of a promiscuous
+    drug (:mod:`kgsynth.questions.hidden`), or, in a chain from a drug, a phenotype key the drug produces itself or
+    one of its uses has (:func:`own_use`)."""
     if (
         steps
         and steps[-1] == HAS_PHENOTYPE_STEP
@@ -512,10 +536,15 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
         return "path passes a gene through a susceptibility locus (not a Mendelian association)"
     if ctx.heterogeneous is not None and passes_susceptibility_gene(steps, nodes, ctx.heterogeneous):
         return HETEROGENEOUS
+    if ctx.unmapped is not None and passes_unmapped_gene_edge(steps, edges, ctx.unmapped):
+        return UNMAPPED
     if ctx.promiscuous is not None and passes_promiscuous_drug(steps, nodes, ctx.promiscuous):
         return PROMISCUOUS
-    if ctx.drug_effect is not None and ctx.drug_effect[int(nodes[-1])] and g.categories[int(g.category[start])] == DRUG:
-        return DRUG_EFFECT
+    if g.categories[int(g.category[start])] == DRUG:
+        if ctx.drug_effect is not None and ctx.drug_effect[int(nodes[-1])]:
+            return DRUG_EFFECT
+        if ctx.abnormal[int(nodes[-1])] and own_use(ctx, start, int(nodes[-1])):
+            return OWN_USE
     return None
 
 

