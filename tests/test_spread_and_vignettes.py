@@ -324,3 +324,17 @@ def test_hidden_intermediates_are_capped_by_n(real_graph: Graph, types: list[str
     gen.accepted = 250
     gen.hidden_counts[hidden[0]] = 6
     assert gen.tally.hidden_cap == 6 and gen._hidden_capped(hidden)
+
+
+def test_a_diagnosis_is_capped_by_its_share_of_the_run_s_vignettes_from_the_first_item_on(real_graph: Graph) -> None:
+    """A share of the vignettes accepted so far held every diagnosis at one vignette until 67 existed, and a
+    ``--type vignette --n 150`` run stopped short (91 of 150 on seed 613): the cap counts the vignette types'
+    share of n from the start, and the vignettes accepted once more are."""
+    from kgsynth.questions.vignette import diagnosis_cap
+
+    only = Generator(real_graph, GenerateConfig(n=150, hops=3, types=["vignette"], seed=1))
+    assert diagnosis_cap(only.ctx, "mcq") == 2  # 1.5% of 150
+    mixed = Generator(real_graph, GenerateConfig(n=1000, hops=3, types=["chain", "vignette"], seed=1))
+    assert diagnosis_cap(mixed.ctx, "mcq") == 7  # 1.5% of the 500 vignettes of 1000 items
+    only.ctx.tally.vignettes_accepted = 399
+    assert diagnosis_cap(only.ctx, "mcq") == 6  # more vignettes than n foresaw: their share
