@@ -520,6 +520,20 @@ def test_bad_generate_input_is_a_clear_error(real_graph: Graph, cache_dir: Path,
     assert "holds a run with another configuration" in (proc.stderr.read() if proc.stderr else "")
 
 
+def test_a_run_that_runs_out_of_attempts_keeps_its_items_and_says_what_to_change(
+    real_graph: Graph, tmp_path: Path
+) -> None:
+    from kgsynth.errors import KgsynthError
+
+    out = tmp_path / "short_run"
+    with pytest.raises(KgsynthError) as err:
+        generate(real_graph, GenerateConfig(n=4, hops=3, seed=2), out, compare_uniform=False, max_attempts_per_item=2)
+    made = len(read_run_items(out))
+    assert err.value.message == f"only {made} of 4 items after 8 attempts"
+    hint = err.value.hint or ""
+    assert f"the {made} items are kept in {out}" in hint and "max_diagnosis_share" in hint and "Drop reasons: " in hint
+
+
 def test_non_commercial_sources_are_flagged(cache_dir: Path, tmp_path: Path) -> None:
     from kgsynth.graph.assemble import load_graph
 

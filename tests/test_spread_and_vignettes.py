@@ -338,3 +338,28 @@ def test_a_diagnosis_is_capped_by_its_share_of_the_run_s_vignettes_from_the_firs
     assert diagnosis_cap(mixed.ctx, "mcq") == 7  # 1.5% of the 500 vignettes of 1000 items
     only.ctx.tally.vignettes_accepted = 399
     assert diagnosis_cap(only.ctx, "mcq") == 6  # more vignettes than n foresaw: their share
+
+
+def test_a_disease_named_after_its_hallmark_is_no_vignette_diagnosis(real_graph: Graph) -> None:
+    """Meningioma's most telling finding is "Intracranial meningioma", progressive familial heart block's a heart
+    block: neither may be stated (they name the diagnosis), and what may be does not point to it (a physician
+    read: vomiting with low testosterone; vertigo, syncope and heart failure). Liddle syndrome's hallmark,
+    hypokalemic alkalosis, is statable."""
+    from kgsynth.questions.starts import vignette_starts
+    from kgsynth.questions.vignette import named_by_hallmark, statable
+
+    g = real_graph
+    ctx = Generator(g, GenerateConfig(n=10, hops=1, types=["vignette"], seed=3)).ctx
+
+    def disease(name: str) -> int:
+        lo, hi = g.category_range("biolink:Disease")
+        return next(i for i in range(lo, hi) if g.names[i] == name)
+
+    named = [disease("meningioma"), disease("progressive familial heart block")]
+    liddle = disease("Liddle syndrome")
+    assert all(named_by_hallmark(ctx, d) for d in named) and not named_by_hallmark(ctx, liddle)
+    starts = statable(ctx, vignette_starts(ctx))
+    assert liddle in starts and not set(named) & set(starts.tolist())
+    enough = [d for d in vignette_starts(ctx).tolist()
+              if len(usable_findings(ctx, d, phenotype_annotations(ctx, d))) >= ctx.config.min_findings]  # fmt: skip
+    assert 0 < len(enough) - len(starts) < 0.3 * len(enough)  # a minority of the diagnoses is named so

@@ -325,7 +325,10 @@ def _generate(
             commit()
             raise KgsynthError(
                 f"only {gen.accepted} of {config.n} items after {gen.attempt} attempts",
-                hint="drop reasons: " + ", ".join(f"{r}: {c}" for r, c in gen.drops.most_common()),
+                hint=f"the {gen.accepted} items are kept in {out}. The rules and caps leave too few distinct "
+                "questions for this n: ask a smaller --n, allow more question types, or raise the caps in a config "
+                "file (max_hidden_share, max_diagnosis_share, max_key_share; `kgsynth config generate`). Drop reasons: "
+                + ", ".join(f"{r}: {c}" for r, c in gen.drops.most_common()),
             )
         made = gen.next_item()
         if made is None:
