@@ -313,7 +313,7 @@ def association(ctx: Context, stated: np.ndarray) -> np.ndarray:
     else:
         got = association_scores(ow(ctx).walks, stated, steps=min(ctx.config.hops + 1, 4),
                                  keep=ctx.config.association_keep)  # fmt: skip
-        touched = np.flatnonzero(got).astype(np.int32)
+        touched = np.flatnonzero(got > 0).astype(np.int32)  # (scores are never negative; a float scan is slower)
         memo.association_cache[key] = (touched, got[touched])
         if len(memo.association_cache) > ASSOCIATION_CACHE:
             memo.association_cache.popitem(last=False)
