@@ -89,6 +89,8 @@ class Memo:
     diagnosis_ends: dict[tuple[bytes, str], np.ndarray] = field(default_factory=dict)
     # a near tier's pool (kgsynth.questions.distractors._near, near_diagnosis, shortcut_peer, use_peer), per its inputs
     near_cache: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    # a vignette start distribution's drawable starts, per tally state (kgsynth.questions.vignette._drawable)
+    drawable: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
 
     def share_graph_caches(self, other: Memo) -> None:
         """Use ``other``'s caches of what depends on the graph, schema and question options alone (not on the start

@@ -137,15 +137,26 @@ def _start_keys(ctx: Context) -> list[tuple[tuple[MetapathSpec, list[Step]] | No
 def _drawable(ctx: Context, key: str, fmt: AnswerFormat) -> np.ndarray:
     """A mask over the starts under ``key``: the diseases below their diagnosis cap and (with a continuation,
     where the diagnosis is a hidden intermediate) below the hidden-intermediate cap, with some draw weight."""
-    cands, cdf = ctx.memo.starts[key]
-    ok = np.diff(cdf, prepend=0.0) > 0
-    tally = ctx.tally
-    capped = [d for d, c in tally.diagnosis_counts.items() if c >= diagnosis_cap(ctx, fmt)]
-    if ctx.config.hops > 1:
-        capped += [h for h, c in tally.hidden_counts.items() if c >= tally.hidden_cap]
-    if capped:
-        ok &= ~np.isin(cands, np.array(capped, dtype=np.int64))
-    return ok
+    tally, cap = ctx.tally, diagnosis_cap(ctx, fmt)
+    # the mask changes only when an item is accepted: the counts only grow, so their sums name their state (cached)
+    state = (key, cap, tally.hidden_cap, sum(tally.diagnosis_counts.values()), sum(tally.hidden_counts.values()))
+    got = ctx.memo.drawable.get(state)
+    if got is None:
+        cands, cdf = ctx.memo.starts[key]
+        ok = np.diff(cdf, prepend=0.0) > 0
+        capped = [d for d, c in tally.diagnosis_counts.items() if c >= cap]
+        if ctx.config.hops > 1:
+            capped += [h for h, c in tally.hidden_counts.items() if c >= tally.hidden_cap]
+        if capped:
+            ok &= ~np.isin(cands, np.array(capped, dtype=np.int64))
+        if len(ctx.memo.drawable) >= DRAWABLE_CACHE:
+            ctx.memo.drawable.clear()
+        ok.flags.writeable = False
+        got = ctx.memo.drawable[state] = ok
+    return got
+
+
+DRAWABLE_CACHE = 64  # start masks kept (one per start distribution and tally state; the tally moves on)
 
 
 def rankable(ctx: Context, disease: int) -> bool:
