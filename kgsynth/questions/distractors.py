@@ -23,6 +23,7 @@ from kgsynth.graph.index import Step, sorted_unique
 from kgsynth.questions.curation import norm_name
 from kgsynth.questions.draft import Context, association, ow, shortcut_tables
 from kgsynth.questions.openworld import closure, relatives
+from kgsynth.questions.sets import isin_sorted
 from kgsynth.questions.starts import vignette_starts
 from kgsynth.questions.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, Prover, upward_closure
 from kgsynth.questions.wording import aliases
@@ -311,7 +312,7 @@ def near_diagnosis(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np
     got = ctx.memo.near_cache.get(key)
     if got is None:
         pool = fitting(ctx, t.answer, diagnosis_ends(ctx, t.near_diagnoses, t.steps))
-        got = _remember(ctx, key, pool[np.isin(pool, near_shape(ctx, t, widen=2.0, same_area=True))])
+        got = _remember(ctx, key, pool[isin_sorted(pool, near_shape(ctx, t, widen=2.0, same_area=True))])
     return got
 
 
@@ -456,7 +457,7 @@ def _near_pool(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, f
     g = ctx.graph
     peers = shortcut_tables(ctx).class_peers(t.answer) if g.categories[int(g.category[t.answer])] == DRUG else None
     if peers is not None:
-        pool = pool[np.argsort(~np.isin(pool, peers), kind="stable")]
+        pool = pool[np.argsort(~isin_sorted(pool, peers), kind="stable")]  # (peers are sorted)
     return pool
 
 
@@ -471,7 +472,7 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
         return np.empty(0, np.int32)
     if t.stated is None or len(t.stated) == 0:
         pool = near_shape(ctx, t, widen=2.0, same_area=False)
-        return pool[np.isin(pool, anchor)]
+        return pool[isin_sorted(pool, anchor)]
     # as near by association as the wide tier asks (:func:`_near`): a peer far less associated than the key hands
     # the key back to association (vignette items with a peer had the key first by association in 69% before this
     # band); cutting to the anchor after the stable sorts keeps their order
@@ -479,7 +480,7 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
     got = ctx.memo.near_cache.get(key)
     if got is None:
         pool = _near(ctx, t, widen=2.0, same_area=False)
-        got = _remember(ctx, key, pool[np.isin(pool, anchor)])
+        got = _remember(ctx, key, pool[isin_sorted(pool, anchor)])  # (anchors are sorted)
     return got
 
 
@@ -497,7 +498,7 @@ def use_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarr
     got = ctx.memo.near_cache.get(key)
     if got is None:
         pool = near_shape(ctx, t, widen=2.0, same_area=False)
-        pool = pool[np.isin(pool, peers)]
+        pool = pool[isin_sorted(pool, peers)]
         if t.stated is not None and len(t.stated):
             scores = association(ctx, t.stated)
             pool = pool[scores[pool] > 0]

@@ -30,6 +30,7 @@ from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
 from kgsynth.questions.openworld import OpenWorld, build_open_world, norms_overlap
 from kgsynth.questions.sample import rarity_scores, sample_walks
+from kgsynth.questions.sets import isin_sorted
 from kgsynth.questions.shortcuts import Shortcuts
 from kgsynth.questions.verify import Prover, upward_closure
 from kgsynth.questions.wording import Templates, load_templates
@@ -456,7 +457,7 @@ def indicated_above(ctx: Context, disease: int, drug: int) -> bool:
         return False
     above = upward_closure(ctx.index, disease, ctx.memo.lineage, (0, g.num_nodes))  # (the run's lineage cache)
     uses = np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
-    return bool(np.isin(uses, above).any())
+    return bool(isin_sorted(uses, above).any())  # (closures are sorted)
 
 
 def adjacent(ctx: Context, a: int, b: int) -> bool:
