@@ -60,10 +60,19 @@ DRUG = "biolink:Drug"
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
 
 
-def _prev(t: ChainTarget) -> np.ndarray | None:
+def _prev(ctx: Context, t: ChainTarget) -> np.ndarray | None:
     prev = t.layers[-2] if len(t.layers) > 1 else None
     if t.open_prev is not None:
-        prev = t.open_prev if prev is None else np.union1d(prev, t.open_prev)
+        if prev is None:
+            return t.open_prev
+        # a vignette's continuation walks share both (the last union is kept)
+        key = (prev.tobytes(), t.open_prev.tobytes())
+        last = ctx.memo.prev_union
+        if last is None or last[0] != key:
+            union = np.union1d(prev, t.open_prev)
+            union.flags.writeable = False
+            last = ctx.memo.prev_union = (key, union)
+        prev = last[1]
     return prev
 
 
@@ -252,10 +261,16 @@ def nested_names(a: str, b: str) -> bool:
     >>> nested_names("Arthritis", "Polyarticular arthritis"), nested_names("Arthritis", "Arthralgia")
     (True, False)
     """
-    x, y = norm_name(a).split(), norm_name(b).split()
+    x, y = _name_words(a), _name_words(b)
     if len(x) > len(y):
         x, y = y, x
     return bool(x) and len(x) < len(y) and any(y[i : i + len(x)] == x for i in range(len(y) - len(x) + 1))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _name_words(name: str) -> tuple[str, ...]:
+    """The words of :func:`norm_name` of ``name`` (options are compared with every chosen one: cached)."""
+    return tuple(norm_name(name).split())
 
 
 def start_reach(ctx: Context, start: int) -> np.ndarray:
@@ -582,7 +597,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     used_classes: set[int] = set()
     lineage = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors and their ancestors
     picked = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors
-    prev = _prev(t)
+    prev = _prev(ctx, t)
     if prev is not None and len(prev) > NEAR_LIMIT and len(t.layers) > 1:
         prev = t.layers[-2]  # (a vignette's open world holds many genes: the proven hidden ones at least)
     if (

@@ -90,6 +90,8 @@ class Memo:
     diagnosis_ends: dict[tuple[bytes, str], np.ndarray] = field(default_factory=dict)
     # a near tier's pool (kgsynth.questions.distractors._near, near_diagnosis, shortcut_peer, use_peer), per its inputs
     near_cache: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    # the last union of a hidden layer and its open-world stand-ins (kgsynth.questions.distractors._prev)
+    prev_union: tuple[tuple[bytes, bytes], np.ndarray] | None = None
     # a vignette start distribution's drawable starts, per tally state (kgsynth.questions.vignette._drawable)
     drawable: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
 
@@ -485,8 +487,8 @@ def circular_feature(ctx: Context, steps: list[Step], path: list[int], hidden_fr
     esophagus -> esophageal neoplasm), a circular question."""
     g = ctx.graph
     return any(
-        step == HAS_PHENOTYPE_STEP
-        and j >= hidden_from
+        j >= hidden_from
+        and step == HAS_PHENOTYPE_STEP
         and g.categories[int(g.category[path[j]])] == "biolink:Disease"
         and phenotype_twin(ctx, path[j])
         for j, step in enumerate(steps)
