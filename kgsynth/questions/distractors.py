@@ -236,22 +236,29 @@ def odd_one_out(ctx: Context, key: int, wrong: list[int], stated: np.ndarray | N
         return False
     g, o, cfg = ctx.graph, ow(ctx), ctx.config
     if cfg.odd_start_reach and stated is not None and len(stated) == 1:
-        reach = start_reach(ctx, int(stated[0]))
-        if np.isin(np.asarray(wrong), reach).all() and not np.isin(key, reach):
+        reach = start_reach(ctx, int(stated[0]))  # (sorted)
+        if isin_sorted(np.asarray(wrong), reach).all() and not isin_sorted(np.array([key]), reach)[0]:
             return True
     if functools.reduce(np.bitwise_and, o.areas[np.asarray(wrong)]) & ~o.areas[key]:
         return True
     kind = g.categories[int(g.category[key])]
-    if cfg.odd_ancestor and kind in ODD_ANCESTOR_KINDS:
-        shared = functools.reduce(np.intersect1d, (ancestors_of(ctx, w) for w in wrong))
-        if np.setdiff1d(shared, ancestors_of(ctx, key)).size:
-            return True
+    odd_ancestor = cfg.odd_ancestor and kind in ODD_ANCESTOR_KINDS
+    if odd_ancestor and _shared_beyond([ancestors_of(ctx, w) for w in wrong], ancestors_of(ctx, key)):
+        return True
     if kind == DRUG:
-        shared = functools.reduce(np.intersect1d, (ctx.index.neighbors(d, TARGETS) for d in wrong))
-        return bool(np.setdiff1d(shared, ctx.index.neighbors(key, TARGETS)).size)
+        return _shared_beyond([ctx.index.neighbors(d, TARGETS) for d in wrong], ctx.index.neighbors(key, TARGETS))
     if kind == "biolink:PhenotypicFeature":
         return odd_cluster(ctx.prover, key, wrong, share=cfg.cluster_min_share, ratio=cfg.cluster_key_ratio)
     return False
+
+
+def _shared_beyond(sets: list[np.ndarray], own: np.ndarray) -> bool:
+    """Whether the sorted arrays ``sets`` share an entity that the sorted array ``own`` lacks (a binary search per
+    entity: the sets are short, and np.intersect1d and np.setdiff1d sort them again)."""
+    shared = sets[0]
+    for other in sets[1:]:
+        shared = shared[isin_sorted(shared, other)]
+    return bool(len(shared)) and not isin_sorted(shared, own).all()
 
 
 def nested_names(a: str, b: str) -> bool:
