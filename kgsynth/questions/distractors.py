@@ -356,12 +356,23 @@ def _remember(ctx: Context, key: tuple[object, ...], pool: np.ndarray) -> np.nda
 def diagnosis_ends(ctx: Context, diagnoses: np.ndarray, steps: list[Step]) -> np.ndarray:
     """What ``steps`` reach from each of ``diagnoses``, in the order of the diagnoses, each entity once (cached per
     run: a vignette's continuation walks and both diagnosis tiers ask the same)."""
-    key = (np.asarray(diagnoses, dtype=np.int32).tobytes(), "|".join(map(str, steps)))
+    path = "|".join(map(str, steps))
+    key = (np.asarray(diagnoses, dtype=np.int32).tobytes(), path)
     got = ctx.memo.diagnosis_ends.get(key)
     if got is None:
-        ends = np.concatenate([ctx.prover.follow(np.array([d], dtype=np.int32), steps)[-1] for d in diagnoses])
+        ends = np.concatenate([_ends_of(ctx, int(d), steps, path) for d in diagnoses])
         _, first = np.unique(ends, return_index=True)
         got = _keep(ctx.memo.diagnosis_ends, key, ends[np.sort(first)], DERIVED_CACHE)
+    return got
+
+
+def _ends_of(ctx: Context, disease: int, steps: list[Step], path: str) -> np.ndarray:
+    """What ``steps`` (spelled ``path``) reach from ``disease`` (cached per run: a runner-up diagnosis comes back in
+    other vignettes' lists)."""
+    got = ctx.memo.ends_of.get((disease, path))
+    if got is None:
+        got = ctx.prover.follow(np.array([disease], dtype=np.int32), steps)[-1]
+        got = _keep(ctx.memo.ends_of, (disease, path), got, DERIVED_CACHE)
     return got
 
 

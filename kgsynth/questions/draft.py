@@ -88,6 +88,9 @@ class Memo:
     hitters: dict[bytes, np.ndarray] = field(default_factory=dict)
     # near wrong diagnoses and steps -> what the steps reach from each, in order (distractors.diagnosis_ends)
     diagnosis_ends: dict[tuple[bytes, str], np.ndarray] = field(default_factory=dict)
+    ends_of: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)  # ... and from one of them
+    # a chain start and steps -> the start and the candidate set after each step (kgsynth.questions.chain.chain_layers)
+    chain_layers: dict[tuple[int, str], list[np.ndarray]] = field(default_factory=dict)
     # a near tier's pool (kgsynth.questions.distractors._near, near_diagnosis, shortcut_peer, use_peer), per its inputs
     near_cache: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
     # the last union of a hidden layer and its open-world stand-ins (kgsynth.questions.distractors._prev)
@@ -111,7 +114,8 @@ class Memo:
 # the Memo fields that depend on the graph, schema and question options alone (Memo.share_graph_caches)
 GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "relatives_cache",
                 "twin_cache", "association_cache", "near_shape_cache", "start_reach",
-                "sexes", "hitters", "diagnosis_ends", "near_cache")  # fmt: skip
+                "sexes", "hitters", "diagnosis_ends", "ends_of", "chain_layers",
+                "near_cache")  # fmt: skip
 
 
 @dataclass
