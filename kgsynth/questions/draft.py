@@ -64,6 +64,7 @@ class Memo:
     lineage: dict[int, np.ndarray] = field(default_factory=dict)
     unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
+    annotations: dict[int, list[Any]] = field(default_factory=dict)  # ... and all its phenotype annotations
     # short answers: each start's first answer (per start distribution)
     short_answers: dict[str, np.ndarray] = field(default_factory=dict)
     relatives_cache: dict[int, np.ndarray] = field(default_factory=dict)  # a diagnosis's relatives
@@ -112,7 +113,7 @@ class Memo:
 
 
 # the Memo fields that depend on the graph, schema and question options alone (Memo.share_graph_caches)
-GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "relatives_cache",
+GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "annotations", "relatives_cache",
                 "twin_cache", "association_cache", "near_shape_cache", "start_reach",
                 "sexes", "hitters", "diagnosis_ends", "ends_of", "chain_layers",
                 "near_cache")  # fmt: skip

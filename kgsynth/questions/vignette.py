@@ -57,13 +57,18 @@ FINDING_DRAWS = 3  # findings drawn per attempt until they rank the diagnosis fi
 
 
 def phenotype_annotations(ctx: Context, disease: int) -> list[Annotation]:
-    """Phenotype annotations of ``disease``: (phenotype, edge id, frequency share, qualifiers)."""
+    """Phenotype annotations of ``disease``: (phenotype, edge id, frequency share, qualifiers); cached per run (the
+    list is shared: callers filter it into lists of their own)."""
+    got = ctx.memo.annotations.get(disease)
+    if got is not None:
+        return got
     g, idx = ctx.graph, ctx.index
     out = []
     for e, p in zip(idx.edge_ids(disease, HAS_PHENOTYPE), idx.neighbors(disease, HAS_PHENOTYPE), strict=True):
         q = int(g.qual[e])
         quals = g.qualifiers[q] if q >= 0 else {}
         out.append((int(p), int(e), frequency_share(quals.get("frequency")), quals))
+    ctx.memo.annotations[disease] = out
     return out
 
 
