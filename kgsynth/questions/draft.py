@@ -65,6 +65,8 @@ class Memo:
     unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
     annotations: dict[int, list[Any]] = field(default_factory=dict)  # ... and all its phenotype annotations
+    # a disease's statable findings' draw weights and hallmarks (kgsynth.questions.vignette._finding_weights)
+    finding_weights: dict[int, tuple[np.ndarray, list[int]]] = field(default_factory=dict)
     # short answers: each start's first answer (per start distribution)
     short_answers: dict[str, np.ndarray] = field(default_factory=dict)
     relatives_cache: dict[int, np.ndarray] = field(default_factory=dict)  # a diagnosis's relatives
@@ -116,7 +118,7 @@ class Memo:
 GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "annotations", "relatives_cache",
                 "twin_cache", "association_cache", "near_shape_cache", "start_reach",
                 "sexes", "hitters", "diagnosis_ends", "ends_of", "chain_layers",
-                "near_cache")  # fmt: skip
+                "near_cache", "finding_weights")  # fmt: skip
 
 
 @dataclass

@@ -195,17 +195,16 @@ def statable(ctx: Context, diseases: np.ndarray) -> np.ndarray:
 
 
 def _choose_findings(
-    ctx: Context, usable: list[Annotation], rng: np.random.Generator
+    ctx: Context, usable: list[Annotation], rng: np.random.Generator, *, disease: int | None = None
 ) -> tuple[list[Annotation], np.ndarray, list[Constraint]]:
-    """Frequent and specific findings, added until they single out the disease (or ``max_findings``)."""
+    """Frequent and specific findings, added until they single out the disease (or ``max_findings``; ``disease``:
+    whose :func:`usable_findings` ``usable`` are, to reuse their weights and hallmarks across draws)."""
     cfg, g, prover = ctx.config, ctx.graph, ctx.prover
+    weights, hallmark = _finding_weights(ctx, usable, disease)
     # Frequent and specific findings first (weighted random order: Efraimidis-Spirakis keys).
-    # specificity by direct annotation count (a cheap proxy; the proof uses the exact closure)
-    weights = np.array([a[2] / np.log2(2.0 + ctx.pheno_degree[a[0]]) for a in usable])
     keys = np.log(rng.random(len(usable))) / np.maximum(weights, 1e-9)
     order = np.argsort(-keys, kind="stable")
     # A hallmark first: one of the HALLMARKS most frequent and informative findings (frequency times IC).
-    hallmark = hallmarks(ctx, usable)
     first = hallmark[int(rng.integers(len(hallmark)))]
     order = np.concatenate([[first], order[order != first]])
     chosen: list[Annotation] = []
@@ -238,6 +237,20 @@ def _choose_findings(
         )  # fmt: skip
     assert cand is not None
     return chosen, cand, constraints
+
+
+def _finding_weights(ctx: Context, usable: list[Annotation], disease: int | None) -> tuple[np.ndarray, list[int]]:
+    """The draw weights of ``usable`` and their :func:`hallmarks` (cached per ``disease`` when given: a disease is
+    drawn again, and its findings up to ``FINDING_DRAWS`` times per attempt)."""
+    got = ctx.memo.finding_weights.get(disease) if disease is not None else None
+    if got is None:
+        # specificity by direct annotation count (a cheap proxy; the proof uses the exact closure)
+        weights = np.array([a[2] / np.log2(2.0 + ctx.pheno_degree[a[0]]) for a in usable])
+        weights.flags.writeable = False
+        got = (weights, hallmarks(ctx, usable))
+        if disease is not None:
+            ctx.memo.finding_weights[disease] = got
+    return got
 
 
 BOTH_SEXES = 3  # the bits of a male and a female finding together (:func:`phenotype_sexes`)
@@ -317,7 +330,7 @@ def _state(
     and onset where one is known and safe to state; with the candidates left, the constraints, the evidence edges
     and the inheritance and onset phrases."""
     g, prover = ctx.graph, ctx.prover
-    chosen, cand, constraints = _choose_findings(ctx, usable, rng)
+    chosen, cand, constraints = _choose_findings(ctx, usable, rng, disease=disease)
     path_edges = [e for _, e, _, _ in chosen]
     inheritance = ""
     modes = ctx.index.neighbors(disease, INHERITANCE)
