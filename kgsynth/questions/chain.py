@@ -89,12 +89,32 @@ def _probe(ctx: Context, mp: MetapathSpec, steps: list[Step], rng: np.random.Gen
     return True
 
 
+LAYERS_CACHE = 8192  # chain starts whose candidate layers are kept
+
+
+def chain_layers(ctx: Context, start: int, steps: list[Step]) -> list[np.ndarray]:
+    """``start`` and the candidate set after each of ``steps`` from it (:meth:`~kgsynth.questions.verify.Prover.
+    follow`; cached per run: a start is drawn again, and its walks are checked one by one; a fresh list of read-only
+    layers)."""
+    key = (start, "|".join(map(str, steps)))
+    got = ctx.memo.chain_layers.get(key)
+    if got is None:
+        one = np.array([start], dtype=np.int32)
+        got = [one, *ctx.prover.follow(one, steps)]
+        for layer in got:
+            layer.flags.writeable = False
+        if len(ctx.memo.chain_layers) >= LAYERS_CACHE:
+            ctx.memo.chain_layers.clear()
+        ctx.memo.chain_layers[key] = got
+    return list(got)
+
+
 def _book(
     ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray, rng: np.random.Generator
 ) -> OpenBook | Drop:
     """The open-book decoys and facts of a walk (:func:`kgsynth.questions.openbook.book_of`)."""
     start = np.array([int(nodes[0])], dtype=np.int32)
-    layers = [start, *ctx.prover.follow(start, steps)]
+    layers = chain_layers(ctx, int(nodes[0]), steps)
     target = ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), stated=start, soft_anchor=True)
     return book_of(ctx, target, [int(x) for x in nodes], [int(e) for e in edges], rng)
 
@@ -104,7 +124,7 @@ def _near_distractors(
 ) -> list[tuple[int, str]] | None:
     """The near, safe distractors of a walk's end (:func:`chain_distractors`), or None when too few exist."""
     start = np.array([int(nodes[0])], dtype=np.int32)
-    layers = [start, *ctx.prover.follow(start, steps)]
+    layers = chain_layers(ctx, int(nodes[0]), steps)
     k = ctx.config.options - 1
     got = chain_distractors(ctx, ChainTarget(steps=steps, layers=layers, answer=int(nodes[-1]), stated=start), rng, k)
     return got if len(got) >= k else None
@@ -163,7 +183,7 @@ def chain_draft(ctx: Context, rng: np.random.Generator, fmt: AnswerFormat, gold:
         return walk
     nodes, edges = walk
     start, answer = int(nodes[0]), int(nodes[-1])
-    layers = [np.array([start], dtype=np.int32), *ctx.prover.follow(np.array([start]), steps)]
+    layers = chain_layers(ctx, start, steps)
     constraints = [
         Constraint(
             description=f"start: {g.names[start]}", kind="start", candidates_after=1, args={"entity": g.ids[start]}

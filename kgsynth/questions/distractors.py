@@ -23,6 +23,7 @@ from kgsynth.graph.index import Step, sorted_unique
 from kgsynth.questions.curation import norm_name
 from kgsynth.questions.draft import Context, association, ow, shortcut_tables
 from kgsynth.questions.openworld import closure, relatives
+from kgsynth.questions.sets import isin_sorted
 from kgsynth.questions.starts import vignette_starts
 from kgsynth.questions.verify import HAS_PHENOTYPE, SUBCLASS, SUPERCLASS, Prover, upward_closure
 from kgsynth.questions.wording import aliases
@@ -59,10 +60,19 @@ DRUG = "biolink:Drug"
 NEAR_LIMIT = 200  # relatives of the hidden layer are gathered when it holds at most this many entities
 
 
-def _prev(t: ChainTarget) -> np.ndarray | None:
+def _prev(ctx: Context, t: ChainTarget) -> np.ndarray | None:
     prev = t.layers[-2] if len(t.layers) > 1 else None
     if t.open_prev is not None:
-        prev = t.open_prev if prev is None else np.union1d(prev, t.open_prev)
+        if prev is None:
+            return t.open_prev
+        # a vignette's continuation walks share both (the last union is kept)
+        key = (prev.tobytes(), t.open_prev.tobytes())
+        last = ctx.memo.prev_union
+        if last is None or last[0] != key:
+            union = np.union1d(prev, t.open_prev)
+            union.flags.writeable = False
+            last = ctx.memo.prev_union = (key, union)
+        prev = last[1]
     return prev
 
 
@@ -226,22 +236,29 @@ def odd_one_out(ctx: Context, key: int, wrong: list[int], stated: np.ndarray | N
         return False
     g, o, cfg = ctx.graph, ow(ctx), ctx.config
     if cfg.odd_start_reach and stated is not None and len(stated) == 1:
-        reach = start_reach(ctx, int(stated[0]))
-        if np.isin(np.asarray(wrong), reach).all() and not np.isin(key, reach):
+        reach = start_reach(ctx, int(stated[0]))  # (sorted)
+        if isin_sorted(np.asarray(wrong), reach).all() and not isin_sorted(np.array([key]), reach)[0]:
             return True
     if functools.reduce(np.bitwise_and, o.areas[np.asarray(wrong)]) & ~o.areas[key]:
         return True
     kind = g.categories[int(g.category[key])]
-    if cfg.odd_ancestor and kind in ODD_ANCESTOR_KINDS:
-        shared = functools.reduce(np.intersect1d, (ancestors_of(ctx, w) for w in wrong))
-        if np.setdiff1d(shared, ancestors_of(ctx, key)).size:
-            return True
+    odd_ancestor = cfg.odd_ancestor and kind in ODD_ANCESTOR_KINDS
+    if odd_ancestor and _shared_beyond([ancestors_of(ctx, w) for w in wrong], ancestors_of(ctx, key)):
+        return True
     if kind == DRUG:
-        shared = functools.reduce(np.intersect1d, (ctx.index.neighbors(d, TARGETS) for d in wrong))
-        return bool(np.setdiff1d(shared, ctx.index.neighbors(key, TARGETS)).size)
+        return _shared_beyond([ctx.index.neighbors(d, TARGETS) for d in wrong], ctx.index.neighbors(key, TARGETS))
     if kind == "biolink:PhenotypicFeature":
         return odd_cluster(ctx.prover, key, wrong, share=cfg.cluster_min_share, ratio=cfg.cluster_key_ratio)
     return False
+
+
+def _shared_beyond(sets: list[np.ndarray], own: np.ndarray) -> bool:
+    """Whether the sorted arrays ``sets`` share an entity that the sorted array ``own`` lacks (a binary search per
+    entity: the sets are short, and np.intersect1d and np.setdiff1d sort them again)."""
+    shared = sets[0]
+    for other in sets[1:]:
+        shared = shared[isin_sorted(shared, other)]
+    return bool(len(shared)) and not isin_sorted(shared, own).all()
 
 
 def nested_names(a: str, b: str) -> bool:
@@ -251,10 +268,16 @@ def nested_names(a: str, b: str) -> bool:
     >>> nested_names("Arthritis", "Polyarticular arthritis"), nested_names("Arthritis", "Arthralgia")
     (True, False)
     """
-    x, y = norm_name(a).split(), norm_name(b).split()
+    x, y = _name_words(a), _name_words(b)
     if len(x) > len(y):
         x, y = y, x
     return bool(x) and len(x) < len(y) and any(y[i : i + len(x)] == x for i in range(len(y) - len(x) + 1))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _name_words(name: str) -> tuple[str, ...]:
+    """The words of :func:`norm_name` of ``name`` (options are compared with every chosen one: cached)."""
+    return tuple(norm_name(name).split())
 
 
 def start_reach(ctx: Context, start: int) -> np.ndarray:
@@ -311,7 +334,7 @@ def near_diagnosis(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np
     got = ctx.memo.near_cache.get(key)
     if got is None:
         pool = fitting(ctx, t.answer, diagnosis_ends(ctx, t.near_diagnoses, t.steps))
-        got = _remember(ctx, key, pool[np.isin(pool, near_shape(ctx, t, widen=2.0, same_area=True))])
+        got = _remember(ctx, key, pool[isin_sorted(pool, near_shape(ctx, t, widen=2.0, same_area=True))])
     return got
 
 
@@ -333,12 +356,23 @@ def _remember(ctx: Context, key: tuple[object, ...], pool: np.ndarray) -> np.nda
 def diagnosis_ends(ctx: Context, diagnoses: np.ndarray, steps: list[Step]) -> np.ndarray:
     """What ``steps`` reach from each of ``diagnoses``, in the order of the diagnoses, each entity once (cached per
     run: a vignette's continuation walks and both diagnosis tiers ask the same)."""
-    key = (np.asarray(diagnoses, dtype=np.int32).tobytes(), "|".join(map(str, steps)))
+    path = "|".join(map(str, steps))
+    key = (np.asarray(diagnoses, dtype=np.int32).tobytes(), path)
     got = ctx.memo.diagnosis_ends.get(key)
     if got is None:
-        ends = np.concatenate([ctx.prover.follow(np.array([d], dtype=np.int32), steps)[-1] for d in diagnoses])
+        ends = np.concatenate([_ends_of(ctx, int(d), steps, path) for d in diagnoses])
         _, first = np.unique(ends, return_index=True)
         got = _keep(ctx.memo.diagnosis_ends, key, ends[np.sort(first)], DERIVED_CACHE)
+    return got
+
+
+def _ends_of(ctx: Context, disease: int, steps: list[Step], path: str) -> np.ndarray:
+    """What ``steps`` (spelled ``path``) reach from ``disease`` (cached per run: a runner-up diagnosis comes back in
+    other vignettes' lists)."""
+    got = ctx.memo.ends_of.get((disease, path))
+    if got is None:
+        got = ctx.prover.follow(np.array([disease], dtype=np.int32), steps)[-1]
+        got = _keep(ctx.memo.ends_of, (disease, path), got, DERIVED_CACHE)
     return got
 
 
@@ -456,7 +490,7 @@ def _near_pool(ctx: Context, t: ChainTarget, *, widen: float, same_area: bool, f
     g = ctx.graph
     peers = shortcut_tables(ctx).class_peers(t.answer) if g.categories[int(g.category[t.answer])] == DRUG else None
     if peers is not None:
-        pool = pool[np.argsort(~np.isin(pool, peers), kind="stable")]
+        pool = pool[np.argsort(~isin_sorted(pool, peers), kind="stable")]  # (peers are sorted)
     return pool
 
 
@@ -471,7 +505,7 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
         return np.empty(0, np.int32)
     if t.stated is None or len(t.stated) == 0:
         pool = near_shape(ctx, t, widen=2.0, same_area=False)
-        return pool[np.isin(pool, anchor)]
+        return pool[isin_sorted(pool, anchor)]
     # as near by association as the wide tier asks (:func:`_near`): a peer far less associated than the key hands
     # the key back to association (vignette items with a peer had the key first by association in 69% before this
     # band); cutting to the anchor after the stable sorts keeps their order
@@ -479,7 +513,7 @@ def shortcut_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.
     got = ctx.memo.near_cache.get(key)
     if got is None:
         pool = _near(ctx, t, widen=2.0, same_area=False)
-        got = _remember(ctx, key, pool[np.isin(pool, anchor)])
+        got = _remember(ctx, key, pool[isin_sorted(pool, anchor)])  # (anchors are sorted)
     return got
 
 
@@ -497,7 +531,7 @@ def use_peer(ctx: Context, t: ChainTarget, rng: np.random.Generator) -> np.ndarr
     got = ctx.memo.near_cache.get(key)
     if got is None:
         pool = near_shape(ctx, t, widen=2.0, same_area=False)
-        pool = pool[np.isin(pool, peers)]
+        pool = pool[isin_sorted(pool, peers)]
         if t.stated is not None and len(t.stated):
             scores = association(ctx, t.stated)
             pool = pool[scores[pool] > 0]
@@ -581,7 +615,7 @@ def chain_distractors(ctx: Context, t: ChainTarget, rng: np.random.Generator, k:
     used_classes: set[int] = set()
     lineage = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors and their ancestors
     picked = np.zeros(g.num_nodes, dtype=bool)  # the chosen distractors
-    prev = _prev(t)
+    prev = _prev(ctx, t)
     if prev is not None and len(prev) > NEAR_LIMIT and len(t.layers) > 1:
         prev = t.layers[-2]  # (a vignette's open world holds many genes: the proven hidden ones at least)
     if (

@@ -32,6 +32,7 @@ from kgsynth.questions.item import Constraint
 from kgsynth.questions.leaks import load_leak_rules
 from kgsynth.questions.openworld import OpenWorld, build_open_world, norms_overlap
 from kgsynth.questions.sample import rarity_scores, sample_walks
+from kgsynth.questions.sets import isin_sorted
 from kgsynth.questions.shortcuts import Shortcuts
 from kgsynth.questions.verify import Prover, upward_closure
 from kgsynth.questions.wording import Templates, load_templates
@@ -65,6 +66,9 @@ class Memo:
     lineage: dict[int, np.ndarray] = field(default_factory=dict)
     unsafe_cache: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     usable_cache: dict[int, list[Any]] = field(default_factory=dict)  # a disease's statable findings
+    annotations: dict[int, list[Any]] = field(default_factory=dict)  # ... and all its phenotype annotations
+    # a disease's statable findings' draw weights and hallmarks (kgsynth.questions.vignette._finding_weights)
+    finding_weights: dict[int, tuple[np.ndarray, list[int]]] = field(default_factory=dict)
     # short answers: each start's first answer (per start distribution)
     short_answers: dict[str, np.ndarray] = field(default_factory=dict)
     relatives_cache: dict[int, np.ndarray] = field(default_factory=dict)  # a diagnosis's relatives
@@ -90,8 +94,15 @@ class Memo:
     hitters: dict[bytes, np.ndarray] = field(default_factory=dict)
     # near wrong diagnoses and steps -> what the steps reach from each, in order (distractors.diagnosis_ends)
     diagnosis_ends: dict[tuple[bytes, str], np.ndarray] = field(default_factory=dict)
+    ends_of: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)  # ... and from one of them
+    # a chain start and steps -> the start and the candidate set after each step (kgsynth.questions.chain.chain_layers)
+    chain_layers: dict[tuple[int, str], list[np.ndarray]] = field(default_factory=dict)
     # a near tier's pool (kgsynth.questions.distractors._near, near_diagnosis, shortcut_peer, use_peer), per its inputs
     near_cache: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    # the last union of a hidden layer and its open-world stand-ins (kgsynth.questions.distractors._prev)
+    prev_union: tuple[tuple[bytes, bytes], np.ndarray] | None = None
+    # a vignette start distribution's drawable starts, per tally state (kgsynth.questions.vignette._drawable)
+    drawable: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
 
     def share_graph_caches(self, other: Memo) -> None:
         """Use ``other``'s caches of what depends on the graph, schema and question options alone (not on the start
@@ -107,9 +118,10 @@ class Memo:
 
 
 # the Memo fields that depend on the graph, schema and question options alone (Memo.share_graph_caches)
-GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "relatives_cache",
+GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "annotations", "relatives_cache",
                 "twin_cache", "association_cache", "near_shape_cache", "start_reach",
-                "sexes", "hitters", "diagnosis_ends", "near_cache")  # fmt: skip
+                "sexes", "hitters", "diagnosis_ends", "ends_of", "chain_layers",
+                "near_cache", "finding_weights")  # fmt: skip
 
 
 @dataclass
@@ -318,7 +330,7 @@ def association(ctx: Context, stated: np.ndarray) -> np.ndarray:
     else:
         got = association_scores(ow(ctx).walks, stated, steps=min(ctx.config.hops + 1, 4),
                                  keep=ctx.config.association_keep)  # fmt: skip
-        touched = np.flatnonzero(got).astype(np.int32)
+        touched = np.flatnonzero(got > 0).astype(np.int32)  # (scores are never negative; a float scan is slower)
         memo.association_cache[key] = (touched, got[touched])
         if len(memo.association_cache) > ASSOCIATION_CACHE:
             memo.association_cache.popitem(last=False)
@@ -461,7 +473,7 @@ def indicated_above(ctx: Context, disease: int, drug: int) -> bool:
         return False
     above = upward_closure(ctx.index, disease, ctx.memo.lineage, (0, g.num_nodes))  # (the run's lineage cache)
     uses = np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
-    return bool(np.isin(uses, above).any())
+    return bool(isin_sorted(uses, above).any())  # (closures are sorted)
 
 
 def own_use(ctx: Context, drug: int, phenotype: int) -> bool:
@@ -504,8 +516,8 @@ def circular_feature(ctx: Context, steps: list[Step], path: list[int], hidden_fr
     esophagus -> esophageal neoplasm), a circular question."""
     g = ctx.graph
     return any(
-        step == HAS_PHENOTYPE_STEP
-        and j >= hidden_from
+        j >= hidden_from
+        and step == HAS_PHENOTYPE_STEP
         and g.categories[int(g.category[path[j]])] == "biolink:Disease"
         and phenotype_twin(ctx, path[j])
         for j, step in enumerate(steps)

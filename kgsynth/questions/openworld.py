@@ -111,6 +111,7 @@ class OpenWorld:
     _norm: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     _family: dict[str, np.ndarray] = field(default_factory=dict)
     _alias_norms: dict[int, frozenset[str]] = field(default_factory=dict)
+    _content: dict[int, frozenset[str]] = field(default_factory=dict)
     _id_count: dict[str, int] = field(default_factory=dict)
     _family_count: dict[str, int] = field(default_factory=dict)
     _groups: dict[str, _NameGroups] = field(default_factory=dict)
@@ -168,6 +169,13 @@ class OpenWorld:
                                                                                 *g.layperson[node]))  # fmt: skip
         return got
 
+    def content_words(self, node: int) -> frozenset[str]:
+        """:func:`content_tokens` of ``node``'s name (cached for the run)."""
+        got = self._content.get(node)
+        if got is None:
+            got = self._content[node] = content_tokens(self.graph.names[node], self.generic)
+        return got
+
     def leaks(self, finding: int, diagnosis: int) -> bool:
         """A name of ``finding`` names ``diagnosis`` (see :func:`names_overlap`)."""
         return norms_overlap(self.norms(finding), self.norms(diagnosis))
@@ -175,8 +183,8 @@ class OpenWorld:
     def key_restates(self, key: int, hidden: list[int]) -> bool:
         """The key shares an identity-bearing word with a hidden entity, or one of its names is (part of) one of
         the hidden entity's names (a circular answer)."""
-        words = content_tokens(self.graph.names[key], self.generic)
-        if words and any(words & content_tokens(self.graph.names[h], self.generic) for h in hidden):
+        words = self.content_words(key)
+        if words and any(words & self.content_words(h) for h in hidden):
             return True
         # or a name of the key is (part of) a name of a hidden entity: "Abdominal obesity", "metabolic syndrome X"
         return any(norms_overlap(self.norms(key), self.norms(h)) for h in hidden)

@@ -35,6 +35,8 @@ class PhenotypeMatcher:
     prover: Prover
     _ic: dict[int, float] = field(default_factory=dict)
     _ladder: dict[int, list[tuple[float, np.ndarray]]] = field(default_factory=dict)
+    # the last findings scored and their scores (a vignette ranks its findings, then asks their runners-up)
+    _last: tuple[tuple[int, ...], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.lo, self.hi = self.graph.category_range("biolink:Disease")
@@ -58,7 +60,16 @@ class PhenotypeMatcher:
         return got
 
     def scores(self, findings: list[int]) -> np.ndarray:
-        """Per disease (offset from the first disease), the summed best-match IC of ``findings``."""
+        """Per disease (offset from the first disease), the summed best-match IC of ``findings`` (a fresh array the
+        caller may change)."""
+        key = tuple(findings)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1].copy()
+        total = self._scores(findings)
+        self._last = (key, total.copy())
+        return total
+
+    def _scores(self, findings: list[int]) -> np.ndarray:
         total = np.zeros(self.hi - self.lo, dtype=np.float64)
         best = np.empty(self.hi - self.lo, dtype=np.float64)
         for q in findings:

@@ -31,6 +31,7 @@ from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph
 from kgsynth.questions.curation import Curation, family_classes, norm_name, pharmacodynamic_classes
 from kgsynth.questions.openworld import closure
+from kgsynth.questions.sets import isin_sorted
 
 logger = logging.getLogger(__name__)
 
@@ -240,8 +241,10 @@ class Shortcuts:
         drugs = [int(s) for s in stated if self._is(int(s), DRUG)]
         if not drugs:
             return None
-        terms = np.unique(np.concatenate([self.use_terms(d) for d in drugs]))
-        if not np.isin(answer, terms):
+        # (one stated drug, a chain's start: its use terms are sorted and unique already)
+        parts = [self.use_terms(d) for d in drugs]
+        terms = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
+        if not isin_sorted(np.array([answer]), terms)[0]:
             return None
         return terms.astype(np.int32)
 

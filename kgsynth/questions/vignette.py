@@ -57,13 +57,18 @@ FINDING_DRAWS = 3  # findings drawn per attempt until they rank the diagnosis fi
 
 
 def phenotype_annotations(ctx: Context, disease: int) -> list[Annotation]:
-    """Phenotype annotations of ``disease``: (phenotype, edge id, frequency share, qualifiers)."""
+    """Phenotype annotations of ``disease``: (phenotype, edge id, frequency share, qualifiers); cached per run (the
+    list is shared: callers filter it into lists of their own)."""
+    got = ctx.memo.annotations.get(disease)
+    if got is not None:
+        return got
     g, idx = ctx.graph, ctx.index
     out = []
     for e, p in zip(idx.edge_ids(disease, HAS_PHENOTYPE), idx.neighbors(disease, HAS_PHENOTYPE), strict=True):
         q = int(g.qual[e])
         quals = g.qualifiers[q] if q >= 0 else {}
         out.append((int(p), int(e), frequency_share(quals.get("frequency")), quals))
+    ctx.memo.annotations[disease] = out
     return out
 
 
@@ -137,15 +142,26 @@ def _start_keys(ctx: Context) -> list[tuple[tuple[MetapathSpec, list[Step]] | No
 def _drawable(ctx: Context, key: str, fmt: AnswerFormat) -> np.ndarray:
     """A mask over the starts under ``key``: the diseases below their diagnosis cap and (with a continuation,
     where the diagnosis is a hidden intermediate) below the hidden-intermediate cap, with some draw weight."""
-    cands, cdf = ctx.memo.starts[key]
-    ok = np.diff(cdf, prepend=0.0) > 0
-    tally = ctx.tally
-    capped = [d for d, c in tally.diagnosis_counts.items() if c >= diagnosis_cap(ctx, fmt)]
-    if ctx.config.hops > 1:
-        capped += [h for h, c in tally.hidden_counts.items() if c >= tally.hidden_cap]
-    if capped:
-        ok &= ~np.isin(cands, np.array(capped, dtype=np.int64))
-    return ok
+    tally, cap = ctx.tally, diagnosis_cap(ctx, fmt)
+    # the mask changes only when an item is accepted: the counts only grow, so their sums name their state (cached)
+    state = (key, cap, tally.hidden_cap, sum(tally.diagnosis_counts.values()), sum(tally.hidden_counts.values()))
+    got = ctx.memo.drawable.get(state)
+    if got is None:
+        cands, cdf = ctx.memo.starts[key]
+        ok = np.diff(cdf, prepend=0.0) > 0
+        capped = [d for d, c in tally.diagnosis_counts.items() if c >= cap]
+        if ctx.config.hops > 1:
+            capped += [h for h, c in tally.hidden_counts.items() if c >= tally.hidden_cap]
+        if capped:
+            ok &= ~np.isin(cands, np.array(capped, dtype=np.int64))
+        if len(ctx.memo.drawable) >= DRAWABLE_CACHE:
+            ctx.memo.drawable.clear()
+        ok.flags.writeable = False
+        got = ctx.memo.drawable[state] = ok
+    return got
+
+
+DRAWABLE_CACHE = 64  # start masks kept (one per start distribution and tally state; the tally moves on)
 
 
 def rankable(ctx: Context, disease: int) -> bool:
@@ -199,17 +215,16 @@ def named_by_hallmark(ctx: Context, disease: int) -> bool:
 
 
 def _choose_findings(
-    ctx: Context, usable: list[Annotation], rng: np.random.Generator
+    ctx: Context, usable: list[Annotation], rng: np.random.Generator, *, disease: int | None = None
 ) -> tuple[list[Annotation], np.ndarray, list[Constraint]]:
-    """Frequent and specific findings, added until they single out the disease (or ``max_findings``)."""
+    """Frequent and specific findings, added until they single out the disease (or ``max_findings``; ``disease``:
+    whose :func:`usable_findings` ``usable`` are, to reuse their weights and hallmarks across draws)."""
     cfg, g, prover = ctx.config, ctx.graph, ctx.prover
+    weights, hallmark = _finding_weights(ctx, usable, disease)
     # Frequent and specific findings first (weighted random order: Efraimidis-Spirakis keys).
-    # specificity by direct annotation count (a cheap proxy; the proof uses the exact closure)
-    weights = np.array([a[2] / np.log2(2.0 + ctx.pheno_degree[a[0]]) for a in usable])
     keys = np.log(rng.random(len(usable))) / np.maximum(weights, 1e-9)
     order = np.argsort(-keys, kind="stable")
     # A hallmark first: one of the HALLMARKS most frequent and informative findings (frequency times IC).
-    hallmark = hallmarks(ctx, usable)
     first = hallmark[int(rng.integers(len(hallmark)))]
     order = np.concatenate([[first], order[order != first]])
     chosen: list[Annotation] = []
@@ -242,6 +257,20 @@ def _choose_findings(
         )  # fmt: skip
     assert cand is not None
     return chosen, cand, constraints
+
+
+def _finding_weights(ctx: Context, usable: list[Annotation], disease: int | None) -> tuple[np.ndarray, list[int]]:
+    """The draw weights of ``usable`` and their :func:`hallmarks` (cached per ``disease`` when given: a disease is
+    drawn again, and its findings up to ``FINDING_DRAWS`` times per attempt)."""
+    got = ctx.memo.finding_weights.get(disease) if disease is not None else None
+    if got is None:
+        # specificity by direct annotation count (a cheap proxy; the proof uses the exact closure)
+        weights = np.array([a[2] / np.log2(2.0 + ctx.pheno_degree[a[0]]) for a in usable])
+        weights.flags.writeable = False
+        got = (weights, hallmarks(ctx, usable))
+        if disease is not None:
+            ctx.memo.finding_weights[disease] = got
+    return got
 
 
 BOTH_SEXES = 3  # the bits of a male and a female finding together (:func:`phenotype_sexes`)
@@ -321,7 +350,7 @@ def _state(
     and onset where one is known and safe to state; with the candidates left, the constraints, the evidence edges
     and the inheritance and onset phrases."""
     g, prover = ctx.graph, ctx.prover
-    chosen, cand, constraints = _choose_findings(ctx, usable, rng)
+    chosen, cand, constraints = _choose_findings(ctx, usable, rng, disease=disease)
     path_edges = [e for _, e, _, _ in chosen]
     inheritance = ""
     modes = ctx.index.neighbors(disease, INHERITANCE)
