@@ -3,8 +3,9 @@
 A run caps the share of its items passing through any one of them (``max_hidden_share``), as it caps keys,
 so that no common disease, GWAS gene or off-target binder carries a run's chains. A gene-disease edge that a
 walk passes through (the gene in the middle) prefers a Mendelian association to a susceptibility locus, and a
-disease with few genes to a heterogeneous group; no drug-target edge of a walk belongs to a drug that acts on
-dozens of targets (obscure edges: :func:`heterogeneous_diseases`, :func:`promiscuous_drugs`).
+disease with few genes to a heterogeneous group; no gene-disease edge of a walk is one OMIM's gene map does not
+back where it could; no drug-target edge of a walk belongs to a drug that acts on dozens of targets (obscure
+edges: :func:`heterogeneous_diseases`, :func:`unmapped_gene_edges`, :func:`promiscuous_drugs`).
 """
 
 from __future__ import annotations
