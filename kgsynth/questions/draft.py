@@ -472,8 +472,12 @@ def indicated_above(ctx: Context, disease: int, drug: int) -> bool:
     if g.categories[int(g.category[drug])] != DRUG:
         return False
     above = upward_closure(ctx.index, disease, ctx.memo.lineage, (0, g.num_nodes))  # (the run's lineage cache)
-    uses = np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
-    return bool(isin_sorted(uses, above).any())  # (closures are sorted)
+    return bool(isin_sorted(uses_of(ctx, drug), above).any())  # (closures are sorted)
+
+
+def uses_of(ctx: Context, drug: int) -> np.ndarray:
+    """The diseases ``drug`` is indicated for, its symptomatic uses included when the run leaves them out."""
+    return np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
 
 
 def own_use(ctx: Context, drug: int, phenotype: int) -> bool:
@@ -481,11 +485,11 @@ def own_use(ctx: Context, drug: int, phenotype: int) -> bool:
     it is (part of) a name of such a disease: estradiol, indicated for osteoporosis, and "Osteopenia";
     calcitriol, for chronic kidney disease, and "Secondary hyperparathyroidism". A chain from the drug to that
     phenotype is answered by what the drug is used for, without the chain."""
-    uses = np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
+    uses = uses_of(ctx, drug)
     found = ctx.memo.use_findings.get(drug)
     if found is None:
         found = ctx.memo.use_findings[drug] = np.unique(ctx.index.reach(uses.astype(np.int32), HAS_PHENOTYPE_STEP))
-    if len(found) and found[min(int(np.searchsorted(found, phenotype)), len(found) - 1)] == phenotype:
+    if isin_sorted(np.array([phenotype]), found)[0]:
         return True
     key = ow(ctx).norms(phenotype)
     return any(norms_overlap(key, ow(ctx).norms(int(u))) for u in uses.tolist())

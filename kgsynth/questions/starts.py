@@ -96,8 +96,12 @@ def short_diagnosis_cap(cfg: GenerateConfig) -> int:
     vignette types' share of ``n`` (a short item accepts several answers, so chains take a larger part of a
     short run than when each needed a single answer, and a share of all of ``n`` let a few diagnoses fill the
     vignettes)."""
-    vignettes = cfg.n * cfg.types.count("vignette") // len(cfg.types)
-    return short_cap(cfg.max_diagnosis_share, max(1, vignettes))
+    return short_cap(cfg.max_diagnosis_share, max(1, run_vignettes(cfg)))
+
+
+def run_vignettes(cfg: GenerateConfig) -> int:
+    """The vignettes a run of ``cfg`` is expected to hold: the vignette types' share of ``n``."""
+    return cfg.n * cfg.types.count("vignette") // len(cfg.types)
 
 
 def draw_short_starts(ctx: Context, key: str, rng: np.random.Generator, size: int, *, vignette: bool) -> np.ndarray:

@@ -33,6 +33,7 @@ from kgsynth.questions.phenomatch import PhenotypeMatcher
 from kgsynth.questions.starts import (
     completable,
     draw_short_starts,
+    run_vignettes,
     short_answer_starts,
     short_diagnosis_cap,
     start_distribution,
@@ -203,15 +204,8 @@ def named_by_hallmark(ctx: Context, disease: int) -> bool:
     heart block, "Cataract" for cataract 48). What a vignette may state of it then does not point to it: a
     physician read found vomiting with low testosterone for meningioma, and vertigo, syncope and heart failure for
     the heart block. 1,195 of the default KG's 8,745 statable diagnoses."""
-    m, least = matcher(ctx), ctx.config.min_finding_frequency
-    best, top = -1.0, -1
-    for p, _, share, quals in phenotype_annotations(ctx, disease):
-        if quals.get("aspect", "P") != "P" or share < least or p in ctx.onset_terms:
-            continue
-        value = share * m.ic(p)
-        if value > best:
-            best, top = value, p
-    return top >= 0 and finding_leaks(ctx, top, disease)
+    frequent = frequent_abnormalities(ctx, phenotype_annotations(ctx, disease))
+    return bool(frequent) and finding_leaks(ctx, frequent[hallmarks(ctx, frequent, 1)[0]][0], disease)
 
 
 def _choose_findings(
@@ -297,12 +291,18 @@ def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> lis
     (``annots``: the disease's :func:`phenotype_annotations`; cached per disease for the run)."""
     got = ctx.memo.usable_cache.get(disease)
     if got is None:
-        least = ctx.config.min_finding_frequency
-        usable = [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= least and a[0] not in ctx.onset_terms]
+        usable = frequent_abnormalities(ctx, annots)
         # a finding naming an onset ("childhood onset short-limb short stature") doubles the stated onset
         usable = [a for a in usable if " onset " not in f" {ctx.graph.names[a[0]].lower()} "]
         got = ctx.memo.usable_cache[disease] = [a for a in usable if not finding_leaks(ctx, a[0], disease)]
     return got
+
+
+def frequent_abnormalities(ctx: Context, annots: list[Annotation]) -> list[Annotation]:
+    """The phenotypic abnormalities (aspect P) of ``annots`` at least ``min_finding_frequency`` frequent, onsets
+    aside: what a vignette may state before the name and leak rules speak."""
+    least = ctx.config.min_finding_frequency
+    return [a for a in annots if a[3].get("aspect", "P") == "P" and a[2] >= least and a[0] not in ctx.onset_terms]
 
 
 def finding_leaks(ctx: Context, finding: int, disease: int) -> bool:
@@ -511,5 +511,4 @@ def diagnosis_cap(ctx: Context, fmt: AnswerFormat) -> int:
     cfg = ctx.config
     if fmt == "short":
         return short_diagnosis_cap(cfg)
-    expected = cfg.n * cfg.types.count("vignette") // len(cfg.types)
-    return max(1, int(cfg.max_diagnosis_share * max(ctx.tally.vignettes_accepted + 1, expected)))
+    return max(1, int(cfg.max_diagnosis_share * max(ctx.tally.vignettes_accepted + 1, run_vignettes(cfg))))
