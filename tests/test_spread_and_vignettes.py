@@ -71,6 +71,16 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
             )
         ):  # a chain from a drug never asks what the drug itself does (a potassium, a count, a blood pressure)
             assert not oracle.any_closure(key, down=False) & effect_roots, (it.id, it.answer.name)
+        start = next((g.index[c.args["entity"]] for c in it.constraints if c.kind == "start"), None)
+        if it.type == "chain" and start is not None and g.categories[int(g.category[start])] == "biolink:Drug":
+            # nor passes a disease, other than the drug's indication asked as such, that the drug is indicated for
+            # or that lies below one of its uses (levothyroxine -> THRA -> congenital hypothyroidism)
+            uses = oracle.out["biolink:treats"].get(start, set())
+            asked = g.index[it.path[0].object] if it.path[0].predicate == "biolink:treats" else None
+            for c in hidden_of(it):
+                d = g.index[c]
+                if d != asked and g.categories[int(g.category[d])] == "biolink:Disease":
+                    assert not uses & oracle.any_closure(d, down=False), (it.id, g.names[d])
         if it.type == "vignette" and g.ids[key].startswith("DRUGBANK:"):  # nor a vignette its diagnosis's drug
             above = oracle.any_closure(first, down=False)
             assert not oracle.out["biolink:treats"].get(key, set()) & above, (it.id, it.answer.name)

@@ -453,12 +453,14 @@ CIRCULAR_FEATURE = "a hidden disease that is itself a phenotype (an HPO term of 
 
 TREATS = Step("biolink:treats")
 DRUG = "biolink:Drug"
+DISEASE = "biolink:Disease"
 DRUG_EFFECT = "key is a phenotype a drug produces itself, in a chain from a drug (its own pharmacology answers it)"
 DIAGNOSIS_TREATED = "vignette's drug key is indicated for its diagnosis or a broader one (the diagnosis gives it)"
 HETEROGENEOUS = "path passes a gene through a disease with more genes than max_disease_genes (a minor gene)"
 UNMAPPED = "path has a gene-disease edge OMIM's gene map does not back (a modifier, susceptibility or candidate gene)"
 PROMISCUOUS = "path has a drug-target edge of a drug with more targets than max_drug_targets (an incidental binding)"
 OWN_USE = "key is a phenotype of a use of the start drug, or named like one (the drug's use answers it)"
+USE_KIND = "a hidden disease is a use of the start drug or a kind of one (the drug's use answers it)"
 
 
 KEY_BESIDE_START = "key is a direct neighbour of the start entity (answered by association, not the chain)"
@@ -493,6 +495,18 @@ def own_use(ctx: Context, drug: int, phenotype: int) -> bool:
         return True
     key = ow(ctx).norms(phenotype)
     return any(norms_overlap(key, ow(ctx).norms(int(u))) for u in uses.tolist())
+
+
+def use_kind(ctx: Context, steps: list[Step], nodes: np.ndarray) -> bool:
+    """A chain from a drug passes a hidden disease, reached by a step other than its indication, that the drug is
+    indicated for or that lies below one of its uses (:func:`indicated_above`): levothyroxine -> THRA -> congenital
+    nongoitrous hypothyroidism 6, a hypothyroidism, whose features a reader names from levothyroxine's use without
+    the target or the gene (a physician read of ``make demo``)."""
+    g, start = ctx.graph, int(nodes[0])
+    return any(
+        step != TREATS and g.categories[int(g.category[int(n)])] == DISEASE and indicated_above(ctx, int(n), start)
+        for step, n in zip(steps[:-1], nodes[1:-1], strict=True)
+    )
 
 
 def adjacent(ctx: Context, a: int, b: int) -> bool:
@@ -561,6 +575,8 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
             return DRUG_EFFECT
         if ctx.abnormal[int(nodes[-1])] and own_use(ctx, start, int(nodes[-1])):
             return OWN_USE
+        if use_kind(ctx, steps, nodes):
+            return USE_KIND
     return None
 
 
