@@ -336,7 +336,10 @@ def test_held_out_sizes_and_the_rule_on_a_three_hop_run(three_hop_items, split_b
     assert sum(counts.values()) == total
     for split, size in (("validation", validation_size), ("test", test_size)):
         assert abs(counts[split] - size * total) <= 0.1 * size * total + 1, counts
-    assert counts["dropped_for_overlap"] <= (0.05 if split_by == "answer" else 0.25) * total, counts
+    # path-disjoint splits drop what shares any path entity: 208 of these 800 at 0.1 / 0.1 since 4377069 (a chain
+    # from a drug no longer passes a disease that is the drug's use, which leaves the 3-hop items through fewer,
+    # more shared genes and diseases); the bound was 25% before
+    assert counts["dropped_for_overlap"] <= (0.05 if split_by == "answer" else 0.30) * total, counts
 
     def every(item: Item) -> set[str]:
         return {item.answer.curie} | {e for t in item.path for e in (t.subject, t.object)}
