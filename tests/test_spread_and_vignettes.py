@@ -57,6 +57,7 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
     for reason in reasons:  # each rule turns walks away on this graph
         assert sum(n for r, n in summary["drop_reasons"].items() if reason in r) > 0, reason
     effect_roots = {g.index[r] for r in load_curation("med").drug_effect_phenotype_roots}
+    known = {g.index[d]: {g.index[x] for x in v} for d, v in load_curation("med").known_treatments.items()}
     assert g.index["HP:0012211"] in effect_roots  # renal physiology: a diuretic's polyuria
     treats = g.relation_slice("biolink:treats")  # every indication, symptomatic ones included
     all_treated = np.bincount(g.dst[treats], minlength=g.num_nodes)
@@ -86,6 +87,7 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
         if it.type == "vignette" and g.ids[key].startswith("DRUGBANK:"):  # nor a vignette its diagnosis's drug
             above = oracle.any_closure(first, down=False)
             assert not oracle.out["biolink:treats"].get(key, set()) & above, (it.id, it.answer.name)
+            assert not known.get(key, set()) & above, (it.id, it.answer.name)  # nor a treatment the sources lack
         if it.type == "vignette" and any(c.kind == "has_mode_of_inheritance" for c in it.constraints):
             # a stated mode belongs to a Mendelian diagnosis: not a common one (its symptomatic drugs counted too:
             # antipsychotics for schizophrenia), not one with dozens of genes (systemic lupus erythematosus)
@@ -375,3 +377,25 @@ def test_a_disease_named_after_its_hallmark_is_no_vignette_diagnosis(real_graph:
     enough = [d for d in vignette_starts(ctx).tolist()
               if len(usable_findings(ctx, d, phenotype_annotations(ctx, d))) >= ctx.config.min_findings]  # fmt: skip
     assert 0 < len(enough) - len(starts) < 0.3 * len(enough)  # a minority of the diagnoses is named so
+
+
+def test_a_rare_diagnosis_s_known_treatment_counts_as_a_use_of_its_drug(real_graph: Graph, tmp_path: Path) -> None:
+    """PharmacotherapyDB lists no rare disease: dantrolene is not indicated for malignant hyperthermia in the
+    sources, yet it is the diagnosis's own treatment (a physician read found it the key of MH vignettes three
+    times). The curation list's ``known_treatments`` make it a use: never the drug key of an MH vignette, and every
+    CURIE there is one the default KG has (a typo would drop it unseen)."""
+    from kgsynth.questions.draft import indicated_above
+
+    g = real_graph
+    known = load_curation("med").known_treatments
+    assert all(d in g.index and all(x in g.index for x in v) for d, v in known.items()), known
+    ctx = Generator(g, GenerateConfig(n=10, hops=2, types=["vignette"], seed=3)).ctx
+    mh, dantrolene = g.index["MONDO:0018493"], g.index["DRUGBANK:DB01219"]
+    treats = g.relation_slice("biolink:treats")
+    assert not ((g.src[treats] == dantrolene) & (g.dst[treats] == mh)).any()  # the sources lack it
+    assert indicated_above(ctx, mh, dantrolene)
+    generate(g, GenerateConfig(n=40, hops=2, types=["vignette"], seed=11), tmp_path / "v", compare_uniform=False)
+    for it in read_run_items(tmp_path / "v"):
+        diagnosis = g.index[it.path[0].subject]
+        drug = g.index[it.answer.curie]
+        assert diagnosis not in {g.index[x] for x in known.get(g.ids[drug], [])}, (it.id, it.answer.name)

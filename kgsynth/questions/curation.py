@@ -52,6 +52,9 @@ class Curation(BaseModel):
     # phenotypes (these roots and their descendants) a drug produces itself: never the key of a chain that starts
     # at a drug, which a reader would answer from the drug's own pharmacology (kgsynth.questions.draft.walk_problem)
     drug_effect_phenotype_roots: list[str] = Field(default_factory=list)
+    # treatments of rare diagnoses the bundled indication source lacks (drug CURIE -> disease CURIEs): uses of the
+    # drug wherever its uses decide (kgsynth.questions.draft.uses_of), never an edge of a question
+    known_treatments: dict[str, list[str]] = Field(default_factory=dict)
     # Non-therapeutic vocabulary (never a key, option or path node): classes below these roots of a class
     # tree (``subclass_of``) unless also below ``therapeutic_class_root``; classes by id where the source has
     # no tree (ChEBI roles); classes by name pattern where it has neither (NDFRT "... Activity").

@@ -174,6 +174,8 @@ class Context:
     drug_effect: np.ndarray | None = None
     # per drug: the diseases of its symptomatic indications, when the run leaves those edges out of the graph
     symptomatic: dict[int, np.ndarray] = field(default_factory=dict)
+    # per drug: the diseases of its known treatments the sources lack (the curation list's ``known_treatments``)
+    known_uses: dict[int, np.ndarray] = field(default_factory=dict)
     memo: Memo = field(default_factory=Memo)
     tally: Tally = field(default_factory=Tally)
 
@@ -246,7 +248,30 @@ def build_context(
         promiscuous=promiscuous_drugs(index, config.max_drug_targets), unmapped=unmapped_gene_edges(graph),
         drug_effect=subtrees(graph, index, curation.drug_effect_phenotype_roots),
         tally=tally if tally is not None else Tally(), symptomatic=symptomatic or {},
+        known_uses=known_uses(graph, curation.known_treatments),
     )  # fmt: skip
+
+
+def known_uses(graph: Graph, treatments: dict[str, list[str]]) -> dict[int, np.ndarray]:
+    """Per drug node, the disease nodes (sorted) of the curation list's ``known_treatments`` (CURIEs not in
+    ``graph`` skipped): dantrolene for malignant hyperthermia, which PharmacotherapyDB, a list of common diseases'
+    indications, lacks.
+
+    >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
+    >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
+    >>> for c, k in [("DB:1", "biolink:Drug"), ("D:1", "biolink:Disease"), ("D:2", "biolink:Disease")]:
+    ...     b.add_node(c, k, c, source="s")
+    >>> g = b.build()
+    >>> got = known_uses(g, {"DB:1": ["D:2", "D:9"], "DB:9": ["D:1"]})
+    >>> {g.ids[d]: [g.ids[int(x)] for x in v] for d, v in got.items()}
+    {'DB:1': ['D:2']}
+    """
+    out: dict[int, np.ndarray] = {}
+    for drug, diseases in treatments.items():
+        found = sorted({graph.index[d] for d in diseases if d in graph.index})
+        if drug in graph.index and found:
+            out[graph.index[drug]] = np.array(found, dtype=np.int32)
+    return out
 
 
 def phenotypes_ok(ctx: Context, nodes: np.ndarray) -> bool:
@@ -478,8 +503,12 @@ def indicated_above(ctx: Context, disease: int, drug: int) -> bool:
 
 
 def uses_of(ctx: Context, drug: int) -> np.ndarray:
-    """The diseases ``drug`` is indicated for, its symptomatic uses included when the run leaves them out."""
-    return np.concatenate([ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, np.empty(0, np.int32))])
+    """The diseases ``drug`` is indicated for, its symptomatic uses included when the run leaves them out, and its
+    known treatments the sources lack (:func:`known_uses`)."""
+    none = np.empty(0, np.int32)
+    return np.concatenate(
+        [ctx.index.neighbors(drug, TREATS), ctx.symptomatic.get(drug, none), ctx.known_uses.get(drug, none)]
+    )
 
 
 def own_use(ctx: Context, drug: int, phenotype: int) -> bool:
