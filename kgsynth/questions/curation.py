@@ -49,9 +49,16 @@ class Curation(BaseModel):
     # diseases (these roots and their descendants) whose many genes are somatic drivers a clinician names (ERBB2
     # in gastric cancer): exempt from ``GenerateConfig.max_disease_genes`` (kgsynth.questions.hidden)
     somatic_disease_roots: list[str] = Field(default_factory=list)
+    # diseases below these roots whose name matches one of these patterns are made by a test, not by findings (a
+    # chromosomal deletion named by its band): never a vignette's diagnosis (kgsynth.questions.vignette.statable)
+    test_named_disease_roots: list[str] = Field(default_factory=list)
+    test_named_disease_patterns: list[str] = Field(default_factory=list)
     # phenotypes (these roots and their descendants) a drug produces itself: never the key of a chain that starts
     # at a drug, which a reader would answer from the drug's own pharmacology (kgsynth.questions.draft.walk_problem)
     drug_effect_phenotype_roots: list[str] = Field(default_factory=list)
+    # ... and, per drug class (CURIE; its subclasses' members too), phenotypes its members produce: never the key of
+    # a chain that starts at one of them (kgsynth.questions.draft.class_effect)
+    class_effect_phenotype_roots: dict[str, list[str]] = Field(default_factory=dict)
     # treatments of rare diagnoses the bundled indication source lacks (drug CURIE -> disease CURIEs): uses of the
     # drug wherever its uses decide (kgsynth.questions.draft.uses_of), never an edge of a question
     known_treatments: dict[str, list[str]] = Field(default_factory=dict)
@@ -73,7 +80,12 @@ class Curation(BaseModel):
     # never the mechanism a reader recognises a key by (kgsynth.questions.shortcuts).
     pharmacokinetic_class_patterns: list[str] = Field(default_factory=list)
 
-    @field_validator("incidental_class_patterns", "non_therapeutic_class_patterns", "pharmacokinetic_class_patterns")
+    @field_validator(
+        "incidental_class_patterns",
+        "non_therapeutic_class_patterns",
+        "pharmacokinetic_class_patterns",
+        "test_named_disease_patterns",
+    )
     @classmethod
     def _regexes(cls, v: list[str]) -> list[str]:
         return check_regexes(v)

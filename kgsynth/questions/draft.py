@@ -89,6 +89,7 @@ class Memo:
     shortcuts: Shortcuts | None = None  # kgsynth.questions.shortcuts (built on first use)
     start_reach: dict[int, np.ndarray] = field(default_factory=dict)  # kgsynth.questions.distractors.start_reach
     sexes: np.ndarray | None = None  # kgsynth.questions.vignette.phenotype_sexes
+    by_test: np.ndarray | None = None  # kgsynth.questions.vignette.diagnosed_by_test
     use_findings: dict[int, np.ndarray] = field(default_factory=dict)  # a drug's uses' phenotypes (own_use)
     # hidden genes -> the drugs no drug key may stand beside (kgsynth.questions.distractors.paralog_hitters)
     hitters: dict[bytes, np.ndarray] = field(default_factory=dict)
@@ -120,7 +121,7 @@ class Memo:
 # the Memo fields that depend on the graph, schema and question options alone (Memo.share_graph_caches)
 GRAPH_CACHES = ("systems_cache", "reached", "lineage", "unsafe_cache", "usable_cache", "annotations", "relatives_cache",
                 "twin_cache", "association_cache", "near_shape_cache", "start_reach",
-                "sexes", "hitters", "diagnosis_ends", "ends_of", "chain_layers",
+                "sexes", "by_test", "hitters", "diagnosis_ends", "ends_of", "chain_layers",
                 "near_cache", "finding_weights")  # fmt: skip
 
 
@@ -172,6 +173,9 @@ class Context:
     unmapped: np.ndarray | None = None
     # per node: a phenotype a drug produces itself (never the key of a chain from a drug)
     drug_effect: np.ndarray | None = None
+    # per drug class of the curation list's ``class_effect_phenotype_roots``: a mask of the class and its subclasses,
+    # and one of the phenotypes its members produce (never the key of a chain from one of them)
+    class_effect: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     # per drug: the diseases of its symptomatic indications, when the run leaves those edges out of the graph
     symptomatic: dict[int, np.ndarray] = field(default_factory=dict)
     # per drug: the diseases of its known treatments the sources lack (the curation list's ``known_treatments``)
@@ -247,6 +251,8 @@ def build_context(
         heterogeneous=heterogeneous_diseases(index, config.max_disease_genes, somatic),
         promiscuous=promiscuous_drugs(index, config.max_drug_targets), unmapped=unmapped_gene_edges(graph),
         drug_effect=subtrees(graph, index, curation.drug_effect_phenotype_roots),
+        class_effect=[(subtrees(graph, index, [klass]), subtrees(graph, index, roots))
+                      for klass, roots in curation.class_effect_phenotype_roots.items()],
         tally=tally if tally is not None else Tally(), symptomatic=symptomatic or {},
         known_uses=known_uses(graph, curation.known_treatments),
     )  # fmt: skip
@@ -480,6 +486,7 @@ TREATS = Step("biolink:treats")
 DRUG = "biolink:Drug"
 DISEASE = "biolink:Disease"
 DRUG_EFFECT = "key is a phenotype a drug produces itself, in a chain from a drug (its own pharmacology answers it)"
+CLASS_EFFECT = "key is a phenotype the start drug's class produces, in a chain from a drug (its class answers it)"
 DIAGNOSIS_TREATED = "vignette's drug key is indicated for its diagnosis or a broader one (the diagnosis gives it)"
 HETEROGENEOUS = "path passes a gene through a disease with more genes than max_disease_genes (a minor gene)"
 UNMAPPED = "path has a gene-disease edge OMIM's gene map does not back (a modifier, susceptibility or candidate gene)"
@@ -602,11 +609,41 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
     if g.categories[int(g.category[start])] == DRUG:
         if ctx.drug_effect is not None and ctx.drug_effect[int(nodes[-1])]:
             return DRUG_EFFECT
+        if class_effect(ctx, start, int(nodes[-1])):
+            return CLASS_EFFECT
         if ctx.abnormal[int(nodes[-1])] and own_use(ctx, start, int(nodes[-1])):
             return OWN_USE
         if use_kind(ctx, steps, nodes):
             return USE_KIND
     return None
+
+
+def class_effect(ctx: Context, drug: int, phenotype: int) -> bool:
+    """``phenotype`` is one the curation list's ``class_effect_phenotype_roots`` give a class of ``drug`` (it or a
+    subclass of it has ``drug`` as a member): a thiazide's hypokalaemic weakness and cramps, a loop diuretic's
+    nephrocalcinosis, an antithyroid drug's hypothyroidism and goitre.
+
+    >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
+    >>> from kgsynth.graph.index import CSRIndex
+    >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
+    >>> _ = b.stream("x", "s")
+    >>> b.add_node("D:1", "biolink:Drug", "thiazide", source="s")
+    >>> for c in ["C:diuretic", "C:thiazides"]: b.add_node(c, "biolink:OntologyClass", c, source="s")
+    >>> for c in ["HP:weak", "HP:proximal", "HP:rash"]: b.add_node(c, "biolink:PhenotypicFeature", c, source="s")
+    >>> b.add_edge("D:1", "biolink:member_of", "C:thiazides", source="s", stream="x")
+    >>> b.add_edge("C:thiazides", "biolink:subclass_of", "C:diuretic", source="s", stream="x")
+    >>> b.add_edge("HP:proximal", "biolink:subclass_of", "HP:weak", source="s", stream="x")
+    >>> g = b.build(); idx = CSRIndex(g)
+    >>> from types import SimpleNamespace
+    >>> effect = [(subtrees(g, idx, ["C:diuretic"]), subtrees(g, idx, ["HP:weak"]))]
+    >>> ctx = SimpleNamespace(index=idx, class_effect=effect)
+    >>> [class_effect(ctx, g.index["D:1"], g.index[p]) for p in ["HP:proximal", "HP:rash"]]
+    [True, False]
+    """
+    if not ctx.class_effect:
+        return False
+    classes = ctx.index.neighbors(drug, MEMBER_OF_STEP)
+    return any(effects[phenotype] and members[classes].any() for members, effects in ctx.class_effect)
 
 
 def askable_metapaths(

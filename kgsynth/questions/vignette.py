@@ -4,12 +4,14 @@ for an entity reached from it."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import numpy as np
 
 from kgsynth.graph.index import Step
 from kgsynth.graph.schema import MetapathSpec
+from kgsynth.questions.areas import subtrees
 from kgsynth.questions.curation import load_curation
 from kgsynth.questions.distractors import ChainTarget, chain_distractors, diagnosis_distractors, diagnosis_relatives
 from kgsynth.questions.draft import (
@@ -190,11 +192,32 @@ def statable(ctx: Context, diseases: np.ndarray) -> np.ndarray:
     """The ``diseases`` with at least ``min_findings`` statable findings once the leak rules have spoken
     (:func:`usable_findings`): a vignette drawn from any other is dropped ("too few frequent phenotype
     annotations"), which cost a third of a ``--hops 3`` run's attempts when they were drawn. Nor a disease named
-    after its hallmark (:func:`named_by_hallmark`): its statable findings do not point to it."""
+    after its hallmark (:func:`named_by_hallmark`) or made by a test (:func:`diagnosed_by_test`): its statable
+    findings do not point to it."""
+    by_test = diagnosed_by_test(ctx)
     keep = [d for d in diseases.tolist()
-            if len(usable_findings(ctx, d, phenotype_annotations(ctx, d))) >= ctx.config.min_findings
+            if not by_test[d]
+            and len(usable_findings(ctx, d, phenotype_annotations(ctx, d))) >= ctx.config.min_findings
             and not named_by_hallmark(ctx, d)]  # fmt: skip
     return np.array(keep, dtype=np.int32)
+
+
+def diagnosed_by_test(ctx: Context) -> np.ndarray:
+    """A mask of the diseases a clinician diagnoses by a test, not by findings: below the curation list's
+    ``test_named_disease_roots``, with a name matching one of its ``test_named_disease_patterns`` (a chromosomal
+    deletion named by its band: "chromosome 5q12 deletion syndrome"; cached for the run).
+
+    A physician read found such vignettes pointing nowhere: broad metatarsals, strabismus and a low body mass index
+    for the 5q12 deletion."""
+    if ctx.memo.by_test is None:
+        cur = load_curation(ctx.config.schema_name)
+        patterns = [re.compile(p, re.IGNORECASE) for p in cur.test_named_disease_patterns]
+        mask = subtrees(ctx.graph, ctx.index, cur.test_named_disease_roots)
+        for node in np.flatnonzero(mask):
+            mask[node] = any(p.search(ctx.graph.names[node]) for p in patterns)
+        mask.flags.writeable = False
+        ctx.memo.by_test = mask
+    return ctx.memo.by_test
 
 
 def named_by_hallmark(ctx: Context, disease: int) -> bool:
