@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from kgsynth.graph.index import Step
 from kgsynth.graph.model import Graph
 from kgsynth.loaders.hpo import HPOLoader
 from kgsynth.questions.answers import judge_item
@@ -65,7 +67,9 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
     class_roots = {g.index[c]: {g.index[r] for r in v} for c, v in class_effects.items()}
     treats = g.relation_slice("biolink:treats")  # every indication, symptomatic ones included
     all_treated = np.bincount(g.dst[treats], minlength=g.num_nodes)
+    doubtful = {tuple(pair) for pair in load_curation("med").doubtful_edges}
     for it in items:
+        assert not {(t.subject, t.object) for t in it.path} & doubtful, it.id  # no edge a clinician doubts
         key = g.index[it.answer.curie]
         first = g.index[it.path[0].subject]
         start = next((g.index[c.args["entity"]] for c in it.constraints if c.kind == "start"), None)
@@ -399,29 +403,53 @@ def test_no_vignette_asks_a_diagnosis_made_by_a_test(real_graph: Graph) -> None:
     assert not starts & set(names.values()) and g.index["MONDO:0008608"] in starts  # Down syndrome
 
 
+DRUG_GENE_DISEASE_PHENOTYPE = (
+    "biolink:interacts_with",
+    "biolink:gene_associated_with_condition",
+    "biolink:has_phenotype",
+)
+
+
+def walk_of(ctx: Any, curies: tuple[str, ...]) -> tuple[list[Step], np.ndarray, np.ndarray]:
+    """The steps, nodes and edge ids of a drug -> gene -> disease -> phenotype walk through ``curies``."""
+    g = ctx.graph
+    steps = [Step(r) for r in DRUG_GENE_DISEASE_PHENOTYPE]
+    nodes = [g.index[c] for c in curies]
+    edges = []
+    for a, b, step in zip(nodes[:-1], nodes[1:], steps, strict=True):
+        ids, ends = ctx.index.edge_ids(a, step), ctx.index.neighbors(a, step)
+        edges.append(int(ids[list(ends).index(b)]))
+    return steps, np.array(nodes, dtype=np.int32), np.array(edges, dtype=np.int64)
+
+
 def test_a_chain_from_a_drug_never_asks_what_its_class_produces(real_graph: Graph) -> None:
     """Hydrochlorothiazide -> SLC12A3 -> Gitelman syndrome -> generalized muscle weakness is a thiazide's own
     hypokalaemic weakness (a physician read called it trivial): the curation list's ``class_effect_phenotype_roots``
     turn the walk away, and the same walk to chondrocalcinosis (no diuretic's effect) is asked."""
-    from kgsynth.graph.index import Step
     from kgsynth.questions.draft import CLASS_EFFECT, walk_problem
 
-    g = real_graph
-    ctx = Generator(g, GenerateConfig(n=10, hops=3, types=["chain"], seed=3)).ctx
-    steps = [Step("biolink:interacts_with"), Step("biolink:gene_associated_with_condition"),
-             Step("biolink:has_phenotype")]  # fmt: skip
-
-    def walk(*curies: str) -> tuple[np.ndarray, np.ndarray]:
-        nodes = [g.index[c] for c in curies]
-        edges = []
-        for a, b, step in zip(nodes, nodes[1:], steps, strict=False):
-            ids, ends = ctx.index.edge_ids(a, step), ctx.index.neighbors(a, step)
-            edges.append(int(ids[list(ends).index(b)]))
-        return np.array(nodes, dtype=np.int32), np.array(edges, dtype=np.int64)
-
+    ctx = Generator(real_graph, GenerateConfig(n=10, hops=3, types=["chain"], seed=3)).ctx
     path = ("DRUGBANK:DB00999", "NCBIGene:6559", "MONDO:0009904")  # hydrochlorothiazide, SLC12A3, Gitelman
-    assert walk_problem(ctx, steps, *walk(*path, "HP:0003324")) == CLASS_EFFECT  # generalized muscle weakness
-    assert walk_problem(ctx, steps, *walk(*path, "HP:0000934")) != CLASS_EFFECT  # chondrocalcinosis
+    assert walk_problem(ctx, *walk_of(ctx, (*path, "HP:0003324"))) == CLASS_EFFECT  # generalized muscle weakness
+    assert walk_problem(ctx, *walk_of(ctx, (*path, "HP:0000934"))) is None  # chondrocalcinosis
+
+
+def test_no_question_passes_an_edge_the_curation_list_doubts(real_graph: Graph) -> None:
+    """Pallor as a feature of childhood absence epilepsy and GABRA3 for thyrotoxic periodic paralysis recurred in
+    physician reads as not signable: a walk through either is turned away, the same walk to another feature is
+    asked, and every pair of the list is an edge of the default KG (a typo would drop it unseen)."""
+    from kgsynth.questions.draft import DOUBTFUL, walk_problem
+
+    g = real_graph
+    doubtful = load_curation("med").doubtful_edges
+    for subject, obj in doubtful:
+        assert ((g.src == g.index[subject]) & (g.dst == g.index[obj])).any(), (subject, obj)
+    ctx = Generator(g, GenerateConfig(n=10, hops=3, types=["chain"], seed=3)).ctx
+    absence = ("DRUGBANK:DB01215", "NCBIGene:2562", "MONDO:0010826")  # estazolam, GABRB3, childhood absence epilepsy
+    assert walk_problem(ctx, *walk_of(ctx, (*absence, "HP:0000980"))) == DOUBTFUL  # pallor
+    assert walk_problem(ctx, *walk_of(ctx, (*absence, "HP:0011147"))) != DOUBTFUL  # typical absence seizure
+    periodic = ("DRUGBANK:DB00425", "NCBIGene:2556", "MONDO:0019201")  # zolpidem, GABRA3, thyrotoxic periodic paralysis
+    assert walk_problem(ctx, *walk_of(ctx, (*periodic, "HP:0000975"))) == DOUBTFUL  # hyperhidrosis
 
 
 def test_a_rare_diagnosis_s_known_treatment_counts_as_a_use_of_its_drug(real_graph: Graph, tmp_path: Path) -> None:

@@ -59,6 +59,9 @@ class Curation(BaseModel):
     # ... and, per drug class (CURIE; its subclasses' members too), phenotypes its members produce: never the key of
     # a chain that starts at one of them (kgsynth.questions.draft.class_effect)
     class_effect_phenotype_roots: dict[str, list[str]] = Field(default_factory=dict)
+    # edges of the sources a clinician doubts (subject CURIE, object CURIE; any relation): never an edge of a question
+    # (kgsynth.questions.draft.walk_problem), though proofs still count them
+    doubtful_edges: list[tuple[str, str]] = Field(default_factory=list)
     # treatments of rare diagnoses the bundled indication source lacks (drug CURIE -> disease CURIEs): uses of the
     # drug wherever its uses decide (kgsynth.questions.draft.uses_of), never an edge of a question
     known_treatments: dict[str, list[str]] = Field(default_factory=dict)

@@ -171,6 +171,8 @@ class Context:
     promiscuous: np.ndarray | None = None
     # per edge: a gene-disease edge OMIM's gene map does not back where it could (a modifier or candidate)
     unmapped: np.ndarray | None = None
+    # per edge: an edge of the curation list's ``doubtful_edges`` (never on a question's path)
+    doubtful: np.ndarray | None = None
     # per node: a phenotype a drug produces itself (never the key of a chain from a drug)
     drug_effect: np.ndarray | None = None
     # per drug class of the curation list's ``class_effect_phenotype_roots``: a mask of the class and its subclasses,
@@ -250,12 +252,34 @@ def build_context(
         chain_paths=chain_paths, continuations=continuations, susceptible=susceptible,
         heterogeneous=heterogeneous_diseases(index, config.max_disease_genes, somatic),
         promiscuous=promiscuous_drugs(index, config.max_drug_targets), unmapped=unmapped_gene_edges(graph),
+        doubtful=doubtful_edges(graph, curation.doubtful_edges),
         drug_effect=subtrees(graph, index, curation.drug_effect_phenotype_roots),
         class_effect=[(subtrees(graph, index, [klass]), subtrees(graph, index, roots))
                       for klass, roots in curation.class_effect_phenotype_roots.items()],
         tally=tally if tally is not None else Tally(), symptomatic=symptomatic or {},
         known_uses=known_uses(graph, curation.known_treatments),
     )  # fmt: skip
+
+
+def doubtful_edges(graph: Graph, pairs: list[tuple[str, str]]) -> np.ndarray:
+    """A mask over the edges of ``graph`` from the subject to the object of one of ``pairs`` (CURIEs; any relation;
+    a pair not in ``graph`` skipped): the curation list's ``doubtful_edges``.
+
+    >>> from kgsynth.graph.model import GraphBuilder, SourceInfo
+    >>> b = GraphBuilder(); b.register_source(SourceInfo(name="s", title="s", licence="CC0"))
+    >>> _ = b.stream("x", "s")
+    >>> b.add_node("MONDO:1", "biolink:Disease", "absence epilepsy", source="s")
+    >>> for c in ["HP:1", "HP:2"]: b.add_node(c, "biolink:PhenotypicFeature", c, source="s")
+    >>> for c in ["HP:1", "HP:2"]: b.add_edge("MONDO:1", "biolink:has_phenotype", c, source="s", stream="x")
+    >>> g = b.build()
+    >>> [bool(x) for x in doubtful_edges(g, [("MONDO:1", "HP:2"), ("MONDO:9", "HP:1")])]
+    [False, True]
+    """
+    out = np.zeros(graph.num_edges, dtype=bool)
+    for subject, obj in pairs:
+        if subject in graph.index and obj in graph.index:
+            out |= (graph.src == graph.index[subject]) & (graph.dst == graph.index[obj])
+    return out
 
 
 def known_uses(graph: Graph, treatments: dict[str, list[str]]) -> dict[int, np.ndarray]:
@@ -486,6 +510,7 @@ TREATS = Step("biolink:treats")
 DRUG = "biolink:Drug"
 DISEASE = "biolink:Disease"
 DRUG_EFFECT = "key is a phenotype a drug produces itself, in a chain from a drug (its own pharmacology answers it)"
+DOUBTFUL = "path has an edge the curation list doubts (doubtful_edges: an obscure link or a doubtful annotation)"
 CLASS_EFFECT = "key is a phenotype the start drug's class produces, in a chain from a drug (its class answers it)"
 DIAGNOSIS_TREATED = "vignette's drug key is indicated for its diagnosis or a broader one (the diagnosis gives it)"
 HETEROGENEOUS = "path passes a gene through a disease with more genes than max_disease_genes (a minor gene)"
@@ -604,6 +629,8 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
         return HETEROGENEOUS
     if ctx.unmapped is not None and passes_unmapped_gene_edge(steps, edges, ctx.unmapped):
         return UNMAPPED
+    if ctx.doubtful is not None and ctx.doubtful[edges].any():
+        return DOUBTFUL
     if ctx.promiscuous is not None and passes_promiscuous_drug(steps, nodes, ctx.promiscuous):
         return PROMISCUOUS
     if g.categories[int(g.category[start])] == DRUG:
