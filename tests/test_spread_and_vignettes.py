@@ -452,6 +452,17 @@ def test_no_question_passes_an_edge_the_curation_list_doubts(real_graph: Graph) 
     assert walk_problem(ctx, *walk_of(ctx, (*periodic, "HP:0000975"))) == DOUBTFUL  # hyperhidrosis
 
 
+def test_a_chain_from_vitamin_d_never_passes_the_rickets_it_treats(real_graph: Graph) -> None:
+    """PharmacotherapyDB lists no rickets among vitamin D's uses, so ergocalciferol -> VDR -> vitamin D-dependent
+    rickets 2A -> delayed eruption of teeth was asked (a physician read: trivial, the drug's own use). The curation
+    list's known treatments make vitamin D-dependent rickets a use: the walk is turned away."""
+    from kgsynth.questions.draft import USE_KIND, walk_problem
+
+    ctx = Generator(real_graph, GenerateConfig(n=10, hops=3, types=["chain"], seed=3)).ctx
+    walk = walk_of(ctx, ("DRUGBANK:DB00153", "NCBIGene:7421", "MONDO:0010186", "HP:0000684"))
+    assert walk_problem(ctx, *walk) == USE_KIND
+
+
 def test_a_rare_diagnosis_s_known_treatment_counts_as_a_use_of_its_drug(real_graph: Graph, tmp_path: Path) -> None:
     """PharmacotherapyDB lists no rare disease: dantrolene is not indicated for malignant hyperthermia in the
     sources, yet it is the diagnosis's own treatment (a physician read found it the key of MH vignettes three
