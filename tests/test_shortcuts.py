@@ -81,7 +81,7 @@ def test_paralogs_by_symbol_stem(real_graph: Graph, tables: Shortcuts) -> None:
     assert {g.names[n] for n in tables.paralogs(np.array([node(g, "EGFR", gene)], dtype=np.int32))} == {"EGFR"}
 
 
-def test_the_peripheral_nervous_system_is_an_area_of_its_own(real_graph: Graph) -> None:
+def test_the_peripheral_nervous_system_and_seizures_are_areas_of_their_own(real_graph: Graph) -> None:
     g, cur = real_graph, load_curation("med")
     index = CSRIndex(g)
     pheno = "biolink:PhenotypicFeature"
@@ -93,6 +93,10 @@ def test_the_peripheral_nervous_system_is_an_area_of_its_own(real_graph: Graph) 
     assert not split[nerve] & split[seizure] and split[nerve] and split[seizure]
     slower = node(g, "Decreased nerve conduction velocity", pheno)
     assert split[nerve] & split[slower]
+    # seizures are an area of their own too: a seizure type and sensory loss are no longer "the same system"
+    sensory, absence = node(g, "Dissociated sensory loss", pheno), node(g, "Typical absence seizure", pheno)
+    assert joined[sensory] & joined[absence] and not split[sensory] & split[absence]
+    assert split[absence] & split[seizure]
 
 
 def assert_counted(g: Graph, metric: str, *, answer: str, path: list, counted: list[str], spared: list[str]) -> None:
