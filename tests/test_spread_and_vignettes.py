@@ -68,8 +68,14 @@ def test_hidden_intermediates_are_capped_and_gene_middles_are_mendelian(
     treats = g.relation_slice("biolink:treats")  # every indication, symptomatic ones included
     all_treated = np.bincount(g.dst[treats], minlength=g.num_nodes)
     doubtful = {tuple(pair) for pair in load_curation("med").doubtful_edges}
+    drugs_on = Counter(g.dst[g.relation_slice("biolink:interacts_with")].tolist())
     for it in items:
         assert not {(t.subject, t.object) for t in it.path} & doubtful, it.id  # no edge a clinician doubts
+        last = it.path[-1]
+        via_hidden_drug = last.predicate == "biolink:interacts_with" and last.subject in hidden_of(it)
+        if via_hidden_drug and last.object == it.answer.curie:
+            # no gene key reached from a hidden drug is a hub target (the glucocorticoid receptor for lupus)
+            assert drugs_on[g.index[last.object]] <= load_curation("med").max_key_target_drugs, (it.id, last)
         key = g.index[it.answer.curie]
         first = g.index[it.path[0].subject]
         start = next((g.index[c.args["entity"]] for c in it.constraints if c.kind == "start"), None)
@@ -461,6 +467,33 @@ def test_a_chain_from_vitamin_d_never_passes_the_rickets_it_treats(real_graph: G
     ctx = Generator(real_graph, GenerateConfig(n=10, hops=3, types=["chain"], seed=3)).ctx
     walk = walk_of(ctx, ("DRUGBANK:DB00153", "NCBIGene:7421", "MONDO:0010186", "HP:0000684"))
     assert walk_problem(ctx, *walk) == USE_KIND
+
+
+def test_no_key_is_a_drug_class_s_hub_target_reached_from_a_hidden_drug(real_graph: Graph) -> None:
+    """A lupus vignette -> prednisolone -> NR3C1 is answered by "autoimmune disease -> steroids -> the glucocorticoid
+    receptor" (physician reads: four trivial items in two reads): a gene that more than the curation list's
+    ``max_key_target_drugs`` drugs act on is never the key reached from a hidden drug, while type 1 diabetes ->
+    ramipril -> ACE (12 drugs) is asked."""
+    from kgsynth.questions.draft import HUB_TARGET, walk_problem
+
+    g = real_graph
+    ctx = Generator(g, GenerateConfig(n=10, hops=3, types=["vignette"], seed=3)).ctx
+    steps = [Step("biolink:treats", inverse=True), Step("biolink:interacts_with")]
+    cap = load_curation("med").max_key_target_drugs
+    drugs_on = Counter(g.dst[g.relation_slice("biolink:interacts_with")].tolist())
+
+    def walk(*curies: str) -> tuple[list[Step], np.ndarray, np.ndarray]:
+        nodes = [g.index[c] for c in curies]
+        edges = []
+        for a, b, step in zip(nodes[:-1], nodes[1:], steps, strict=True):
+            ids, ends = ctx.index.edge_ids(a, step), ctx.index.neighbors(a, step)
+            edges.append(int(ids[list(ends).index(b)]))
+        return steps, np.array(nodes, dtype=np.int32), np.array(edges, dtype=np.int64)
+
+    nr3c1, ace = g.index["NCBIGene:2908"], g.index["NCBIGene:1636"]
+    assert drugs_on[nr3c1] > cap >= drugs_on[ace]
+    assert walk_problem(ctx, *walk("MONDO:0007915", "DRUGBANK:DB00860", "NCBIGene:2908")) == HUB_TARGET
+    assert walk_problem(ctx, *walk("MONDO:0005147", "DRUGBANK:DB00178", "NCBIGene:1636")) != HUB_TARGET
 
 
 def test_a_rare_diagnosis_s_known_treatment_counts_as_a_use_of_its_drug(real_graph: Graph, tmp_path: Path) -> None:

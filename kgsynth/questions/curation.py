@@ -43,6 +43,9 @@ class Curation(BaseModel):
     # a phenotype with more descendants than this is a grouping term ("Abnormality of mental function"), never a
     # key or an option: it fits too much to be the one right answer
     max_key_phenotype_descendants: int = Field(default=100, ge=0)
+    # a gene that more drugs than this act on is never the key reached from a hidden drug (the drug class's hub
+    # target answers it: the glucocorticoid receptor for an autoimmune disease; kgsynth.questions.draft.walk_problem)
+    max_key_target_drugs: int = Field(default=30, ge=0)
     # phenotypes of one sex only (these roots and their descendants): a vignette never states findings of both
     male_phenotype_roots: list[str] = Field(default_factory=list)
     female_phenotype_roots: list[str] = Field(default_factory=list)

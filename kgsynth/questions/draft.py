@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 ONSET_ROOT = "HP:0003674"
 MEMBER_OF_STEP = Step("biolink:member_of")
+INTERACTS_WITH = "biolink:interacts_with"
 HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
 HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
 TOO_FEW_NEAR = "too few near, safe distractors"
@@ -171,6 +172,9 @@ class Context:
     promiscuous: np.ndarray | None = None
     # per edge: a gene-disease edge OMIM's gene map does not back where it could (a modifier or candidate)
     unmapped: np.ndarray | None = None
+    # per node: a gene more than the curation list's ``max_key_target_drugs`` drugs act on (never the key reached
+    # from a hidden drug)
+    hub_target: np.ndarray | None = None
     # per edge: an edge of the curation list's ``doubtful_edges`` (never on a question's path)
     doubtful: np.ndarray | None = None
     # per node: a phenotype a drug produces itself (never the key of a chain from a drug)
@@ -253,6 +257,7 @@ def build_context(
         heterogeneous=heterogeneous_diseases(index, config.max_disease_genes, somatic),
         promiscuous=promiscuous_drugs(index, config.max_drug_targets), unmapped=unmapped_gene_edges(graph),
         doubtful=doubtful_edges(graph, curation.doubtful_edges),
+        hub_target=index.degree(Step(INTERACTS_WITH, inverse=True)) > curation.max_key_target_drugs,
         drug_effect=subtrees(graph, index, curation.drug_effect_phenotype_roots),
         class_effect=[(subtrees(graph, index, [klass]), subtrees(graph, index, roots))
                       for klass, roots in curation.class_effect_phenotype_roots.items()],
@@ -510,6 +515,7 @@ TREATS = Step("biolink:treats")
 DRUG = "biolink:Drug"
 DISEASE = "biolink:Disease"
 DRUG_EFFECT = "key is a phenotype a drug produces itself, in a chain from a drug (its own pharmacology answers it)"
+HUB_TARGET = "key is a gene a hidden drug acts on, and more than max_key_target_drugs drugs do (a class's hub target)"
 DOUBTFUL = "path has an edge the curation list doubts (doubtful_edges: an obscure link or a doubtful annotation)"
 CLASS_EFFECT = "key is a phenotype the start drug's class produces, in a chain from a drug (its class answers it)"
 DIAGNOSIS_TREATED = "vignette's drug key is indicated for its diagnosis or a broader one (the diagnosis gives it)"
@@ -631,6 +637,13 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
         return UNMAPPED
     if ctx.doubtful is not None and ctx.doubtful[edges].any():
         return DOUBTFUL
+    if (
+        ctx.hub_target is not None
+        and len(steps) > 1
+        and steps[-1] == Step(INTERACTS_WITH)
+        and ctx.hub_target[int(nodes[-1])]
+    ):
+        return HUB_TARGET
     if ctx.promiscuous is not None and passes_promiscuous_drug(steps, nodes, ctx.promiscuous):
         return PROMISCUOUS
     if g.categories[int(g.category[start])] == DRUG:
