@@ -443,7 +443,8 @@ def test_a_chain_from_a_drug_never_asks_what_its_class_produces(real_graph: Grap
 def test_no_question_passes_an_edge_the_curation_list_doubts(real_graph: Graph) -> None:
     """Pallor as a feature of childhood absence epilepsy and GABRA3 for thyrotoxic periodic paralysis recurred in
     physician reads as not signable: a walk through either is turned away, the same walk to another feature is
-    asked, and every pair of the list is an edge of the default KG (a typo would drop it unseen)."""
+    asked, no vignette states the doubted annotation, and every pair of the list is an edge of the default KG (a
+    typo would drop it unseen)."""
     from kgsynth.questions.draft import DOUBTFUL, walk_problem
 
     g = real_graph
@@ -456,6 +457,13 @@ def test_no_question_passes_an_edge_the_curation_list_doubts(real_graph: Graph) 
     assert walk_problem(ctx, *walk_of(ctx, (*absence, "HP:0011147"))) != DOUBTFUL  # typical absence seizure
     periodic = ("DRUGBANK:DB00425", "NCBIGene:2556", "MONDO:0019201")  # zolpidem, GABRA3, thyrotoxic periodic paralysis
     assert walk_problem(ctx, *walk_of(ctx, (*periodic, "HP:0000975"))) == DOUBTFUL  # hyperhidrosis
+    # nor is a doubted annotation a vignette's finding: pallor is a frequent annotation of absence epilepsy
+    from kgsynth.questions.vignette import frequent_abnormalities
+
+    cae, pallor = g.index["MONDO:0010826"], g.index["HP:0000980"]
+    annots = phenotype_annotations(ctx, cae)
+    assert pallor in {a[0] for a in frequent_abnormalities(ctx, annots)}
+    assert pallor not in {a[0] for a in usable_findings(ctx, cae, annots)}
 
 
 def test_a_chain_from_vitamin_d_never_passes_the_rickets_it_treats(real_graph: Graph) -> None:

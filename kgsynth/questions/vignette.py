@@ -310,13 +310,17 @@ def phenotype_sexes(ctx: Context) -> np.ndarray:
 
 
 def usable_findings(ctx: Context, disease: int, annots: list[Annotation]) -> list[Annotation]:
-    """The annotations a vignette may state: phenotypic, frequent, not an onset, not naming the diagnosis
-    (``annots``: the disease's :func:`phenotype_annotations`; cached per disease for the run)."""
+    """The annotations a vignette may state: phenotypic, frequent, not an onset, not doubted (the curation list's
+    ``doubtful_edges``), not naming the diagnosis (``annots``: the disease's :func:`phenotype_annotations`; cached
+    per disease for the run)."""
     got = ctx.memo.usable_cache.get(disease)
     if got is None:
         usable = frequent_abnormalities(ctx, annots)
-        # a finding naming an onset ("childhood onset short-limb short stature") doubles the stated onset
-        usable = [a for a in usable if " onset " not in f" {ctx.graph.names[a[0]].lower()} "]
+        # a finding naming an onset ("childhood onset short-limb short stature") doubles the stated onset; an
+        # annotation the curation list doubts (pallor in childhood absence epilepsy) is no finding either
+        doubtful = ctx.doubtful
+        usable = [a for a in usable if " onset " not in f" {ctx.graph.names[a[0]].lower()} "
+                  and (doubtful is None or not doubtful[a[1]])]  # fmt: skip
         got = ctx.memo.usable_cache[disease] = [a for a in usable if not finding_leaks(ctx, a[0], disease)]
     return got
 
