@@ -479,7 +479,7 @@ def test_a_chain_from_vitamin_d_never_passes_the_rickets_it_treats(real_graph: G
 
 def test_no_key_is_a_drug_class_s_hub_target_reached_from_a_hidden_drug(real_graph: Graph) -> None:
     """A lupus vignette -> prednisolone -> NR3C1 is answered by "autoimmune disease -> steroids -> the glucocorticoid
-    receptor" (physician reads: four trivial items in two reads): a gene that more than the curation list's
+    receptor" (physician reads: three trivial items in two reads): a gene that more than the curation list's
     ``max_key_target_drugs`` drugs act on is never the key reached from a hidden drug, while type 1 diabetes ->
     ramipril -> ACE (12 drugs) is asked."""
     from kgsynth.questions.draft import HUB_TARGET, walk_problem
