@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 ONSET_ROOT = "HP:0003674"
 MEMBER_OF_STEP = Step("biolink:member_of")
 INTERACTS_WITH = "biolink:interacts_with"
+INTERACTS_WITH_STEP = Step(INTERACTS_WITH)
 HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
 HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
 TOO_FEW_NEAR = "too few near, safe distractors"
@@ -612,9 +613,11 @@ def circular_feature(ctx: Context, steps: list[Step], path: list[int], hidden_fr
 def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.ndarray) -> str | None:
     """Why a walk is not worth asking though its key is acceptable: a phenotype key from a rare annotation, a
     gene in the middle reached through a susceptibility locus rather than a Mendelian association or through a
-    heterogeneous disease, a gene-disease edge OMIM's gene map does not back, a drug-target edge of a promiscuous
-    drug (:mod:`kgsynth.questions.hidden`), or, in a chain from a drug, a phenotype key the drug produces itself or
-    one of its uses has (:func:`own_use`)."""
+    heterogeneous disease, a gene-disease edge OMIM's gene map does not back, an edge the curation list doubts
+    (:func:`doubtful_edges`), a hub target gene key reached from a hidden drug, a drug-target edge of a promiscuous
+    drug (:mod:`kgsynth.questions.hidden`), or, in a chain from a drug, a phenotype key the drug or its class
+    produces itself (:func:`class_effect`) or one of its uses has (:func:`own_use`), or a hidden disease that is its
+    use (:func:`use_kind`)."""
     if (
         steps
         and steps[-1] == HAS_PHENOTYPE_STEP
@@ -640,7 +643,7 @@ def walk_problem(ctx: Context, steps: list[Step], nodes: np.ndarray, edges: np.n
     if (
         ctx.hub_target is not None
         and len(steps) > 1
-        and steps[-1] == Step(INTERACTS_WITH)
+        and steps[-1] == INTERACTS_WITH_STEP
         and ctx.hub_target[int(nodes[-1])]
     ):
         return HUB_TARGET
