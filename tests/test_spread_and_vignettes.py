@@ -416,10 +416,13 @@ DRUG_GENE_DISEASE_PHENOTYPE = (
 )
 
 
-def walk_of(ctx: Any, curies: tuple[str, ...]) -> tuple[list[Step], np.ndarray, np.ndarray]:
-    """The steps, nodes and edge ids of a drug -> gene -> disease -> phenotype walk through ``curies``."""
+def walk_of(
+    ctx: Any, curies: tuple[str, ...], steps: list[Step] | None = None
+) -> tuple[list[Step], np.ndarray, np.ndarray]:
+    """The steps, nodes and edge ids of the walk through ``curies`` along ``steps`` (a drug -> gene -> disease ->
+    phenotype walk by default)."""
     g = ctx.graph
-    steps = [Step(r) for r in DRUG_GENE_DISEASE_PHENOTYPE]
+    steps = steps if steps is not None else [Step(r) for r in DRUG_GENE_DISEASE_PHENOTYPE]
     nodes = [g.index[c] for c in curies]
     edges = []
     for a, b, step in zip(nodes[:-1], nodes[1:], steps, strict=True):
@@ -489,19 +492,12 @@ def test_no_key_is_a_drug_class_s_hub_target_reached_from_a_hidden_drug(real_gra
     steps = [Step("biolink:treats", inverse=True), Step("biolink:interacts_with")]
     cap = load_curation("med").max_key_target_drugs
     drugs_on = Counter(g.dst[g.relation_slice("biolink:interacts_with")].tolist())
-
-    def walk(*curies: str) -> tuple[list[Step], np.ndarray, np.ndarray]:
-        nodes = [g.index[c] for c in curies]
-        edges = []
-        for a, b, step in zip(nodes[:-1], nodes[1:], steps, strict=True):
-            ids, ends = ctx.index.edge_ids(a, step), ctx.index.neighbors(a, step)
-            edges.append(int(ids[list(ends).index(b)]))
-        return steps, np.array(nodes, dtype=np.int32), np.array(edges, dtype=np.int64)
-
     nr3c1, ace = g.index["NCBIGene:2908"], g.index["NCBIGene:1636"]
     assert drugs_on[nr3c1] > cap >= drugs_on[ace]
-    assert walk_problem(ctx, *walk("MONDO:0007915", "DRUGBANK:DB00860", "NCBIGene:2908")) == HUB_TARGET
-    assert walk_problem(ctx, *walk("MONDO:0005147", "DRUGBANK:DB00178", "NCBIGene:1636")) != HUB_TARGET
+    lupus = ("MONDO:0007915", "DRUGBANK:DB00860", "NCBIGene:2908")  # lupus, prednisolone, NR3C1
+    assert walk_problem(ctx, *walk_of(ctx, lupus, steps)) == HUB_TARGET
+    diabetes = ("MONDO:0005147", "DRUGBANK:DB00178", "NCBIGene:1636")  # type 1 diabetes, ramipril, ACE
+    assert walk_problem(ctx, *walk_of(ctx, diabetes, steps)) != HUB_TARGET
 
 
 def test_a_rare_diagnosis_s_known_treatment_counts_as_a_use_of_its_drug(real_graph: Graph, tmp_path: Path) -> None:

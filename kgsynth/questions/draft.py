@@ -14,7 +14,7 @@ from kgsynth.graph.index import CSRIndex, Step
 from kgsynth.graph.model import Graph
 from kgsynth.graph.schema import GraphSchema, MetapathSpec
 from kgsynth.questions.areas import subtrees
-from kgsynth.questions.curation import load_curation
+from kgsynth.questions.curation import INTERACTS_WITH, load_curation
 from kgsynth.questions.frequency import edge_share
 from kgsynth.questions.genconfig import AnswerFormat, GenerateConfig, QuestionType
 from kgsynth.questions.hidden import (
@@ -41,7 +41,6 @@ logger = logging.getLogger(__name__)
 
 ONSET_ROOT = "HP:0003674"
 MEMBER_OF_STEP = Step("biolink:member_of")
-INTERACTS_WITH = "biolink:interacts_with"
 INTERACTS_WITH_STEP = Step(INTERACTS_WITH)
 HAS_PHENOTYPE_STEP = Step("biolink:has_phenotype")
 HIDDEN_CAPPED = "cap: a hidden intermediate already has its share of the items"
